@@ -1,0 +1,1 @@
+"""Thin Engine API layer under shipway's domain code (the docker-py `api/` idea)."""

@@ -1,0 +1,111 @@
+"""Connection to the Docker Engine and the few raw Engine API calls docker-py lacks.
+
+Service specs are handled as raw Engine API documents (dicts), so what shipway compares,
+records and sends is exactly what the engine stores.
+"""
+import os
+
+from pipeline.errors import EngineError
+
+API_TIMEOUT = 60  # seconds per HTTP request to the engine
+
+
+def connect(environ):
+    """A docker.DockerClient from DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH / DOCKER_CONFIG."""
+    import docker
+    from docker import auth
+    from docker.errors import DockerException
+
+    try:
+        client = docker.DockerClient.from_env(environment=environ, timeout=API_TIMEOUT)
+        client.api.version()
+    except DockerException as exc:
+        host = environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        raise EngineError(f"cannot reach the Docker Engine at {host}: {_short(exc)}",
+                          hint="start dockerd or set DOCKER_HOST") from None
+    config_dir = environ.get("DOCKER_CONFIG")
+    if config_dir:
+        # docker-py reads DOCKER_CONFIG from os.environ; honour the mapping we were given.
+        client.api._auth_configs = auth.load_config(os.path.join(config_dir, "config.json"))
+    return client
+
+
+def _short(exc):
+    reason = exc
+    while reason.__context__ is not None or reason.__cause__ is not None:
+        reason = reason.__cause__ or reason.__context__
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror  # "Connection refused", not urllib3's three nested reprs
+    text = str(exc)
+    explanation = getattr(exc, "explanation", None)
+    if explanation:
+        text = explanation if isinstance(explanation, str) else text
+    return text.strip().splitlines()[0] if text.strip() else exc.__class__.__name__
+
+
+def api_error(exc, doing):
+    """An EngineError for a failed Engine call, with the engine's own message."""
+    return EngineError(f"{doing}: {_short(exc)}")
+
+
+def is_out_of_sequence(exc):
+    """Swarm refuses an update whose version is stale: retry on the fresh spec."""
+    return "update out of sequence" in str(exc)
+
+
+def inspect_service(api, name):
+    """The service document, or None when there is no such service."""
+    from docker.errors import APIError, NotFound
+
+    try:
+        return api.inspect_service(name)
+    except NotFound:
+        return None
+    except APIError as exc:
+        raise api_error(exc, f"cannot inspect service {name}") from None
+
+
+def list_tasks(api, service_id):
+    """All tasks of a service (the engine keeps a few dead ones per slot)."""
+    from docker.errors import APIError
+
+    try:
+        return api.tasks(filters={"service": service_id})
+    except APIError as exc:
+        raise api_error(exc, "cannot list the service's tasks") from None
+
+
+def _auth_headers(registry_auth):
+    return {"X-Registry-Auth": registry_auth} if registry_auth else {}
+
+
+def create_service(api, spec, registry_auth=None):
+    """POST /services/create with a raw spec; returns the new service id."""
+    url = api._url("/services/create")
+    response = api._post_json(url, data=spec, headers=_auth_headers(registry_auth))
+    return api._result(response, True)["ID"]
+
+
+def update_service(api, service_id, version, spec, registry_auth=None, rollback=False):
+    """POST /services/{id}/update; with rollback=True the engine restores PreviousSpec.
+
+    docker-py has no call for `rollback=previous`; the docker CLI sends the current spec with
+    it, and so do we. Returns the engine's warnings.
+    """
+    url = api._url("/services/{0}/update", service_id)
+    params = {"version": version}
+    if rollback:
+        params["rollback"] = "previous"
+    response = api._post_json(url, data=spec, params=params, headers=_auth_headers(registry_auth))
+    body = api._result(response, True) or {}
+    return body.get("Warnings") or []
+
+
+def remove_service(api, service_id):
+    """DELETE /services/{id}."""
+    api.remove_service(service_id)
+
+
+def resolve_digest(api, reference, auth_config=None):
+    """The manifest digest the registry serves for `reference` (the engine asks the registry)."""
+    return api.inspect_distribution(reference, auth_config=auth_config)["Descriptor"]["digest"]

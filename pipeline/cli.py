@@ -1,0 +1,90 @@
+"""The `shipway` command: parse arguments, run one stage, map errors to exit codes.
+
+Stage modules are imported only when chosen, and keep docker/jenkins/jinja2 imports inside
+their functions, so `shipway --help` stays fast.
+"""
+import argparse
+import importlib
+import importlib.util
+import sys
+
+from pipeline import __version__
+from pipeline.errors import EXIT_USAGE, ShipwayError, UsageError
+
+# name -> (module, one-line help). One module per subcommand under pipeline/stages/.
+STAGES = {
+    "build": ("pipeline.stages.build", "run the service's source build command"),
+    "image": ("pipeline.stages.image", "build and tag the service's image"),
+    "push": ("pipeline.stages.push", "push this build's tags; print REPO@sha256:..."),
+    "deploy": ("pipeline.stages.deploy", "create or update the swarm service, wait until healthy"),
+    "rollback": ("pipeline.stages.rollback", "put the service back on its previous release"),
+    "status": ("pipeline.stages.status", "what the service runs now"),
+    "releases": ("pipeline.stages.releases", "the service's recorded releases, newest first"),
+    "render": ("pipeline.stages.render", "render Jenkinsfiles and job config.xml from the catalog"),
+    "jobs": ("pipeline.stages.jobs", "provision Jenkins jobs from the catalog (sync/diff/list)"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of printing and exiting."""
+
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message}", hint=f"see {self.prog} --help")
+
+
+def _available_stages():
+    return {name: entry for name, entry in STAGES.items()
+            if importlib.util.find_spec(entry[0]) is not None}
+
+
+def build_parser(stage=None):
+    """The argument parser; with `stage`, only that subcommand's arguments are loaded."""
+    parser = _Parser(prog="shipway", description="Build-step runner and Jenkins companion "
+                     "for Docker Swarm. Every stage takes --catalog FILE --service NAME.")
+    parser.add_argument("--version", action="version", version=f"shipway {__version__}")
+    parser.add_argument("--timestamps", action="store_true", help="prefix event lines with the time")
+    sub = parser.add_subparsers(dest="stage", metavar="STAGE", parser_class=_Parser)
+    for name, (module, help_text) in _available_stages().items():
+        stage_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == stage:
+            importlib.import_module(module).add_arguments(stage_parser)
+    return parser
+
+
+def _chosen_stage(argv):
+    for arg in argv:
+        if arg in STAGES:
+            return arg
+        if not arg.startswith("-"):
+            return None
+    return None
+
+
+def main(argv=None, environ=None, console=None):
+    """Entry point of `shipway` and `python -m pipeline`; returns the exit code."""
+    from pipeline.console import Console
+    from pipeline.context import Context
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    console = console or Console()
+    try:
+        stage = _chosen_stage(argv)
+        args = build_parser(stage).parse_args(argv)
+        if not args.stage:
+            build_parser().print_help(sys.stderr)
+            return EXIT_USAGE
+        console.timestamps = args.timestamps
+        module = importlib.import_module(STAGES[args.stage][0])
+        ctx = Context.from_env(environ, console)
+        code = module.run(ctx, args)
+        return 0 if code is None else code
+    except ShipwayError as exc:
+        console.error(exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

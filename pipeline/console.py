@@ -1,0 +1,55 @@
+"""Console output for a Jenkins log: one readable line per event.
+
+Control characters are stripped unless the stream is a TTY, because Jenkins consoles
+show escape sequences as garbage. Events go to stderr; results (ids, digests, JSON) to stdout
+so `$(shipway push ...)` captures only the result.
+"""
+import json
+import re
+import sys
+import time
+
+_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean(text):
+    """Remove ANSI escapes and control characters (keeps tabs)."""
+    return _CONTROL.sub("", text)
+
+
+class Console:
+    """Where a stage reports to; passed into library code as `report` callables."""
+
+    def __init__(self, out=None, err=None, timestamps=False, quiet=False):
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.timestamps = timestamps
+        self.quiet = quiet
+        self._tty = hasattr(self.err, "isatty") and self.err.isatty()
+
+    def event(self, message):
+        """One line about something that happened (to stderr)."""
+        if self.quiet:
+            return
+        for line in str(message).splitlines() or [""]:
+            if not self._tty:
+                line = clean(line)
+            if self.timestamps:
+                line = time.strftime("%H:%M:%S ") + line
+            self.err.write(f"[shipway] {line}\n")
+        self.err.flush()
+
+    def result(self, text):
+        """The stage's result, for people and for `$(...)` (to stdout)."""
+        self.out.write(f"{text}\n")
+        self.out.flush()
+
+    def json(self, data):
+        """The stage's result as one JSON document (to stdout)."""
+        self.out.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        self.out.flush()
+
+    def error(self, message):
+        """The one `error: ...` line main() prints."""
+        self.err.write(f"error: {clean(str(message))}\n")
+        self.err.flush()

@@ -1,0 +1,116 @@
+"""The environment read in one place, and the per-run context every stage receives."""
+import os
+from dataclasses import dataclass, field
+
+from pipeline.errors import UsageError
+
+# Environment variables shipway reads, in one table (name -> what it is for).
+ENVIRONMENT = {
+    "GIT_COMMIT": "commit being built (Jenkins git plugin)",
+    "GIT_URL": "repository URL (Jenkins git plugin); credentials in it are stripped",
+    "BRANCH_NAME": "branch (multibranch pipelines)",
+    "GIT_BRANCH": "branch (git plugin)",
+    "BUILD_NUMBER": "Jenkins build number",
+    "BUILD_URL": "Jenkins build URL",
+    "JOB_NAME": "Jenkins job name",
+    "WORKSPACE": "Jenkins workspace: the default state dir is $WORKSPACE/.shipway",
+    "SHIPWAY_STATE_DIR": "where stages hand results to later stages",
+    "SHIPWAY_REGISTRY_USER": "registry user name",
+    "SHIPWAY_REGISTRY_PASSWORD": "registry password (prefer _FILE)",
+    "SHIPWAY_REGISTRY_PASSWORD_FILE": "file holding the registry password",
+    "DOCKER_HOST": "Docker Engine address",
+    "DOCKER_TLS_VERIFY": "verify the engine's TLS certificate",
+    "DOCKER_CERT_PATH": "TLS client certificates",
+    "DOCKER_CONFIG": "Docker config dir (per-build logins)",
+}
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    """What the CI system says about this build (empty strings outside Jenkins)."""
+
+    commit: str = ""
+    source: str = ""
+    branch: str = ""
+    number: str = ""
+    url: str = ""
+    job: str = ""
+
+    @property
+    def short_commit(self):
+        return self.commit[:7]
+
+
+def _strip_userinfo(url):
+    """https://user:token@host/x -> https://host/x: a token must not end up in a label."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    if "@" in url and "://" not in url:  # scp-like git@host:x keeps its user, it is no secret
+        return url
+    return url
+
+
+@dataclass
+class Context:
+    """Everything a stage needs that is not its own arguments. Built once by main()."""
+
+    environ: dict
+    console: object
+    build: BuildInfo = field(default_factory=BuildInfo)
+    _docker: object = None
+
+    @classmethod
+    def from_env(cls, environ=None, console=None):
+        """Read the environment once (tests pass their own mapping)."""
+        env = dict(os.environ if environ is None else environ)
+        branch = env.get("BRANCH_NAME") or env.get("GIT_BRANCH", "")
+        build = BuildInfo(
+            commit=env.get("GIT_COMMIT", ""),
+            source=_strip_userinfo(env.get("GIT_URL", "")),
+            branch=branch.split("/", 1)[1] if branch.startswith("origin/") else branch,
+            number=env.get("BUILD_NUMBER", ""),
+            url=env.get("BUILD_URL", ""),
+            job=env.get("JOB_NAME", ""),
+        )
+        return cls(environ=env, console=console, build=build)
+
+    def state_dir(self, override=None):
+        """Where a stage leaves its result for the next stage of the same build."""
+        if override:
+            return override
+        if self.environ.get("SHIPWAY_STATE_DIR"):
+            return self.environ["SHIPWAY_STATE_DIR"]
+        return os.path.join(self.environ.get("WORKSPACE") or os.getcwd(), ".shipway")
+
+    def registry_credentials(self):
+        """(user, password) from the environment, or None to use the Docker config."""
+        user = self.environ.get("SHIPWAY_REGISTRY_USER")
+        password = self.environ.get("SHIPWAY_REGISTRY_PASSWORD")
+        path = self.environ.get("SHIPWAY_REGISTRY_PASSWORD_FILE")
+        if path and password is None:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    password = handle.read().strip()
+            except OSError as exc:
+                raise UsageError(f"cannot read SHIPWAY_REGISTRY_PASSWORD_FILE: {exc.strerror}",
+                                 hint="point it at a readable file holding only the password")
+        if (user is None) != (password is None):
+            raise UsageError("registry user and password must be given together",
+                             hint="set SHIPWAY_REGISTRY_USER and SHIPWAY_REGISTRY_PASSWORD(_FILE)")
+        return (user, password) if user is not None else None
+
+    def docker(self):
+        """The Engine connection (honours DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)."""
+        if self._docker is None:
+            from pipeline.api.engine import connect
+
+            self._docker = connect(self.environ)
+        return self._docker

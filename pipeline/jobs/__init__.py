@@ -1,0 +1,1 @@
+"""Jenkins job provisioning from the catalog (python-jenkins)."""

@@ -1,0 +1,1 @@
+"""One module per `shipway` subcommand; each has add_arguments(parser) and run(ctx, args)."""

@@ -1,0 +1,91 @@
+"""What every stage shares: --catalog/--service, settings resolution, argument types.
+
+Settings are resolved once: catalog entry (with its defaults), then command-line flags on top.
+"""
+import argparse
+
+from pipeline import catalog, imageref
+from pipeline.errors import UsageError
+from pipeline.units import parse_duration
+
+
+def duration(text):
+    """argparse type for 5s / 500ms / 1m30s."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def key_value(text):
+    """argparse type for KEY=VALUE."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return key, value
+
+
+def repository(text):
+    """argparse type for an image repository without tag."""
+    try:
+        return imageref.check_repository(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_service_arguments(parser, service_required=True):
+    """--catalog, --service, --state-dir."""
+    parser.add_argument("--catalog", metavar="FILE", help="service catalog (YAML)")
+    parser.add_argument("--service", metavar="NAME", required=service_required,
+                        help="service name (the catalog entry and the swarm service)")
+    parser.add_argument("--state-dir", metavar="DIR",
+                        help="where stages hand results on (default $WORKSPACE/.shipway)")
+
+
+def settings(args, overrides=()):
+    """The service's settings: catalog entry (or defaults) with `overrides` applied.
+
+    `overrides` is a table of (argument name, dotted settings key); an argument left at None
+    does not override. KEY=VALUE lists become mappings merged over the catalog's.
+    """
+    name = args.service
+    if not catalog.SERVICE_NAME.match(name or ""):
+        raise UsageError(f"bad service name {name!r}",
+                         hint="use lower-case letters, digits and '-' (max 63)")
+    if args.catalog:
+        resolved = catalog.merge(catalog.load(args.catalog).service(name), {})
+        resolved["_base_dir"] = catalog.Catalog(args.catalog, {}).base_dir
+    else:
+        resolved = catalog.merge(catalog.DEFAULTS, {"name": name, "_base_dir": "."})
+    for arg, dotted in overrides:
+        value = getattr(args, arg, None)
+        if value is None or value == []:
+            continue
+        *parents, leaf = dotted.split(".")
+        node = resolved
+        for part in parents:
+            node = node.setdefault(part, {})
+        if isinstance(value, list) and value and isinstance(value[0], tuple):
+            node[leaf] = {**node.get(leaf, {}), **dict(value)}
+        else:
+            node[leaf] = value
+    return resolved
+
+
+def require(settings_, key, flag):
+    """A setting that must be there, from the catalog or a flag."""
+    value = settings_.get(key)
+    if value in (None, ""):
+        raise UsageError(f"no {key} for service {settings_['name']!r}",
+                         hint=f"pass {flag} or set '{key}' in the catalog")
+    return value
+
+
+def path_of(settings_, key, default=None):
+    """A catalog path resolved against the catalog's directory (flags: against the cwd)."""
+    import os
+
+    value = settings_.get(key) or default
+    if value is None:
+        return None
+    return os.path.normpath(os.path.join(settings_.get("_base_dir", "."), value))

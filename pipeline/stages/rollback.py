@@ -1,0 +1,46 @@
+"""`shipway rollback`: put the service back on its previous spec and wait until healthy."""
+from pipeline import imageref, registry
+from pipeline.errors import DeployError
+from pipeline.stages import common
+from pipeline.stages.deploy import add_rollout_arguments
+from pipeline.swarm import apply as swarm_apply
+from pipeline.swarm.spec import image_of
+
+
+def add_arguments(parser):
+    common.add_service_arguments(parser)
+    add_rollout_arguments(parser)
+
+
+def run(ctx, args):
+    settings = common.settings(args, [("timeout", "deploy.timeout")])
+    api = ctx.docker().api
+    header = None
+    current_image = _current_image(api, settings["name"])
+    if current_image and settings["deploy"]["with_registry_auth"]:
+        # Nodes that must pull the older image again need the credentials too.
+        repo = imageref.split(current_image)[0]
+        header = registry.auth_header(registry.auth_config(ctx, repo))
+    result = swarm_apply.rollback(api, settings, header, ctx.console.event, dry_run=args.dry_run)
+    if args.dry_run:
+        for line in result.plan:
+            ctx.console.result(line)
+        return 0
+    record = result.summary()
+    if not result.outcome.ok:
+        raise DeployError(result.failure_message(), service=settings["name"],
+                          running_image=result.outcome.running_image,
+                          task_error=result.outcome.task_error)
+    if args.json:
+        ctx.console.json(record)
+    else:
+        ctx.console.result(f"{settings['name']}: rolled back from {result.previous_image} "
+                           f"to {result.image}")
+    return 0
+
+
+def _current_image(api, name):
+    from pipeline.api.engine import inspect_service
+
+    service = inspect_service(api, name)
+    return image_of(service["Spec"]) if service else None

@@ -1,0 +1,61 @@
+"""`shipway status`: what the service runs now, its replicas, its update state, who deployed it."""
+from pipeline.api import engine
+from pipeline.errors import UsageError
+from pipeline.stages import common
+from pipeline.swarm.spec import LABEL_PREFIX, digest_of, image_of, task_image
+
+
+def add_arguments(parser):
+    common.add_service_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the status as JSON")
+
+
+def service_status(api, name):
+    """The status record of service `name` (UsageError when it does not exist)."""
+    service = engine.inspect_service(api, name)
+    if service is None:
+        raise UsageError(f"there is no service {name}", hint="check --service and DOCKER_HOST")
+    tasks = engine.list_tasks(api, service["ID"])
+    image = image_of(service["Spec"])
+    live = [t for t in tasks if t.get("DesiredState") == "running"]
+    running = [t for t in live if t["Status"]["State"] == "running"]
+    update = service.get("UpdateStatus") or {}
+    previous = service.get("PreviousSpec")
+    return {
+        "service": name,
+        "id": service["ID"],
+        "version": service["Version"]["Index"],
+        "image": image,
+        "digest": digest_of(image),
+        "replicas": {
+            "desired": service["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas"),
+            "running": len(running),
+            "running_this_image": sum(1 for t in running if task_image(t) == image),
+        },
+        "update": {"state": update.get("State", ""), "message": update.get("Message", ""),
+                   "started": update.get("StartedAt", ""),
+                   "completed": update.get("CompletedAt", "")},
+        "deploy": {k[len(LABEL_PREFIX):]: v
+                   for k, v in (service["Spec"].get("Labels") or {}).items()
+                   if k.startswith(LABEL_PREFIX)},
+        "previous_image": image_of(previous) if previous else None,
+    }
+
+
+def run(ctx, args):
+    status = service_status(ctx.docker().api, args.service)
+    if args.json:
+        ctx.console.json(status)
+        return 0
+    r, u, d = status["replicas"], status["update"], status["deploy"]
+    lines = [
+        f"service:   {status['service']} ({status['id'][:12]}, version {status['version']})",
+        f"image:     {status['image']}",
+        f"replicas:  {r['running']}/{r['desired']} running ({r['running_this_image']} on this image)",
+        f"update:    {u['state'] or 'none'}" + (f" ({u['message']})" if u["message"] else ""),
+        f"previous:  {status['previous_image'] or 'none'}",
+    ]
+    lines += [f"deploy {k}: {v}" for k, v in sorted(d.items())]
+    for line in lines:
+        ctx.console.result(line)
+    return 0

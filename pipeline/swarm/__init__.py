@@ -1,0 +1,1 @@
+"""Swarm services as shipway manages them: desired spec, difference, convergence."""

@@ -1,0 +1,169 @@
+"""Bring a service to a desired spec (create / update / nothing) and to its previous spec.
+
+Desired is compared with current and only a difference is written, so a repeated deploy of
+the same release is a no-op that reports what runs. "update out of sequence" (someone else
+updated the service between our read and our write) is retried on the fresh spec.
+"""
+from dataclasses import dataclass, field
+
+from pipeline.api import engine
+from pipeline.errors import NothingToRollBack, UsageError
+from pipeline.swarm import spec as specs
+from pipeline.swarm.watch import Outcome, Watcher
+
+OUT_OF_SEQUENCE_ATTEMPTS = 5
+IN_FLIGHT = ("updating", "rollback_started")
+
+
+@dataclass
+class Result:
+    """What deploy/rollback did and how it ended."""
+
+    service: str
+    action: str                      # created | updated | unchanged | rolled back | planned
+    image: str
+    previous_image: str = ""
+    outcome: Outcome = None
+    plan: list = field(default_factory=list)
+
+    def summary(self):
+        """The JSON record (and Jenkins artifact) of this run."""
+        o = self.outcome
+        return {
+            "service": self.service, "action": self.action, "image": self.image,
+            "digest": specs.digest_of(self.image), "previous_image": self.previous_image,
+            "ok": bool(o and o.ok), "reason": o.reason if o else "",
+            "running": o.running if o else 0, "desired": o.desired if o else 0,
+            "running_image": o.running_image if o else "",
+            "update_state": o.update_state if o else "", "task_error": o.task_error if o else "",
+        }
+
+    def failure_message(self):
+        """One line: what failed, the task's error, and what the service runs now."""
+        o = self.outcome
+        verb = {"created": "create", "updated": "update", "unchanged": "deploy"}.get(
+            self.action, self.action)
+        text = f"{verb} of {self.service} to {self.image} failed: {o.reason}"
+        if o.update_message:
+            text += f" ({o.update_message})"
+        if o.task_error:
+            text += f"; task error: {o.task_error}"
+        return text + f"; the service now runs {o.running_image}"
+
+
+def _retry_out_of_sequence(fn):
+    """Run fn(); when swarm says "update out of sequence", read again and retry."""
+    import tenacity
+    from docker.errors import APIError
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(
+            lambda e: isinstance(e, APIError) and engine.is_out_of_sequence(e)),
+        stop=tenacity.stop_after_attempt(OUT_OF_SEQUENCE_ATTEMPTS),
+        wait=tenacity.wait_random(0.1, 0.5),
+        reraise=True,
+    )
+    try:
+        return retrying(fn)
+    except APIError as exc:
+        raise engine.api_error(exc, "the engine refused the service change") from None
+
+
+def network_ids(api, names):
+    """Network name -> id (the engine stores ids in the spec)."""
+    from docker.errors import NotFound
+
+    ids = {}
+    for name in names:
+        try:
+            ids[name] = api.inspect_network(name)["Id"]
+        except NotFound:
+            raise UsageError(f"network {name!r} does not exist",
+                             hint=f"create it: docker network create -d overlay --attachable {name}"
+                             ) from None
+    return ids
+
+
+def deploy(api, settings, image, build, registry_auth, report, dry_run=False):
+    """Make service `settings['name']` run `image` (pinned) with the settings' deploy spec."""
+    name = settings["name"]
+    timeout = settings["deploy"]["timeout"]
+    ids = network_ids(api, settings["deploy"]["networks"])
+    desired = specs.desired_spec(settings, image, ids, specs.deploy_labels(image,
+                                 specs.digest_of(image), build))
+    watcher = Watcher(api, name, report)
+
+    def attempt():
+        current = engine.inspect_service(api, name)
+        if current is None:
+            if dry_run:
+                return Result(name, "planned", image,
+                              plan=[f"create service {name} with {image}"]), None, None
+            report(f"creating service {name} with {image}")
+            engine.create_service(api, desired, registry_auth)
+            return Result(name, "created", image), "tasks", None
+        previous = specs.image_of(current["Spec"])
+        diffs = specs.differences(current["Spec"], desired)
+        status = current.get("UpdateStatus") or {}
+        if not diffs:
+            if dry_run:
+                return Result(name, "planned", image, previous,
+                              plan=[f"service {name}: no change"]), None, None
+            if status.get("State") == "paused":
+                return Result(name, "unchanged", image, previous), "paused", None
+            mode = "update" if status.get("State") in IN_FLIGHT else "tasks"
+            report(f"service {name} already has this spec ({status.get('State') or 'no update'})")
+            return Result(name, "unchanged", image, previous), mode, "never"
+        plan = specs.describe(current["Spec"], desired, diffs)
+        if dry_run:
+            return Result(name, "planned", image, previous, plan=[f"update service {name}:"] +
+                          ["  " + line for line in plan]), None, None
+        report(f"updating service {name}: " + "; ".join(plan))
+        engine.update_service(api, current["ID"], current["Version"]["Index"],
+                              specs.apply(current["Spec"], desired), registry_auth)
+        template_changed = any(d.startswith("TaskTemplate") for d in diffs)
+        return (Result(name, "updated", image, previous),
+                "update" if template_changed else "tasks", status.get("StartedAt"))
+
+    result, mode, since = _retry_out_of_sequence(attempt)
+    if dry_run:
+        return result
+    if mode == "paused":
+        service = engine.inspect_service(api, name)
+        result.outcome = Outcome(False, "swarm paused the update of this release earlier",
+                                 "paused", (service.get("UpdateStatus") or {}).get("Message", ""),
+                                 specs.image_of(service["Spec"]))
+        return result
+    if since == "never":  # nothing written: judge the update in flight, or the tasks, as they are
+        since = None
+    result.outcome = watcher.wait(image, mode, timeout, since)
+    return result
+
+
+def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None):
+    """Put the service back on swarm's PreviousSpec (Engine API `rollback=previous`)."""
+    name = settings["name"]
+
+    def attempt():
+        current = engine.inspect_service(api, name)
+        if current is None:
+            raise UsageError(f"there is no service {name}", hint="check --service and DOCKER_HOST")
+        previous = current.get("PreviousSpec")
+        if not previous:
+            raise NothingToRollBack(f"service {name} has no previous spec to roll back to; "
+                                    "nothing was changed")
+        from_image, to_image = specs.image_of(current["Spec"]), specs.image_of(previous)
+        result = Result(name, "rollback", to_image, from_image)
+        if dry_run:
+            result.plan = [f"roll back service {name}: {from_image} -> {to_image}"]
+            return result, None
+        report(f"rolling back service {name}: {from_image} -> {to_image}")
+        engine.update_service(api, current["ID"], current["Version"]["Index"], current["Spec"],
+                              registry_auth, rollback=True)
+        return result, (current.get("UpdateStatus") or {}).get("StartedAt")
+
+    result, since = _retry_out_of_sequence(attempt)
+    if not dry_run:
+        result.outcome = Watcher(api, name, report).wait(
+            result.image, "rollback", timeout or settings["deploy"]["timeout"], since)
+    return result

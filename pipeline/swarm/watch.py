@@ -1,0 +1,170 @@
+"""Wait for a service to converge, one line per task state change, bounded by a timeout.
+
+Swarm reports an update's fate in UpdateStatus (updating -> completed, or paused, or
+rollback_started -> rollback_completed). A task with a HEALTHCHECK stays `starting` until it is
+healthy, so `running` tasks on the desired image mean healthy ones.
+"""
+import time
+from dataclasses import dataclass, field
+
+from pipeline.api import engine
+from pipeline.swarm.spec import image_of, task_image
+
+POLL_SECONDS = 0.5
+FAILED_STATES = {"failed", "rejected"}
+
+
+@dataclass
+class Outcome:
+    """How a wait ended. `ok` only when the desired image runs healthy on every replica."""
+
+    ok: bool
+    reason: str
+    update_state: str = ""
+    update_message: str = ""
+    running_image: str = ""
+    running: int = 0
+    desired: int = 0
+    task_error: str = ""
+    events: list = field(default_factory=list)
+
+
+def _short_image(image):
+    if image and "@sha256:" in image:
+        repo, digest = image.rsplit("@", 1)
+        return f"{repo}@{digest[:19]}"
+    return image or "?"
+
+
+class Watcher:
+    """Polls one service; `report` gets one line per task or update-state change."""
+
+    def __init__(self, api, service_id, report, poll=POLL_SECONDS):
+        self.api = api
+        self.service_id = service_id
+        self.report = report
+        self.poll = poll
+        self._tasks_seen = {}
+        self._update_seen = None
+        self._nodes = {}
+        self._disconnected = False
+
+    def wait(self, expect_image, mode, timeout, since=None):
+        """Wait until the service runs `expect_image` healthy, or fails, or `timeout` passes.
+
+        mode: "update" or "rollback" follow UpdateStatus (only a status whose StartedAt differs
+        from `since` counts: the previous update's status lingers for a moment); "tasks" judges
+        by the tasks alone (a fresh create, a scale, a label-only change).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            outcome = self._check(expect_image, mode, since)
+            if outcome is not None:
+                return outcome
+            if time.monotonic() >= deadline:
+                last = self._last or Outcome(False, "no answer from the engine")
+                last.ok = False
+                last.reason = (f"timed out after {timeout:.0f}s: update state "
+                               f"{last.update_state or 'none'}, {last.running}/{last.desired} "
+                               f"tasks running the new image")
+                return last
+            time.sleep(self.poll)
+
+    _last = None
+
+    def _check(self, expect_image, mode, since):
+        import requests
+
+        try:
+            service = self.api.inspect_service(self.service_id)
+            tasks = engine.list_tasks(self.api, self.service_id)
+        except requests.exceptions.ConnectionError:
+            if not self._disconnected:
+                self.report("lost the connection to the Docker Engine; still waiting for it")
+                self._disconnected = True
+            return None
+        if self._disconnected:
+            self.report("reconnected to the Docker Engine")
+            self._disconnected = False
+        self._report_tasks(tasks)
+        status = service.get("UpdateStatus") or {}
+        fresh = bool(status) and status.get("StartedAt") != since
+        state = status.get("State", "") if fresh else ""
+        message = status.get("Message", "") if fresh else ""
+        if fresh and (state, message) != self._update_seen:
+            self._update_seen = (state, message)
+            self.report(f"update state: {state}" + (f" ({message})" if message else ""))
+            if state in ("paused", "rollback_started", "rollback_paused"):
+                self._why = message  # names the task that failed; later messages do not
+        message = self._why or message
+        desired = service["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas", 0)
+        live = [t for t in tasks if t.get("DesiredState") == "running"]
+        healthy = [t for t in live if t["Status"]["State"] == "running"
+                   and task_image(t) == expect_image]
+        converged = len(healthy) == desired and len(live) == desired
+        outcome = Outcome(False, "", state, message, image_of(service["Spec"]),
+                          len(healthy), desired, self._task_error(tasks, expect_image))
+        self._last = outcome
+        if mode in ("update", "rollback"):
+            done = "completed" if mode == "update" else "rollback_completed"
+            if state in ("paused", "rollback_paused"):
+                outcome.reason = f"swarm paused the {mode}"
+                return outcome
+            if mode == "update" and state == "rollback_completed":
+                outcome.reason = "swarm rolled the update back"
+                return outcome
+            if state == done and converged:
+                outcome.ok, outcome.reason = True, f"{mode} completed"
+                return outcome
+            return None
+        if converged:
+            outcome.ok, outcome.reason = True, "all replicas running"
+            return outcome
+        failed = [t for t in tasks if t["Status"]["State"] in FAILED_STATES
+                  and task_image(t) == expect_image]
+        if desired and len(failed) >= max(3, desired + 1):
+            outcome.reason = f"{len(failed)} tasks failed to start"
+            return outcome
+        return None
+
+    def _task_error(self, tasks, image):
+        failing = [t for t in tasks if task_image(t) == image
+                   and (t["Status"].get("Err") or t["Status"]["State"] in FAILED_STATES)]
+        if not failing:
+            return ""
+        newest = max(failing, key=lambda t: t["Status"].get("Timestamp", ""))
+        return newest["Status"].get("Err") or newest["Status"].get("Message", "")
+
+    def _node_name(self, node_id):
+        if node_id and node_id not in self._nodes:
+            import requests
+            from docker.errors import APIError
+
+            try:
+                self._nodes[node_id] = self.api.inspect_node(node_id)["Description"]["Hostname"]
+            except (APIError, KeyError, requests.exceptions.ConnectionError):
+                self._nodes[node_id] = node_id[:12]  # a node name is decoration, not a failure
+        return self._nodes.get(node_id, "-")
+
+    def _report_tasks(self, tasks):
+        for task in sorted(tasks, key=lambda t: (t.get("Slot", 0), t["CreatedAt"])):
+            key = (task["Status"]["State"], task.get("DesiredState"))
+            previous = self._tasks_seen.get(task["ID"])
+            if previous == key:
+                continue
+            self._tasks_seen[task["ID"]] = key
+            if previous is None and task["Status"]["State"] in ("shutdown", "complete") \
+                    and not self._first_round_done:
+                continue  # history from before we started watching
+            change = f"{previous[0]} -> {key[0]}" if previous else key[0]
+            line = (f"task {task.get('Slot', '-')} {task['ID'][:12]} on "
+                    f"{self._node_name(task.get('NodeID'))}: {change} "
+                    f"(desired {key[1]}, {_short_image(task_image(task))})")
+            err = task["Status"].get("Err")
+            if err:
+                line += f": {err}"
+            self.report(line)
+        self._first_round_done = True
+
+    _first_round_done = False
+    _why = ""

@@ -1,0 +1,99 @@
+"""The catalog loader: defaults, merging, and one clear line per bad key (exit 2)."""
+import pytest
+
+from pipeline import catalog
+from pipeline.cli import main
+from pipeline.errors import CatalogError, EXIT_USAGE
+
+GOOD = """
+version: 1
+defaults:
+  deploy:
+    update: {order: stop-first}
+services:
+  web:
+    image: 127.0.0.1:5000/team/web
+    build: make
+    deploy:
+      replicas: 3
+      stop_grace_period: 1m30s
+      update: {delay: 500ms}
+"""
+
+
+def write(tmp_path, text):
+    path = tmp_path / "catalog.yml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_defaults_and_catalog_defaults_merge(tmp_path):
+    web = catalog.load(write(tmp_path, GOOD)).service("web")
+    assert web["deploy"]["replicas"] == 3
+    assert web["deploy"]["stop_grace_period"] == 90.0
+    assert web["deploy"]["update"]["delay"] == 0.5
+    assert web["deploy"]["update"]["order"] == "stop-first"      # from defaults:
+    assert web["deploy"]["update"]["failure_action"] == "rollback"  # built-in default
+    assert web["dockerfile"] == "Dockerfile"
+
+
+@pytest.mark.parametrize("entry, key, words", [
+    ("{image: r/x, colour: red}", "colour", "unknown key"),
+    ("{image: r/x, deploy: {replicas: three}}", "deploy.replicas", "whole number"),
+    ("{image: r/x, deploy: {update: {order: sideways}}}", "deploy.update.order", "one of"),
+    ("{image: 'Bad Image!'}", "image", "not a valid image reference"),
+    ("{image: 'r/x:1.0'}", "image", "without tag"),
+    ("{image: r/x, deploy: {stop_grace_period: soon}}", "deploy.stop_grace_period", "duration"),
+    ("{image: r/x, deploy: {env: {'1BAD': x}}}", "deploy.env", "bad name"),
+    ("{image: r/x, deploy: {ports: [{target: 80, mode: ingress}]}}", "deploy.ports[0].mode",
+     "unknown key"),
+    ("{build: make}", "image", "required"),
+])
+def test_bad_entry_names_file_service_and_key(tmp_path, entry, key, words):
+    path = write(tmp_path, f"services:\n  web: {entry}\n")
+    with pytest.raises(CatalogError) as info:
+        catalog.load(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}: service 'web': key '{key}': ")
+    assert words in text
+    assert info.value.exit_code == EXIT_USAGE
+
+
+@pytest.mark.parametrize("text, words", [
+    ("services: [a, b]", "mapping"),
+    ("services: {}", "mapping of service names"),
+    ("servics: {a: {image: r/x}}", "unknown top-level key"),
+    ("services: {a: {image: r/x}}\nversion: 2", "version"),
+    ("services: {'Bad_Name': {image: r/x}}", "service names"),
+    ("services: {a: [", "not valid YAML"),
+])
+def test_bad_document(tmp_path, text, words):
+    with pytest.raises(CatalogError) as info:
+        catalog.load(write(tmp_path, text))
+    assert words in str(info.value)
+
+
+def test_missing_file_is_usage_error(tmp_path):
+    with pytest.raises(CatalogError) as info:
+        catalog.load(str(tmp_path / "nope.yml"))
+    assert "cannot read the catalog" in str(info.value)
+
+
+def test_unknown_service_lists_the_known_ones(tmp_path):
+    with pytest.raises(CatalogError, match="services: web"):
+        catalog.load(write(tmp_path, GOOD)).service("api")
+
+
+def test_cli_bad_catalog_exits_2_with_one_line(tmp_path, capsys):
+    path = write(tmp_path, "services:\n  web: {image: r/x, deploy: {replicas: -1}}\n")
+    code = main(["build", "--catalog", path, "--service", "web"], environ={})
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    assert "deploy.replicas" in err and path in err
+
+
+def test_catalog_name_defaults_to_file_stem(tmp_path):
+    assert catalog.load(write(tmp_path, GOOD)).name == "catalog"
+    named = write(tmp_path, "name: ops\n" + GOOD)
+    assert catalog.load(named).name == "ops"

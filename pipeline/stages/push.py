@@ -31,6 +31,26 @@ class TransientPushError(RegistryError):
     """A push failure that another attempt may get through."""
 
 
+class PushAuthError(RegistryError):
+    """The registry answered "unauthorized". Transient only if the credentials are good:
+    after a failed /v2/ ping (a 503, say) the engine pushes without credentials."""
+
+
+def credentials_accepted(api, auth):
+    """Ask the engine to log in with `auth` (POST /auth): True when the registry accepts it."""
+    import requests
+    from docker.errors import APIError
+
+    if not auth or "password" not in auth:
+        return False
+    try:
+        api.login(auth["username"], auth["password"], registry=auth["serveraddress"],
+                  reauth=True)
+    except (APIError, requests.exceptions.RequestException):
+        return False
+    return True
+
+
 def run(ctx, args):
     settings = common.settings(args, OVERRIDES)
     repo = common.require(settings, "image", "--image")
@@ -66,8 +86,13 @@ def push_with_retries(api, repo, tag, auth, console, attempts, backoff):
         console.event(f"push {repo}:{tag}: attempt {retry_state.attempt_number} failed "
                       f"({exc.message}); retrying in {wait:.1f}s")
 
+    def worth_retrying(exc):
+        if isinstance(exc, PushAuthError):
+            return credentials_accepted(api, auth)
+        return isinstance(exc, TransientPushError)
+
     retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(TransientPushError),
+        retry=tenacity.retry_if_exception(worth_retrying),
         stop=tenacity.stop_after_attempt(max(1, attempts)),
         wait=tenacity.wait_exponential(multiplier=backoff, max=30),
         before_sleep=log_retry,
@@ -75,6 +100,10 @@ def push_with_retries(api, repo, tag, auth, console, attempts, backoff):
     )
     try:
         return retrying(push_once, api, repo, tag, auth)
+    except PushAuthError as exc:
+        raise RegistryError(f"{exc.message} (for {repo}:{tag})",
+                            hint="check SHIPWAY_REGISTRY_USER/PASSWORD or the Docker config "
+                                 "login for this registry") from None
     except TransientPushError as exc:
         raise RegistryError(f"push of {repo}:{tag} failed after {attempts} attempts: "
                             f"{exc.message}", hint="check that the registry is up") from None
@@ -91,7 +120,7 @@ def push_once(api, repo, tag, auth):
             if "errorDetail" in chunk or "error" in chunk:
                 message = clean(chunk.get("errorDetail", {}).get("message")
                                 or chunk.get("error", "")).strip()
-                raise _classify(f"registry refused the push: {message}", message)
+                raise _classify(f"push failed: {message}", message)
             aux = chunk.get("aux") or {}
             if aux.get("Digest"):
                 digest = aux["Digest"]
@@ -112,6 +141,10 @@ def push_once(api, repo, tag, auth):
 
 
 def _classify(text, message):
-    if TRANSIENT.search(message) and "unauthorized" not in message.lower():
+    lowered = message.lower()
+    if "unauthorized" in lowered or "authentication required" in lowered \
+            or "no basic auth credentials" in lowered:
+        return PushAuthError(text)
+    if TRANSIENT.search(message):
         return TransientPushError(text)
     return RegistryError(text, hint="check the registry address and credentials")

@@ -43,7 +43,8 @@ def service_status(api, name):
 
 
 def run(ctx, args):
-    status = service_status(ctx.docker().api, args.service)
+    settings = common.settings(args)  # validates --service (and --catalog, when given)
+    status = service_status(ctx.docker().api, settings["name"])
     if args.json:
         ctx.console.json(status)
         return 0

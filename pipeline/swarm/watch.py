@@ -4,6 +4,7 @@ Swarm reports an update's fate in UpdateStatus (updating -> completed, or paused
 rollback_started -> rollback_completed). A task with a HEALTHCHECK stays `starting` until it is
 healthy, so `running` tasks on the desired image mean healthy ones.
 """
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -12,6 +13,7 @@ from pipeline.swarm.spec import image_of, task_image
 
 POLL_SECONDS = 0.5
 FAILED_STATES = {"failed", "rejected"}
+_TASK_ID = re.compile(r"\btask ([a-z0-9]{25})\b")
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Watcher:
         self._update_seen = None
         self._nodes = {}
         self._disconnected = False
+        self._errors = {}
 
     def wait(self, expect_image, mode, timeout, since=None):
         """Wait until the service runs `expect_image` healthy, or fails, or `timeout` passes.
@@ -128,12 +131,38 @@ class Watcher:
         return None
 
     def _task_error(self, tasks, image):
-        failing = [t for t in tasks if task_image(t) == image
-                   and (t["Status"].get("Err") or t["Status"]["State"] in FAILED_STATES)]
-        if not failing:
+        """The error of the task that failed the update: the one UpdateStatus names, else the
+        newest failed task on `image`. Errors seen earlier are remembered, because swarm may
+        have removed the task from the list by the time the update is judged."""
+        for task in tasks:
+            err = task["Status"].get("Err") or (
+                task["Status"]["State"] in FAILED_STATES and task["Status"].get("Message"))
+            if not err and task["Status"]["State"] in ("complete", "shutdown") \
+                    and task.get("DesiredState") == "shutdown" and task["ID"] not in self._errors:
+                # A container that exits cleanly when swarm stops it for failing its health
+                # check leaves no Err on the task; its health log says what went wrong.
+                err = _health_failure(self.api, task["Status"])
+            if err and task_image(task) == image:
+                self._errors[task["ID"]] = (task["Status"].get("Timestamp", ""), err)
+        named = _TASK_ID.search(self._why or "")
+        if named:
+            found = self._errors.get(named.group(1)) or self._inspect_task_error(named.group(1))
+            if found:
+                return found[1]
+        if not self._errors:
             return ""
-        newest = max(failing, key=lambda t: t["Status"].get("Timestamp", ""))
-        return newest["Status"].get("Err") or newest["Status"].get("Message", "")
+        return max(self._errors.values())[1]
+
+    def _inspect_task_error(self, task_id):
+        import requests
+        from docker.errors import APIError
+
+        try:
+            status = self.api.inspect_task(task_id)["Status"]
+        except (APIError, requests.exceptions.ConnectionError):
+            return None
+        err = status.get("Err") or _health_failure(self.api, status) or status.get("Message")
+        return (status.get("Timestamp", ""), err) if err else None
 
     def _node_name(self, node_id):
         if node_id and node_id not in self._nodes:
@@ -168,3 +197,23 @@ class Watcher:
 
     _first_round_done = False
     _why = ""
+
+
+def _health_failure(api, status):
+    """"unhealthy: <last check output>" from the task's container, when it is on this node."""
+    import requests
+    from docker.errors import APIError
+
+    container_id = (status.get("ContainerStatus") or {}).get("ContainerID")
+    if not container_id:
+        return ""
+    try:
+        health = api.inspect_container(container_id)["State"].get("Health") or {}
+    except (APIError, requests.exceptions.ConnectionError):
+        return ""  # on another node, or already removed
+    if health.get("Status") != "unhealthy":
+        return ""
+    log = health.get("Log") or [{}]
+    output = " ".join((log[-1].get("Output") or "").split())[:200]
+    return (f"container unhealthy: {health.get('FailingStreak', '?')} failed health checks, "
+            f"last exit {log[-1].get('ExitCode')}" + (f": {output}" if output else ""))

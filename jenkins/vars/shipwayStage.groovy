@@ -1,0 +1,56 @@
+// shipwayStage(stage: 'push', service: 'hello', catalog: 'shipway.yml', credentials: 'registry-creds')
+//
+// One `shipway` CLI call. Every value reaches the shell as an environment variable and the
+// script only names the variables, so no value is ever parsed as Groovy or as shell.
+import groovy.transform.Field
+
+@Field static final List<String> STAGES = ['build', 'image', 'push', 'deploy', 'rollback', 'status', 'releases']
+
+/**
+ * stage        the shipway subcommand (required): build, image, push, deploy, rollback, status, releases
+ * service      the service name (required)
+ * catalog      the catalog's path in the workspace; null or '' for none (rollback needs none)
+ * credentials  id of a username/password credential for the registry; null for none
+ * json         true: add --json, write the output to `output` and return it parsed (readJSON)
+ * output       file for the JSON output (default shipway-<stage>.json)
+ * args         further arguments, a list of strings, passed as they are
+ */
+def call(Map config = [:]) {
+    String stageName = config.stage
+    String service = config.service
+    if (!stageName || !STAGES.contains(stageName)) {
+        error("shipwayStage: stage must be one of ${STAGES.join(', ')} (got ${stageName})")
+    }
+    if (!service) {
+        error('shipwayStage: service is required')
+    }
+    List<String> environment = ["SHIPWAY_STEP_STAGE=${stageName}".toString(),
+                                "SHIPWAY_STEP_SERVICE=${service}".toString()]
+    String command = 'shipway "$SHIPWAY_STEP_STAGE" --service "$SHIPWAY_STEP_SERVICE"'
+    if (config.catalog) {
+        environment << "SHIPWAY_STEP_CATALOG=${config.catalog}".toString()
+        command += ' --catalog "$SHIPWAY_STEP_CATALOG"'
+    }
+    List extra = config.args ?: []
+    for (int i = 0; i < extra.size(); i++) {
+        environment << "SHIPWAY_STEP_ARG_${i}=${extra[i]}".toString()
+        command += " \"\$SHIPWAY_STEP_ARG_${i}\""
+    }
+    String output = config.output ?: "shipway-${stageName}.json".toString()
+    if (config.json) {
+        environment << "SHIPWAY_STEP_OUTPUT=${output}".toString()
+        command += ' --json > "$SHIPWAY_STEP_OUTPUT"'
+    }
+    withEnv(environment) {
+        if (config.credentials) {
+            withCredentials([usernamePassword(credentialsId: config.credentials,
+                                              usernameVariable: 'SHIPWAY_REGISTRY_USER',
+                                              passwordVariable: 'SHIPWAY_REGISTRY_PASSWORD')]) {
+                sh command
+            }
+        } else {
+            sh command
+        }
+    }
+    return config.json ? readJSON(file: output) : null
+}

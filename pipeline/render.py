@@ -1,0 +1,251 @@
+"""Jenkinsfiles and Jenkins job config.xml rendered from the catalog (jinja2 templates).
+
+What is rendered, per service with a `jenkins.repo`:
+  * a pipeline job "<folder>/<service>" that checks the service repo out and runs the
+    Jenkinsfile committed there (`render_jenkinsfile` writes that file);
+  * a rollback job "<folder>/<service>-rollback" whose script is inline (`render_rollback`);
+  * every folder level above them.
+A service without `jenkins.repo` gets no jobs: there is nothing for a pipeline job to check out.
+
+Every item's description ends with the ownership marker `[shipway-catalog=<catalog name>]`,
+so job provisioning only ever changes or deletes items its own catalog created.
+
+Values from the catalog stay data in every output: Groovy literals are single-quoted and
+escaped (`groovy_string`), shell words are quoted before they become Groovy literals
+(`shell` then `groovy_string`), and the XML templates are autoescaped.
+"""
+from __future__ import annotations  # `str | None` on Python 3.9
+
+import functools
+import re
+import shlex
+from dataclasses import dataclass
+
+from pipeline.errors import CatalogError, UsageError
+
+OWNER_MARKER = "shipway-catalog"
+# Where the rendered Jenkinsfile expects the catalog, relative to the service repo's root.
+DEFAULT_CATALOG_PATH = "shipway.yml"
+# Where the pipeline job finds the Jenkinsfile in the service repo.
+DEFAULT_SCRIPT_PATH = "Jenkinsfile"
+# The optional parameter of the rollback job; "previous" means: the release before this one.
+ROLLBACK_DEFAULT = "previous"
+KINDS = ("pipeline", "rollback")
+
+_MARKER_RE = re.compile(r"\[" + re.escape(OWNER_MARKER) + r"=([a-z0-9][a-z0-9-]*)\]")
+
+
+@dataclass(frozen=True)
+class JobItem:
+    """One Jenkins item the catalog wants: its full "/"-separated name, kind and config.xml."""
+
+    path: str          # "demo" (folder), "demo/hello", "demo/hello-rollback"
+    kind: str          # "folder" | "pipeline" | "rollback"
+    service: str | None
+    config_xml: str
+
+
+# ---------------------------------------------------------------------------- escaping filters
+
+def groovy_string(value):
+    """`value` as a single-quoted Groovy literal: no interpolation, every character literal.
+
+    Backslash and quote are escaped, control characters become \\n, \\t... or octal escapes.
+    Never \\uXXXX: Groovy 2 (the one Jenkins runs) decodes those before it lexes, so an
+    escaped quote would end the literal. Doubling every backslash of the value keeps a
+    `\\u0027` in the value from becoming one. Other characters pass as they are (UTF-8).
+    """
+    out = ["'"]
+    for char in str(value):
+        if char in _GROOVY_ESCAPES:
+            out.append(_GROOVY_ESCAPES[char])
+        elif char < " ":
+            out.append("\\%03o" % ord(char))
+        else:
+            out.append(char)
+    out.append("'")
+    return "".join(out)
+
+
+_GROOVY_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+                   "\b": "\\b", "\f": "\\f"}
+
+
+def shell(words):
+    """A list of words as one POSIX shell command line, every word quoted as needed."""
+    return " ".join(shlex.quote(str(word)) for word in words)
+
+
+def xml_text(value):
+    """`value` escaped for XML character data: only & < > (quotes need no escaping there)."""
+    from markupsafe import Markup
+
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return Markup(text)
+
+
+def xml_marker(catalog_name):
+    """The ownership marker line for `catalog_name`."""
+    return f"[{OWNER_MARKER}={catalog_name}]"
+
+
+def duration_arg(seconds):
+    """Seconds (a float from the catalog) as a --timeout argument shipway parses back."""
+    millis = round(float(seconds) * 1000)
+    return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
+
+
+# ---------------------------------------------------------------------------- environment
+
+@functools.lru_cache(maxsize=None)
+def _environment():
+    import jinja2  # only `shipway render`/`jobs` pay for jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("pipeline.templates", "."),
+        undefined=jinja2.StrictUndefined,
+        # Only the config.xml templates are escaped: a Jenkinsfile is not HTML.
+        autoescape=jinja2.select_autoescape(enabled_extensions=("xml.j2",),
+                                            default_for_string=False, default=False),
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(groovy_string=groovy_string, shell=shell, duration_arg=duration_arg,
+                       xml_text=xml_text)
+    return env
+
+
+def _render(template, **values):
+    return _environment().get_template(template).render(**values)
+
+
+# ---------------------------------------------------------------------------- settings
+
+def _folder_of(settings):
+    return settings.get("jenkins", {}).get("folder") or ""
+
+
+def job_path(settings, kind):
+    """The full Jenkins name of a service's job of `kind` ("pipeline" or "rollback")."""
+    name = settings["name"] + ("-rollback" if kind == "rollback" else "")
+    folder = _folder_of(settings)
+    return f"{folder}/{name}" if folder else name
+
+
+def _common(catalog, settings):
+    jenkins = settings["jenkins"]
+    return {
+        "catalog_name": catalog.name,
+        "service": settings["name"],
+        "jenkins": jenkins,
+        "deploy": settings["deploy"],
+        "credentials": jenkins.get("credentials"),
+        "agent": jenkins.get("agent", "any"),
+        "timeout_minutes": jenkins.get("timeout_minutes", 30),
+        "marker": xml_marker(catalog.name),
+        "rollback_default": ROLLBACK_DEFAULT,
+    }
+
+
+# ---------------------------------------------------------------------------- public API
+
+def render_jenkinsfile(catalog, service, *, catalog_path=DEFAULT_CATALOG_PATH):
+    """The declarative Jenkinsfile of `service`, to commit to the service repo.
+
+    `catalog_path` is where the catalog sits in that repo, relative to its root: the script
+    passes it to every `shipway` call.
+    """
+    if not catalog_path:
+        raise UsageError("the catalog path inside the service repo must not be empty",
+                         hint="pass --catalog-path, e.g. shipway.yml")
+    settings = catalog.service(service)
+    return _render("Jenkinsfile.j2", catalog_path=catalog_path, **_common(catalog, settings))
+
+
+def render_rollback(catalog, service):
+    """The inline script of the rollback job of `service` (no checkout, no catalog needed)."""
+    settings = catalog.service(service)
+    return _render("rollback.Jenkinsfile.j2", **_common(catalog, settings))
+
+
+def render_job_config(catalog, service, kind, *, script_path=DEFAULT_SCRIPT_PATH):
+    """config.xml of the service's pipeline job or rollback job (`kind`)."""
+    settings = catalog.service(service)
+    values = _common(catalog, settings)
+    if kind == "pipeline":
+        if not settings["jenkins"].get("repo"):
+            raise CatalogError("a pipeline job needs jenkins.repo (the repo it checks out)",
+                               path=catalog.path, service=service, key="jenkins.repo")
+        for key in ("repo", "branch"):
+            # Both land in config.xml text, where XML 1.0 parsers refuse or rewrite control
+            # characters (a CR comes back as LF): refuse them rather than change the value.
+            if any(ord(c) < 32 for c in str(settings["jenkins"].get(key) or "")):
+                raise CatalogError("must not contain control characters (it goes into "
+                                   "config.xml)", path=catalog.path, service=service,
+                                   key=f"jenkins.{key}")
+        return _render("job-pipeline.xml.j2", script_path=script_path,
+                       description=f"Builds, pushes and deploys {service} (shipway).", **values)
+    if kind == "rollback":
+        return _render("job-rollback.xml.j2", script=render_rollback(catalog, service),
+                       description=f"Rolls {service} back to its previous release (shipway).",
+                       **values)
+    raise UsageError(f"unknown job kind {kind!r}", hint=f"use one of: {', '.join(KINDS)}")
+
+
+def render_folder_config(catalog, folder_path):
+    """config.xml of the folder `folder_path` ("a" or "a/b"), owned by the catalog."""
+    return _render("folder.xml.j2", folder=folder_path,
+                   description=f"Jobs of the shipway catalog {catalog.name}.",
+                   marker=xml_marker(catalog.name))
+
+
+def managed_services(catalog):
+    """Names of the services that get Jenkins jobs (those with a jenkins.repo), sorted."""
+    return sorted(name for name, settings in catalog.services.items()
+                  if settings.get("jenkins", {}).get("repo"))
+
+
+def folder_levels(folder):
+    """"a/b/c" -> ["a", "a/b", "a/b/c"]; "" -> []."""
+    parts = [p for p in folder.split("/") if p]
+    return ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def desired_items(catalog, *, script_path=DEFAULT_SCRIPT_PATH):
+    """Every item the catalog wants in Jenkins: folders (parents first), then each service's
+    pipeline and rollback job, services sorted by name."""
+    services = managed_services(catalog)
+    folders = set()
+    for name in services:
+        folders.update(folder_levels(_folder_of(catalog.services[name])))
+    items = [JobItem(path, "folder", None, render_folder_config(catalog, path))
+             for path in sorted(folders, key=lambda p: (p.count("/"), p))]
+    for name in services:
+        settings = catalog.services[name]
+        items.append(JobItem(job_path(settings, "pipeline"), "pipeline", name,
+                             render_job_config(catalog, name, "pipeline",
+                                               script_path=script_path)))
+        items.append(JobItem(job_path(settings, "rollback"), "rollback", name,
+                             render_job_config(catalog, name, "rollback")))
+    return items
+
+
+def owner_of(config_xml):
+    """The catalog name in the ownership marker of an item's <description>, or None.
+
+    Only the root element's own <description> counts (a parameter's description does not).
+    XML that does not parse counts as not owned: provisioning then leaves the item alone.
+    """
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(config_xml.encode("utf-8") if isinstance(config_xml, str)
+                             else config_xml)
+    except ET.ParseError:
+        return None
+    description = root.find("description")
+    if description is None or not description.text:
+        return None
+    found = _MARKER_RE.findall(description.text)
+    return found[-1] if found else None

@@ -1,0 +1,98 @@
+"""`shipway render`: a service's Jenkinsfile, rollback script or job config.xml, from the catalog.
+
+    shipway render jenkinsfile --catalog FILE --service NAME [--catalog-path P] [-o DIR]
+    shipway render rollback    --catalog FILE --service NAME [-o DIR]
+    shipway render job-config  --catalog FILE --service NAME [--script-path P] [-o DIR]
+
+With -o the files get fixed names in DIR (`Jenkinsfile`, `rollback.Jenkinsfile`,
+`<service>.config.xml`, `<service>-rollback.config.xml`, `folder-<a-b>.config.xml`) and their
+paths are printed; without it the content goes to stdout, several files each after a
+`==> NAME <==` line.
+"""
+import os
+
+from pipeline.errors import UsageError
+
+WHAT = ("jenkinsfile", "rollback", "job-config")
+
+
+def add_arguments(parser):
+    parser.add_argument("what", choices=WHAT, help="what to render")
+    parser.add_argument("--catalog", metavar="FILE", required=True, help="service catalog (YAML)")
+    parser.add_argument("--service", metavar="NAME", required=True, help="service name")
+    parser.add_argument("-o", "--output-dir", metavar="DIR",
+                        help="write the files into DIR (created) instead of printing them")
+    parser.add_argument("--catalog-path", metavar="PATH", default=None,
+                        help="jenkinsfile: the catalog's path inside the service repo, "
+                             "relative to its root (default shipway.yml)")
+    parser.add_argument("--script-path", metavar="PATH", default=None,
+                        help="job-config: where the pipeline job finds the Jenkinsfile in the "
+                             "service repo (default Jenkinsfile)")
+
+
+def folder_file_name(folder_path):
+    """File name of a folder's config.xml: "a/b" -> "folder-a-b.config.xml"."""
+    return f"folder-{folder_path.replace('/', '-')}.config.xml"
+
+
+def rendered_files(cat, args):
+    """[(file name, content)] for `args.what`, in the order they are written."""
+    from pipeline import render
+
+    service = args.service
+    if args.what == "jenkinsfile":
+        path = args.catalog_path if args.catalog_path is not None else render.DEFAULT_CATALOG_PATH
+        return [("Jenkinsfile", render.render_jenkinsfile(cat, service, catalog_path=path))]
+    if args.what == "rollback":
+        return [("rollback.Jenkinsfile", render.render_rollback(cat, service))]
+    script = args.script_path if args.script_path is not None else render.DEFAULT_SCRIPT_PATH
+    if not script:
+        raise UsageError("--script-path must not be empty", hint="e.g. Jenkinsfile")
+    settings = cat.service(service)
+    folders = render.folder_levels(settings["jenkins"].get("folder") or "")
+    files = [(folder_file_name(f), render.render_folder_config(cat, f)) for f in folders]
+    files.append((f"{service}.config.xml",
+                  render.render_job_config(cat, service, "pipeline", script_path=script)))
+    files.append((f"{service}-rollback.config.xml",
+                  render.render_job_config(cat, service, "rollback")))
+    return files
+
+
+def _write(directory, files):
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {directory}: {exc.strerror}",
+                         hint="pass -o with a writable directory") from None
+    written = []
+    for name, content in files:
+        target = os.path.join(directory, name)
+        try:
+            with open(target, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(content)
+        except OSError as exc:
+            raise UsageError(f"cannot write {target}: {exc.strerror}",
+                             hint="pass -o with a writable directory") from None
+        written.append(target)
+    return written
+
+
+def run(ctx, args):
+    from pipeline import catalog
+
+    if args.catalog_path is not None and args.what != "jenkinsfile":
+        raise UsageError("--catalog-path only applies to `render jenkinsfile`")
+    if args.script_path is not None and args.what != "job-config":
+        raise UsageError("--script-path only applies to `render job-config`")
+    files = rendered_files(catalog.load(args.catalog), args)
+    if args.output_dir:
+        for target in _write(args.output_dir, files):
+            ctx.console.result(target)
+        return 0
+    if len(files) == 1:
+        ctx.console.out.write(files[0][1])
+    else:
+        for i, (name, content) in enumerate(files):
+            ctx.console.out.write(("\n" if i else "") + f"==> {name} <==\n{content}")
+    ctx.console.out.flush()
+    return 0

@@ -1,0 +1,312 @@
+"""Rendered Jenkinsfiles and the shared library, checked with the real Groovy: they compile with
+groovyc, and they do the right thing when run in the pipeline harness (tests/support/groovy):
+stages honour `when`, `sh` receives every catalog value literally, secrets stay out of the log.
+
+All harness scenarios run in one JVM and all compiles in another (each JVM start costs ~1 s).
+"""
+import json
+import os
+import stat
+import textwrap
+
+import pytest
+
+from pipeline import catalog, render
+from tests.support.groovy import (HARNESS_GAP, compile_groovy, groovy_available, pipeline_run,
+                                  run_pipelines)
+
+pytestmark = [pytest.mark.groovy,
+              pytest.mark.skipif(not groovy_available(), reason="groovy/groovyc not installed")]
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+GOLDEN = os.path.join(ROOT, "tests", "fixtures", "golden")
+EXAMPLE = os.path.join(ROOT, "examples", "catalog.yml")
+LIBRARY = os.path.join(ROOT, "jenkins")
+SECRET = "s3cr3t-Pa55"
+HOSTILE_CATALOG_PATH = "it's a $(touch pwned) ${HOME} `id` \\ \n]]>&amp;.yml"
+NASTY = ["it's", 'say "hi"', "back\\slash", "${env.HOME}", "$(id)", "`id`", "new\nline",
+         "cr\rlf", "]]>", "&amp;", "tab\tx", "\\u0027", "\\\\u0027", "\\'", "ünï €", "\x01"]
+TWO_LINE_JENKINSFILE = ("@Library('shipway') _\n"
+                        "shipwayPipeline(service: 'hello', credentials: 'reg')\n")
+
+# Stands in for the shipway CLI: records its argv and registry variables, prints a JSON
+# record for --json, fails when FAKE_SHIPWAY_FAIL_<stage> says so.
+FAKE_SHIPWAY = textwrap.dedent("""\
+    #!/usr/bin/env python3
+    import json, os, sys
+    with open(os.environ["FAKE_SHIPWAY_LOG"], "a", encoding="utf-8") as log:
+        log.write(json.dumps({"argv": sys.argv[1:],
+                              "user": os.environ.get("SHIPWAY_REGISTRY_USER"),
+                              "password": os.environ.get("SHIPWAY_REGISTRY_PASSWORD")}) + "\\n")
+    if "--json" in sys.argv:
+        print(json.dumps({"service": "x", "previous_image": "reg/x@sha256:aaa",
+                          "image": "reg/x@sha256:bbb"}))
+    sys.exit(int(os.environ.get("FAKE_SHIPWAY_FAIL_" + sys.argv[1], "0")))
+""")
+
+
+def load(path):
+    return catalog.load(path)
+
+
+def golden(feature):
+    return load(os.path.join(GOLDEN, feature, "catalog.yml"))
+
+
+def only_service(cat):
+    (name,) = cat.services
+    return name
+
+
+# ---------------------------------------------------------------------------- compiling
+
+def test_everything_compiles_with_groovyc():
+    """Every rendered Jenkinsfile, every library var and this repo's Jenkinsfile: one groovyc."""
+    sources = {}
+    catalogs = {f"golden_{f.replace('-', '_')}": golden(f) for f in sorted(os.listdir(GOLDEN))
+                if os.path.exists(os.path.join(GOLDEN, f, "catalog.yml"))}
+    if os.path.exists(EXAMPLE):
+        catalogs["example"] = load(EXAMPLE)
+    for key, cat in catalogs.items():
+        for service in cat.services:
+            stem = f"{key}_{service.replace('-', '_')}"
+            sources[f"{stem}_Jenkinsfile"] = render.render_jenkinsfile(cat, service)
+            sources[f"{stem}_rollback"] = render.render_rollback(cat, service)
+    hostile = golden("hostile")
+    sources["hostile_path_Jenkinsfile"] = render.render_jenkinsfile(
+        hostile, "evil", catalog_path=HOSTILE_CATALOG_PATH)
+    for name in sorted(os.listdir(os.path.join(LIBRARY, "vars"))):
+        if name.endswith(".groovy"):
+            with open(os.path.join(LIBRARY, "vars", name), encoding="utf-8") as handle:
+                sources[name[:-len(".groovy")]] = handle.read()
+    with open(os.path.join(ROOT, "Jenkinsfile"), encoding="utf-8") as handle:
+        sources["repo_Jenkinsfile"] = handle.read()
+    sources["two_line_Jenkinsfile"] = TWO_LINE_JENKINSFILE
+    code, output = compile_groovy(sources)
+    assert code == 0, output
+    assert len(sources) >= 20
+
+
+def test_a_broken_script_does_not_compile():
+    code, output = compile_groovy({"broken": "pipeline { stage('x' { }\n"})
+    assert code != 0 and "broken" in output
+
+
+# ---------------------------------------------------------------------------- harness runs
+
+def _workdir(tmp_path_factory, name, extra_env=None):
+    work = tmp_path_factory.mktemp(name)
+    bin_dir = work / ".bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "shipway"
+    fake.write_text(FAKE_SHIPWAY)
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    env = {"PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
+           "FAKE_SHIPWAY_LOG": str(work / ".calls.jsonl"), "HOME": str(work)}
+    env.update(extra_env or {})
+    return work, env
+
+
+def _calls(result_workdir):
+    path = os.path.join(result_workdir, ".calls.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+CREDS = {"registry-creds": {"username": "ci", "password": SECRET}}
+
+
+def _scenarios(tmp_path_factory):
+    basic = golden("basic")
+    branches = golden("deploy-branches")
+    hostile = golden("hostile")
+    hostile_jenkins = hostile.services["evil"]["jenkins"]
+    scenarios = {}
+
+    def add(name, script, extra_env=None, **kwargs):
+        work, env = _workdir(tmp_path_factory, name, extra_env)
+        scenarios[name] = (work, pipeline_run(script, workdir=work, env=env, **kwargs))
+
+    add("main", render.render_jenkinsfile(basic, "hello"), branch="main", credentials=CREDS)
+    add("feature", render.render_jenkinsfile(basic, "hello"), branch="feature/x",
+        credentials=CREDS)
+    add("multibranch", render.render_jenkinsfile(branches, "api"), branch="release/1.2",
+        multibranch=True, credentials={"team-registry": {"username": "u", "password": SECRET}})
+    add("not-a-release", render.render_jenkinsfile(branches, "api"), branch="release/1.2/x",
+        multibranch=True, credentials={"team-registry": {"username": "u", "password": SECRET}})
+    add("hostile", render.render_jenkinsfile(hostile, "evil", catalog_path=HOSTILE_CATALOG_PATH),
+        branch="$(touch /tmp/pwned)",
+        credentials={hostile_jenkins["credentials"]: {"username": "u", "password": SECRET}})
+    add("push-fails", render.render_jenkinsfile(basic, "hello"), {"FAKE_SHIPWAY_FAIL_push": "3"},
+        branch="main", credentials=CREDS)
+    add("no-credential", render.render_jenkinsfile(basic, "hello"), branch="main")
+    add("echo-secret", textwrap.dedent("""\
+        pipeline {
+            agent any
+            stages {
+                stage('Leak') {
+                    steps {
+                        withCredentials([usernamePassword(credentialsId: 'registry-creds',
+                                usernameVariable: 'U', passwordVariable: 'P')]) {
+                            sh 'echo "the password is $P"'
+                        }
+                    }
+                }
+            }
+        }
+        """), credentials=CREDS)
+    add("rollback", render.render_rollback(basic, "hello"), credentials=CREDS)
+    add("rollback-release", render.render_rollback(basic, "hello"), credentials=CREDS,
+        params={"RELEASE": "it's $(id) ${HOME}"})
+    add("library-main", TWO_LINE_JENKINSFILE, branch="main", library_dirs=[LIBRARY],
+        credentials={"reg": {"username": "u", "password": SECRET}})
+    add("library-feature", TWO_LINE_JENKINSFILE, branch="feature", library_dirs=[LIBRARY],
+        credentials={"reg": {"username": "u", "password": SECRET}})
+    add("library-rollback", "@Library('shipway') _\n"
+        "shipwayRollback(service: 'hello', credentials: 'reg', timeout: '60s')\n",
+        library_dirs=[LIBRARY], params={"RELEASE": "it's $(id)"},
+        credentials={"reg": {"username": "u", "password": SECRET}})
+    literals = "\n".join(f"writeFile file: 'lit-{i}.txt', text: {render.groovy_string(v)}"
+                         for i, v in enumerate(NASTY))
+    add("literals", f"node {{\n{literals}\n}}\n")
+    add("gap", "pipeline { agent any; stages { stage('x') { steps { notAStep 'y' } } } }\n")
+    return scenarios
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    if os.path.exists("/tmp/pwned"):
+        os.remove("/tmp/pwned")
+    scenarios = _scenarios(tmp_path_factory)
+    results = run_pipelines([run for _, run in scenarios.values()])
+    return {name: (work, result) for (name, (work, _)), result in zip(scenarios.items(), results)}
+
+
+def _ok(result):
+    assert result.returncode == 0, result.log
+    return result
+
+
+def test_main_branch_runs_every_stage(runs):
+    work, result = runs["main"]
+    _ok(result)
+    assert result.stages == {"Checkout": "ran", "Build": "ran", "Image": "ran", "Push": "ran",
+                             "Deploy": "ran"}
+    base = ["--catalog", "shipway.yml", "--service", "hello"]
+    calls = _calls(work)
+    assert [c["argv"] for c in calls] == [["build", *base], ["image", *base], ["push", *base],
+                                          ["deploy", *base, "--json"], ["status", *base, "--json"]]
+    # Only push and deploy see the registry login.
+    assert [c["password"] for c in calls] == [None, None, SECRET, SECRET, None]
+    assert calls[2]["user"] == "ci"
+    assert json.loads((work / "shipway-deploy.json").read_text())["image"] == "reg/x@sha256:bbb"
+    assert sorted(result.archived) == ["shipway-deploy.json", "shipway-status.json"]
+    assert SECRET not in result.log
+
+
+def test_other_branch_does_not_deploy(runs):
+    work, result = runs["feature"]
+    _ok(result)
+    assert result.stages["Push"] == "ran" and result.stages["Deploy"] == "skipped"
+    assert [c["argv"][0] for c in _calls(work)] == ["build", "image", "push"]
+    assert 'Stage "Deploy" skipped due to when conditional' in result.log
+
+
+def test_deploy_branch_patterns_in_multibranch_jobs(runs):
+    assert _ok(runs["multibranch"][1]).stages["Deploy"] == "ran"
+    # `release/*` matches within one path segment only, as Jenkins' Ant patterns do.
+    assert _ok(runs["not-a-release"][1]).stages["Deploy"] == "skipped"
+
+
+def test_hostile_values_reach_sh_literally(runs):
+    work, result = runs["hostile"]
+    _ok(result)
+    assert result.stages["Deploy"] == "ran"   # the branch "$(touch /tmp/pwned)" matched literally
+    calls = _calls(work)
+    assert {c["argv"][0] for c in calls} == {"build", "image", "push", "deploy", "status"}
+    for call in calls:
+        assert call["argv"][1:5] == ["--catalog", HOSTILE_CATALOG_PATH, "--service", "evil"]
+    # The credential id arrived exactly: withCredentials found it in the store.
+    assert [c["password"] for c in calls if c["argv"][0] in ("push", "deploy")] == [SECRET] * 2
+    assert not os.path.exists(work / "pwned") and not os.path.exists("/tmp/pwned")
+    assert SECRET not in result.log
+
+
+def test_failed_stage_fails_the_build_and_skips_the_rest(runs):
+    work, result = runs["push-fails"]
+    assert result.returncode == 1 and result.result == "FAILURE"
+    assert result.stages["Push"] == "failed"
+    assert result.stages["Deploy"] == "skipped-after-failure"
+    assert "script returned exit code 3" in result.log
+
+
+def test_missing_credential_fails_the_push(runs):
+    _, result = runs["no-credential"]
+    assert result.returncode == 1
+    assert "Could not find credentials entry with ID 'registry-creds'" in result.log
+
+
+def test_harness_masks_secrets_and_never_prints_them(runs):
+    _, result = runs["echo-secret"]
+    _ok(result)
+    assert "the password is ****" in result.log
+    assert SECRET not in result.log
+    for _, other in runs.values():
+        assert SECRET not in other.log
+
+
+def test_rollback_script_sets_description(runs):
+    work, result = runs["rollback"]
+    _ok(result)
+    (call,) = _calls(work)
+    assert call["argv"] == ["rollback", "--service", "hello", "--timeout", "120s", "--json"]
+    assert call["password"] == SECRET
+    assert result.description == "from reg/x@sha256:aaa to reg/x@sha256:bbb"
+    assert result.params == {"RELEASE": "previous"}
+    assert result.archived == ["shipway-rollback.json"]
+
+
+def test_rollback_release_parameter_is_passed_as_data(runs):
+    work, result = runs["rollback-release"]
+    _ok(result)
+    (call,) = _calls(work)
+    assert call["argv"][-2:] == ["--to", "it's $(id) ${HOME}"]
+
+
+def test_library_pipeline_matches_the_rendered_one(runs):
+    work, result = runs["library-main"]
+    _ok(result)
+    assert result.stages["Deploy"] == "ran"
+    base = ["--service", "hello", "--catalog", "shipway.yml"]
+    calls = _calls(work)
+    assert [c["argv"] for c in calls] == [["build", *base], ["image", *base], ["push", *base],
+                                          ["deploy", *base, "--json"], ["status", *base, "--json"]]
+    assert [c["password"] for c in calls] == [None, None, SECRET, SECRET, None]
+    # The library's scripts only name variables: no value is ever part of the script text.
+    assert all("hello" not in cmd for cmd in result.sh_commands)
+    work, result = runs["library-feature"]
+    assert _ok(result).stages["Deploy"] == "skipped"
+
+
+def test_library_rollback(runs):
+    work, result = runs["library-rollback"]
+    _ok(result)
+    (call,) = _calls(work)
+    assert call["argv"] == ["rollback", "--service", "hello", "--timeout", "60s",
+                            "--to", "it's $(id)", "--json"]
+    assert result.description == "from reg/x@sha256:aaa to reg/x@sha256:bbb"
+
+
+def test_groovy_literals_round_trip(runs):
+    work, result = runs["literals"]
+    _ok(result)
+    for i, value in enumerate(NASTY):
+        assert (work / f"lit-{i}.txt").read_bytes().decode("utf-8") == value, repr(value)
+
+
+def test_unknown_dsl_is_a_harness_gap_not_a_failure(runs):
+    _, result = runs["gap"]
+    assert result.returncode == HARNESS_GAP
+    assert "notAStep" in result.log

@@ -1,0 +1,154 @@
+"""The rendered Jenkinsfile and rollback script, run end to end against the lab.
+
+The example service's catalog entry (examples/catalog.yml) is copied under a random service
+name and image repository; its rendered Jenkinsfile runs in the pipeline harness on branch
+main, twice (releases 1.0.0 and 2.0.0), with the lab registry's login bound only through
+withCredentials, and the real `shipway` doing the work. The Docker SDK then checks that the
+service's running tasks are on the digest the pipeline pushed; the rendered rollback script
+must bring them back to the first release's digest. The service is removed at the end.
+"""
+import copy
+import json
+import os
+import secrets
+import shutil
+import stat
+import sys
+import time
+
+import pytest
+
+from pipeline import catalog, render
+from tests.support.groovy import groovy_available, pipeline_run, run_pipelines
+
+pytestmark = [pytest.mark.integration, pytest.mark.groovy,
+              pytest.mark.skipif(not groovy_available(), reason="groovy/groovyc not installed")]
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLES = os.path.join(ROOT, "examples")
+CREDENTIALS_ID = "lab-registry"   # examples/catalog.yml's jenkins.credentials
+
+
+def _shipway_wrapper(bin_dir):
+    """`shipway` on the PATH of the harness's sh: this checkout's code, this Python."""
+    os.makedirs(bin_dir)
+    path = os.path.join(bin_dir, "shipway")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(f'#!/bin/sh\nexec {sys.executable} -m pipeline "$@"\n')
+    os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
+
+
+def _workspace(base, name, catalog_text):
+    """A fresh copy of examples/ as a Jenkins workspace, with the test's catalog."""
+    work = os.path.join(base, name)
+    shutil.copytree(EXAMPLES, work, ignore=shutil.ignore_patterns("dist", "dist.tmp", ".shipway"))
+    with open(os.path.join(work, "catalog.yml"), "w", encoding="utf-8") as handle:
+        handle.write(catalog_text)
+    return work
+
+
+def _running_digests(client, service):
+    tasks = client.api.tasks(filters={"service": service, "desired-state": "running"})
+    return sorted(t["Spec"]["ContainerSpec"]["Image"].rsplit("@", 1)[1]
+                  for t in tasks if t["Status"]["State"] == "running")
+
+
+def _wait_for_digests(client, service, digest, replicas, timeout=60):
+    """The running tasks' digests once all `replicas` run `digest` (or what runs at timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = _running_digests(client, service)
+        if found == [digest] * replicas or time.monotonic() > deadline:
+            return found
+        time.sleep(1)
+
+
+def _read_json(workdir, name):
+    with open(os.path.join(workdir, name), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+@pytest.fixture(scope="module")
+def deployed(lab, docker_client, tmp_path_factory):
+    """Two pipeline runs (1.0.0, then 2.0.0) of a random copy of the example service."""
+    import yaml
+
+    base = str(tmp_path_factory.mktemp("jenkinsfile-lab"))
+    name = f"jf-{secrets.token_hex(4)}"
+    with open(os.path.join(EXAMPLES, "catalog.yml"), encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    entry = copy.deepcopy(data["services"]["hello"])
+    entry["image"] = f"{lab['SHIPWAY_REGISTRY']}/test/{name}"
+    entry["deploy"].setdefault("labels", {})["shipway.test"] = "true"
+    data["services"] = {name: entry}
+    catalog_text = yaml.safe_dump(data, sort_keys=False)
+
+    bin_dir = os.path.join(base, ".bin")
+    _shipway_wrapper(bin_dir)
+    env = {"PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+           "HOME": os.environ.get("HOME", "/root"), "PYTHONPATH": ROOT}
+    if os.environ.get("DOCKER_HOST"):
+        env["DOCKER_HOST"] = os.environ["DOCKER_HOST"]
+    credentials = {CREDENTIALS_ID: {"username": lab["SHIPWAY_REGISTRY_USER"],
+                                    "password": lab["password"]}}
+
+    runs, workdirs = [], []
+    for number, version in ((1, "1.0.0"), (2, "2.0.0")):
+        work = _workspace(base, f"build-{number}", catalog_text)
+        cat = catalog.load(os.path.join(work, "catalog.yml"))
+        script = render.render_jenkinsfile(cat, name, catalog_path="catalog.yml")
+        runs.append(pipeline_run(
+            script, workdir=work, branch="main", credentials=credentials,
+            env={**env, "VERSION": version, "BUILD_NUMBER": str(number), "JOB_NAME": name},
+            scm_vars={"GIT_COMMIT": f"{number:x}" * 40}))
+        workdirs.append(work)
+    try:
+        results = run_pipelines(runs, timeout=900)
+        yield {"name": name, "cat": cat, "base": base, "env": env, "credentials": credentials,
+               "results": results, "workdirs": workdirs, "replicas": entry["deploy"]["replicas"]}
+    finally:
+        import docker
+
+        try:
+            docker_client.services.get(name).remove()
+        except docker.errors.NotFound:
+            pass
+
+
+def test_rendered_pipeline_deploys_the_pushed_digest(deployed, lab, docker_client):
+    name = deployed["name"]
+    digests = []
+    for result, work in zip(deployed["results"], deployed["workdirs"]):
+        assert result.returncode == 0, result.log
+        assert result.stages == {"Checkout": "ran", "Build": "ran", "Image": "ran",
+                                 "Push": "ran", "Deploy": "ran"}, result.log
+        assert lab["password"] not in result.log
+        pushed = _read_json(os.path.join(work, ".shipway"), f"{name}.push.json")["digest"]
+        record = _read_json(work, "shipway-deploy.json")
+        assert record["ok"] and record["digest"] == pushed
+        status = _read_json(work, "shipway-status.json")
+        assert status["digest"] == pushed
+        assert sorted(result.archived) == ["shipway-deploy.json", "shipway-status.json"]
+        digests.append(pushed)
+    assert digests[0] != digests[1], "the two releases must differ"
+    assert _wait_for_digests(docker_client, name, digests[1], deployed["replicas"]) == \
+        [digests[1]] * deployed["replicas"]
+
+
+def test_rendered_rollback_returns_to_the_previous_digest(deployed, docker_client):
+    name = deployed["name"]
+    assert all(r.returncode == 0 for r in deployed["results"]), "the deploys failed"
+    first = _read_json(deployed["workdirs"][0], "shipway-deploy.json")
+    second = _read_json(deployed["workdirs"][1], "shipway-deploy.json")
+    work = os.path.join(deployed["base"], "rollback")
+    os.makedirs(work)
+    script = render.render_rollback(deployed["cat"], name)
+    result = run_pipelines([pipeline_run(script, workdir=work, env=deployed["env"],
+                                         credentials=deployed["credentials"])], timeout=600)[0]
+    assert result.returncode == 0, result.log
+    record = _read_json(work, "shipway-rollback.json")
+    assert record["previous_image"] == second["image"]
+    assert record["image"] == first["image"]
+    assert result.description == f"from {second['image']} to {first['image']}"
+    assert _wait_for_digests(docker_client, name, first["digest"], deployed["replicas"]) == \
+        [first["digest"]] * deployed["replicas"]

@@ -1,0 +1,116 @@
+"""config.xml normalisation: what counts as the same configuration, what as drift."""
+import pytest
+
+from pipeline.jobs import xmlnorm
+
+BASE = """<?xml version='1.1' encoding='UTF-8'?>
+<flow-definition plugin="workflow-job@1400.v7fd111b_ec82f">
+  <description>Builds hello
+[shipway-catalog=demo]</description>
+  <keepDependencies>false</keepDependencies>
+  <properties/>
+  <definition class="org.jenkinsci.plugins.workflow.cps.CpsFlowDefinition" plugin="workflow-cps@3894">
+    <script>node {
+  sh 'make'
+}</script>
+    <sandbox>true</sandbox>
+  </definition>
+</flow-definition>
+"""
+
+# Same configuration, as Jenkins or another writer might hand it back.
+EQUIVALENT = [
+    ("no declaration", BASE.split("\n", 1)[1]),
+    ("XML 1.0 declaration", BASE.replace("version='1.1' encoding='UTF-8'",
+                                         'version="1.0" encoding="utf-8"')),
+    ("other plugin versions", BASE.replace("@1400.v7fd111b_ec82f", "@1500.x")
+                                  .replace("@3894", "@4000")),
+    ("no plugin attributes", BASE.replace(' plugin="workflow-job@1400.v7fd111b_ec82f"', "")
+                                 .replace(' plugin="workflow-cps@3894"', "")),
+    ("no indentation", '<flow-definition plugin="workflow-job@1400.v7fd111b_ec82f">'
+                       "<description>Builds hello\n[shipway-catalog=demo]</description>"
+                       "<keepDependencies>false</keepDependencies><properties/>"
+                       '<definition class="org.jenkinsci.plugins.workflow.cps.CpsFlowDefinition"'
+                       ' plugin="workflow-cps@3894"><script>node {\n  sh \'make\'\n}</script>'
+                       "<sandbox>true</sandbox></definition></flow-definition>"),
+    ("empty element written open/close", BASE.replace("<properties/>",
+                                                       "<properties></properties>")),
+    ("empty element with whitespace", BASE.replace("<properties/>",
+                                                    "<properties>\n  </properties>")),
+    ("attribute order", BASE.replace(
+        '<definition class="org.jenkinsci.plugins.workflow.cps.CpsFlowDefinition" '
+        'plugin="workflow-cps@3894">',
+        '<definition plugin="workflow-cps@3894" '
+        'class="org.jenkinsci.plugins.workflow.cps.CpsFlowDefinition">')),
+    ("single-quoted attributes", BASE.replace(
+        'class="org.jenkinsci.plugins.workflow.cps.CpsFlowDefinition"',
+        "class='org.jenkinsci.plugins.workflow.cps.CpsFlowDefinition'")),
+    ("a comment", BASE.replace("<properties/>", "<properties/><!-- edited by hand -->")),
+    ("entity spelling", BASE.replace("sh 'make'", "sh &apos;make&apos;")),
+    ("CRLF line ends", BASE.replace("\n", "\r\n")),
+    ("bytes", BASE.encode("utf-8")),
+    ("byte order mark", "\ufeff" + BASE),
+]
+
+# A real change in the configuration.
+DIFFERENT = [
+    ("description text", BASE.replace("Builds hello", "Builds hello!")),
+    ("marker removed", BASE.replace("\n[shipway-catalog=demo]", "")),
+    ("script whitespace", BASE.replace("  sh 'make'", "    sh 'make'")),
+    ("script trailing newline", BASE.replace("}</script>", "}\n</script>")),
+    ("boolean flipped", BASE.replace("<sandbox>true", "<sandbox>false")),
+    ("element added", BASE.replace("<properties/>", "<properties/><disabled>true</disabled>")),
+    ("element removed", BASE.replace("  <keepDependencies>false</keepDependencies>\n", "")),
+    ("child order", BASE.replace(
+        "  <keepDependencies>false</keepDependencies>\n  <properties/>\n",
+        "  <properties/>\n  <keepDependencies>false</keepDependencies>\n")),
+    ("class attribute", BASE.replace("CpsFlowDefinition\"", "CpsScmFlowDefinition\"")),
+    ("non-plugin attribute added", BASE.replace("<properties/>", '<properties a="1"/>')),
+]
+
+
+@pytest.mark.parametrize("name,variant", EQUIVALENT, ids=[c[0] for c in EQUIVALENT])
+def test_equivalent_variants(name, variant):
+    assert xmlnorm.equivalent(BASE, variant)
+    assert xmlnorm.canonical_text(BASE) == xmlnorm.canonical_text(variant)
+
+
+@pytest.mark.parametrize("name,variant", DIFFERENT, ids=[c[0] for c in DIFFERENT])
+def test_real_changes_are_drift(name, variant):
+    assert not xmlnorm.equivalent(BASE, variant)
+
+
+def test_canonical_text_is_pretty_sorted_and_without_declaration():
+    text = xmlnorm.canonical_text('<?xml version="1.0"?><a z="1" plugin="p@1" b="2">'
+                                  "<c>x</c><d/></a>")
+    assert text == '<a b="2" z="1">\n  <c>x</c>\n  <d />\n</a>\n'
+
+
+def test_unified_diff_shows_the_changed_line_only():
+    changed = BASE.replace("<sandbox>true", "<sandbox>false")
+    diff = xmlnorm.unified_diff(BASE, changed, "demo/hello")
+    assert diff.startswith("--- jenkins/demo/hello/config.xml\n+++ catalog/demo/hello/config.xml")
+    removed = [l for l in diff.splitlines() if l.startswith("-") and not l.startswith("---")]
+    added = [l for l in diff.splitlines() if l.startswith("+") and not l.startswith("+++")]
+    assert removed == ["-    <sandbox>true</sandbox>"]
+    assert added == ["+    <sandbox>false</sandbox>"]
+
+
+def test_unified_diff_of_a_missing_item_is_all_additions():
+    diff = xmlnorm.unified_diff(None, BASE, "demo/hello")
+    assert diff.startswith("--- /dev/null\n+++ catalog/demo/hello/config.xml")
+    assert "-" not in "".join(l[0] for l in diff.splitlines()[2:] if not l.startswith("@@"))
+
+
+def test_equal_configs_have_no_diff():
+    assert xmlnorm.unified_diff(BASE, BASE.replace("@3894", "@1"), "x") == ""
+
+
+@pytest.mark.parametrize("bad", ["", "not xml", "<a><b></a>", "<a/><b/>"])
+def test_unparsable_xml_raises_xml_error(bad):
+    with pytest.raises(xmlnorm.XmlError, match="does not parse"):
+        xmlnorm.parse(bad)
+
+
+def test_root_tag():
+    assert xmlnorm.root_tag(BASE) == "flow-definition"

@@ -20,6 +20,7 @@ STAGES = {
     "rollback": ("pipeline.stages.rollback", "put the service back on its previous release"),
     "status": ("pipeline.stages.status", "what the service runs now"),
     "releases": ("pipeline.stages.releases", "the service's recorded releases, newest first"),
+    "remove": ("pipeline.stages.remove", "remove the service and its release history"),
     "render": ("pipeline.stages.render", "render Jenkinsfiles and job config.xml from the catalog"),
     "jobs": ("pipeline.stages.jobs", "provision Jenkins jobs from the catalog (sync/diff/list)"),
 }

@@ -11,6 +11,7 @@ OVERRIDES = [
     ("labels", "deploy.labels"), ("ports", "deploy.ports"),
     ("stop_grace_period", "deploy.stop_grace_period"), ("timeout", "deploy.timeout"),
     ("endpoint_mode", "deploy.endpoint_mode"), ("with_registry_auth", "deploy.with_registry_auth"),
+    ("keep_releases", "deploy.keep_releases"),
 ] + [(f"{kind}_{key}", f"deploy.{kind}.{key}") for kind in ("update", "rollback")
      for key in ("parallelism", "delay", "order", "failure_action", "monitor",
                  "max_failure_ratio")]
@@ -70,6 +71,8 @@ def add_arguments(parser):
                         metavar="PUBLISHED:TARGET", help="published port, host mode")
     parser.add_argument("--stop-grace-period", type=common.duration, metavar="DURATION")
     parser.add_argument("--endpoint-mode", choices=("dnsrr", "vip"))
+    parser.add_argument("--keep-releases", type=_nonnegative_int, metavar="N",
+                        help="release records to keep (default 10)")
     parser.add_argument("--no-registry-auth", dest="with_registry_auth", action="store_const",
                         const=False, help="do not send registry credentials to the nodes")
     for kind in ("update", "rollback"):

@@ -9,6 +9,9 @@ from pipeline.swarm.spec import image_of
 
 def add_arguments(parser):
     common.add_service_arguments(parser)
+    parser.add_argument("--to", metavar="REF",
+                        help="release to go to: #SEQ, build number, commit or digest "
+                             "(default: the one before the running release)")
     add_rollout_arguments(parser)
 
 
@@ -21,7 +24,9 @@ def run(ctx, args):
         # Nodes that must pull the older image again need the credentials too.
         repo = imageref.split(current_image)[0]
         header = registry.auth_header(registry.auth_config(ctx, repo))
-    result = swarm_apply.rollback(api, settings, header, ctx.console.event, dry_run=args.dry_run)
+    to = None if args.to in (None, "", "previous") else args.to
+    result = swarm_apply.rollback(api, settings, header, ctx.console.event, dry_run=args.dry_run,
+                                  to=to)
     if args.dry_run:
         for line in result.plan:
             ctx.console.result(line)
@@ -34,8 +39,10 @@ def run(ctx, args):
     if args.json:
         ctx.console.json(record)
     else:
-        ctx.console.result(f"{settings['name']}: rolled back from {result.previous_image} "
-                           f"to {result.image}")
+        release = f" (release #{result.release.seq})" if result.release else ""
+        verb = "already on" if result.action == "unchanged" else "rolled back from " + \
+            f"{result.previous_image} to"
+        ctx.console.result(f"{settings['name']}: {verb} {result.image}{release}")
     return 0
 
 

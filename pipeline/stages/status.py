@@ -39,7 +39,20 @@ def service_status(api, name):
                    for k, v in (service["Spec"].get("Labels") or {}).items()
                    if k.startswith(LABEL_PREFIX)},
         "previous_image": image_of(previous) if previous else None,
+        **_release_status(api, name, service["Spec"]),
     }
+
+
+def _release_status(api, name, spec):
+    """The running release and the one a rollback would go to, from the history."""
+    from pipeline.swarm import releases as history
+
+    releases = history.history(api, name)
+    running = history.running_release(releases, spec)
+    target = history.choose(releases, running, current_digest=digest_of(image_of(spec)))
+    return {"release": running.summary() if running else None,
+            "rollback_to": target.summary() if target else None,
+            "releases": len(releases)}
 
 
 def run(ctx, args):
@@ -54,7 +67,11 @@ def run(ctx, args):
         f"image:     {status['image']}",
         f"replicas:  {r['running']}/{r['desired']} running ({r['running_this_image']} on this image)",
         f"update:    {u['state'] or 'none'}" + (f" ({u['message']})" if u["message"] else ""),
-        f"previous:  {status['previous_image'] or 'none'}",
+        f"previous:  {status['previous_image'] or 'none'} (swarm's previous spec)",
+        f"release:   " + (f"#{status['release']['seq']} of {status['releases']}"
+                          if status["release"] else f"none of {status['releases']} recorded"),
+        f"rollback:  " + (f"to #{status['rollback_to']['seq']} {status['rollback_to']['image']}"
+                          if status["rollback_to"] else "nothing older to roll back to"),
     ]
     lines += [f"deploy {k}: {v}" for k, v in sorted(d.items())]
     for line in lines:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from pipeline.api import engine
 from pipeline.errors import NothingToRollBack, UsageError
+from pipeline.swarm import releases as history
 from pipeline.swarm import spec as specs
 from pipeline.swarm.watch import Outcome, Watcher
 
@@ -25,6 +26,7 @@ class Result:
     previous_image: str = ""
     outcome: Outcome = None
     plan: list = field(default_factory=list)
+    release: object = None           # the Release recorded or restored
 
     def summary(self):
         """The JSON record (and Jenkins artifact) of this run."""
@@ -36,6 +38,7 @@ class Result:
             "running": o.running if o else 0, "desired": o.desired if o else 0,
             "running_image": o.running_image if o else "",
             "update_state": o.update_state if o else "", "task_error": o.task_error if o else "",
+            "release": self.release.summary() if self.release else None,
         }
 
     def failure_message(self):
@@ -89,8 +92,8 @@ def deploy(api, settings, image, build, registry_auth, report, dry_run=False):
     name = settings["name"]
     timeout = settings["deploy"]["timeout"]
     ids = network_ids(api, settings["deploy"]["networks"])
-    desired = specs.desired_spec(settings, image, ids, specs.deploy_labels(image,
-                                 specs.digest_of(image), build))
+    labels = specs.deploy_labels(image, specs.digest_of(image), build, history.new_id())
+    desired = specs.desired_spec(settings, image, ids, labels)
     watcher = Watcher(api, name, report)
 
     def attempt():
@@ -137,17 +140,80 @@ def deploy(api, settings, image, build, registry_auth, report, dry_run=False):
     if since == "never":  # nothing written: judge the update in flight, or the tasks, as they are
         since = None
     result.outcome = watcher.wait(image, mode, timeout, since)
+    if result.outcome.ok:
+        result.release = remember(api, name, settings["deploy"]["keep_releases"], report)
     return result
 
 
-def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None):
-    """Put the service back on swarm's PreviousSpec (Engine API `rollback=previous`)."""
+def remember(api, name, keep, report):
+    """Record the release the service now runs (if new) and prune the history to `keep`."""
+    applied = engine.inspect_service(api, name)
+    release = history.record(api, name, applied["Spec"])
+    if release is None:
+        return None
+    report(f"release #{release.seq} recorded ({release.image})")
+    for old in history.prune(api, name, keep, running=release):
+        report(f"release #{old.seq} dropped from the history (keeping {keep})")
+    return release
+
+
+def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, to=None):
+    """Go back to the release before the running one (or release `to`), restoring its spec.
+
+    With no release history (a service shipway never recorded), fall back to swarm's own
+    PreviousSpec through the Engine API's `rollback=previous`.
+    """
     name = settings["name"]
+    timeout = timeout or settings["deploy"]["timeout"]
+    current = engine.inspect_service(api, name)
+    if current is None:
+        raise UsageError(f"there is no service {name}", hint="check --service and DOCKER_HOST")
+    releases = history.history(api, name)
+    if not releases:
+        if to:
+            raise NothingToRollBack(f"service {name} has no recorded releases to pick {to!r} "
+                                    "from; nothing was changed")
+        return _swarm_rollback(api, name, registry_auth, report, dry_run, timeout)
+    running = history.running_release(releases, current["Spec"])
+    target = history.choose(releases, running, to,
+                            specs.digest_of(specs.image_of(current["Spec"])))
+    if target is None:
+        what = (f"#{running.seq} (build {running.build_number or '-'})" if running
+                else "what it runs")
+        raise NothingToRollBack(f"service {name} has no release older than {what} with another "
+                                "image to roll back to; nothing was changed")
+    from_image = specs.image_of(current["Spec"])
+    result = Result(name, "rollback", target.image, from_image, release=target)
+    if running is not None and target.id == running.id:
+        report(f"service {name} already runs release #{target.seq}")
+        result.action = "unchanged"
+        if not dry_run:
+            result.outcome = Watcher(api, name, report).wait(target.image, "tasks", timeout)
+        return result
+    if dry_run:
+        result.plan = [f"roll back service {name} to release #{target.seq} "
+                       f"(build {target.build_number or '-'}): {from_image} -> {target.image}"]
+        return result
+    report(f"rolling back service {name} to release #{target.seq} (build "
+           f"{target.build_number or '-'}, {target.created}): {from_image} -> {target.image}")
+
+    def attempt():
+        fresh = engine.inspect_service(api, name)
+        # The release's whole spec, as it was applied: not only its image.
+        engine.update_service(api, fresh["ID"], fresh["Version"]["Index"], target.spec,
+                              registry_auth)
+        return (fresh.get("UpdateStatus") or {}).get("StartedAt")
+
+    since = _retry_out_of_sequence(attempt)
+    result.outcome = Watcher(api, name, report).wait(target.image, "update", timeout, since)
+    return result
+
+
+def _swarm_rollback(api, name, registry_auth, report, dry_run, timeout):
+    """Swarm's PreviousSpec through `rollback=previous` (services with no shipway history)."""
 
     def attempt():
         current = engine.inspect_service(api, name)
-        if current is None:
-            raise UsageError(f"there is no service {name}", hint="check --service and DOCKER_HOST")
         previous = current.get("PreviousSpec")
         if not previous:
             raise NothingToRollBack(f"service {name} has no previous spec to roll back to; "
@@ -157,13 +223,31 @@ def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None):
         if dry_run:
             result.plan = [f"roll back service {name}: {from_image} -> {to_image}"]
             return result, None
-        report(f"rolling back service {name}: {from_image} -> {to_image}")
+        report(f"rolling back service {name} to swarm's previous spec: {from_image} -> {to_image}")
         engine.update_service(api, current["ID"], current["Version"]["Index"], current["Spec"],
                               registry_auth, rollback=True)
         return result, (current.get("UpdateStatus") or {}).get("StartedAt")
 
     result, since = _retry_out_of_sequence(attempt)
     if not dry_run:
-        result.outcome = Watcher(api, name, report).wait(
-            result.image, "rollback", timeout or settings["deploy"]["timeout"], since)
+        result.outcome = Watcher(api, name, report).wait(result.image, "rollback", timeout, since)
     return result
+
+
+def remove(api, name, report, dry_run=False):
+    """Remove the service and its release history."""
+    current = engine.inspect_service(api, name)
+    releases = history.history(api, name)
+    if current is None and not releases:
+        raise UsageError(f"there is no service {name} and no release history for it",
+                         hint="check --service and DOCKER_HOST")
+    plan = ([f"remove service {name}"] if current else []) + \
+        [f"remove release #{r.seq} record ({r.image})" for r in releases]
+    if dry_run:
+        return plan
+    if current is not None:
+        engine.remove_service(api, current["ID"])
+        report(f"service {name} removed")
+    history.remove_all(api, name)
+    report(f"{len(releases)} release records removed")
+    return plan

@@ -13,7 +13,7 @@ LABEL_PREFIX = "shipway."
 # Deploy metadata recorded on the service: what runs and who put it there.
 DEPLOY_LABELS = ("image", "digest", "commit", "build-number", "build-url", "job", "deployed-at")
 # Changes on every deploy; not a reason to update by itself.
-VOLATILE_LABELS = {LABEL_PREFIX + "deployed-at"}
+VOLATILE_LABELS = {LABEL_PREFIX + "deployed-at", LABEL_PREFIX + "release"}
 # These values are compared and replaced whole (a removed env var must go away).
 WHOLE = {"Labels", "Env", "Networks", "Ports"}
 
@@ -29,9 +29,10 @@ def _update_config(update):
     }
 
 
-def deploy_labels(image, digest, build):
-    """shipway.* labels for a deploy of `image` (pinned) by `build`."""
+def deploy_labels(image, digest, build, release_id=""):
+    """shipway.* labels for a deploy of `image` (pinned) by `build`, as release `release_id`."""
     values = {
+        "release": release_id,
         "image": image,
         "digest": digest,
         "commit": build.commit,

@@ -128,7 +128,7 @@ services:
 
 @pytest.fixture(scope="session")
 def releases(lab, tmp_path_factory):
-    """Three pushed releases of the hello example: v1, v2 and a broken one (unhealthy).
+    """Four pushed releases of the hello example: v1, v2, v3 and a broken one (unhealthy).
 
     Built once per session through shipway's own stages; returns {name: pinned digest ref}.
     """
@@ -139,8 +139,8 @@ def releases(lab, tmp_path_factory):
     catalog = write_catalog(os.path.join(work, "catalog.yml"), "hello", repo, "hello")
     run = Shipway(lab, work)
     refs = {}
-    for name, version, broken in (("v1", "1.0.0", ""), ("v2", "2.0.0", ""),
-                                  ("broken", "3.0.0", "1")):
+    for name, version, broken in (("v1", "1.0.0", ""), ("v2", "2.0.0", ""), ("v3", "3.0.0", ""),
+                                  ("broken", "4.0.0", "1")):
         env = {"VERSION": version}
         run("build", "--catalog", catalog, "--service", "hello", env=env, check=0)
         run("image", "--catalog", catalog, "--service", "hello", "--tag", name,
@@ -154,7 +154,7 @@ def releases(lab, tmp_path_factory):
 
 @pytest.fixture
 def service_name(docker_client):
-    """A random service name; the service is removed after the test, whatever happened."""
+    """A random service name; the service and its release records are removed after the test."""
     name = random_name("svc")
     yield name
     import docker
@@ -163,6 +163,8 @@ def service_name(docker_client):
         docker_client.services.get(name).remove()
     except docker.errors.NotFound:
         pass
+    for config in docker_client.api.configs(filters={"label": f"shipway.release.service={name}"}):
+        docker_client.api.remove_config(config["ID"])
 
 
 def running_digests(client, service):

@@ -149,8 +149,9 @@ def test_rollback_returns_the_previous_digest_and_refuses_without_one(
 
     version = docker_client.api.inspect_service(service_name)["Version"]["Index"]
     refused = shipway("rollback", *args, check=1)
-    assert refused.stderr.strip() == (f"error: service {service_name} has no previous spec to "
-                                      "roll back to; nothing was changed")
+    assert refused.stderr.strip() == (f"error: service {service_name} has no release older than "
+                                      "#1 (build -) with another image to roll back to; nothing "
+                                      "was changed")
     assert docker_client.api.inspect_service(service_name)["Version"]["Index"] == version
 
     shipway("deploy", *args, "--image", releases["v2"], check=0)

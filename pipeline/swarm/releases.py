@@ -1,0 +1,196 @@
+"""Release history, stored in the swarm itself as config objects.
+
+Swarm keeps one PreviousSpec, which a rollback swaps with the current spec. shipway keeps more:
+every successful deploy records a release (digest, image, commit, build, time and the full
+service spec it applied) as a swarm config object labelled with the service. Configs live in the
+managers' Raft store, so the history survives a manager failover and needs no database.
+
+The service spec carries the id of the release it runs (label `shipway.release`), so after
+swarm's automatic rollback, which restores the previous spec with its labels, the running
+release is still known.
+"""
+import base64
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from pipeline.errors import EngineError, UsageError
+
+RELEASE_LABEL = "shipway.release"            # on the service spec: id of the running release
+CONFIG_SERVICE = "shipway.release.service"   # on each config: which service
+CONFIG_SEQ = "shipway.release.seq"           # on each config: 1, 2, 3, ...
+CONFIG_ID = "shipway.release.id"             # on each config: the id the spec label names
+NAME_LIMIT = 64                              # swarm's limit on config names
+RECORD_ATTEMPTS = 5
+
+
+def new_id():
+    """A fresh release id for a deploy's spec label."""
+    return secrets.token_hex(6)
+
+
+@dataclass
+class Release:
+    """One recorded release of a service."""
+
+    seq: int
+    id: str
+    service: str
+    image: str
+    digest: str
+    commit: str = ""
+    build_number: str = ""
+    build_url: str = ""
+    job: str = ""
+    created: str = ""
+    spec: dict = field(default_factory=dict)
+    config_id: str = ""
+
+    def matches(self, ref):
+        """True when `ref` names this release: #seq, build number, commit or digest (prefix)."""
+        ref = ref.strip()
+        if not ref:
+            return False
+        if ref.lstrip("#") == str(self.seq) and ref.startswith("#"):
+            return True
+        if ref == self.build_number:
+            return True
+        if len(ref) >= 7 and self.commit.startswith(ref):
+            return True
+        digest = self.digest or ""
+        bare = digest.split(":", 1)[-1]
+        return len(ref) >= 12 and (digest.startswith(ref) or bare.startswith(ref))
+
+    def summary(self):
+        """The release as JSON-ready data, without the (long) spec."""
+        return {"seq": self.seq, "id": self.id, "image": self.image, "digest": self.digest,
+                "commit": self.commit, "build_number": self.build_number,
+                "build_url": self.build_url, "job": self.job, "created": self.created}
+
+
+def config_name(service, seq):
+    """`shipway-release-<service>-<seq>`, hashed when that is longer than swarm allows."""
+    name = f"shipway-release-{service}-{seq}"
+    if len(name) > NAME_LIMIT:
+        digest = hashlib.sha1(service.encode()).hexdigest()[:10]
+        name = f"shipway-release-{service[:NAME_LIMIT - 30]}-{digest}-{seq}"
+    return name
+
+
+def _api_call(doing, fn, *args, **kwargs):
+    from docker.errors import APIError
+
+    try:
+        return fn(*args, **kwargs)
+    except APIError as exc:
+        raise EngineError(f"{doing}: {exc.explanation or exc}") from None
+
+
+def history(api, service):
+    """The service's releases, newest first."""
+    configs = _api_call("cannot list release records", api.configs,
+                        filters={"label": f"{CONFIG_SERVICE}={service}"})
+    found = []
+    for config in configs:
+        labels = config["Spec"].get("Labels") or {}
+        if labels.get(CONFIG_SERVICE) != service:
+            continue
+        data = config["Spec"].get("Data")
+        if data is None:  # older engines leave Data out of the list; ask for the one config
+            data = _api_call("cannot read a release record", api.inspect_config,
+                             config["ID"])["Spec"]["Data"]
+        record = json.loads(base64.b64decode(data))
+        found.append(Release(config_id=config["ID"], **record))
+    return sorted(found, key=lambda r: r.seq, reverse=True)
+
+
+def running_release(releases, service_spec):
+    """The release the service spec says it runs (None when it names none we have)."""
+    wanted = ((service_spec or {}).get("Labels") or {}).get(RELEASE_LABEL)
+    return next((r for r in releases if wanted and r.id == wanted), None)
+
+
+def record(api, service, spec):
+    """Store the release `spec` (as applied and running) unless it is recorded already.
+
+    What it records comes from the spec itself: its image and the deploy labels
+    (shipway.commit, shipway.build-number, ...) written by the deploy that applied it.
+    """
+    from docker.errors import APIError
+
+    from pipeline.swarm.spec import LABEL_PREFIX, digest_of, image_of
+
+    labels = spec.get("Labels") or {}
+    release_id = labels.get(RELEASE_LABEL)
+    if not release_id:
+        return None  # not applied by shipway: nothing to name it by
+    meta = {key: labels.get(LABEL_PREFIX + key, "")
+            for key in ("commit", "build-number", "build-url", "job", "deployed-at")}
+    existing = history(api, service)
+    for release in existing:
+        if release.id == release_id:
+            return release
+    seq = (existing[0].seq if existing else 0) + 1
+    image = image_of(spec)
+    for _ in range(RECORD_ATTEMPTS):
+        release = Release(seq=seq, id=release_id, service=service, image=image,
+                          digest=digest_of(image) or "", commit=meta["commit"],
+                          build_number=meta["build-number"], build_url=meta["build-url"],
+                          job=meta["job"], spec=spec,
+                          created=meta["deployed-at"] or time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                       time.gmtime()))
+        data = release.summary()
+        data.update(service=service, spec=spec)
+        config_labels = {CONFIG_SERVICE: service, CONFIG_SEQ: str(seq), CONFIG_ID: release_id}
+        try:
+            release.config_id = api.create_config(config_name(service, seq),
+                                                  json.dumps(data).encode(),
+                                                  labels=config_labels)["ID"]
+            return release
+        except APIError as exc:
+            if exc.status_code != 409:  # 409: a concurrent deploy took this number
+                raise EngineError(f"cannot record the release: {exc.explanation or exc}") from None
+            seq += 1
+    raise EngineError(f"cannot record the release: {RECORD_ATTEMPTS} numbers taken in a row")
+
+
+def prune(api, service, keep, running=None):
+    """Remove all but the newest `keep` releases (never the running one); returns the removed."""
+    removed = []
+    for release in history(api, service)[keep:]:
+        if running is not None and release.id == running.id:
+            continue
+        _api_call("cannot remove an old release record", api.remove_config, release.config_id)
+        removed.append(release)
+    return removed
+
+
+def remove_all(api, service):
+    """Remove every release record of `service` (when shipway removes the service)."""
+    releases = history(api, service)
+    for release in releases:
+        _api_call("cannot remove a release record", api.remove_config, release.config_id)
+    return releases
+
+
+def choose(releases, running, to=None, current_digest=None):
+    """The release a rollback goes to: `to` when given, else the one before the running one.
+
+    Pressing rollback twice goes two releases back: the restored spec carries its own release
+    id, so the next rollback starts from there. Older releases of the very digest that runs now
+    (a redeploy of the same build) are passed over: going back means another build.
+    """
+    if to:
+        for release in releases:
+            if release.matches(to):
+                return release
+        known = ", ".join(f"#{r.seq} (build {r.build_number or '-'}, {r.commit[:7] or '-'})"
+                          for r in releases[:5]) or "none"
+        raise UsageError(f"no release matches {to!r} (newest: {known})",
+                         hint="pass --to #SEQ, a build number, a commit or a digest; "
+                              "see `shipway releases`")
+    older = [r for r in releases if running is None or r.seq < running.seq]
+    digest = running.digest if running is not None else current_digest
+    return next((r for r in older if not digest or r.digest != digest), None)

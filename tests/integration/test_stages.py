@@ -211,3 +211,27 @@ def test_push_to_a_registry_that_stays_down_fails_clearly(shipway, docker_client
         assert proc.stderr.count("retrying in") == 2
     finally:
         docker_client.images.remove(image.id, force=True)
+
+
+def test_per_build_docker_config_gives_the_registry_login(shipway, lab, docker_client, tmp_path):
+    """No SHIPWAY_REGISTRY_* variables: the login comes from $DOCKER_CONFIG/config.json."""
+    config_dir = tmp_path / "docker-config"
+    config_dir.mkdir()
+    login = base64.b64encode(f"{lab['SHIPWAY_REGISTRY_USER']}:{lab['password']}".encode()).decode()
+    (config_dir / "config.json").write_text(json.dumps(
+        {"auths": {lab["SHIPWAY_REGISTRY"]: {"auth": login}}}))
+    repo = f"{lab['SHIPWAY_REGISTRY']}/test/{random_name('cfg')}"
+    image = docker_client.images.build(path=os.path.join(ROOT, "tests", "fixtures", "tiny"),
+                                       tag=f"{repo}:1", rm=True)[0]
+    try:
+        catalog = tmp_path / "c.yml"
+        catalog.write_text(f"services:\n  f:\n    image: {repo}\n")
+        shipway.env = {k: v for k, v in shipway.env.items() if not k.startswith("SHIPWAY_REG")}
+        proc = shipway("push", "--catalog", str(catalog), "--service", "f", "--tag", "1",
+                       env={"DOCKER_CONFIG": str(config_dir)}, check=0)
+        assert registry_manifest_digest(lab, repo, "1") == digest(proc.stdout.strip())
+        # and without it, the registry refuses: the login really came from that file
+        shipway("push", "--catalog", str(catalog), "--service", "f", "--tag", "1",
+                env={"DOCKER_CONFIG": str(tmp_path / "empty")}, check=1)
+    finally:
+        docker_client.images.remove(image.id, force=True)

@@ -1,0 +1,17 @@
+#!/bin/busybox sh
+# shellcheck shell=dash
+# PID 1 of the hello image.  busybox httpd installs no SIGTERM handler, and
+# the kernel drops unhandled signals sent to PID 1, so `docker stop` would wait
+# out the whole grace period.  Run httpd as a child instead and forward
+# SIGTERM/SIGINT to it: the container stops at once.
+stopping=
+trap 'stopping=1; kill -TERM "$pid" 2>/dev/null' TERM INT
+/bin/busybox httpd -f -p 8080 -h /www &
+pid=$!
+# wait returns early when a trapped signal arrives; wait again to reap httpd
+wait "$pid"
+status=$?
+wait "$pid" 2>/dev/null
+# a requested stop is a clean exit, anything else is httpd's own status
+[ -n "$stopping" ] && exit 0
+exit "$status"

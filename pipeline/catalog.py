@@ -12,6 +12,10 @@ from pipeline.units import parse_duration
 
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Characters no value can carry: NUL ends a C string (argv, environment, `sh -c`), a lone
+# surrogate has no UTF-8 form, and U+FFFE/U+FFFF are not allowed in XML (job config.xml).
+_UNCARRIABLE = re.compile("[\x00\ud800-\udfff\ufffe\uffff]")
+MAX_SECONDS = (2 ** 63 - 1) / 1e9   # the Engine API's durations are int64 nanoseconds
 
 
 def _str(value):
@@ -49,7 +53,29 @@ def _bool(value):
 
 
 def _duration(value):
-    return parse_duration(value)
+    return check_duration(parse_duration(value))
+
+
+def check_duration(seconds):
+    """A parsed duration the Engine API can hold: finite, at most ~292 years."""
+    if not 0 <= seconds <= MAX_SECONDS:  # also false for NaN
+        raise ValueError(f"a duration must be finite and at most {MAX_SECONDS:.0f}s")
+    return seconds
+
+
+def _carriable(value):
+    """The first character of `value` (a converted setting) that no output can carry."""
+    if isinstance(value, str):
+        found = _UNCARRIABLE.search(value)
+        return found.group() if found else None
+    if isinstance(value, dict):
+        value = list(value) + list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            found = _carriable(item)
+            if found is not None:
+                return found
+    return None
 
 
 def _one_of(*choices):
@@ -202,6 +228,9 @@ def validate(data, schema, fail, prefix=""):
                 out[key] = rule(value)
             except ValueError as exc:
                 fail(dotted, str(exc))
+            bad = _carriable(out[key])
+            if bad is not None:
+                fail(dotted, f"must not contain the character {bad!r} (U+{ord(bad):04X})")
     return out
 
 
@@ -243,6 +272,15 @@ def load(path):
         where = f" at line {mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise CatalogError(f"not valid YAML{where}: {problem}", path=path) from None
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"not UTF-8 text (byte {exc.start})", path=path,
+                           hint="save the catalog as UTF-8") from None
+    except RecursionError:
+        raise CatalogError("not a catalog: nested too deeply", path=path) from None
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        # PyYAML's constructors raise these for well-formed YAML with impossible values:
+        # a date like 2001-13-01, `!!int abc`, `!!timestamp x`.
+        raise CatalogError(f"not valid YAML: a value cannot be read ({exc})", path=path) from None
     return from_data(raw, path)
 
 
@@ -255,7 +293,7 @@ def from_data(raw, path="<catalog>"):
         top_fail(None, "must be a mapping with a 'services' key")
     unknown = set(raw) - {"version", "name", "defaults", "services"}
     if unknown:
-        top_fail(sorted(unknown)[0],
+        top_fail(sorted(unknown, key=repr)[0],  # keys may be numbers, dates, ...
                  "unknown top-level key (known: version, name, defaults, services)")
     catalog_name = raw.get("name")
     if catalog_name is not None and not (isinstance(catalog_name, str)

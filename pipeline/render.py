@@ -77,11 +77,24 @@ def shell(words):
 
 
 def xml_text(value):
-    """`value` escaped for XML character data: only & < > (quotes need no escaping there)."""
+    """`value` escaped for XML character data: & < > (quotes need no escaping there), and the
+    characters an XML 1.1 parser (Jenkins reads config.xml as 1.1) would not keep as they are:
+    C1 controls must be character references there, and U+0085/U+2028 would become newlines.
+    """
     from markupsafe import Markup
 
     text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return Markup(text)
+    return Markup(_XML11_UNSAFE.sub(lambda m: f"&#x{ord(m.group()):X};", text))
+
+
+# Characters XML 1.1 rewrites or accepts only as references (see xml_text).
+_XML11_UNSAFE = re.compile("[\x7f-\x9f\u2028]")
+
+
+def _xml_unsafe(text):
+    """True when `text` cannot be config.xml character data as it is (autoescaped templates):
+    C0 controls (XML 1.0 refuses them, a CR comes back as LF) and what XML 1.1 rewrites."""
+    return any(ord(c) < 32 for c in text) or bool(_XML11_UNSAFE.search(text))
 
 
 def xml_marker(catalog_name):
@@ -180,10 +193,13 @@ def render_job_config(catalog, service, kind, *, script_path=DEFAULT_SCRIPT_PATH
         for key in ("repo", "branch"):
             # Both land in config.xml text, where XML 1.0 parsers refuse or rewrite control
             # characters (a CR comes back as LF): refuse them rather than change the value.
-            if any(ord(c) < 32 for c in str(settings["jenkins"].get(key) or "")):
+            if _xml_unsafe(str(settings["jenkins"].get(key) or "")):
                 raise CatalogError("must not contain control characters (it goes into "
                                    "config.xml)", path=catalog.path, service=service,
                                    key=f"jenkins.{key}")
+        if _xml_unsafe(str(script_path)):
+            raise UsageError(f"the script path {script_path!r} must not contain control "
+                             "characters (it goes into config.xml)", hint="e.g. Jenkinsfile")
         return _render("job-pipeline.xml.j2", script_path=script_path,
                        description=f"Builds, pushes and deploys {service} (shipway).", **values)
     if kind == "rollback":

@@ -12,7 +12,7 @@ from pipeline.units import parse_duration
 def duration(text):
     """argparse type for 5s / 500ms / 1m30s."""
     try:
-        return parse_duration(text)
+        return catalog.check_duration(parse_duration(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

@@ -3,6 +3,7 @@
 Service specs are handled as raw Engine API documents (dicts), so what shipway compares,
 records and sends is exactly what the engine stores.
 """
+import contextlib
 import os
 
 from pipeline.errors import EngineError
@@ -43,14 +44,56 @@ def _short(exc):
     return text.strip().splitlines()[0] if text.strip() else exc.__class__.__name__
 
 
+def short(exc):
+    """The gist of an Engine or connection error, one line."""
+    return _short(exc)
+
+
 def api_error(exc, doing):
     """An EngineError for a failed Engine call, with the engine's own message."""
     return EngineError(f"{doing}: {_short(exc)}")
 
 
+def connection_errors():
+    """What requests raises when the engine does not answer (imported only when needed)."""
+    import requests
+
+    return (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+
+
+def is_transient(exc):
+    """True for a failure that passes when the engine is back: no socket, a refused or timed
+    out connection, or a 5xx (a restarted manager answers "the swarm does not have a leader"
+    until its Raft has elected one)."""
+    from docker.errors import APIError
+
+    if isinstance(exc, connection_errors()):
+        return True
+    return isinstance(exc, APIError) and exc.status_code is not None and exc.status_code >= 500
+
+
+@contextlib.contextmanager
+def engine_errors(doing):
+    """Turn what escapes the Engine calls in the block into one EngineError line: a lost
+    connection (requests raises its own errors, not docker's) or an unmapped API error."""
+    from docker.errors import APIError
+
+    try:
+        yield
+    except connection_errors() as exc:
+        raise EngineError(f"{doing}: lost the connection to the Docker Engine "
+                          f"({_short(exc)})", hint="check that dockerd runs, then run the "
+                          "same command again: it picks up what the swarm did") from None
+    except APIError as exc:
+        raise api_error(exc, doing) from None
+
+
 def is_out_of_sequence(exc):
-    """Swarm refuses an update whose version is stale: retry on the fresh spec."""
-    return "update out of sequence" in str(exc)
+    """Swarm refuses an update whose version is stale: retry on the fresh spec. A create that
+    lost the race to another create of the same name is the same story: retry as an update."""
+    text = str(exc)
+    return "update out of sequence" in text or (
+        getattr(exc, "status_code", None) == 409 and "already exists" in text)
 
 
 def inspect_service(api, name):

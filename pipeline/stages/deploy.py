@@ -2,6 +2,7 @@
 import re
 
 from pipeline import imageref, registry, state
+from pipeline.api.engine import engine_errors
 from pipeline.errors import DeployError, RegistryError, UsageError
 from pipeline.stages import common
 from pipeline.swarm import apply as swarm_apply
@@ -112,8 +113,9 @@ def run(ctx, args):
         digest = resolve_digest(api, f"{repo}:{tag}", auth)
     pinned = imageref.pinned(repo, tag, digest)
     header = registry.auth_header(auth) if settings["deploy"]["with_registry_auth"] else None
-    result = swarm_apply.deploy(api, settings, pinned, ctx.build, header, ctx.console.event,
-                                dry_run=args.dry_run)
+    with engine_errors(f"deploy of {settings['name']}"):
+        result = swarm_apply.deploy(api, settings, pinned, ctx.build, header,
+                                    ctx.console.event, dry_run=args.dry_run)
     if args.dry_run:
         for line in result.plan:
             ctx.console.result(line)

@@ -1,5 +1,6 @@
 """`shipway rollback`: put the service back on its previous spec and wait until healthy."""
 from pipeline import imageref, registry
+from pipeline.api.engine import engine_errors
 from pipeline.errors import DeployError
 from pipeline.stages import common
 from pipeline.stages.deploy import add_rollout_arguments
@@ -18,15 +19,8 @@ def add_arguments(parser):
 def run(ctx, args):
     settings = common.settings(args, [("timeout", "deploy.timeout")])
     api = ctx.docker().api
-    header = None
-    current_image = _current_image(api, settings["name"])
-    if current_image and settings["deploy"]["with_registry_auth"]:
-        # Nodes that must pull the older image again need the credentials too.
-        repo = imageref.split(current_image)[0]
-        header = registry.auth_header(registry.auth_config(ctx, repo))
-    to = None if args.to in (None, "", "previous") else args.to
-    result = swarm_apply.rollback(api, settings, header, ctx.console.event, dry_run=args.dry_run,
-                                  to=to)
+    with engine_errors(f"rollback of {settings['name']}"):
+        result = _rollback(ctx, args, api, settings)
     if args.dry_run:
         for line in result.plan:
             ctx.console.result(line)
@@ -44,6 +38,18 @@ def run(ctx, args):
             f"{result.previous_image} to"
         ctx.console.result(f"{settings['name']}: {verb} {result.image}{release}")
     return 0
+
+
+def _rollback(ctx, args, api, settings):
+    header = None
+    current_image = _current_image(api, settings["name"])
+    if current_image and settings["deploy"]["with_registry_auth"]:
+        # Nodes that must pull the older image again need the credentials too.
+        repo = imageref.split(current_image)[0]
+        header = registry.auth_header(registry.auth_config(ctx, repo))
+    to = None if args.to in (None, "", "previous") else args.to
+    return swarm_apply.rollback(api, settings, header, ctx.console.event, dry_run=args.dry_run,
+                                to=to)
 
 
 def _current_image(api, name):

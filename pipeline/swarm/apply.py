@@ -54,16 +54,22 @@ class Result:
         return text + f"; the service now runs {o.running_image}"
 
 
-def _retry_out_of_sequence(fn):
+def _retry_out_of_sequence(fn, report=None):
     """Run fn(); when swarm says "update out of sequence", read again and retry."""
     import tenacity
     from docker.errors import APIError
+
+    def before_sleep(state):
+        if report:
+            report(f"the service changed meanwhile ({engine.short(state.outcome.exception())}); "
+                   "retrying on its fresh spec")
 
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception(
             lambda e: isinstance(e, APIError) and engine.is_out_of_sequence(e)),
         stop=tenacity.stop_after_attempt(OUT_OF_SEQUENCE_ATTEMPTS),
         wait=tenacity.wait_random(0.1, 0.5),
+        before_sleep=before_sleep,
         reraise=True,
     )
     try:
@@ -92,7 +98,8 @@ def deploy(api, settings, image, build, registry_auth, report, dry_run=False):
     name = settings["name"]
     timeout = settings["deploy"]["timeout"]
     ids = network_ids(api, settings["deploy"]["networks"])
-    labels = specs.deploy_labels(image, specs.digest_of(image), build, history.new_id())
+    release_id = history.new_id()
+    labels = specs.deploy_labels(image, specs.digest_of(image), build, release_id)
     desired = specs.desired_spec(settings, image, ids, labels)
     watcher = Watcher(api, name, report)
 
@@ -128,7 +135,7 @@ def deploy(api, settings, image, build, registry_auth, report, dry_run=False):
         return (Result(name, "updated", image, previous),
                 "update" if template_changed else "tasks", status.get("StartedAt"))
 
-    result, mode, since = _retry_out_of_sequence(attempt)
+    result, mode, since = _retry_out_of_sequence(attempt, report)
     if dry_run:
         return result
     if mode == "paused":
@@ -141,13 +148,30 @@ def deploy(api, settings, image, build, registry_auth, report, dry_run=False):
         since = None
     result.outcome = watcher.wait(image, mode, timeout, since)
     if result.outcome.ok:
-        result.release = remember(api, name, settings["deploy"]["keep_releases"], report)
+        ours = release_id if result.action in ("created", "updated") else None
+        result.release = remember(api, name, settings["deploy"]["keep_releases"], report,
+                                  result.outcome, ours)
     return result
 
 
-def remember(api, name, keep, report):
-    """Record the release the service now runs (if new) and prune the history to `keep`."""
+def remember(api, name, keep, report, outcome=None, release_id=None):
+    """Record the release the service now runs (if new) and prune the history to `keep`.
+
+    With `release_id`, only that release: when the spec names another one, someone changed
+    the service right after it converged, and `outcome` is marked as replaced.
+    """
     applied = engine.inspect_service(api, name)
+    if applied is None:
+        outcome.ok, outcome.reason = False, "the service was removed while shipway waited for it"
+        return None
+    running = (applied["Spec"].get("Labels") or {}).get(history.RELEASE_LABEL)
+    if release_id and running != release_id:
+        outcome.ok, outcome.reason = False, "another change to the service replaced this one"
+        outcome.running_image = specs.image_of(applied["Spec"])
+        return None
+    known = history.running_release(history.history(api, name), applied["Spec"])
+    if known is not None:
+        return known  # recorded before (a re-run of the same release)
     release = history.record(api, name, applied["Spec"])
     if release is None:
         return None
@@ -204,7 +228,7 @@ def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, 
                               registry_auth)
         return (fresh.get("UpdateStatus") or {}).get("StartedAt")
 
-    since = _retry_out_of_sequence(attempt)
+    since = _retry_out_of_sequence(attempt, report)
     result.outcome = Watcher(api, name, report).wait(target.image, "update", timeout, since)
     return result
 
@@ -228,7 +252,7 @@ def _swarm_rollback(api, name, registry_auth, report, dry_run, timeout):
                               registry_auth, rollback=True)
         return result, (current.get("UpdateStatus") or {}).get("StartedAt")
 
-    result, since = _retry_out_of_sequence(attempt)
+    result, since = _retry_out_of_sequence(attempt, report)
     if not dry_run:
         result.outcome = Watcher(api, name, report).wait(result.image, "rollback", timeout, since)
     return result

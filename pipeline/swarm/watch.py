@@ -49,7 +49,7 @@ class Watcher:
         self._tasks_seen = {}
         self._update_seen = None
         self._nodes = {}
-        self._disconnected = False
+        self._disconnected = ""     # why the engine does not answer, while it does not
         self._errors = {}
 
     def wait(self, expect_image, mode, timeout, since=None):
@@ -67,28 +67,42 @@ class Watcher:
             if time.monotonic() >= deadline:
                 last = self._last or Outcome(False, "no answer from the engine")
                 last.ok = False
-                last.reason = (f"timed out after {timeout:.0f}s: update state "
-                               f"{last.update_state or 'none'}, {last.running}/{last.desired} "
-                               f"tasks running the new image")
+                if self._disconnected:
+                    last.reason = (f"timed out after {timeout:.0f}s waiting for the Docker "
+                                   f"Engine to answer again ({self._disconnected}); last seen: "
+                                   f"update state {last.update_state or 'none'}, "
+                                   f"{last.running}/{last.desired} tasks running the new image")
+                else:
+                    last.reason = (f"timed out after {timeout:.0f}s: update state "
+                                   f"{last.update_state or 'none'}, {last.running}/"
+                                   f"{last.desired} tasks running the new image")
                 return last
             time.sleep(self.poll)
 
     _last = None
 
     def _check(self, expect_image, mode, since):
-        import requests
+        from docker.errors import APIError, NotFound
 
         try:
             service = self.api.inspect_service(self.service_id)
-            tasks = engine.list_tasks(self.api, self.service_id)
-        except requests.exceptions.ConnectionError:
+            tasks = self.api.tasks(filters={"service": self.service_id})
+        except NotFound:
+            image = self._last.running_image if self._last else ""
+            return Outcome(False, "the service was removed while shipway waited for it",
+                           running_image=image or "nothing")
+        except (APIError, *engine.connection_errors()) as exc:
+            if not engine.is_transient(exc):
+                raise engine.api_error(exc, "cannot follow the service") from None
+            # A restarting engine: first no socket, then a swarm without a leader. Both pass.
             if not self._disconnected:
-                self.report("lost the connection to the Docker Engine; still waiting for it")
-                self._disconnected = True
+                self.report(f"lost the connection to the Docker Engine ({engine.short(exc)}); "
+                            "still waiting for it")
+            self._disconnected = engine.short(exc)
             return None
         if self._disconnected:
             self.report("reconnected to the Docker Engine")
-            self._disconnected = False
+            self._disconnected = ""
         self._report_tasks(tasks)
         status = service.get("UpdateStatus") or {}
         fresh = bool(status) and status.get("StartedAt") != since
@@ -116,6 +130,13 @@ class Watcher:
             if mode == "update" and state == "rollback_completed":
                 outcome.reason = "swarm rolled the update back"
                 return outcome
+        if outcome.running_image != expect_image and not state.startswith("rollback"):
+            # Someone else (another deploy, a rollback, `docker service update`) changed the
+            # service since: what we wait for will never come. (Swarm's own rollback changes
+            # the image too, but says so in the update state.)
+            outcome.reason = "another change to the service replaced this one"
+            return outcome
+        if mode in ("update", "rollback"):
             if state == done and converged:
                 outcome.ok, outcome.reason = True, f"{mode} completed"
                 return outcome

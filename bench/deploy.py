@@ -1,0 +1,182 @@
+"""Figure 1, deploy: `shipway deploy` vs `docker service update --image ... --detach=false`.
+
+One service, 3 replicas of the health-checked example image (FROM scratch, HEALTHCHECK every
+1 s), on the lab's `proxy` overlay network; both tools update that same service, so they run
+under the same UpdateConfig (parallelism 1, delay 1s, start-first, monitor 3s, failure action
+rollback). Both resolve the tag's digest in the registry and send the registry credentials
+(`--with-registry-auth` for the CLI, logged in through a throw-away DOCKER_CONFIG). Runs
+alternate: shipway A->B, CLI B->A, shipway A->B, ...
+
+Also reported, from swarm's own timeline of every run: swarm's update time (StartedAt ->
+CompletedAt), what each tool adds before and after it, and the lower bound of the update:
+batches x (task start + time to healthy) + batches x delay + monitor, with the task times
+measured on the run itself.
+
+    python bench/deploy.py [--pairs 5]
+"""
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _lib  # noqa: E402
+import swarmtimes  # noqa: E402
+
+REPLICAS = 3
+UPDATE = {"parallelism": 1, "delay": "1s", "order": "start-first",
+          "failure_action": "rollback", "monitor": "3s", "max_failure_ratio": 0}
+ROLLBACK = {"parallelism": 1, "delay": "1s", "order": "start-first",
+            "failure_action": "pause", "monitor": "3s", "max_failure_ratio": 0}
+
+
+def catalog_text(name, repo, update=UPDATE, rollback=ROLLBACK, replicas=REPLICAS):
+    def flow(mapping):
+        return "{" + ", ".join(f"{k}: {v}" for k, v in mapping.items()) + "}"
+
+    return f"""version: 1
+services:
+  {name}:
+    image: {repo}
+    context: hello
+    deploy:
+      replicas: {replicas}
+      networks: [proxy]
+      stop_grace_period: 2s
+      timeout: 120s
+      with_registry_auth: true
+      update: {flow(update)}
+      rollback: {flow(rollback)}
+"""
+
+
+class Fixture:
+    """A service of the example image with tags a and b pushed; removed on exit."""
+
+    def __init__(self, env, prefix, update=UPDATE, rollback=ROLLBACK):
+        import docker
+
+        self.env = env
+        self.name = _lib.random_name(prefix)
+        self.repo = f"{env['SHIPWAY_REGISTRY']}/bench/{self.name}"
+        self.tmp = tempfile.mkdtemp(prefix=f"{prefix}-")
+        self.catalog = os.path.join(self.tmp, "catalog.yml")
+        with open(self.catalog, "w", encoding="utf-8") as handle:
+            handle.write(catalog_text(self.name, self.repo, update, rollback))
+        self.ship_env = {**env, "SHIPWAY_STATE_DIR": os.path.join(self.tmp, "state"),
+                         "BUILD_NUMBER": "1", "JOB_NAME": "bench"}
+        self.api = docker.from_env(timeout=60).api
+        self.digests = {}
+        self._cli = None
+
+    def __enter__(self):
+        self._cli = _lib.docker_cli_config(self.env)
+        self.cli_env = self._cli.__enter__()
+        context = _lib.example_copy(self.tmp)
+        for tag in ("a", "b"):
+            self.digests[tag] = _lib.cli_build_push(
+                context, f"{self.repo}:{tag}", self.cli_env, [f"VERSION=bench-{tag}"])
+        return self
+
+    def __exit__(self, *exc):
+        _lib.remove_service(self.name, self.env)
+        _lib.wait_tasks_gone(self.name, self.env)
+        _lib.remove_images(_lib.images_of_repository(self.repo, self.env), self.env)
+        registry = _lib.Registry(self.env)
+        for digest in self.digests.values():
+            try:
+                registry.delete(f"bench/{self.name}", digest)
+            except OSError as exc:
+                _lib.log(f"could not delete {self.repo}@{digest}: {exc}")
+        if self._cli:
+            self._cli.__exit__(None, None, None)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def shipway(self, *args, timeout=300):
+        return _lib.run(_lib.shipway(*args, "--catalog", self.catalog, "--service", self.name),
+                        self.ship_env, timeout=timeout)
+
+    def cli(self, *args, timeout=300):
+        return _lib.run([_lib.DOCKER, *args], self.cli_env, timeout=timeout)
+
+    def update_config(self):
+        return self.api.inspect_service(self.name)["Spec"]["UpdateConfig"]
+
+    def timed(self, fn, *args):
+        """Run fn(*args) -> (seconds, proc); return seconds and swarm's timeline of it."""
+        wall_start = time.time()
+        seconds, _ = fn(*args)
+        wall_end = time.time()
+        record = {"seconds": round(seconds, 4)}
+        record.update(swarmtimes.timeline(self.api, self.name, wall_start - 0.5, wall_start,
+                                          wall_end, self.update_config()))
+        return record
+
+
+def main():
+    args = _lib.parser(__doc__).parse_args()
+    env = _lib.lab_env()
+    with Fixture(env, "bench-deploy") as fx:
+        _lib.log(f"service {fx.name}: creating with {REPLICAS} replicas of {fx.repo}:a")
+        fx.shipway("deploy", "--image", f"{fx.repo}:a")
+
+        def with_shipway(_i):
+            return fx.timed(fx.shipway, "deploy", "--image", f"{fx.repo}:b")
+
+        def with_cli(_i):
+            return fx.timed(fx.cli, "service", "update", "--image", f"{fx.repo}:a",
+                            "--with-registry-auth", "--detach=false", fx.name)
+
+        a_runs, b_runs = _lib.alternate(args.pairs, with_shipway, with_cli)
+        config = fx.update_config()
+    report(args, a_runs, b_runs, config)
+
+
+def summarise(runs):
+    med = _lib.median
+    return {
+        "median_s": round(med([r["seconds"] for r in runs]), 4),
+        "swarm_median_s": round(med([r["swarm_s"] for r in runs if r["swarm_s"]]), 4),
+        "before_swarm_median_s": round(med([r["before_swarm_s"] for r in runs
+                                            if r["before_swarm_s"] is not None]), 4),
+        "after_swarm_median_s": round(med([r["after_swarm_s"] for r in runs
+                                           if r["after_swarm_s"] is not None]), 4),
+        "lower_bound_median_s": round(med([r["lower_bound_s"] for r in runs]), 4),
+        "ratio_to_lower_bound_median": round(med([r["seconds"] / r["lower_bound_s"]
+                                                  for r in runs]), 3),
+        "ratio_to_lower_bound_no_monitor_median": round(med(
+            [r["seconds"] / r["lower_bound_no_monitor_s"] for r in runs]), 3),
+        "runs": runs,
+    }
+
+
+def report(args, a_runs, b_runs, config):
+    result = {
+        "what": "shipway deploy vs docker service update --image --detach=false "
+                f"(/usr/bin/docker), {REPLICAS} replicas, same service and UpdateConfig",
+        "pairs": args.pairs,
+        "update_config": config,
+        **_lib.compare(a_runs, b_runs, "shipway", "docker_cli"),
+        "shipway_detail": summarise(a_runs),
+        "docker_cli_detail": summarise(b_runs),
+        "targets": {"ratio_to_cli": "<= 1.0", "ratio_to_lower_bound": "<= 1.3"},
+    }
+    _lib.write_results("deploy", result, args.out)
+    s, c = result["shipway_detail"], result["docker_cli_detail"]
+    _lib.print_table([
+        ["shipway deploy", _lib.fmt(s["median_s"]), _lib.fmt(s["swarm_median_s"]),
+         _lib.fmt(s["before_swarm_median_s"]), _lib.fmt(s["after_swarm_median_s"]),
+         _lib.fmt(s["lower_bound_median_s"]), s["ratio_to_lower_bound_median"]],
+        ["docker service update", _lib.fmt(c["median_s"]), _lib.fmt(c["swarm_median_s"]),
+         _lib.fmt(c["before_swarm_median_s"]), _lib.fmt(c["after_swarm_median_s"]),
+         _lib.fmt(c["lower_bound_median_s"]), c["ratio_to_lower_bound_median"]],
+    ], ["deploy", "median", "swarm", "before swarm", "after swarm", "lower bound",
+        "x lower bound"])
+    print(f"median ratio shipway/docker: {result['median_ratio']} (target <= 1.0); "
+          f"shipway / lower bound: {s['ratio_to_lower_bound_median']} (target <= 1.3; "
+          f"{s['ratio_to_lower_bound_no_monitor_median']} against the bound without monitor)")
+
+
+if __name__ == "__main__":
+    main()

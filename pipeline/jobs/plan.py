@@ -107,10 +107,12 @@ def _for_desired(item, live_items, configs, errors, ours, owner_of, adopt):
     action.live = live
     action.owner = owner_of(live)
     try:
-        live_tag, wanted_tag = xmlnorm.root_tag(live), xmlnorm.root_tag(item.config_xml)
+        # Each side parsed once: the key gives the root tag and the comparison below.
+        live_key, wanted_key = xmlnorm.fingerprint(live), xmlnorm.fingerprint(item.config_xml)
     except xmlnorm.XmlError as exc:
         action.op, action.reason = FAIL, f"{item.path}: {exc}"
         return action
+    live_tag, wanted_tag = live_key[0], wanted_key[0]
     if live_tag != wanted_tag:
         # Jenkins refuses a config.xml that changes an item's type; say so up front.
         action.op = FAIL
@@ -129,7 +131,7 @@ def _for_desired(item, live_items, configs, errors, ours, owner_of, adopt):
                             f"not overwritten{hint}"
             return action
         action.reason = "adopted (had no ownership marker)"
-    if xmlnorm.equivalent(live, item.config_xml):
+    if live_key == wanted_key:
         return action
     action.op = UPDATE
     action.reason = action.reason or DRIFT

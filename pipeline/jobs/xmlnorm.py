@@ -30,6 +30,10 @@ class XmlError(ValueError):
 
 def parse(xml):
     """Parse config.xml text (str or bytes) into a canonical Element (see module doc)."""
+    return _canonical(_parse_raw(xml))
+
+
+def _parse_raw(xml):
     if isinstance(xml, bytes):
         # Jenkins always serves and stores UTF-8; decoding here lets us drop the
         # declaration uniformly (ElementTree refuses str input with an encoding declaration
@@ -37,10 +41,9 @@ def parse(xml):
         xml = xml.decode("utf-8", errors="replace")
     text = _DECLARATION.sub("", xml, count=1)
     try:
-        root = ET.fromstring(text)
+        return ET.fromstring(text)
     except ET.ParseError as exc:
         raise XmlError(f"config.xml does not parse: {exc}") from None
-    return _canonical(root)
 
 
 def _canonical(element):
@@ -73,18 +76,31 @@ def canonical_text(xml):
 
 def root_tag(xml):
     """The root element's tag: Jenkins decides an item's type from it."""
-    return parse(xml).tag
+    return _parse_raw(xml).tag
+
+
+def fingerprint(xml):
+    """A hashable key of config.xml: equal keys mean equivalent configurations.
+
+    One parse, walked once, without building the canonical tree: comparing a catalog of
+    hundreds of items parses each config once per side (`key[0]` is the root tag).
+    """
+    return _key(_parse_raw(xml), None)
 
 
 def equivalent(left, right):
     """Whether two config.xml texts mean the same item configuration."""
-    return _key(parse(left)) == _key(parse(right))
+    return fingerprint(left) == fingerprint(right)
 
 
-def _key(element):
-    # A hashable, order-sensitive structure: child order matters to XStream.
-    return (element.tag, tuple(element.attrib.items()), element.text, element.tail,
-            tuple(_key(child) for child in element))
+def _key(element, tail):
+    # The canonical tree's content (see module doc) as an order-sensitive tuple: child
+    # order matters to XStream.
+    attributes = tuple(sorted((k, v) for k, v in element.attrib.items()
+                              if k not in IGNORED_ATTRIBUTES))
+    return (element.tag, attributes, _keep(element.text), _keep(tail),
+            tuple(_key(child, child.tail) for child in element
+                  if isinstance(child.tag, str)))  # comments, processing instructions
 
 
 def unified_diff(live, desired, path):

@@ -78,6 +78,8 @@ def test_equivalent_variants(name, variant):
 @pytest.mark.parametrize("name,variant", DIFFERENT, ids=[c[0] for c in DIFFERENT])
 def test_real_changes_are_drift(name, variant):
     assert not xmlnorm.equivalent(BASE, variant)
+    # The fast key and the canonical tree diffs are shown from agree.
+    assert xmlnorm.canonical_text(BASE) != xmlnorm.canonical_text(variant)
 
 
 def test_canonical_text_is_pretty_sorted_and_without_declaration():
@@ -114,3 +116,4 @@ def test_unparsable_xml_raises_xml_error(bad):
 
 def test_root_tag():
     assert xmlnorm.root_tag(BASE) == "flow-definition"
+    assert xmlnorm.fingerprint(BASE)[0] == "flow-definition"

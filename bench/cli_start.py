@@ -95,7 +95,7 @@ def summarise(command, results):
     out = {}
     for name, runs in results.items():
         out[name] = {"median_s": round(statistics.median(r["seconds"] for r in runs), 4),
-                     "median_max_rss_mb": round(statistics.median(r["max_rss_mb"] for r in runs), 1),
+                     "median_max_rss_mb": round(_lib.median([r["max_rss_mb"] for r in runs]), 1),
                      "max_max_rss_mb": max(r["max_rss_mb"] for r in runs),
                      "runs": runs}
     for other in ("docker", "python-floor"):

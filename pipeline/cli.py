@@ -64,7 +64,6 @@ def _chosen_stage(argv):
 def main(argv=None, environ=None, console=None):
     """Entry point of `shipway` and `python -m pipeline`; returns the exit code."""
     from pipeline.console import Console
-    from pipeline.context import Context
 
     argv = list(sys.argv[1:] if argv is None else argv)
     console = console or Console()
@@ -75,6 +74,9 @@ def main(argv=None, environ=None, console=None):
             build_parser().print_help(sys.stderr)
             return EXIT_USAGE
         console.timestamps = args.timestamps
+        # Imported only once a stage runs: `--help` never needs it (nor dataclasses).
+        from pipeline.context import Context
+
         module = importlib.import_module(STAGES[args.stage][0])
         ctx = Context.from_env(environ, console)
         code = module.run(ctx, args)

@@ -1,5 +1,6 @@
 """Error mapping: one `error:` line, exit 1 for a failed stage, 2 for bad input."""
 import io
+import os
 
 import pytest
 
@@ -126,3 +127,15 @@ def test_registry_credentials(tmp_path):
     assert Context.from_env({}).registry_credentials() is None
     with pytest.raises(UsageError, match="together"):
         Context.from_env({"SHIPWAY_REGISTRY_USER": "u"}).registry_credentials()
+
+
+def test_build_command_gets_the_environment_without_secrets(tmp_path):
+    env = {"PATH": os.environ["PATH"], "KEEP": "yes", "SHIPWAY_REGISTRY_PASSWORD": "pw-1234567",
+           "JENKINS_TOKEN": "tok-1234567", "SHIPWAY_REGISTRY_USER": "u",
+           "GIT_URL": "https://bot:git-1234567@git.example.com/x.git"}
+    code, _, err = run(["build", "--service", "x", "--command", "env", "--workdir",
+                        str(tmp_path)], env)
+    assert code == 0, err
+    assert "| KEEP=yes" in err and "| SHIPWAY_REGISTRY_USER=u" in err
+    assert "| GIT_URL=https://git.example.com/x.git" in err
+    assert "pw-1234567" not in err and "tok-1234567" not in err and "git-1234567" not in err

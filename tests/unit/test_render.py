@@ -449,6 +449,16 @@ def _rendered(cat):
     return files
 
 
+@pytest.mark.parametrize("value", NASTY)
+def test_hostile_catalog_and_service_names_are_refused(value):
+    """Both reach rendered files unescaped (job names, comments, the ownership marker), so
+    the loader lets through only [a-z0-9-]."""
+    with pytest.raises(CatalogError, match="key 'name'"):
+        make_catalog({"s": service()}, name=value)
+    with pytest.raises(CatalogError, match="service names are"):
+        make_catalog({value: service()})
+
+
 def test_every_field_is_classified():
     assert set(RENDERED) <= set(FIELDS)
     assert len(FIELDS) >= 30   # the walk found the whole schema

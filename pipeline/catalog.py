@@ -302,7 +302,7 @@ def from_data(raw, path="<catalog>"):
         top_fail(None, "must be a mapping with a 'services' key")
     unknown = set(raw) - {"version", "name", "defaults", "services"}
     if unknown:
-        top_fail(sorted(unknown, key=repr)[0],  # keys may be numbers, dates, ...
+        top_fail(str(sorted(unknown, key=repr)[0]),  # keys may be numbers, dates, null
                  "unknown top-level key (known: version, name, defaults, services)")
     catalog_name = raw.get("name")
     if catalog_name is not None and not (isinstance(catalog_name, str)

@@ -70,6 +70,8 @@ def test_bad_entry_names_file_service_and_key(tmp_path, entry, key, words):
     ("services: {a: {image: r/x}}\nversion: 2", "version"),
     ("services: {'Bad_Name': {image: r/x}}", "service names"),
     ("services: {a: [", "not valid YAML"),
+    ("services: {a: {image: r/x}}\n~: 1", "key 'None': unknown top-level key"),
+    ("services: {a: {image: r/x}}\n7: 1", "key '7': unknown top-level key"),
 ])
 def test_bad_document(tmp_path, text, words):
     with pytest.raises(CatalogError) as info:

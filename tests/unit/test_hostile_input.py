@@ -443,6 +443,8 @@ def test_refused_catalogs_name_the_key_in_one_line(world, doc, stage):
     code, out, err = world.run(argv)
     if code == 2:
         assert_one_error_line(code, err, argv)
+        if err.startswith(f"error: {path}: "):   # the catalog's fault: say where
+            assert ": key " in err or ": service " in err, err
     else:
         assert code == 1 and any(c in err for c in EXIT_1_CAUSES), (argv, err)
 

@@ -260,7 +260,7 @@ EXIT_1_CAUSES = ("cannot reach the Docker Engine", "cannot start the build comma
                  "Jenkins at ")
 
 
-@settings(max_examples=200 * SCALE, **SETTINGS)
+@settings(max_examples=150 * SCALE, **SETTINGS)
 @given(data=st.data())
 def test_generated_arguments_never_crash(world, data):
     argv = data.draw(argument_vectors(world))
@@ -410,7 +410,7 @@ DOCUMENTS = st.one_of(YAML_TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")
                       st.binary(max_size=200))
 
 
-@settings(max_examples=100 * SCALE, **SETTINGS)
+@settings(max_examples=80 * SCALE, **SETTINGS)
 @given(data=DOCUMENTS)
 def test_generated_catalogs_load_or_fail_in_one_line(world, data):
     path = world.write("generated.yml", data)
@@ -435,7 +435,7 @@ def test_generated_catalogs_load_or_fail_in_one_line(world, data):
             assert code == 0, (what, err)
 
 
-@settings(max_examples=50 * SCALE, **SETTINGS)
+@settings(max_examples=40 * SCALE, **SETTINGS)
 @given(doc=mutated_catalogs(), stage=st.sampled_from(["build", "status", "deploy"]))
 def test_refused_catalogs_name_the_key_in_one_line(world, doc, stage):
     path = world.write("mutated.yml", _dump(doc))

@@ -30,14 +30,23 @@ def _nonempty(value):
     return value
 
 
-def _int(minimum=0):
+MAX_COUNT = 2 ** 31 - 1   # counts beyond this are mistakes (and overflow a Java int)
+
+
+def whole_number(minimum=0, maximum=MAX_COUNT):
+    """A check for a whole number from `minimum` to `maximum` (ValueError otherwise)."""
     def check(value):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("must be a whole number")
         if value < minimum:
             raise ValueError(f"must be {minimum} or more")
+        if value > maximum:
+            raise ValueError(f"must be {maximum} or less")
         return value
     return check
+
+
+_int = whole_number
 
 
 def _ratio(value):
@@ -130,8 +139,8 @@ UPDATE_SCHEMA = {
 }
 
 PORT_SCHEMA = {
-    "target": _int(1),
-    "published": _int(1),
+    "target": _int(1, 65535),
+    "published": _int(1, 65535),
     "protocol": _one_of("tcp", "udp", "sctp"),
 }
 
@@ -293,7 +302,7 @@ def from_data(raw, path="<catalog>"):
         top_fail(None, "must be a mapping with a 'services' key")
     unknown = set(raw) - {"version", "name", "defaults", "services"}
     if unknown:
-        top_fail(sorted(unknown, key=repr)[0],  # keys may be numbers, dates, ...
+        top_fail(str(sorted(unknown, key=repr)[0]),  # keys may be numbers, dates, null
                  "unknown top-level key (known: version, name, defaults, services)")
     catalog_name = raw.get("name")
     if catalog_name is not None and not (isinstance(catalog_name, str)

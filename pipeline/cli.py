@@ -71,7 +71,7 @@ def main(argv=None, environ=None, console=None):
         stage = _chosen_stage(argv)
         args = build_parser(stage).parse_args(argv)
         if not args.stage:
-            build_parser().print_help(sys.stderr)
+            build_parser().print_help(console.err)
             return EXIT_USAGE
         console.timestamps = args.timestamps
         # Imported only once a stage runs: `--help` never needs it (nor dataclasses).

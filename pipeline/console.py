@@ -10,6 +10,8 @@ import sys
 import time
 
 _CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|[\x00-\x08\x0b-\x1f\x7f]")
+# What clean() keeps but would still break a line (str.splitlines, many log viewers).
+_LINE_BREAK = re.compile("[\n\x85\u2028\u2029]")
 
 
 def clean(text):
@@ -50,6 +52,8 @@ class Console:
         self.out.flush()
 
     def error(self, message):
-        """The one `error: ...` line main() prints."""
-        self.err.write(f"error: {clean(str(message))}\n")
+        """The one `error: ...` line main() prints; line breaks in it (from a path or an
+        argument) are written as escapes, so it stays one line."""
+        text = _LINE_BREAK.sub(lambda m: repr(m.group())[1:-1], clean(str(message)))
+        self.err.write(f"error: {text}\n")
         self.err.flush()

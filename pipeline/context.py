@@ -27,6 +27,17 @@ ENVIRONMENT = {
     "DOCKER_CERT_PATH": "TLS client certificates",
     "DOCKER_CONFIG": "Docker config dir (per-build logins)",
 }
+# Secrets shipway reads from the environment: never passed on to commands it runs.
+SECRET_VARIABLES = ("SHIPWAY_REGISTRY_PASSWORD", "JENKINS_TOKEN")
+
+
+def without_secrets(environ):
+    """`environ` minus SECRET_VARIABLES, and GIT_URL without the credentials a checkout may
+    have left in it: the environment for a command shipway runs."""
+    env = {k: v for k, v in environ.items() if k not in SECRET_VARIABLES}
+    if env.get("GIT_URL"):
+        env["GIT_URL"] = _strip_userinfo(env["GIT_URL"])
+    return env
 
 
 @dataclass(frozen=True)

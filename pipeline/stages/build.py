@@ -3,6 +3,7 @@ import os
 import subprocess
 
 from pipeline.console import clean
+from pipeline.context import without_secrets
 from pipeline.errors import BuildError, UsageError
 from pipeline.stages import common
 
@@ -24,7 +25,9 @@ def run(ctx, args):
         raise UsageError(f"build work dir {workdir} does not exist",
                          hint="fix 'workdir' in the catalog or pass --workdir")
     ctx.console.event(f"build {settings['name']}: {command} (in {workdir})")
-    returncode = run_streaming(command, workdir, ctx.environ, ctx.console)
+    # The build command gets the environment without the registry password or the Jenkins
+    # token: a build script that prints its environment must not print them.
+    returncode = run_streaming(command, workdir, without_secrets(ctx.environ), ctx.console)
     if returncode != 0:
         raise BuildError(f"build command failed with exit status {returncode}: {command}",
                          returncode=returncode)

@@ -3,6 +3,7 @@
 Settings are resolved once: catalog entry (with its defaults), then command-line flags on top.
 """
 import argparse
+import re
 
 from pipeline import catalog, imageref
 from pipeline.errors import UsageError
@@ -15,6 +16,28 @@ def duration(text):
         return catalog.check_duration(parse_duration(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def count(minimum=0, maximum=catalog.MAX_COUNT):
+    """argparse type for a whole number from `minimum` to `maximum`."""
+    check = catalog.whole_number(minimum, maximum)
+
+    def parse(text):
+        if not re.fullmatch(r"[0-9]+", text):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+        try:
+            return check(int(text))
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
+
+
+def seconds(text):
+    """argparse type for a timeout: a duration (or plain seconds) above zero."""
+    value = duration(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
 
 
 def key_value(text):

@@ -30,14 +30,6 @@ def publish(text):
             "protocol": match.group(3) or "tcp"}
 
 
-def _nonnegative_int(text):
-    import argparse
-
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
-    return int(text)
-
-
 def _ratio(text):
     import argparse
 
@@ -62,7 +54,7 @@ def add_arguments(parser):
     common.add_service_arguments(parser)
     parser.add_argument("--image", metavar="REF",
                         help="image to run (tag or digest); default: what `shipway push` pushed")
-    parser.add_argument("--replicas", type=_nonnegative_int, metavar="N")
+    parser.add_argument("--replicas", type=common.count(0), metavar="N")
     parser.add_argument("--network", dest="networks", action="append", default=[], metavar="NET")
     parser.add_argument("--env", action="append", default=[], type=common.key_value,
                         metavar="KEY=VALUE")
@@ -72,12 +64,12 @@ def add_arguments(parser):
                         metavar="PUBLISHED:TARGET", help="published port, host mode")
     parser.add_argument("--stop-grace-period", type=common.duration, metavar="DURATION")
     parser.add_argument("--endpoint-mode", choices=("dnsrr", "vip"))
-    parser.add_argument("--keep-releases", type=_nonnegative_int, metavar="N",
+    parser.add_argument("--keep-releases", type=common.count(1), metavar="N",
                         help="release records to keep (default 10)")
     parser.add_argument("--no-registry-auth", dest="with_registry_auth", action="store_const",
                         const=False, help="do not send registry credentials to the nodes")
     for kind in ("update", "rollback"):
-        parser.add_argument(f"--{kind}-parallelism", type=_nonnegative_int, metavar="N")
+        parser.add_argument(f"--{kind}-parallelism", type=common.count(0), metavar="N")
         parser.add_argument(f"--{kind}-delay", type=common.duration, metavar="DURATION")
         parser.add_argument(f"--{kind}-order", choices=("start-first", "stop-first"))
         parser.add_argument(f"--{kind}-failure-action", choices=("pause", "continue", "rollback"))
@@ -90,7 +82,8 @@ def image_to_deploy(ctx, args, settings):
     """--image, else what `shipway push` pushed in this workspace; split into its parts."""
     reference = args.image
     if not reference:
-        pushed = state.load(ctx.state_dir(args.state_dir), settings["name"], "push")
+        pushed = state.load(ctx.state_dir(args.state_dir), settings["name"], "push",
+                            shape={"reference": str})
         if not pushed:
             raise UsageError("no image to deploy", hint="pass --image REF or run `shipway push` first")
         reference = pushed["reference"]

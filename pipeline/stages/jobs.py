@@ -10,31 +10,10 @@ come from JENKINS_URL (Jenkins sets it in every build).
 
 Exit codes: 0 all done, 1 some item failed (or Jenkins refused us), 2 bad input.
 """
-import argparse
-
 from pipeline.errors import UsageError
+from pipeline.stages import common
 
 SUMMARY_KEYS = ("created", "updated", "unchanged", "pruned", "failed")
-
-
-def _positive(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
-
-
-def _seconds(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
 
 
 def _common_arguments(parser):
@@ -44,11 +23,11 @@ def _common_arguments(parser):
     parser.add_argument("--credentials-file", metavar="FILE",
                         help="file holding USER:TOKEN (default: $JENKINS_USER with "
                              "$JENKINS_TOKEN or $JENKINS_TOKEN_FILE)")
-    parser.add_argument("--workers", metavar="N", type=_positive, default=4,
+    parser.add_argument("--workers", metavar="N", type=common.count(1), default=4,
                         help="requests in flight at once (default 4)")
-    parser.add_argument("--timeout", metavar="SECONDS", type=_seconds, default=30.0,
+    parser.add_argument("--timeout", metavar="SECONDS", type=common.seconds, default=30.0,
                         help="per-request timeout (default 30)")
-    parser.add_argument("--retries", metavar="N", type=_positive, default=4,
+    parser.add_argument("--retries", metavar="N", type=common.count(1), default=4,
                         help="attempts per request on 5xx and connection errors (default 4)")
 
 

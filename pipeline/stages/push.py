@@ -21,7 +21,7 @@ def add_arguments(parser):
                         help="repository to push (default: the catalog's image)")
     parser.add_argument("--tag", dest="tags", metavar="TAG", action="append", default=[],
                         help="tag to push (repeatable); default: every tag `shipway image` made")
-    parser.add_argument("--attempts", type=int, default=4, metavar="N",
+    parser.add_argument("--attempts", type=common.count(1), default=4, metavar="N",
                         help="attempts per tag on transient failures (default 4)")
     parser.add_argument("--backoff", type=common.duration, default=1.0, metavar="DURATION",
                         help="first wait between attempts, doubled each time (default 1s)")
@@ -55,7 +55,8 @@ def run(ctx, args):
     settings = common.settings(args, OVERRIDES)
     repo = common.require(settings, "image", "--image")
     state_dir = ctx.state_dir(args.state_dir)
-    built = state.load(state_dir, settings["name"], "image")
+    built = state.load(state_dir, settings["name"], "image",
+                       shape={"repository": str, "tags": list})
     if args.tags:
         tags = [imageref.check_tag(t) for t in args.tags]
     elif built and built.get("repository") == repo:

@@ -239,6 +239,7 @@ def _registry_pid():
 
 def _engine_answers():
     import docker
+    import requests
 
     try:
         client = docker.from_env(timeout=5)
@@ -246,8 +247,8 @@ def _engine_answers():
             return client.ping() and client.info()["Swarm"]["ControlAvailable"]
         finally:
             client.close()
-    except Exception:  # noqa: BLE001 - any failure means: not yet
-        return False
+    except (docker.errors.DockerException, requests.exceptions.RequestException, KeyError):
+        return False  # no socket yet, a 5xx while swarm starts, no Swarm section: not yet
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import textwrap
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -58,6 +59,22 @@ def only_service(cat):
     return name
 
 
+def field_catalog(value):
+    """A catalog with `value` in every field that reaches Groovy: jenkins.credentials,
+    jenkins.agent and jenkins.deploy_branches (the other catalog fields either reach only
+    config.xml or no rendered file: tests/unit/test_render.py checks each one)."""
+    return catalog.from_data({"version": 1, "name": "fields", "services": {"s": {
+        "image": "127.0.0.1:5000/x", "deploy": {"timeout": 1.5},
+        "jenkins": {"repo": "https://git.example.com/x.git", "credentials": value,
+                    "agent": value, "deploy_branches": [value]}}}}, "fields.yml")
+
+
+def rollback_script_from_job_xml(cat):
+    """The rollback script as Jenkins reads it: out of the parsed job config.xml."""
+    xml = render.render_job_config(cat, "s", "rollback")
+    return ET.fromstring(xml.encode("utf-8")).find("definition/script").text
+
+
 # ---------------------------------------------------------------------------- compiling
 
 def test_everything_compiles_with_groovyc():
@@ -82,6 +99,10 @@ def test_everything_compiles_with_groovyc():
     with open(os.path.join(ROOT, "Jenkinsfile"), encoding="utf-8") as handle:
         sources["repo_Jenkinsfile"] = handle.read()
     sources["two_line_Jenkinsfile"] = TWO_LINE_JENKINSFILE
+    for i, value in enumerate(NASTY):
+        fields = field_catalog(value)
+        sources[f"field_{i}_Jenkinsfile"] = render.render_jenkinsfile(fields, "s")
+        sources[f"field_{i}_rollback"] = rollback_script_from_job_xml(fields)
     code, output = compile_groovy(sources)
     assert code == 0, output
     assert len(sources) >= 20
@@ -172,6 +193,12 @@ def _scenarios(tmp_path_factory):
                          for i, v in enumerate(NASTY))
     add("literals", f"node {{\n{literals}\n}}\n")
     add("gap", "pipeline { agent any; stages { stage('x') { steps { notAStep 'y' } } } }\n")
+    for i, value in enumerate(NASTY):
+        fields = field_catalog(value)
+        store = {value: {"username": "u", "password": SECRET}}
+        add(f"field-{i}", render.render_jenkinsfile(fields, "s"), branch=value,
+            multibranch=True, credentials=store)
+        add(f"field-rollback-{i}", rollback_script_from_job_xml(fields), credentials=store)
     return scenarios
 
 
@@ -231,6 +258,29 @@ def test_hostile_values_reach_sh_literally(runs):
     # The credential id arrived exactly: withCredentials found it in the store.
     assert [c["password"] for c in calls if c["argv"][0] in ("push", "deploy")] == [SECRET] * 2
     assert not os.path.exists(work / "pwned") and not os.path.exists("/tmp/pwned")
+    assert SECRET not in result.log
+
+
+@pytest.mark.parametrize("i", range(len(NASTY)), ids=[repr(v) for v in NASTY])
+def test_hostile_values_in_every_groovy_field_stay_data(runs, i):
+    """Credentials id, agent label and deploy branch, each holding NASTY[i], reach Jenkins
+    exactly: the label as given, the credentials found by their id, the branch matched."""
+    value = NASTY[i]
+    base = ["--catalog", "shipway.yml", "--service", "s"]
+    work, result = runs[f"field-{i}"]
+    _ok(result)
+    assert result.agent == {"label": value}
+    assert result.stages["Deploy"] == "ran"
+    calls = _calls(work)
+    assert [c["argv"] for c in calls] == [["build", *base], ["image", *base], ["push", *base],
+                                          ["deploy", *base, "--json"], ["status", *base, "--json"]]
+    assert [c["password"] for c in calls] == [None, None, SECRET, SECRET, None]
+    work, result = runs[f"field-rollback-{i}"]
+    _ok(result)
+    assert result.agent == {"label": value}
+    (call,) = _calls(work)
+    assert call["argv"] == ["rollback", "--service", "s", "--timeout", "1500ms", "--json"]
+    assert call["password"] == SECRET
     assert SECRET not in result.log
 
 

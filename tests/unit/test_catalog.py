@@ -48,6 +48,10 @@ def test_defaults_and_catalog_defaults_merge(tmp_path):
     ("{image: r/x, deploy: {ports: [{target: 80, mode: ingress}]}}", "deploy.ports[0].mode",
      "unknown key"),
     ("{build: make}", "image", "required"),
+    ("{image: r/x, deploy: {ports: [{target: 65536}]}}", "deploy.ports[0].target", "or less"),
+    ("{image: r/x, deploy: {replicas: 99999999999999999999}}", "deploy.replicas", "or less"),
+    ("{image: r/x, jenkins: {timeout_minutes: 2147483648}}", "jenkins.timeout_minutes",
+     "or less"),
 ])
 def test_bad_entry_names_file_service_and_key(tmp_path, entry, key, words):
     path = write(tmp_path, f"services:\n  web: {entry}\n")
@@ -66,6 +70,8 @@ def test_bad_entry_names_file_service_and_key(tmp_path, entry, key, words):
     ("services: {a: {image: r/x}}\nversion: 2", "version"),
     ("services: {'Bad_Name': {image: r/x}}", "service names"),
     ("services: {a: [", "not valid YAML"),
+    ("services: {a: {image: r/x}}\n~: 1", "key 'None': unknown top-level key"),
+    ("services: {a: {image: r/x}}\n7: 1", "key '7': unknown top-level key"),
 ])
 def test_bad_document(tmp_path, text, words):
     with pytest.raises(CatalogError) as info:

@@ -1,5 +1,6 @@
 """Error mapping: one `error:` line, exit 1 for a failed stage, 2 for bad input."""
 import io
+import os
 
 import pytest
 
@@ -36,6 +37,15 @@ def run(argv, environ=None):
     (["image", "--service", "x", "--build-arg", "novalue"], "KEY=VALUE"),
     (["status", "--service", "Not_Valid"], "bad service name"),
     (["frobnicate"], "invalid choice"),
+    (["deploy", "--service", "x", "--replicas", "²"], "whole number"),
+    (["deploy", "--service", "x", "--keep-releases", "0"], "1 or more"),
+    (["deploy", "--service", "x", "--replicas", "2147483648"], "or less"),
+    (["push", "--service", "x", "--attempts", "0"], "1 or more"),
+    (["jobs", "list", "--catalog", "c.yml", "--timeout", "nan"], "finite"),
+    (["jobs", "list", "--catalog", "c.yml", "--timeout", "0"], "more than 0"),
+    (["jobs", "list", "--catalog", "c.yml", "--workers", "-1"], "whole number"),
+    (["status", "--service", "x", "stray\nword"], "stray\\nword"),
+    (["status", "--service", "x", "--catalog", "a\u2028b\x85c"], "a\\u2028b\\x85c"),
     (["build", "--service", "x"], "no build"),
 ])
 def test_usage_errors_are_one_line_exit_2(argv, words):
@@ -43,6 +53,30 @@ def test_usage_errors_are_one_line_exit_2(argv, words):
     assert code == 2, err
     assert err.count("\n") == 1 and err.startswith("error: ") and words in err
     assert out == ""
+
+
+@pytest.mark.parametrize("stage, what, content", [
+    ("deploy", "push", "[1, 2]"), ("deploy", "push", '{"reference": 7}'),
+    ("deploy", "push", '{"reference": '), ("push", "image", '{"repository": "r/x", "tags": []}'),
+    ("push", "image", '{"repository": "r/x", "tags": "v1"}'), ("push", "image", None),
+])
+def test_damaged_state_files_are_one_line_exit_2(tmp_path, stage, what, content):
+    path = tmp_path / f"x.{what}.json"
+    if content is None:
+        path.mkdir()     # a directory where the file should be
+    else:
+        path.write_text(content)
+    image = ["--image", "r/x"] if stage == "push" else []   # deploy reads the push record
+    code, out, err = run([stage, "--service", "x", *image, "--state-dir", str(tmp_path)])
+    assert code == 2, err
+    assert err.count("\n") == 1 and f"cannot use the state file {path}" in err
+    assert out == ""
+
+
+def test_a_state_dir_that_is_a_file_is_one_line_exit_2(tmp_path):
+    (tmp_path / "file").write_text("")
+    code, _, err = run(["deploy", "--service", "x", "--state-dir", str(tmp_path / "file")])
+    assert code == 2 and err.count("\n") == 1 and "Not a directory" in err
 
 
 def test_no_stage_prints_help_and_exits_2(capsys):
@@ -93,3 +127,15 @@ def test_registry_credentials(tmp_path):
     assert Context.from_env({}).registry_credentials() is None
     with pytest.raises(UsageError, match="together"):
         Context.from_env({"SHIPWAY_REGISTRY_USER": "u"}).registry_credentials()
+
+
+def test_build_command_gets_the_environment_without_secrets(tmp_path):
+    env = {"PATH": os.environ["PATH"], "KEEP": "yes", "SHIPWAY_REGISTRY_PASSWORD": "pw-1234567",
+           "JENKINS_TOKEN": "tok-1234567", "SHIPWAY_REGISTRY_USER": "u",
+           "GIT_URL": "https://bot:git-1234567@git.example.com/x.git"}
+    code, _, err = run(["build", "--service", "x", "--command", "env", "--workdir",
+                        str(tmp_path)], env)
+    assert code == 0, err
+    assert "| KEEP=yes" in err and "| SHIPWAY_REGISTRY_USER=u" in err
+    assert "| GIT_URL=https://git.example.com/x.git" in err
+    assert "pw-1234567" not in err and "tok-1234567" not in err and "git-1234567" not in err

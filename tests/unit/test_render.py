@@ -5,6 +5,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+import markupsafe
 import pytest
 
 from pipeline import catalog, render
@@ -380,3 +381,117 @@ def test_cli_usage_errors_exit_2(argv, message):
     code, _, err = _cli(argv)
     assert code == 2
     assert message in err
+
+
+# ---------------------------------------------------------------------------- every field
+
+def _field_paths(schema, prefix=""):
+    """Dotted paths of every leaf of a catalog schema (list items as `key[]`)."""
+    for key, rule in schema.items():
+        if isinstance(rule, dict):
+            yield from _field_paths(rule, f"{prefix}{key}.")
+        elif isinstance(rule, list):
+            yield from _field_paths(rule[0], f"{prefix}{key}[].")
+        else:
+            yield f"{prefix}{key}"
+
+
+FIELDS = sorted(_field_paths(catalog.SERVICE_SCHEMA))
+# The fields that reach a rendered Jenkinsfile or config.xml, and how. Every other field is
+# used at run time only (a path, a command, the service spec sent to the Engine as JSON): it
+# must leave every rendered file as it is. test_every_field_is_classified keeps this true.
+RENDERED = {"jenkins.repo": "xml", "jenkins.branch": "xml", "jenkins.credentials": "groovy",
+            "jenkins.agent": "groovy", "jenkins.deploy_branches": "groovy",
+            "jenkins.timeout_minutes": "number", "deploy.timeout": "number"}
+BENIGN = "benign-value-17"   # stands where a hostile value goes, for the comparison
+
+
+def _place(path, value):
+    """A service entry with `value` at dotted `path` (lists and maps wrap it as needed)."""
+    entry = {"image": "127.0.0.1:5000/x",
+             "jenkins": {"folder": "f", "repo": "https://git.example.com/x.git",
+                         "credentials": "c", "agent": "a", "deploy_branches": ["main"]}}
+    if path == "image":
+        entry["image"] = value
+        return entry
+    node = entry
+    *parents, leaf = path.replace("[]", "").split(".")
+    for part in parents:
+        if part == "ports":
+            node["ports"] = [{"target": 80}]
+            node = node["ports"][0]
+        else:
+            node = node.setdefault(part, {})
+    rule = _rule(path)
+    if rule in (catalog._str_list,):
+        value = [value]
+    elif getattr(rule, "__qualname__", "").startswith("_str_map"):
+        value = {"K": value}
+    node[leaf] = value
+    return entry
+
+
+def _rule(path):
+    node = catalog.SERVICE_SCHEMA
+    for part in path.split("."):
+        node = node[part.replace("[]", "")]
+        if isinstance(node, list):
+            node = node[0]
+    return node
+
+
+def _rendered(cat):
+    """Every file `render` makes for service s: Jenkinsfile, rollback script, job configs."""
+    files = {"Jenkinsfile": render.render_jenkinsfile(cat, "s"),
+             "rollback": render.render_rollback(cat, "s")}
+    for item in render.desired_items(cat):
+        files[item.path] = item.config_xml
+    return files
+
+
+@pytest.mark.parametrize("value", NASTY)
+def test_hostile_catalog_and_service_names_are_refused(value):
+    """Both reach rendered files unescaped (job names, comments, the ownership marker), so
+    the loader lets through only [a-z0-9-]."""
+    with pytest.raises(CatalogError, match="key 'name'"):
+        make_catalog({"s": service()}, name=value)
+    with pytest.raises(CatalogError, match="service names are"):
+        make_catalog({value: service()})
+
+
+def test_every_field_is_classified():
+    assert set(RENDERED) <= set(FIELDS)
+    assert len(FIELDS) >= 30   # the walk found the whole schema
+
+
+@pytest.mark.parametrize("path", FIELDS)
+def test_every_catalog_field_takes_hostile_values_as_data_or_refuses_them(path):
+    """For each NASTY value in field `path`: the loader refuses it naming the field, or every
+    rendered file is the one rendered with a benign value in its place, the value swapped
+    in escaped form only: it stays data (Groovy literal, XML text) and changes no structure."""
+    baseline = None
+    for value in NASTY + ["${x}'\"\\\n]]>&amp;<y/>"]:
+        try:
+            cat = make_catalog({"s": _place(path, value)})
+        except CatalogError as exc:
+            assert exc.context["key"].replace("[0]", "") == path.replace("[]", ""), exc
+            assert "\n" not in str(exc)
+            continue
+        try:
+            files = _rendered(cat)
+        except CatalogError as exc:   # refused where it would go into config.xml
+            assert RENDERED.get(path) == "xml" and exc.context["key"] == path, exc
+            continue
+        if baseline is None:
+            baseline = _rendered(make_catalog({"s": _place(path, BENIGN)}))
+        for name, text in files.items():
+            if name != "Jenkinsfile" and name != "rollback":
+                _root(text)   # parses
+            swapped = text
+            for form in (lambda v: str(render.xml_text(render.groovy_string(v))),
+                         lambda v: str(markupsafe.escape(v)),   # jinja2's autoescape
+                         render.groovy_string):
+                swapped = swapped.replace(form(value), form(BENIGN))
+            assert swapped == baseline[name], (path, value, name)
+            if path not in RENDERED:
+                assert text == baseline[name], (path, value, name)

@@ -33,6 +33,7 @@ class HarnessResult:
     stages: dict = field(default_factory=dict)   # name -> ran|skipped|failed|skipped-after-failure
     archived: list = field(default_factory=list)
     params: dict = field(default_factory=dict)
+    agent: object = None       # the pipeline's agent: "any", {"label": ...} or None
 
 
 def groovy_available():

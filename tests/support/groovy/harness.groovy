@@ -662,6 +662,6 @@ runs.each { Map run ->
     results << [returncode: returncode, result: rt.currentBuild.currentResult,
                 description: rt.currentBuild.description, log: rt.log.join('\n') + '\n',
                 sh_commands: rt.shCommands, stages: rt.stages, archived: rt.archived,
-                params: rt.params]
+                params: rt.params, agent: rt.pipeline?.agent]
 }
 new File(args[1]).setText(JsonOutput.toJson(results), 'UTF-8')

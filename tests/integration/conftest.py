@@ -9,6 +9,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -60,6 +61,17 @@ def docker_client(lab):
     client = docker.from_env()
     yield client
     client.close()
+
+
+def wait_for(predicate, timeout=5.0, poll=0.01, what="condition"):
+    """The first true value of `predicate()`, polled until `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"{what} not reached in {timeout} s")
 
 
 def random_name(prefix="t"):

@@ -2,13 +2,16 @@
 image flags over the catalog; deploy's ports (host mode), env, labels and update settings as
 the engine stores them, its per-task event lines, the registry login sent to the nodes (seen on
 the wire through DOCKER_HOST), a paused update; rollback through swarm's own PreviousSpec
-(`rollback=previous`) for a service shipway has no history of. About 40 s on the lab."""
+(`rollback=previous`) for a service shipway has no history of; DOCKER_TLS_VERIFY and
+DOCKER_CERT_PATH against an engine reached only through TLS. About 35 s on the lab."""
 import base64
 import json
 import os
 import re
 import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import urllib.request
 
@@ -37,8 +40,9 @@ class EngineTap:
 
     HEAD = re.compile(rb"(GET|POST|DELETE|HEAD|PUT) (\S+) HTTP/1\.1\r\n((?:[^\r\n]+\r\n)*)\r\n")
 
-    def __init__(self, socket_path="/var/run/docker.sock"):
+    def __init__(self, socket_path="/var/run/docker.sock", tls=None):
         self.socket_path = socket_path
+        self.tls = tls            # an ssl.SSLContext: the tap speaks TLS to its clients
         self.sent = []
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -54,6 +58,12 @@ class EngineTap:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            if self.tls is not None:
+                try:
+                    client = self.tls.wrap_socket(client, server_side=True)
+                except OSError:   # a client without an acceptable certificate
+                    client.close()
+                    continue
             engine = socket.socket(socket.AF_UNIX)
             engine.connect(self.socket_path)
             buffer = bytearray()
@@ -231,3 +241,50 @@ def test_rollback_without_history_uses_swarms_previous_spec(
     assert "replicas:  1/1 running (1 on this image)" in status
     assert "update:    rollback_completed" in status
     assert f"previous:  {releases['v2']}" in status
+
+
+def make_certificates(folder):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, as DOCKER_CERT_PATH
+    wants them (ca.pem, cert.pem, key.pem), plus the server's pair."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    key = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    openssl("req", "-x509", *key, "-days", "1", "-subj", "/CN=ca",
+            "-keyout", "ca-key.pem", "-out", "ca.pem")
+    (folder / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n"
+                                    "extendedKeyUsage=serverAuth,clientAuth\n")
+    for name, subject in (("server", "/CN=127.0.0.1"), ("client", "/CN=client")):
+        openssl("req", *key, "-subj", subject, "-keyout", f"{name}-key.pem",
+                "-out", f"{name}.csr")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
+                "-CAcreateserial", "-days", "1", "-extfile", "ext.cnf", "-out", f"{name}.pem")
+    shutil.copy(folder / "client.pem", folder / "cert.pem")
+    shutil.copy(folder / "client-key.pem", folder / "key.pem")
+
+
+def test_docker_tls_settings_are_honoured(shipway, tmp_path):
+    """DOCKER_HOST with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH: shipway reaches an engine that
+    speaks only TLS and wants a client certificate, and is refused with the wrong CA."""
+    good, other = tmp_path / "certs", tmp_path / "other"
+    good.mkdir()
+    other.mkdir()
+    make_certificates(good)
+    make_certificates(other)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(good / "ca.pem"))
+    context.load_cert_chain(good / "server.pem", good / "server-key.pem")
+    context.verify_mode = ssl.CERT_REQUIRED
+    tap = EngineTap(tls=context)
+    name = random_name("nosvc")
+    try:
+        env = {"DOCKER_HOST": tap.url, "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(good)}
+        answered = shipway("status", "--service", name, env=env, check=2)
+        assert answered.stderr.strip() == (f"error: there is no service {name} (check "
+                                           "--service and DOCKER_HOST)")   # the engine said so
+        assert tap.requests("GET", f"/services/{name}")
+        refused = shipway("status", "--service", name, check=1,
+                          env={**env, "DOCKER_CERT_PATH": str(other)})
+        assert refused.stderr.startswith(f"error: cannot reach the Docker Engine at {tap.url}")
+        assert refused.stderr.count("\n") == 1
+    finally:
+        tap.close()

@@ -169,14 +169,19 @@ def service_name(docker_client):
     """A random service name; the service and its release records are removed after the test."""
     name = random_name("svc")
     yield name
+    remove_service_and_releases(docker_client, name)
+
+
+def remove_service_and_releases(client, name):
+    """Remove service `name` (if there) and the release records shipway kept for it."""
     import docker
 
     try:
-        docker_client.services.get(name).remove()
+        client.services.get(name).remove()
     except docker.errors.NotFound:
         pass
-    for config in docker_client.api.configs(filters={"label": f"shipway.release.service={name}"}):
-        docker_client.api.remove_config(config["ID"])
+    for config in client.api.configs(filters={"label": f"shipway.release.service={name}"}):
+        client.api.remove_config(config["ID"])
 
 
 def running_digests(client, service):

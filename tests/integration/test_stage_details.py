@@ -174,6 +174,10 @@ def test_deploy_settings_reach_the_engine_and_a_paused_update_fails(
         assert spec["UpdateConfig"]["Order"] == "start-first"       # from the catalog
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
             assert "1.0.0" in page.read().decode()                    # host-mode port answers
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as page:
+            assert page.read().decode().strip() == "ok"
+        config = docker_client.api.inspect_image(releases["v1"])["Config"]
+        assert "/health" in " ".join(config["Healthcheck"]["Test"])   # the image's HEALTHCHECK
 
         # the registry login went to the engine with the create (for the nodes' pulls)
         ((_, headers),) = tap.requests("POST", "/services/create")
@@ -182,8 +186,8 @@ def test_deploy_settings_reach_the_engine_and_a_paused_update_fails(
         assert login["serveraddress"] == lab["SHIPWAY_REGISTRY"]
 
         failed = shipway("deploy", *args, "--image", releases["broken"], "--no-registry-auth",
-                         "--update-failure-action", "pause", env={"DOCKER_HOST": tap.url},
-                         check=1)
+                         "--update-failure-action", "pause", "--json",
+                         env={"DOCKER_HOST": tap.url}, check=1)
         (update,) = [h for p, h in tap.requests("POST", "/update") if "/services/" in p]
         assert registry_login(update) is None                          # --no-registry-auth
     finally:
@@ -192,6 +196,10 @@ def test_deploy_settings_reach_the_engine_and_a_paused_update_fails(
     assert last.startswith(f"error: update of {service_name} to {releases['broken']} failed: "
                            "swarm paused the update"), last
     assert "task error: container unhealthy" in last, last
+    record = json.loads(failed.stdout)     # --json: the record also when it failed (archived)
+    assert (record["ok"], record["update_state"], record["image"]) == (
+        False, "paused", releases["broken"])
+    assert record["task_error"].startswith("container unhealthy")
     # start-first: the old task is never stopped, so v1 still serves every request
     assert running_digests(docker_client, service_name) == [digest(releases["v1"])]
     assert docker_client.api.inspect_service(service_name)["UpdateStatus"]["State"] == "paused"

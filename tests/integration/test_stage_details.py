@@ -249,6 +249,7 @@ def test_rollback_without_history_uses_swarms_previous_spec(
     assert "replicas:  1/1 running (1 on this image)" in status
     assert "update:    rollback_completed" in status
     assert f"previous:  {releases['v2']}" in status
+    assert "deploy " not in status     # its label shipway.test is no deploy record
 
 
 def make_certificates(folder):

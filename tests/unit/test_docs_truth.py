@@ -112,3 +112,19 @@ def test_readme_catalog_error_example_is_what_shipway_prints(tmp_path, monkeypat
     code = cli.main(["deploy", "--catalog", "shipway.yml", "--service", "hello"], environ={},
                     console=Console(out, err))
     assert (code, err.getvalue()) == (2, example + "\n")
+
+
+def test_jenkins_readme_documents_exactly_the_step_parameters():
+    """jenkins/README.md's parameter table of each step names what the step reads."""
+    text = read("jenkins", "README.md")
+    sections = re.split(r"^### `(\w+)`$", text, flags=re.M)[1:]
+    steps = dict(zip(sections[::2], sections[1::2]))
+    names = sorted(f[:-len(".groovy")] for f in os.listdir(os.path.join(ROOT, "jenkins", "vars"))
+                   if f.endswith(".groovy"))
+    assert sorted(steps) == names
+    for step, body in steps.items():
+        documented = set(re.findall(r"^\| `(\w+)` \|", body, re.M))
+        source = read("jenkins", "vars", f"{step}.groovy")
+        read_by_step = set(re.findall(r"config\.(?:containsKey\(')?(\w+)", source)) - {
+            "containsKey"}
+        assert documented == read_by_step, step

@@ -1,9 +1,10 @@
 """Stage details the broader stage tests leave out, against the lab's real engine and registry:
 image flags over the catalog; deploy's ports (host mode), env, labels and update settings as
 the engine stores them, its per-task event lines, the registry login sent to the nodes (seen on
-the wire through DOCKER_HOST), a paused update; rollback through swarm's own PreviousSpec
-(`rollback=previous`) for a service shipway has no history of; DOCKER_TLS_VERIFY and
-DOCKER_CERT_PATH against an engine reached only through TLS. About 35 s on the lab."""
+the wire through DOCKER_HOST), a paused update, the wait's timeout; rollback through swarm's
+own PreviousSpec (`rollback=previous`) for a service shipway has no history of;
+DOCKER_TLS_VERIFY and DOCKER_CERT_PATH against an engine reached only through TLS.
+About 50 s on the lab."""
 import base64
 import json
 import os
@@ -297,3 +298,17 @@ def test_docker_tls_settings_are_honoured(shipway, tmp_path):
         assert refused.stderr.count("\n") == 1
     finally:
         tap.close()
+
+
+def test_deploy_waits_no_longer_than_its_timeout(shipway, releases, service_name, tmp_path):
+    """An update swarm holds back (60 s between tasks) outlasts --timeout 4s: exit 1, one line
+    that says so, in about 4 s, not 60."""
+    catalog = write_catalog(str(tmp_path / "c.yml"), service_name, releases["repo"], ".")
+    args = ("--catalog", catalog, "--service", service_name)
+    shipway("deploy", *args, "--image", releases["v1"], check=0)
+    slow = shipway("deploy", *args, "--image", releases["v2"], "--update-delay", "60s",
+                   "--timeout", "4s", check=1, timeout=50)
+    last = slow.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: update of {service_name} to {releases['v2']} failed: "
+                           "timed out after 4s: update state updating, "), last
+    assert re.search(r"[01]/2 tasks running the new image", last), last

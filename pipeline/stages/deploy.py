@@ -115,13 +115,15 @@ def run(ctx, args):
         return 0
     record = result.summary()
     state.save(ctx.state_dir(args.state_dir), settings["name"], "deploy", record)
+    if args.json:
+        # Also when it failed ("ok": false): Jenkins archives this record, and a failed
+        # deploy is when someone reads it.
+        ctx.console.json(record)
     if not result.outcome.ok:
         raise DeployError(result.failure_message(), service=settings["name"],
                           running_image=result.outcome.running_image,
                           task_error=result.outcome.task_error)
-    if args.json:
-        ctx.console.json(record)
-    else:
+    if not args.json:
         ctx.console.result(f"{settings['name']}: {result.action} {pinned} "
                            f"({result.outcome.running}/{result.outcome.desired} running)")
     return 0

@@ -25,14 +25,13 @@ def run(ctx, args):
         for line in result.plan:
             ctx.console.result(line)
         return 0
-    record = result.summary()
+    if args.json:
+        ctx.console.json(result.summary())   # also when it failed, as deploy does
     if not result.outcome.ok:
         raise DeployError(result.failure_message(), service=settings["name"],
                           running_image=result.outcome.running_image,
                           task_error=result.outcome.task_error)
-    if args.json:
-        ctx.console.json(record)
-    else:
+    if not args.json:
         release = f" (release #{result.release.seq})" if result.release else ""
         verb = "already on" if result.action == "unchanged" else "rolled back from " + \
             f"{result.previous_image} to"

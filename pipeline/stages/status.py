@@ -2,7 +2,7 @@
 from pipeline.api import engine
 from pipeline.errors import UsageError
 from pipeline.stages import common
-from pipeline.swarm.spec import LABEL_PREFIX, digest_of, image_of, task_image
+from pipeline.swarm.spec import DEPLOY_LABELS, LABEL_PREFIX, digest_of, image_of, task_image
 
 
 def add_arguments(parser):
@@ -20,6 +20,7 @@ def service_status(api, name):
     live = [t for t in tasks if t.get("DesiredState") == "running"]
     running = [t for t in live if t["Status"]["State"] == "running"]
     update = service.get("UpdateStatus") or {}
+    labels = service["Spec"].get("Labels") or {}
     previous = service.get("PreviousSpec")
     return {
         "service": name,
@@ -35,9 +36,9 @@ def service_status(api, name):
         "update": {"state": update.get("State", ""), "message": update.get("Message", ""),
                    "started": update.get("StartedAt", ""),
                    "completed": update.get("CompletedAt", "")},
-        "deploy": {k[len(LABEL_PREFIX):]: v
-                   for k, v in (service["Spec"].get("Labels") or {}).items()
-                   if k.startswith(LABEL_PREFIX)},
+        # Only what deploy records: a catalog label such as shipway.lab is not deploy metadata.
+        "deploy": {key: labels[LABEL_PREFIX + key] for key in (*DEPLOY_LABELS, "release")
+                   if LABEL_PREFIX + key in labels},
         "previous_image": image_of(previous) if previous else None,
         **_release_status(api, name, service["Spec"]),
     }

@@ -9,6 +9,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -60,6 +61,17 @@ def docker_client(lab):
     client = docker.from_env()
     yield client
     client.close()
+
+
+def wait_for(predicate, timeout=5.0, poll=0.01, what="condition"):
+    """The first true value of `predicate()`, polled until `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"{what} not reached in {timeout} s")
 
 
 def random_name(prefix="t"):
@@ -157,14 +169,19 @@ def service_name(docker_client):
     """A random service name; the service and its release records are removed after the test."""
     name = random_name("svc")
     yield name
+    remove_service_and_releases(docker_client, name)
+
+
+def remove_service_and_releases(client, name):
+    """Remove service `name` (if there) and the release records shipway kept for it."""
     import docker
 
     try:
-        docker_client.services.get(name).remove()
+        client.services.get(name).remove()
     except docker.errors.NotFound:
         pass
-    for config in docker_client.api.configs(filters={"label": f"shipway.release.service={name}"}):
-        docker_client.api.remove_config(config["ID"])
+    for config in client.api.configs(filters={"label": f"shipway.release.service={name}"}):
+        client.api.remove_config(config["ID"])
 
 
 def running_digests(client, service):

@@ -14,13 +14,13 @@ import secrets
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import jenkins
 import pytest
 import requests
 
+from tests.integration.conftest import wait_for
 from tests.support.jenkins_double import JenkinsDouble
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -61,16 +61,6 @@ def double(token):
 @pytest.fixture
 def server(double, token):
     return jenkins.Jenkins(double.url, "admin", token, timeout=10)
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("condition not reached in time")
 
 
 # -- controller-level endpoints --------------------------------------------------

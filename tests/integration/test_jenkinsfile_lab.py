@@ -19,6 +19,7 @@ import time
 import pytest
 
 from pipeline import catalog, render
+from tests.integration.conftest import remove_service_and_releases
 from tests.support.groovy import groovy_available, pipeline_run, run_pipelines
 
 pytestmark = [pytest.mark.integration, pytest.mark.groovy,
@@ -107,12 +108,7 @@ def deployed(lab, docker_client, tmp_path_factory):
         yield {"name": name, "cat": cat, "base": base, "env": env, "credentials": credentials,
                "results": results, "workdirs": workdirs, "replicas": entry["deploy"]["replicas"]}
     finally:
-        import docker
-
-        try:
-            docker_client.services.get(name).remove()
-        except docker.errors.NotFound:
-            pass
+        remove_service_and_releases(docker_client, name)
 
 
 def test_rendered_pipeline_deploys_the_pushed_digest(deployed, lab, docker_client):

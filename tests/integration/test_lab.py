@@ -108,3 +108,23 @@ def test_proxy_service_runs_and_answers(lab_env):
     assert http_status(f"{proxy}/_lab/proxy-health") == 200
     # a Host nobody routes gets the proxy's own 404, not a hang or a 503
     assert http_status(f"{proxy}/", {"Host": "no-such-service.lab.localhost"}) == 404
+
+
+def test_lab_up_again_changes_nothing(lab_env):
+    """lab/up is idempotent: on an up lab it changes no service, network or registry (~1 s)."""
+    import hashlib
+
+    def snapshot():
+        with open(lab_env["SHIPWAY_REGISTRY_PASSWORD_FILE"], "rb") as handle:
+            password = hashlib.sha256(handle.read()).hexdigest()   # never the password itself
+        return (docker(lab_env, "service", "inspect", "--format", "{{.ID}} {{.Version.Index}}",
+                       "shipway-proxy"),
+                docker(lab_env, "network", "inspect", "--format", "{{.Id}}", "proxy"),
+                docker(lab_env, "info", "--format", "{{.Swarm.NodeID}}"), password)
+    before = snapshot()
+    proc = subprocess.run([os.path.join(ROOT, "lab", "up")], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "shipway-proxy is up to date" in proc.stdout + proc.stderr
+    assert snapshot() == before
+    test_registry_wants_credentials_and_accepts_the_lab_ones(lab_env)

@@ -1,0 +1,61 @@
+"""The template environment: StrictUndefined (a value a template needs and does not get is an
+error, never an empty string in a rendered script) and autoescaping for config.xml only."""
+import os
+
+import jinja2
+import jinja2.meta
+import pytest
+
+from pipeline import catalog, render
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CATALOG = catalog.load(os.path.join(ROOT, "tests", "fixtures", "golden", "basic", "catalog.yml"))
+SERVICE = "hello"
+
+
+def calls():
+    """(template, the values the public render functions give it)."""
+    values = render._common(CATALOG, CATALOG.service(SERVICE))
+    return [
+        ("Jenkinsfile.j2", {**values, "catalog_path": "shipway.yml"}),
+        ("rollback.Jenkinsfile.j2", values),
+        ("job-pipeline.xml.j2", {**values, "script_path": "Jenkinsfile", "description": "d"}),
+        ("job-rollback.xml.j2", {**values, "script": "s", "description": "d"}),
+        ("folder.xml.j2", {"folder": "demo", "description": "d", "marker": values["marker"]}),
+    ]
+
+
+def referenced(template):
+    env = render._environment()
+    source = env.loader.get_source(env, template)[0]
+    return jinja2.meta.find_undeclared_variables(env.parse(source))
+
+
+@pytest.mark.parametrize("template, values", calls(), ids=[c[0] for c in calls()])
+def test_every_missing_value_is_an_error(template, values):
+    render._render(template, **values)        # complete: renders
+    needed = referenced(template) - {"indent"}   # `indent` is set by a macro's caller
+    assert needed, template
+    for name in sorted(needed):
+        partial = {k: v for k, v in values.items() if k != name}
+        with pytest.raises(jinja2.UndefinedError):
+            render._render(template, **partial)
+
+
+def test_a_missing_key_inside_a_mapping_is_an_error_too():
+    env = render._environment()
+    with pytest.raises(jinja2.UndefinedError):
+        env.from_string("{{ jenkins.repo }}").render(jenkins={})
+    assert env.undefined is jinja2.StrictUndefined
+
+
+def test_autoescape_is_on_for_config_xml_only():
+    env = render._environment()
+    assert all(env.autoescape(t) for t in
+               ("job-pipeline.xml.j2", "job-rollback.xml.j2", "folder.xml.j2",
+                "_job_common.xml.j2"))
+    assert not any(env.autoescape(t) for t in
+                   ("Jenkinsfile.j2", "rollback.Jenkinsfile.j2"))
+    xml = env.get_template("folder.xml.j2").render(
+        folder="f", description="<a & 'b'>", marker="[m]")
+    assert "<a &" not in xml and "&lt;a &amp;" in xml

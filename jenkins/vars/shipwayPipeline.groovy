@@ -69,10 +69,17 @@ def call(Map config = [:]) {
                 steps {
                     shipwayStage(stage: 'deploy', service: service, catalog: catalog,
                                  credentials: credentials, json: true)
-                    shipwayStage(stage: 'status', service: service, catalog: catalog, json: true)
                 }
                 post {
                     always {
+                        // What runs now, after a failed deploy too (swarm may have rolled back).
+                        script {
+                            try {
+                                shipwayStage(stage: 'status', service: service, catalog: catalog, json: true)
+                            } catch (err) {
+                                echo "shipway status failed: ${err}"
+                            }
+                        }
                         archiveArtifacts artifacts: 'shipway-deploy.json, shipway-status.json', allowEmptyArchive: true
                     }
                 }

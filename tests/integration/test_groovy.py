@@ -163,6 +163,8 @@ def _scenarios(tmp_path_factory):
     add("push-fails", render.render_jenkinsfile(basic, "hello"), {"FAKE_SHIPWAY_FAIL_push": "3"},
         branch="main", credentials=CREDS)
     add("no-credential", render.render_jenkinsfile(basic, "hello"), branch="main")
+    add("deploy-fails", render.render_jenkinsfile(basic, "hello"), {"FAKE_SHIPWAY_FAIL_deploy": "1"},
+        branch="main", credentials=CREDS)
     add("echo-secret", textwrap.dedent("""\
         pipeline {
             agent any
@@ -182,6 +184,9 @@ def _scenarios(tmp_path_factory):
     add("rollback-release", render.render_rollback(basic, "hello"), credentials=CREDS,
         params={"RELEASE": "it's $(id) ${HOME}"})
     add("library-main", TWO_LINE_JENKINSFILE, branch="main", library_dirs=[LIBRARY],
+        credentials={"reg": {"username": "u", "password": SECRET}})
+    add("library-deploy-fails", TWO_LINE_JENKINSFILE, {"FAKE_SHIPWAY_FAIL_deploy": "1"},
+        branch="main", library_dirs=[LIBRARY],
         credentials={"reg": {"username": "u", "password": SECRET}})
     add("library-feature", TWO_LINE_JENKINSFILE, branch="feature", library_dirs=[LIBRARY],
         credentials={"reg": {"username": "u", "password": SECRET}})
@@ -290,6 +295,16 @@ def test_failed_stage_fails_the_build_and_skips_the_rest(runs):
     assert result.stages["Push"] == "failed"
     assert result.stages["Deploy"] == "skipped-after-failure"
     assert "script returned exit code 3" in result.log
+
+
+def test_failed_deploy_still_archives_what_runs(runs):
+    # After a failed deploy (swarm may have rolled back) the build keeps the deploy record and
+    # the status of what runs now, from the rendered pipeline and the library alike.
+    for name in ("deploy-fails", "library-deploy-fails"):
+        work, result = runs[name]
+        assert result.returncode == 1 and result.stages["Deploy"] == "failed", name
+        assert [c["argv"][0] for c in _calls(work)][-2:] == ["deploy", "status"], name
+        assert sorted(result.archived) == ["shipway-deploy.json", "shipway-status.json"], name
 
 
 def test_missing_credential_fails_the_push(runs):

@@ -309,7 +309,7 @@ def test_jenkinsfile_options_and_stages():
                    "stage('Build')", "stage('Image')", "stage('Push')", "stage('Deploy')",
                    "branch 'main'", "branch 'rel/*'", "agent any",
                    "sh 'shipway build --catalog ci/cat.yml --service hello'",
-                   "--json > shipway-deploy.json'", "--json > shipway-status.json'",
+                   "--json > shipway-deploy.json'", "--json > shipway-status.json || true'",
                    "archiveArtifacts"):
         assert needle in text, needle
     # The secret never appears as Groovy: only shipway reads it, from its environment.

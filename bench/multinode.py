@@ -1,9 +1,10 @@
 """Figure: the multi-node lab (3 managers + 1 worker) - bring-up, deploy, rollback, failover.
 
-1. Bring-up (unless --no-fresh): `lab/down --nodes 3+1`, then `lab/up --nodes 3+1` from
-   nothing (namespaces, bridge, registry, 4 dockerds, swarm, overlay network, HAProxy), then
-   once more (idempotent: checks, changes nothing); memory: the resident size of every lab
-   process (dockerds, containerds, shims, containers, registry), as lab/up reports it.
+1. Bring-up (unless --no-fresh): `lab/down --nodes 3+1` of the lab up, then `lab/up --nodes
+   3+1` from nothing (namespaces, bridge, registry, 4 dockerds, swarm, overlay network,
+   HAProxy), then once more (idempotent: checks, changes nothing); memory: the resident size
+   of every lab process (dockerds, containerds, shims, containers, registry), as lab/up
+   reports it.
 2. Deploy and rollback, against the alternative in the same run: the same service (4 replicas
    of the health-checked example, parallelism 1, delay 1s, start-first, monitor 3s) on the
    multi-node lab (shipway's DOCKER_HOST on manager m1; every node pulls from the registry
@@ -72,7 +73,8 @@ def multi_env(lab):
 
 
 def bring_up():
-    """Cold bring-up, idempotent re-run, down: seconds and resident MB."""
+    """Cold bring-up, idempotent re-run, down (of a lab that is up): seconds and MB."""
+    _lib.run([os.path.join(LAB, "up"), "--nodes", "3+1"], os.environ, timeout=600)
     down, _ = _lib.run([os.path.join(LAB, "down"), "--nodes", "3+1"], os.environ, timeout=300)
     cold, proc = _lib.run([os.path.join(LAB, "up"), "--nodes", "3+1"], os.environ, timeout=600)
     memory = re.search(r"(\d+) MB resident", proc.stdout)
@@ -195,7 +197,8 @@ def write_figure(rows, headers, result):
     lines.insert(1, "| " + " | ".join("-" * w for w in widths) + " |")
     m = result["machine"] if "machine" in result else _lib.machine()
     text = (f"### Multi-node lab (bench/multinode.py, {m['date']}, {m['cpus']} cores, "
-            f"{result['pairs']} pairs)\n\n" + "\n".join(lines) + "\n\n"
+            f"{result['pairs']} pairs, load average {result['load_average_before']:.1f} "
+            f"before, {result['load_average_after']:.1f} after)\n\n" + "\n".join(lines) + "\n\n"
             f"Tasks of the 4-replica service after each multi-node deploy ran on "
             f"{result['spread']} distinct nodes. Failover times are from the SIGKILL of the "
             "leader's dockerd. Raw numbers: bench/results/multinode.json.\n")
@@ -211,7 +214,8 @@ def main():
                    help="do not take the multi-node lab down and up (no bring-up figures)")
     args = p.parse_args()
     result = {"what": "multi-node lab (3 managers + 1 worker, one dockerd each in its own "
-                      "network namespace) vs the single-node lab", "pairs": args.pairs}
+                      "network namespace) vs the single-node lab", "pairs": args.pairs,
+              "load_average_before": os.getloadavg()[0]}
     if args.fresh:
         result["bring_up"] = bring_up()
     else:
@@ -226,6 +230,8 @@ def main():
         result["failover"] = failover(lab, mfx, args.failovers)
     lab.close()
     result["spread"] = spread
+    # the machine is shared: what else ran shows here
+    result["load_average_after"] = os.getloadavg()[0]
     for kind in ("deploy", "rollback"):
         result[kind] = _lib.compare(runs[f"multi_{kind}"], runs[f"single_{kind}"],
                                     "multi", "single")

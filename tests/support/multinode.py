@@ -102,8 +102,8 @@ class MultiLab:
 
     def node_states(self, exclude=()):
         """hostname -> (Status.State, ManagerStatus.Reachability or '') as a live manager sees."""
-        return {n["Description"]["Hostname"]: (n["Status"]["State"],
-                                               (n.get("ManagerStatus") or {}).get("Reachability", ""))
+        return {n["Description"]["Hostname"]:
+                (n["Status"]["State"], (n.get("ManagerStatus") or {}).get("Reachability", ""))
                 for n in self.manager(exclude).api.nodes()}
 
     def healthy(self):

@@ -163,8 +163,8 @@ def failover(lab, fx, rounds):
     return results
 
 
-def table(result):
-    """The figure's rows (also written to bench/FIGURE-MULTINODE.md)."""
+def tables(result):
+    """The figure's two tables, [(rows, headers)] (also written to bench/FIGURE-MULTINODE.md)."""
     med, fmt = _lib.median, _lib.fmt
     rows = []
     up = result.get("bring_up")
@@ -175,33 +175,42 @@ def table(result):
                  ["lab/down --nodes 3+1", fmt(up["down_s"]), "", ""]]
     for kind in ("deploy", "rollback"):
         c = result[kind]
-        rows.append([f"shipway {kind}, 4 replicas: 3+1 nodes vs 1 node",
-                     fmt(c["multi"]["median_s"]), fmt(c["single"]["median_s"]),
-                     f"x{c['median_ratio']}"])
-    for f in result["failover"]:
-        rows.append([f"leader {f['killed']} killed mid-deploy (via {f['via']})",
-                     f"leader {fmt(f['new_leader_s'])}",
-                     f"update done {fmt(f['update_completed_s'])}",
-                     f"shipway exit {f['shipway_exit']} at {fmt(f['shipway_returned_s'])}; "
-                     f"manager back {fmt(f['manager_back_s'])}"])
-    if result["failover"]:
-        rows.append(["failover medians", fmt(med([f["new_leader_s"] for f in result["failover"]])),
-                     fmt(med([f["update_completed_s"] for f in result["failover"]])), ""])
-    return rows, ["what", "multi-node / time", "single-node / time", "ratio / note"]
+        rows.append([f"shipway {kind}, 4 replicas (median)", fmt(c["multi"]["median_s"]),
+                     fmt(c["single"]["median_s"]), f"x{c['median_ratio']}"])
+    main = (rows, ["what", "3+1 nodes", "1 node", "ratio 3+1 / 1 (median of pairs)"])
+    kills = result["failover"]
+    rows = [[f"{f['killed']} (deploy via {f['via']})", fmt(f["new_leader_s"]),
+             fmt(f["update_completed_s"]), f"{fmt(f['shipway_returned_s'])} (exit "
+             f"{f['shipway_exit']})", fmt(f["manager_back_s"])] for f in kills]
+    if kills:
+        rows.append(["median", fmt(med([f["new_leader_s"] for f in kills])),
+                     fmt(med([f["update_completed_s"] for f in kills])),
+                     fmt(med([f["shipway_returned_s"] for f in kills])),
+                     fmt(med([f["manager_back_s"] for f in kills]))])
+    failover = (rows, ["leader killed", "new leader", "update completed", "shipway returned",
+                       "killed manager back"])
+    return [main, failover]
 
 
-def write_figure(rows, headers, result):
+def markdown(rows, headers):
     widths = [max(len(str(r[i])) for r in [headers] + rows) for i in range(len(headers))]
     lines = ["| " + " | ".join(str(c).ljust(widths[i]) for i, c in enumerate(r)) + " |"
              for r in [headers] + rows]
     lines.insert(1, "| " + " | ".join("-" * w for w in widths) + " |")
-    m = result["machine"] if "machine" in result else _lib.machine()
+    return "\n".join(lines)
+
+
+def write_figure(parts, result):
+    m = result["machine"]
     text = (f"### Multi-node lab (bench/multinode.py, {m['date']}, {m['cpus']} cores, "
             f"{result['pairs']} pairs, load average {result['load_average_before']:.1f} "
-            f"before, {result['load_average_after']:.1f} after)\n\n" + "\n".join(lines) + "\n\n"
+            f"before, {result['load_average_after']:.1f} after)\n\n"
+            + markdown(*parts[0]) + "\n\n"
             f"Tasks of the 4-replica service after each multi-node deploy ran on "
-            f"{result['spread']} distinct nodes. Failover times are from the SIGKILL of the "
-            "leader's dockerd. Raw numbers: bench/results/multinode.json.\n")
+            f"{result['spread']} distinct nodes. Update: parallelism 1, delay 1s, start-first, "
+            "monitor 3s.\n\nLeader failover: shipway deploys through another manager, the "
+            "leader's dockerd is SIGKILLed once the update runs; seconds from the kill:\n\n"
+            + markdown(*parts[1]) + "\n\nRaw numbers: bench/results/multinode.json.\n")
     with open(FIGURE_MD, "w", encoding="utf-8") as handle:
         handle.write(text)
     _lib.log(f"table written to {os.path.relpath(FIGURE_MD, os.getcwd())}")
@@ -237,9 +246,11 @@ def main():
                                     "multi", "single")
     result["update_config"] = UPDATE
     path = _lib.write_results("multinode", result, args.out)
-    rows, headers = table(result)
-    _lib.print_table(rows, headers)
-    write_figure(rows, headers, {**result, "machine": _lib.machine()})
+    parts = tables(result)
+    for rows, headers in parts:
+        _lib.print_table(rows, headers)
+        print()
+    write_figure(parts, {**result, "machine": _lib.machine()})
     return path
 
 

@@ -59,7 +59,10 @@ class MultiLab:
         import docker
 
         if node not in self._clients:
-            self._clients[node] = docker.DockerClient(base_url=self.socket(node), timeout=30)
+            # a fixed API version: the client is made without asking the engine, which may
+            # be the one a test just killed (20.10 speaks 1.41; newer engines accept it)
+            self._clients[node] = docker.DockerClient(base_url=self.socket(node),
+                                                      version="1.41", timeout=30)
         return self._clients[node]
 
     def close(self):
@@ -139,6 +142,20 @@ class MultiLab:
         address, port = self.env["SHIPWAY_LAB_PROXY"].split("//", 1)[1].split(":")
         return get(int(port), "proxy.lab.localhost", "/_lab/proxy-health", timeout=1.0,
                    address=address)[0] == 200
+
+    def remove_images(self, repository):
+        """Every node's images of `repository` (those a container still uses stay)."""
+        import docker
+
+        for node in self.nodes:
+            if not self.up(node):
+                continue
+            api = self.client(node).api
+            for image in api.images(name=repository):
+                try:
+                    api.remove_image(image["Id"], force=True)
+                except docker.errors.APIError:
+                    pass     # still used by a container on its way out; lab/down takes it
 
     # --- what runs where -------------------------------------------------------------------
     def running_tasks(self, service, exclude=()):

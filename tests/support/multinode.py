@@ -143,19 +143,26 @@ class MultiLab:
         return get(int(port), "proxy.lab.localhost", "/_lab/proxy-health", timeout=1.0,
                    address=address)[0] == 200
 
-    def remove_images(self, repository):
-        """Every node's images of `repository` (those a container still uses stay)."""
+    def remove_images(self, repository, timeout=30.0):
+        """Every node's images of `repository`, once the containers of removed services that
+        still use them are gone (bounded; lab/down takes whatever is left)."""
         import docker
 
+        deadline = time.monotonic() + timeout
         for node in self.nodes:
             if not self.up(node):
                 continue
             api = self.client(node).api
-            for image in api.images(name=repository):
-                try:
-                    api.remove_image(image["Id"], force=True)
-                except docker.errors.APIError:
-                    pass     # still used by a container on its way out; lab/down takes it
+            while True:
+                left = 0
+                for image in api.images(name=repository):
+                    try:
+                        api.remove_image(image["Id"], force=True)
+                    except docker.errors.APIError:
+                        left += 1       # a stopping container still uses it
+                if not left or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.5)
 
     # --- what runs where -------------------------------------------------------------------
     def running_tasks(self, service, exclude=()):

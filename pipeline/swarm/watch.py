@@ -13,6 +13,8 @@ from pipeline.swarm.spec import image_of, task_image
 
 POLL_SECONDS = 0.5
 FAILED_STATES = {"failed", "rejected"}
+# a task on its way to running (swarm's task states before "running")
+PENDING_STATES = {"new", "pending", "assigned", "accepted", "preparing", "ready", "starting"}
 _TASK_ID = re.compile(r"\btask ([a-z0-9]{25})\b")
 
 
@@ -51,6 +53,7 @@ class Watcher:
         self._nodes = {}
         self._disconnected = ""     # why the engine does not answer, while it does not
         self._errors = {}
+        self._failed = set()        # ids of the tasks on the expected image seen failed
 
     def wait(self, expect_image, mode, timeout, since=None):
         """Wait until the service runs `expect_image` healthy, or fails, or `timeout` passes.
@@ -75,11 +78,33 @@ class Watcher:
                 else:
                     last.reason = (f"timed out after {timeout:.0f}s: update state "
                                    f"{last.update_state or 'none'}, {last.running}/"
-                                   f"{last.desired} tasks running the new image")
+                                   f"{last.desired} tasks running the new image"
+                                   + self._on_down_nodes(expect_image))
                 return last
             time.sleep(self.poll)
 
     _last = None
+    _last_tasks = ()
+
+    def _on_down_nodes(self, image):
+        """'; node w1 is down with task ... on it', for the tasks of `image` not yet running
+        on nodes the swarm sees down: swarm's rolling update waits for such a task and does
+        not go on by itself (the node is gone, not the task)."""
+        from docker.errors import APIError
+
+        waiting = [t for t in self._last_tasks if task_image(t) == image
+                   and t["Status"]["State"] in PENDING_STATES]
+        if not waiting:
+            return ""
+        try:
+            down = {n["ID"]: n["Description"]["Hostname"] for n in self.api.nodes()
+                    if n["Status"]["State"] != "ready"}
+        except (APIError, *engine.connection_errors()):
+            return ""
+        stuck = [f"node {down[t['NodeID']]} is down with task {t.get('Slot', '-')} "
+                 f"{t['ID'][:12]} of this update on it ({t['Status']['State']})"
+                 for t in waiting if t.get("NodeID") in down]
+        return "; " + "; ".join(stuck) if stuck else ""
 
     def _check(self, expect_image, mode, since):
         from docker.errors import APIError, NotFound
@@ -104,6 +129,7 @@ class Watcher:
             self.report("reconnected to the Docker Engine")
             self._disconnected = ""
         self._report_tasks(tasks)
+        self._last_tasks = tasks
         status = service.get("UpdateStatus") or {}
         fresh = bool(status) and status.get("StartedAt") != since
         state = status.get("State", "") if fresh else ""
@@ -144,10 +170,12 @@ class Watcher:
         if converged:
             outcome.ok, outcome.reason = True, "all replicas running"
             return outcome
-        failed = [t for t in tasks if t["Status"]["State"] in FAILED_STATES
-                  and task_image(t) == expect_image]
-        if desired and len(failed) >= max(3, desired + 1):
-            outcome.reason = f"{len(failed)} tasks failed to start"
+        # Every failed task seen counts, not only those still listed: swarm keeps only the
+        # last few dead tasks per slot (the swarm's task history limit, maybe 1 or 2).
+        self._failed.update(t["ID"] for t in tasks if t["Status"]["State"] in FAILED_STATES
+                            and task_image(t) == expect_image)
+        if desired and len(self._failed) >= max(3, desired + 1):
+            outcome.reason = f"{len(self._failed)} tasks failed to start"
             return outcome
         return None
 

@@ -10,7 +10,8 @@ version the body names, its latency, or the error. Started and stopped around an
     result = load.result            # sent, failed, versions, p50/p99 ...
 
 Bounded three ways: the stop() call, `max_seconds` and `max_requests`, whichever comes first.
-Loopback only: any other address is refused.
+Loopback, or the multi-node lab's own bridge (lab/multinode: 10.210.0.0/24, a network the lab
+creates on this machine) only: any other address is refused.
 """
 import http.client
 import ipaddress
@@ -22,6 +23,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 _VERSION = re.compile(r"version ([A-Za-z0-9._+-]+)")
+LAB_BRIDGE = ipaddress.ip_network("10.210.0.0/24")   # lab/multinode/lib.sh MN_SUBNET_PREFIX
+
+
+def allowed_address(address):
+    """Loopback, or an address on the multi-node lab's bridge."""
+    ip = ipaddress.ip_address(address)
+    return ip.is_loopback or ip in LAB_BRIDGE
 
 
 @dataclass
@@ -146,8 +154,8 @@ class Load:
 
     def __init__(self, port, host, path="/", *, address="127.0.0.1", threads=4, rate=40.0,
                  timeout=2.0, max_seconds=120.0, max_requests=10000):
-        if not ipaddress.ip_address(address).is_loopback:
-            raise ValueError(f"load goes to loopback only, not {address}")
+        if not allowed_address(address):
+            raise ValueError(f"load goes to loopback or the lab's bridge only, not {address}")
         if threads < 1 or rate <= 0 or max_seconds <= 0 or max_requests < 1:
             raise ValueError("threads, rate, max_seconds and max_requests must be positive")
         self.address, self.port, self.host, self.path = address, int(port), host, path
@@ -275,20 +283,21 @@ def measure(port, host, operation, *, lead=1.0, tail=1.0, **load_options):
     return value, result
 
 
-def get(port, host, path="/", *, timeout=2.0):
+def get(port, host, path="/", *, timeout=2.0, address="127.0.0.1"):
     """One GET through the same code the load uses: (status, version, error)."""
-    return Load(port, host, path, timeout=timeout).request()
+    return Load(port, host, path, timeout=timeout, address=address).request()
 
 
-def wait_until(port, host, predicate, *, timeout=60.0, interval=0.25, path="/"):
+def wait_until(port, host, predicate, *, timeout=60.0, interval=0.25, path="/",
+               address="127.0.0.1"):
     """Poll GET until predicate(status, version, error) holds; bounded. Returns the last
     answer; raises TimeoutError with it when the deadline passes."""
     deadline = time.monotonic() + timeout
     while True:
-        answer = get(port, host, path)
+        answer = get(port, host, path, address=address)
         if predicate(*answer):
             return answer
         if time.monotonic() >= deadline:
-            raise TimeoutError(f"GET http://127.0.0.1:{port}{path} Host {host}: still {answer} "
+            raise TimeoutError(f"GET http://{address}:{port}{path} Host {host}: still {answer} "
                                f"after {timeout:.0f}s")
         time.sleep(interval)

@@ -188,7 +188,7 @@ class SwarmProxy:
     """
 
     def __init__(self, client, routes, *, network="proxy", image=IMAGE, name=None,
-                 labels=None):
+                 labels=None, address="127.0.0.1", constraints=None):
         self.client = client
         self.routes = dict(routes)
         self.network = network
@@ -197,6 +197,10 @@ class SwarmProxy:
         self.labels = {"shipway.test": "true", **(labels or {})}
         self.port = None
         self.config_id = None
+        # where its host-mode port is reached: loopback, or (multi-node lab) the node that
+        # `constraints` pin it to, which must have `image` already (it is never pulled)
+        self.address = address
+        self.constraints = list(constraints or [])
         self.text = render(self.routes)
 
     @staticmethod
@@ -223,6 +227,7 @@ class SwarmProxy:
                                                       max_attempts=3),
             update_config=docker.types.UpdateConfig(order="stop-first"),
             stop_grace_period=5_000_000_000,
+            constraints=self.constraints or None,
             labels=self.labels)
         self.wait_healthy(timeout)
         return self
@@ -230,14 +235,15 @@ class SwarmProxy:
     def healthy(self):
         from tests.support.load import get
 
-        status, _, _ = get(self.port, "proxy.lab.localhost", "/_lab/proxy-health", timeout=1.0)
+        status, _, _ = get(self.port, "proxy.lab.localhost", "/_lab/proxy-health", timeout=1.0,
+                           address=self.address)
         return status == 200
 
     def wait_healthy(self, timeout=60.0):
         for _ in _deadline_loop(timeout):
             if self.healthy():
                 return
-        raise TimeoutError(f"proxy {self.name} on 127.0.0.1:{self.port} not answering after "
+        raise TimeoutError(f"proxy {self.name} on {self.address}:{self.port} not answering after "
                            f"{timeout:.0f}s; {service_problems(self.client, self.name)}")
 
     def wait_routed(self, service, predicate=None, timeout=60.0):
@@ -246,7 +252,8 @@ class SwarmProxy:
 
         return wait_until(self.port, self.host(service),
                           lambda status, version, error: status == 200 and (
-                              predicate is None or predicate(version)), timeout=timeout)
+                              predicate is None or predicate(version)), timeout=timeout,
+                          address=self.address)
 
     def remove(self):
         """Remove the service, then its config (which swarm keeps while a service uses it)."""

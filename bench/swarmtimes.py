@@ -5,26 +5,13 @@ Used by the deploy and rollback figures to split a tool's wall time into what sw
 compute the lower bound of an update from its config and the measured task start times.
 """
 import math
-import re
-from datetime import datetime, timezone
 
-_FRACTION = re.compile(r"\.(\d+)")
+from pipeline.units import parse_timestamp
 
 
 def parse_time(text):
     """Engine RFC 3339 time (nanoseconds, Z or offset) -> POSIX seconds (float)."""
-    if not text or text.startswith("0001-"):
-        return None
-    text = text.replace("Z", "+00:00")
-    fraction = 0.0
-    match = _FRACTION.search(text)
-    if match:
-        fraction = float("0." + match.group(1))
-        text = text[:match.start()] + text[match.end():]
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp() + fraction
+    return parse_timestamp(text)
 
 
 SETTLED = ("completed", "paused", "rollback_completed", "rollback_paused")

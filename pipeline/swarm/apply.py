@@ -169,14 +169,15 @@ def remember(api, name, keep, report, outcome=None, release_id=None):
         outcome.ok, outcome.reason = False, "another change to the service replaced this one"
         outcome.running_image = specs.image_of(applied["Spec"])
         return None
-    known = history.running_release(history.history(api, name), applied["Spec"])
+    existing = history.history(api, name)
+    known = history.running_release(existing, applied["Spec"])
     if known is not None:
         return known  # recorded before (a re-run of the same release)
-    release = history.record(api, name, applied["Spec"])
+    release = history.record(api, name, applied["Spec"], existing)
     if release is None:
         return None
     report(f"release #{release.seq} recorded ({release.image})")
-    for old in history.prune(api, name, keep, running=release):
+    for old in history.prune(api, name, keep, running=release, existing=existing):
         report(f"release #{old.seq} dropped from the history (keeping {keep})")
     return release
 

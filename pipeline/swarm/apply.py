@@ -146,21 +146,27 @@ def deploy(api, settings, image, build, registry_auth, report, dry_run=False):
         return result
     if since == "never":  # nothing written: judge the update in flight, or the tasks, as they are
         since = None
+    # Read the history now, while swarm works, not after: the release is recorded sooner.
+    existing = history.history(api, name)
     result.outcome = watcher.wait(image, mode, timeout, since)
     if result.outcome.ok:
         ours = release_id if result.action in ("created", "updated") else None
         result.release = remember(api, name, settings["deploy"]["keep_releases"], report,
-                                  result.outcome, ours)
+                                  result.outcome, ours, watcher.service, existing)
     return result
 
 
-def remember(api, name, keep, report, outcome=None, release_id=None):
+def remember(api, name, keep, report, outcome=None, release_id=None, applied=None,
+             existing=None):
     """Record the release the service now runs (if new) and prune the history to `keep`.
 
     With `release_id`, only that release: when the spec names another one, someone changed
-    the service right after it converged, and `outcome` is marked as replaced.
+    the service right after it converged, and `outcome` is marked as replaced. `applied` (the
+    service as just read) and `existing` (the history as read during the wait) save reading
+    them again; a release another deploy recorded meanwhile only shifts the number (409).
     """
-    applied = engine.inspect_service(api, name)
+    if applied is None:
+        applied = engine.inspect_service(api, name)
     if applied is None:
         outcome.ok, outcome.reason = False, "the service was removed while shipway waited for it"
         return None
@@ -169,7 +175,8 @@ def remember(api, name, keep, report, outcome=None, release_id=None):
         outcome.ok, outcome.reason = False, "another change to the service replaced this one"
         outcome.running_image = specs.image_of(applied["Spec"])
         return None
-    existing = history.history(api, name)
+    if existing is None:
+        existing = history.history(api, name)
     known = history.running_release(existing, applied["Spec"])
     if known is not None:
         return known  # recorded before (a re-run of the same release)

@@ -115,6 +115,7 @@ class Watcher:
         self._no_health_failure = set()   # stopped tasks whose container was not unhealthy
         self._clock = LeaderClock()
         self._settles_at = None           # local time the update settles, once known
+        self.service = None               # the service as last read
 
     def wait(self, expect_image, mode, timeout, since=None):
         """Wait until the service runs `expect_image` healthy, or fails, or `timeout` passes.
@@ -169,6 +170,7 @@ class Watcher:
                             "still waiting for it")
             self._disconnected = engine.short(exc)
             return None
+        self.service = service
         if self._disconnected:
             self.report("reconnected to the Docker Engine")
             self._disconnected = ""

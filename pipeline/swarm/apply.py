@@ -189,15 +189,18 @@ def remember(api, name, keep, report, outcome=None, release_id=None, applied=Non
     return release
 
 
-def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, to=None):
+def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, to=None,
+             current=None):
     """Go back to the release before the running one (or release `to`), restoring its spec.
 
     With no release history (a service shipway never recorded), fall back to swarm's own
-    PreviousSpec through the Engine API's `rollback=previous`.
+    PreviousSpec through the Engine API's `rollback=previous`. `current`: the service as the
+    caller just read it (read here when not given; read again only to retry a refused write).
     """
     name = settings["name"]
     timeout = timeout or settings["deploy"]["timeout"]
-    current = engine.inspect_service(api, name)
+    if current is None:
+        current = engine.inspect_service(api, name)
     if current is None:
         raise UsageError(f"there is no service {name}", hint="check --service and DOCKER_HOST")
     releases = history.history(api, name)
@@ -205,7 +208,7 @@ def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, 
         if to:
             raise NothingToRollBack(f"service {name} has no recorded releases to pick {to!r} "
                                     "from; nothing was changed")
-        return _swarm_rollback(api, name, registry_auth, report, dry_run, timeout)
+        return _swarm_rollback(api, name, registry_auth, report, dry_run, timeout, current)
     running = history.running_release(releases, current["Spec"])
     target = history.choose(releases, running, to,
                             specs.digest_of(specs.image_of(current["Spec"])))
@@ -229,8 +232,10 @@ def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, 
     report(f"rolling back service {name} to release #{target.seq} (build "
            f"{target.build_number or '-'}, {target.created}): {from_image} -> {target.image}")
 
+    unread = [current]  # the first attempt writes at the version read above
+
     def attempt():
-        fresh = engine.inspect_service(api, name)
+        fresh = unread.pop() if unread else engine.inspect_service(api, name)
         # The release's whole spec, as it was applied: not only its image.
         engine.update_service(api, fresh["ID"], fresh["Version"]["Index"], target.spec,
                               registry_auth)
@@ -241,11 +246,12 @@ def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, 
     return result
 
 
-def _swarm_rollback(api, name, registry_auth, report, dry_run, timeout):
+def _swarm_rollback(api, name, registry_auth, report, dry_run, timeout, current):
     """Swarm's PreviousSpec through `rollback=previous` (services with no shipway history)."""
+    unread = [current]
 
     def attempt():
-        current = engine.inspect_service(api, name)
+        current = unread.pop() if unread else engine.inspect_service(api, name)
         previous = current.get("PreviousSpec")
         if not previous:
             raise NothingToRollBack(f"service {name} has no previous spec to roll back to; "

@@ -278,6 +278,31 @@ class Registry:
         with self._request("HEAD", f"{repository}/manifests/{tag}", accept) as answer:
             return answer.headers["Docker-Content-Digest"]
 
+    def manifest(self, repository, reference):
+        """The image manifest (a dict) of a tag or digest."""
+        accept = ("application/vnd.docker.distribution.manifest.v2+json,"
+                  "application/vnd.oci.image.manifest.v1+json")
+        with self._request("GET", f"{repository}/manifests/{reference}", accept) as answer:
+            return json.loads(answer.read())
+
+    def pushed_bytes(self, repository, reference, blobs_before):
+        """What a push of `reference` uploaded: the blobs its manifest references (config and
+        layers) that the registry did not hold in `blobs_before` (a `blobs()` snapshot), with
+        their stored sizes. Returns {"bytes": n, "blobs": [{digest, size, kind}], "layers": n}."""
+        manifest = self.manifest(repository, reference)
+        stored = self.blobs()
+        parts = [("config", manifest["config"])] + [("layer", d) for d in manifest["layers"]]
+        new = []
+        for kind, descriptor in parts:
+            digest = descriptor["digest"]
+            key = digest.split(":", 1)[1]
+            if key not in blobs_before:
+                new.append({"digest": digest, "kind": kind,
+                            "size": stored.get(key, descriptor.get("size", 0))})
+        return {"bytes": sum(b["size"] for b in new), "blobs": new,
+                "layers": len(manifest["layers"]),
+                "image_bytes": sum(d.get("size", 0) for _k, d in parts)}
+
     def delete(self, repository, digest):
         """Delete a manifest (its tags go with it); blobs stay until the registry's GC."""
         try:

@@ -5,26 +5,13 @@ Used by the deploy and rollback figures to split a tool's wall time into what sw
 compute the lower bound of an update from its config and the measured task start times.
 """
 import math
-import re
-from datetime import datetime, timezone
 
-_FRACTION = re.compile(r"\.(\d+)")
+from pipeline.units import parse_timestamp
 
 
 def parse_time(text):
     """Engine RFC 3339 time (nanoseconds, Z or offset) -> POSIX seconds (float)."""
-    if not text or text.startswith("0001-"):
-        return None
-    text = text.replace("Z", "+00:00")
-    fraction = 0.0
-    match = _FRACTION.search(text)
-    if match:
-        fraction = float("0." + match.group(1))
-        text = text[:match.start()] + text[match.end():]
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp() + fraction
+    return parse_timestamp(text)
 
 
 SETTLED = ("completed", "paused", "rollback_completed", "rollback_paused")
@@ -49,8 +36,10 @@ def timeline(api, service_name, started_after, wall_start, wall_end, update_conf
 
     Returns swarm's duration, the tool's overhead before swarm started and after it
     completed, each new task's start-to-running time (running means healthy: a task with a
-    HEALTHCHECK stays `starting` until its first good check), and the lower bound:
-    batches x (task start + time to healthy) + batches x delay + monitor.
+    HEALTHCHECK stays `starting` until its first good check), and the lower bounds:
+    batches x (task start + time to healthy) + batches x delay + monitor (swarm's own
+    timeline, to `completed`), and the same with the delays between batches only (when the
+    update is settled: every task healthy and past swarm's failure window).
     """
     settle(api, service_name)
     service = api.inspect_service(service_name)
@@ -82,6 +71,9 @@ def timeline(api, service_name, started_after, wall_start, wall_end, update_conf
         "batches": batches,
         "lower_bound_s": round(task_total + batches * delay + monitor, 4),
         "lower_bound_no_monitor_s": round(task_total + batches * delay, 4),
+        # What "healthy everywhere and past swarm's failure window" cannot beat: the delays
+        # between batches (not after the last one, which swarm idles through) + monitor.
+        "lower_bound_settled_s": round(task_total + (batches - 1) * delay + monitor, 4),
     }
 
 

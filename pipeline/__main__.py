@@ -1,6 +1,4 @@
 """`python -m pipeline` is the `shipway` command."""
-import sys
+from pipeline.cli import entry
 
-from pipeline.cli import main
-
-sys.exit(main())
+entry()

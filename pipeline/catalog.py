@@ -176,12 +176,14 @@ SERVICE_SCHEMA = {
     "context": _str,
     "dockerfile": _nonempty,
     "build_args": _str_map(),
+    "builder": _one_of("auto", "buildkit", "legacy"),
     "jenkins": JENKINS_SCHEMA,
     "deploy": DEPLOY_SCHEMA,
 }
 
 DEFAULTS = {
     "dockerfile": "Dockerfile",
+    "builder": "auto",
     "jenkins": {"branch": "main", "deploy_branches": ["main"], "agent": "any",
                 "timeout_minutes": 30},
     "deploy": {

@@ -4,6 +4,7 @@ import re
 from pipeline.errors import UsageError
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)")
+_FRACTION = re.compile(r"\.(\d+)")
 _SCALE = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -46,3 +47,22 @@ def parse_key_value(text, what):
     if not sep or not key:
         raise UsageError(f"{what} {text!r} is not KEY=VALUE", hint=f"write {what} NAME=value")
     return key, value
+
+
+def parse_timestamp(text):
+    """POSIX seconds (float) from an Engine API time (RFC 3339, nanoseconds, Z or an offset);
+    None for an empty or zero time (0001-01-01...)."""
+    from datetime import datetime, timezone
+
+    if not text or text.startswith("0001-"):
+        return None
+    text = text.replace("Z", "+00:00")
+    fraction = 0.0
+    match = _FRACTION.search(text)
+    if match:  # datetime takes 6 digits at most; the engine sends up to 9
+        fraction = float("0." + match.group(1))
+        text = text[:match.start()] + text[match.end():]
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp() + fraction

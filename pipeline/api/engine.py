@@ -18,8 +18,9 @@ def connect(environ):
     from docker.errors import DockerException
 
     try:
-        client = docker.DockerClient.from_env(environment=environ, timeout=API_TIMEOUT)
-        client.api.version()
+        # "auto" asks the engine for its API version: that one call also proves it answers.
+        client = docker.DockerClient.from_env(environment=environ, timeout=API_TIMEOUT,
+                                              version="auto")
     except DockerException as exc:
         host = environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
         raise EngineError(f"cannot reach the Docker Engine at {host}: {_short(exc)}",

@@ -1,14 +1,15 @@
-"""`shipway image`: build the service's image with the Docker SDK, tag it, label it (OCI)."""
+"""`shipway image`: build the service's image (BuildKit where available, else the Docker SDK's
+legacy builder), tag it, label it (OCI)."""
 import os
 import time
 
-from pipeline import imageref, state
+from pipeline import builders, imageref, state
 from pipeline.console import clean
 from pipeline.errors import BuildError, UsageError
 from pipeline.stages import common
 
 OVERRIDES = [("image", "image"), ("context", "context"), ("dockerfile", "dockerfile"),
-             ("build_args", "build_args")]
+             ("build_args", "build_args"), ("builder", "builder")]
 
 
 def add_arguments(parser):
@@ -22,6 +23,9 @@ def add_arguments(parser):
     parser.add_argument("--tag", dest="tags", metavar="TAG", action="append", default=[],
                         help="tag (repeatable); default: short GIT_COMMIT and BUILD_NUMBER")
     parser.add_argument("--no-cache", action="store_true", help="do not use the build cache")
+    parser.add_argument("--builder", choices=builders.BUILDERS,
+                        help="auto (default): BuildKit through a docker client on PATH that has "
+                             "it, else the SDK's legacy builder")
 
 
 def default_tags(build):
@@ -55,14 +59,24 @@ def run(ctx, args):
                          hint="fix 'context'/'dockerfile' in the catalog or the flags")
     version = ctx.build.number or tags[0]
     labels = oci_labels(settings, ctx.build, version)
-    ctx.console.event(f"image {settings['name']}: building {repo}:{tags[0]} from {context}")
-    image_id = build_image(ctx.docker().api, context, dockerfile, f"{repo}:{tags[0]}",
-                           settings.get("build_args", {}), labels, args.no_cache, ctx.console)
-    tag_image(ctx.docker().api, image_id, repo, tags[1:])
+    builder, client = builders.choose(settings.get("builder") or "auto", ctx.environ)
+    ctx.console.event(f"image {settings['name']}: building {repo}:{tags[0]} from {context} "
+                      f"({builder})")
+    if builder == "buildkit":
+        image_id = builders.buildkit_build(client, ctx.environ, context, dockerfile,
+                                           [f"{repo}:{t}" for t in tags],
+                                           settings.get("build_args", {}), labels, args.no_cache,
+                                           ctx.console)
+    else:
+        api = ctx.docker().api
+        image_id = build_image(api, context, dockerfile, f"{repo}:{tags[0]}",
+                               settings.get("build_args", {}), labels, args.no_cache,
+                               ctx.console)
+        tag_image(api, image_id, repo, tags[1:])
     ctx.console.event(f"image {settings['name']}: {image_id} tagged " +
                       ", ".join(f"{repo}:{t}" for t in tags))
     state.save(ctx.state_dir(args.state_dir), settings["name"], "image",
-               {"repository": repo, "tags": tags, "image_id": image_id})
+               {"repository": repo, "tags": tags, "image_id": image_id, "builder": builder})
     ctx.console.result(image_id)
     return 0
 

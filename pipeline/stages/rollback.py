@@ -40,19 +40,15 @@ def run(ctx, args):
 
 
 def _rollback(ctx, args, api, settings):
+    from pipeline.api.engine import inspect_service
+
     header = None
-    current_image = _current_image(api, settings["name"])
+    current = inspect_service(api, settings["name"])  # read once, handed on
+    current_image = image_of(current["Spec"]) if current else None
     if current_image and settings["deploy"]["with_registry_auth"]:
         # Nodes that must pull the older image again need the credentials too.
         repo = imageref.split(current_image)[0]
         header = registry.auth_header(registry.auth_config(ctx, repo))
     to = None if args.to in (None, "", "previous") else args.to
     return swarm_apply.rollback(api, settings, header, ctx.console.event, dry_run=args.dry_run,
-                                to=to)
-
-
-def _current_image(api, name):
-    from pipeline.api.engine import inspect_service
-
-    service = inspect_service(api, name)
-    return image_of(service["Spec"]) if service else None
+                                to=to, current=current)

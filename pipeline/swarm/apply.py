@@ -10,7 +10,7 @@ from pipeline.api import engine
 from pipeline.errors import NothingToRollBack, UsageError
 from pipeline.swarm import releases as history
 from pipeline.swarm import spec as specs
-from pipeline.swarm.watch import Outcome, Watcher
+from pipeline.swarm.watch import Outcome, Watcher, serving
 
 OUT_OF_SEQUENCE_ATTEMPTS = 5
 IN_FLIGHT = ("updating", "rollback_started")
@@ -55,27 +55,27 @@ class Result:
 
 
 def _retry_out_of_sequence(fn, report=None):
-    """Run fn(); when swarm says "update out of sequence", read again and retry."""
-    import tenacity
+    """Run fn(); when swarm says "update out of sequence", read again and retry.
+
+    A plain loop, not tenacity: importing tenacity would cost every deploy ~20-50 ms before
+    swarm starts, for a retry that is rare.
+    """
+    import random
+    import time
+
     from docker.errors import APIError
 
-    def before_sleep(state):
-        if report:
-            report(f"the service changed meanwhile ({engine.short(state.outcome.exception())}); "
-                   "retrying on its fresh spec")
-
-    retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception(
-            lambda e: isinstance(e, APIError) and engine.is_out_of_sequence(e)),
-        stop=tenacity.stop_after_attempt(OUT_OF_SEQUENCE_ATTEMPTS),
-        wait=tenacity.wait_random(0.1, 0.5),
-        before_sleep=before_sleep,
-        reraise=True,
-    )
-    try:
-        return retrying(fn)
-    except APIError as exc:
-        raise engine.api_error(exc, "the engine refused the service change") from None
+    for attempt in range(1, OUT_OF_SEQUENCE_ATTEMPTS + 1):
+        try:
+            return fn()
+        except APIError as exc:
+            if attempt == OUT_OF_SEQUENCE_ATTEMPTS or not engine.is_out_of_sequence(exc):
+                raise engine.api_error(exc, "the engine refused the service change") from None
+            if report:
+                report(f"the service changed meanwhile ({engine.short(exc)}); "
+                       "retrying on its fresh spec")
+            time.sleep(random.uniform(0.1, 0.5))  # let the other writer finish
+    return None  # not reached: the last attempt returns or raises
 
 
 def network_ids(api, names):
@@ -142,25 +142,31 @@ def deploy(api, settings, image, build, registry_auth, report, dry_run=False):
         service = engine.inspect_service(api, name)
         result.outcome = Outcome(False, "swarm paused the update of this release earlier",
                                  "paused", (service.get("UpdateStatus") or {}).get("Message", ""),
-                                 specs.image_of(service["Spec"]))
+                                 serving(engine.list_tasks(api, service["ID"])))
         return result
     if since == "never":  # nothing written: judge the update in flight, or the tasks, as they are
         since = None
+    # Read the history now, while swarm works, not after: the release is recorded sooner.
+    existing = history.history(api, name)
     result.outcome = watcher.wait(image, mode, timeout, since)
     if result.outcome.ok:
         ours = release_id if result.action in ("created", "updated") else None
         result.release = remember(api, name, settings["deploy"]["keep_releases"], report,
-                                  result.outcome, ours)
+                                  result.outcome, ours, watcher.service, existing)
     return result
 
 
-def remember(api, name, keep, report, outcome=None, release_id=None):
+def remember(api, name, keep, report, outcome=None, release_id=None, applied=None,
+             existing=None):
     """Record the release the service now runs (if new) and prune the history to `keep`.
 
     With `release_id`, only that release: when the spec names another one, someone changed
-    the service right after it converged, and `outcome` is marked as replaced.
+    the service right after it converged, and `outcome` is marked as replaced. `applied` (the
+    service as just read) and `existing` (the history as read during the wait) save reading
+    them again; a release another deploy recorded meanwhile only shifts the number (409).
     """
-    applied = engine.inspect_service(api, name)
+    if applied is None:
+        applied = engine.inspect_service(api, name)
     if applied is None:
         outcome.ok, outcome.reason = False, "the service was removed while shipway waited for it"
         return None
@@ -169,27 +175,32 @@ def remember(api, name, keep, report, outcome=None, release_id=None):
         outcome.ok, outcome.reason = False, "another change to the service replaced this one"
         outcome.running_image = specs.image_of(applied["Spec"])
         return None
-    known = history.running_release(history.history(api, name), applied["Spec"])
+    if existing is None:
+        existing = history.history(api, name)
+    known = history.running_release(existing, applied["Spec"])
     if known is not None:
         return known  # recorded before (a re-run of the same release)
-    release = history.record(api, name, applied["Spec"])
+    release = history.record(api, name, applied["Spec"], existing)
     if release is None:
         return None
     report(f"release #{release.seq} recorded ({release.image})")
-    for old in history.prune(api, name, keep, running=release):
+    for old in history.prune(api, name, keep, running=release, existing=existing):
         report(f"release #{old.seq} dropped from the history (keeping {keep})")
     return release
 
 
-def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, to=None):
+def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, to=None,
+             current=None):
     """Go back to the release before the running one (or release `to`), restoring its spec.
 
     With no release history (a service shipway never recorded), fall back to swarm's own
-    PreviousSpec through the Engine API's `rollback=previous`.
+    PreviousSpec through the Engine API's `rollback=previous`. `current`: the service as the
+    caller just read it (read here when not given; read again only to retry a refused write).
     """
     name = settings["name"]
     timeout = timeout or settings["deploy"]["timeout"]
-    current = engine.inspect_service(api, name)
+    if current is None:
+        current = engine.inspect_service(api, name)
     if current is None:
         raise UsageError(f"there is no service {name}", hint="check --service and DOCKER_HOST")
     releases = history.history(api, name)
@@ -197,7 +208,7 @@ def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, 
         if to:
             raise NothingToRollBack(f"service {name} has no recorded releases to pick {to!r} "
                                     "from; nothing was changed")
-        return _swarm_rollback(api, name, registry_auth, report, dry_run, timeout)
+        return _swarm_rollback(api, name, registry_auth, report, dry_run, timeout, current)
     running = history.running_release(releases, current["Spec"])
     target = history.choose(releases, running, to,
                             specs.digest_of(specs.image_of(current["Spec"])))
@@ -221,8 +232,10 @@ def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, 
     report(f"rolling back service {name} to release #{target.seq} (build "
            f"{target.build_number or '-'}, {target.created}): {from_image} -> {target.image}")
 
+    unread = [current]  # the first attempt writes at the version read above
+
     def attempt():
-        fresh = engine.inspect_service(api, name)
+        fresh = unread.pop() if unread else engine.inspect_service(api, name)
         # The release's whole spec, as it was applied: not only its image.
         engine.update_service(api, fresh["ID"], fresh["Version"]["Index"], target.spec,
                               registry_auth)
@@ -233,11 +246,12 @@ def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, 
     return result
 
 
-def _swarm_rollback(api, name, registry_auth, report, dry_run, timeout):
+def _swarm_rollback(api, name, registry_auth, report, dry_run, timeout, current):
     """Swarm's PreviousSpec through `rollback=previous` (services with no shipway history)."""
+    unread = [current]
 
     def attempt():
-        current = engine.inspect_service(api, name)
+        current = unread.pop() if unread else engine.inspect_service(api, name)
         previous = current.get("PreviousSpec")
         if not previous:
             raise NothingToRollBack(f"service {name} has no previous spec to roll back to; "

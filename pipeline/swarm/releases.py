@@ -112,7 +112,7 @@ def running_release(releases, service_spec):
     return next((r for r in releases if wanted and r.id == wanted), None)
 
 
-def record(api, service, spec):
+def record(api, service, spec, existing=None):
     """Store the release `spec` (as applied and running) unless it is recorded already.
 
     What it records comes from the spec itself: its image and the deploy labels
@@ -128,7 +128,8 @@ def record(api, service, spec):
         return None  # not applied by shipway: nothing to name it by
     meta = {key: labels.get(LABEL_PREFIX + key, "")
             for key in ("commit", "build-number", "build-url", "job", "deployed-at")}
-    existing = history(api, service)
+    if existing is None:
+        existing = history(api, service)
     for release in existing:
         if release.id == release_id:
             return release
@@ -156,10 +157,17 @@ def record(api, service, spec):
     raise EngineError(f"cannot record the release: {RECORD_ATTEMPTS} numbers taken in a row")
 
 
-def prune(api, service, keep, running=None):
-    """Remove all but the newest `keep` releases (never the running one); returns the removed."""
+def prune(api, service, keep, running=None, existing=None):
+    """Remove all but the newest `keep` releases (never the running one); returns the removed.
+    `existing`: the history as listed before `running` was recorded (saves listing again)."""
+    if existing is None:
+        releases = history(api, service)
+    else:
+        releases = sorted([r for r in existing if running is None or r.id != running.id]
+                          + ([running] if running is not None else []),
+                          key=lambda r: r.seq, reverse=True)
     removed = []
-    for release in history(api, service)[keep:]:
+    for release in releases[keep:]:
         if running is not None and release.id == running.id:
             continue
         _api_call("cannot remove an old release record", api.remove_config, release.config_id)

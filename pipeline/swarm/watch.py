@@ -3,6 +3,14 @@
 Swarm reports an update's fate in UpdateStatus (updating -> completed, or paused, or
 rollback_started -> rollback_completed). A task with a HEALTHCHECK stays `starting` until it is
 healthy, so `running` tasks on the desired image mean healthy ones.
+
+An update is settled before swarm says `completed`: swarm takes its failure action only for a
+task that fails within `monitor` of the moment the leader saw it running (swarmkit's updater),
+and after the last batch it idles `delay` before marking the update completed. So once every
+task of this update runs healthy and the newest one has run for `monitor`, nothing can undo
+the update any more: `wait` reports success then, as `docker service update --detach=false`
+does, instead of idling through the last delay. The leader's timestamps are read on this
+machine's clock through `LeaderClock`, which may err late, never early.
 """
 import re
 import time
@@ -10,8 +18,11 @@ from dataclasses import dataclass, field
 
 from pipeline.api import engine
 from pipeline.swarm.spec import image_of, task_image
+from pipeline.units import parse_timestamp
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.3
+DEFAULT_MONITOR = 5.0     # swarm's monitor period when the config names none
+SETTLE_MARGIN = 0.05      # for the updater to see the last task running after the store did
 FAILED_STATES = {"failed", "rejected"}
 # a task on its way to running (swarm's task states before "running")
 PENDING_STATES = {"new", "pending", "assigned", "accepted", "preparing", "ready", "starting"}
@@ -33,11 +44,77 @@ class Outcome:
     events: list = field(default_factory=list)
 
 
+def serving(tasks):
+    """What the running tasks run: one image, or each with its count when they differ
+    (a paused or stuck update), or "nothing" when no task runs."""
+    counts = {}
+    for task in tasks:
+        if task.get("DesiredState") == "running" and task["Status"]["State"] == "running":
+            image = task_image(task)
+            counts[image] = counts.get(image, 0) + 1
+    if not counts:
+        return "nothing (no task running)"
+    if len(counts) == 1:
+        return next(iter(counts))
+    return " and ".join(f"{image} on {n} task{'s' if n > 1 else ''}"
+                        for image, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
 def _short_image(image):
     if image and "@sha256:" in image:
         repo, digest = image.rsplit("@", 1)
         return f"{repo}@{digest[:19]}"
     return image or "?"
+
+
+class LeaderClock:
+    """The swarm leader's timestamps (Meta.CreatedAt/UpdatedAt) on this machine's clock.
+
+    A timestamp was written before we read it: offset (leader - local) >= stamp - read time.
+    The largest such bound seen is the estimate. It never exceeds the true offset, so a leader
+    time converted with it is never earlier than the truth: at worst it is the time we first
+    saw the stamp, which is all `docker service update` knows.
+    """
+
+    def __init__(self):
+        self.offset = None
+
+    def observe(self, objects, read_at):
+        """Take the Meta timestamps of engine objects read by local time `read_at`."""
+        for obj in objects:
+            for key in ("CreatedAt", "UpdatedAt"):
+                stamp = parse_timestamp(obj.get(key))
+                if stamp is not None and (self.offset is None or stamp - read_at > self.offset):
+                    self.offset = stamp - read_at
+
+    def local(self, stamp):
+        """Leader time `stamp` (POSIX seconds) as local time; None before any observation."""
+        return None if stamp is None or self.offset is None else stamp - self.offset
+
+
+def monitor_seconds(spec, mode):
+    """The monitor period swarm applies to this update (or rollback): the config's, else 5 s."""
+    config = spec.get("RollbackConfig" if mode == "rollback" else "UpdateConfig") or {}
+    return (config.get("Monitor") or 0) / 1e9 or DEFAULT_MONITOR
+
+
+def settled_at(clock, service, live, mode):
+    """Local time from which swarm takes no failure action on this update, or None when it
+    is not known yet: every live task must be one this update made (created after it started)
+    and running; then it is the newest one's running time (leader clock) + monitor."""
+    started = parse_timestamp((service.get("UpdateStatus") or {}).get("StartedAt"))
+    if started is None or not live:
+        return None
+    newest = None
+    for task in live:
+        created = parse_timestamp(task.get("CreatedAt"))
+        if created is None or created < started or task["Status"]["State"] != "running":
+            return None  # a task from before this update: swarm may still replace it
+        running_since = clock.local(parse_timestamp(task.get("UpdatedAt")))
+        if running_since is None:
+            return None
+        newest = running_since if newest is None else max(newest, running_since)
+    return newest + monitor_seconds(service["Spec"], mode) + SETTLE_MARGIN
 
 
 class Watcher:
@@ -54,6 +131,10 @@ class Watcher:
         self._disconnected = ""     # why the engine does not answer, while it does not
         self._errors = {}
         self._failed = set()        # ids of the tasks on the expected image seen failed
+        self._no_health_failure = set()   # stopped tasks whose container was not unhealthy
+        self._clock = LeaderClock()
+        self._settles_at = None           # local time the update settles, once known
+        self.service = None               # the service as last read
 
     def wait(self, expect_image, mode, timeout, since=None):
         """Wait until the service runs `expect_image` healthy, or fails, or `timeout` passes.
@@ -80,8 +161,12 @@ class Watcher:
                                    f"{last.update_state or 'none'}, {last.running}/"
                                    f"{last.desired} tasks running the new image"
                                    + self._on_down_nodes(expect_image))
+                last.running_image = serving(self._last_tasks)
                 return last
-            time.sleep(self.poll)
+            pause = self.poll
+            if self._settles_at is not None:  # wake up when the monitor period is over
+                pause = min(pause, max(0.01, self._settles_at - time.time()))
+            time.sleep(pause)
 
     _last = None
     _last_tasks = ()
@@ -111,7 +196,9 @@ class Watcher:
 
         try:
             service = self.api.inspect_service(self.service_id)
+            self._clock.observe([service], time.time())
             tasks = self.api.tasks(filters={"service": self.service_id})
+            self._clock.observe(tasks, time.time())
         except NotFound:
             image = self._last.running_image if self._last else ""
             return Outcome(False, "the service was removed while shipway waited for it",
@@ -125,6 +212,7 @@ class Watcher:
                             "still waiting for it")
             self._disconnected = engine.short(exc)
             return None
+        self.service = service
         if self._disconnected:
             self.report("reconnected to the Docker Engine")
             self._disconnected = ""
@@ -152,6 +240,8 @@ class Watcher:
             done = "completed" if mode == "update" else "rollback_completed"
             if state in ("paused", "rollback_paused"):
                 outcome.reason = f"swarm paused the {mode}"
+                # The spec names the new image; what serves is what the tasks run.
+                outcome.running_image = serving(tasks)
                 return outcome
             if mode == "update" and state == "rollback_completed":
                 outcome.reason = "swarm rolled the update back"
@@ -165,6 +255,14 @@ class Watcher:
         if mode in ("update", "rollback"):
             if state == done and converged:
                 outcome.ok, outcome.reason = True, f"{mode} completed"
+                return outcome
+            running = "updating" if mode == "update" else "rollback_started"
+            self._settles_at = (settled_at(self._clock, service, live, mode)
+                                if state == running and converged else None)
+            if self._settles_at is not None and time.time() >= self._settles_at:
+                outcome.ok = True
+                outcome.reason = (f"{mode} converged: every task healthy through the monitor "
+                                  "period")
                 return outcome
             return None
         if converged:
@@ -187,10 +285,13 @@ class Watcher:
             err = task["Status"].get("Err") or (
                 task["Status"]["State"] in FAILED_STATES and task["Status"].get("Message"))
             if not err and task["Status"]["State"] in ("complete", "shutdown") \
-                    and task.get("DesiredState") == "shutdown" and task["ID"] not in self._errors:
+                    and task.get("DesiredState") == "shutdown" and task["ID"] not in self._errors \
+                    and task["ID"] not in self._no_health_failure:
                 # A container that exits cleanly when swarm stops it for failing its health
                 # check leaves no Err on the task; its health log says what went wrong.
                 err = _health_failure(self.api, task["Status"])
+                if not err:  # stopped by the update, healthy: not worth asking again
+                    self._no_health_failure.add(task["ID"])
             if err and task_image(task) == image:
                 self._errors[task["ID"]] = (task["Status"].get("Timestamp", ""), err)
         named = _TASK_ID.search(self._why or "")

@@ -204,11 +204,7 @@ def test_deploy_settings_reach_the_engine_and_a_paused_update_fails(
     # start-first: the old task is never stopped, so v1 still serves every request
     assert running_digests(docker_client, service_name) == [digest(releases["v1"])]
     assert docker_client.api.inspect_service(service_name)["UpdateStatus"]["State"] == "paused"
-    if not last.endswith(f"the service now runs {releases['v1']}"):
-        # Known gap (pipeline/swarm/watch.py): on a paused update the line names the spec's
-        # image, not what the tasks run. Drop this branch once watch.py names the tasks' image.
-        assert last.endswith(f"the service now runs {releases['broken']}"), last
-        pytest.xfail("a paused update names the spec's image as running, not the tasks' (v1)")
+    assert last.endswith(f"the service now runs {releases['v1']}"), last   # what the tasks run
 
 
 def test_rollback_without_history_uses_swarms_previous_spec(

@@ -50,15 +50,23 @@ def test_build_streams_output_and_fails_with_the_command_status(shipway, tmp_pat
     assert proc.stderr.strip().splitlines()[-1].startswith("error: build command failed with exit status 7")
 
 
+# auto: BuildKit where a docker client on PATH has it (the lab's /usr/bin/docker 20.10 does);
+# legacy: the Docker SDK's builder. The second case costs one more build and push (~3 s).
+@pytest.mark.parametrize("builder", ["auto", "legacy"])
 def test_image_has_tags_and_oci_labels_and_push_digest_matches_registry(
-        shipway, hello, lab, docker_client):
+        shipway, hello, lab, docker_client, builder):
+    from pipeline import builders
+
     jenkins = {"GIT_COMMIT": "0123456789abcdef0123", "BUILD_NUMBER": "41",
                "GIT_URL": "https://jenkins:s3cret-token@git.example.com/hello.git",
                "VERSION": "4.1.0"}
     args = ("--catalog", hello["catalog"], "--service", "hello")
     shipway("build", *args, env=jenkins, check=0)
-    built = shipway("image", *args, env=jenkins, check=0)
+    built = shipway("image", *args, "--builder", builder, env=jenkins, check=0)
+    used = builders.choose(builder, shipway.env)[0]
+    assert f"({used})" in built.stderr.splitlines()[0], built.stderr
     image_id = built.stdout.strip()
+    assert image_id.startswith("sha256:")
     image = docker_client.images.get(image_id)
     assert sorted(image.tags) == sorted([f"{hello['repo']}:0123456", f"{hello['repo']}:41"])
     labels = image.labels

@@ -61,7 +61,7 @@ def test_console_script_and_bounded_dependencies(built):
     _, _, egg_info = built
     entry_points = configparser.ConfigParser()
     entry_points.read(egg_info / "entry_points.txt")
-    assert dict(entry_points["console_scripts"]) == {"shipway": "pipeline.cli:main"}
+    assert dict(entry_points["console_scripts"]) == {"shipway": "pipeline.cli:entry"}
     requires = (egg_info / "requires.txt").read_text().split("\n\n")[0].split()
     assert {r.split(">")[0].split("<")[0] for r in requires} >= {
         "docker", "python-jenkins", "jinja2", "tenacity", "PyYAML"}

@@ -1,0 +1,66 @@
+"""When an update is settled before swarm says `completed`: the leader clock and the window."""
+from pipeline.swarm.watch import (DEFAULT_MONITOR, SETTLE_MARGIN, LeaderClock, monitor_seconds,
+                                  settled_at)
+from pipeline.units import parse_timestamp
+
+T0 = "2026-11-29T15:00:00.000000000Z"
+BASE = parse_timestamp(T0)
+
+
+def stamp(seconds):
+    """An engine timestamp `seconds` after T0, with nanoseconds."""
+    whole, frac = divmod(round(seconds * 1e9), 10**9)
+    return f"2026-11-29T15:{whole // 60:02d}:{whole % 60:02d}.{frac:09d}Z"
+
+
+def task(created, updated, state="running"):
+    return {"CreatedAt": stamp(created), "UpdatedAt": stamp(updated),
+            "Status": {"State": state}, "DesiredState": "running"}
+
+
+def service(started, monitor_ns=3_000_000_000, kind="UpdateConfig"):
+    spec = {kind: {"Monitor": monitor_ns}} if monitor_ns is not None else {}
+    return {"UpdateStatus": {"StartedAt": stamp(started)}, "Spec": spec,
+            "UpdatedAt": stamp(started)}
+
+
+def test_timestamps_parse_with_nanoseconds():
+    assert parse_timestamp(stamp(1.5)) - BASE == 1.5
+    assert parse_timestamp("0001-01-01T00:00:00Z") is None
+    assert parse_timestamp("") is None
+
+
+def test_the_clock_never_runs_early():
+    clock = LeaderClock()
+    # The leader runs 10 s ahead; we read a stamp 0.2 s after it was written.
+    clock.observe([{"UpdatedAt": stamp(5)}], BASE + 5 - 10 + 0.2)
+    assert abs(clock.local(BASE + 5) - (BASE + 5 - 10 + 0.2)) < 1e-6  # late, never early
+    # A fresher reading tightens the estimate; a staler one does not loosen it.
+    clock.observe([{"UpdatedAt": stamp(6)}], BASE + 6 - 10 + 0.01)
+    clock.observe([{"UpdatedAt": stamp(6)}], BASE + 6 - 10 + 3)
+    assert abs(clock.local(BASE + 6) - (BASE + 6 - 10 + 0.01)) < 1e-6
+
+
+def test_settled_after_the_newest_task_ran_for_the_monitor_period():
+    clock = LeaderClock()
+    clock.observe([{"UpdatedAt": stamp(8)}], BASE + 8)  # same clock, read at once
+    live = [task(1, 4), task(4.5, 8)]
+    assert abs(settled_at(clock, service(0.5), live, "update")
+               - (BASE + 8 + 3 + SETTLE_MARGIN)) < 1e-6
+
+
+def test_not_settled_while_a_task_from_before_the_update_runs_or_one_starts():
+    clock = LeaderClock()
+    clock.observe([{"UpdatedAt": stamp(8)}], BASE + 8)
+    assert settled_at(clock, service(2), [task(1, 4), task(4.5, 8)], "update") is None
+    assert settled_at(clock, service(0.5), [task(1, 4), task(4.5, 8, "starting")],
+                      "update") is None
+    assert settled_at(LeaderClock(), service(0.5), [task(1, 4)], "update") is None  # no clock
+
+
+def test_monitor_period_is_the_configs_or_swarms_default():
+    assert monitor_seconds({"UpdateConfig": {"Monitor": 3_000_000_000}}, "update") == 3.0
+    assert monitor_seconds({"RollbackConfig": {"Monitor": 2_000_000_000},
+                            "UpdateConfig": {"Monitor": 9_000_000_000}}, "rollback") == 2.0
+    assert monitor_seconds({"UpdateConfig": {}}, "update") == DEFAULT_MONITOR
+    assert monitor_seconds({}, "update") == DEFAULT_MONITOR

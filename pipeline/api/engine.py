@@ -23,8 +23,13 @@ def connect(environ):
                                               version="auto")
     except DockerException as exc:
         host = environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        hint = "start dockerd or set DOCKER_HOST"
+        if environ.get("DOCKER_TLS_VERIFY") or environ.get("DOCKER_CERT_PATH"):
+            # With TLS asked for, a missing or wrong certificate is the likelier cause.
+            hint = ("check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem for this engine) "
+                    "and DOCKER_HOST")
         raise EngineError(f"cannot reach the Docker Engine at {host}: {_short(exc)}",
-                          hint="start dockerd or set DOCKER_HOST") from None
+                          hint=hint) from None
     config_dir = environ.get("DOCKER_CONFIG")
     if config_dir:
         # docker-py reads DOCKER_CONFIG from os.environ; honour the mapping we were given.

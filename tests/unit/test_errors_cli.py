@@ -91,6 +91,15 @@ def test_engine_unreachable_is_exit_1_one_line():
                            "Connection refused (start dockerd or set DOCKER_HOST)")
 
 
+def test_engine_unreachable_with_tls_names_the_certificates(tmp_path):
+    code, _, err = run(["status", "--service", "x"],
+                       {"DOCKER_HOST": "tcp://127.0.0.1:1", "DOCKER_TLS_VERIFY": "1",
+                        "DOCKER_CERT_PATH": str(tmp_path)})
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert err.strip().endswith("(check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem for this "
+                                "engine) and DOCKER_HOST)"), err
+
+
 def test_every_stage_in_the_table_has_a_module_with_the_interface():
     import importlib
     import importlib.util

@@ -64,3 +64,17 @@ def test_monitor_period_is_the_configs_or_swarms_default():
                             "UpdateConfig": {"Monitor": 9_000_000_000}}, "rollback") == 2.0
     assert monitor_seconds({"UpdateConfig": {}}, "update") == DEFAULT_MONITOR
     assert monitor_seconds({}, "update") == DEFAULT_MONITOR
+
+
+def _task(image, state="running", desired="running"):
+    return {"DesiredState": desired, "Status": {"State": state},
+            "Spec": {"ContainerSpec": {"Image": image}}}
+
+
+def test_serving_names_what_the_running_tasks_run():
+    from pipeline.swarm.watch import serving
+
+    assert serving([_task("r:v1"), _task("r:v1"), _task("r:v2", "starting")]) == "r:v1"
+    assert serving([_task("r:v1"), _task("r:v2"), _task("r:v2"),
+                    _task("r:v3", "running", "shutdown")]) == "r:v2 on 2 tasks and r:v1 on 1 task"
+    assert serving([_task("r:v2", "failed")]) == "nothing (no task running)"

@@ -35,7 +35,7 @@ from tests.support.multinode import MultiLab, wait_for  # noqa: E402
 
 REPLICAS = 4
 LAB = os.path.join(_lib.ROOT, "lab")
-FIGURE_MD = os.path.join(_lib.ROOT, "bench", "FIGURE-MULTINODE.md")
+FIGURE_MD = os.path.join(_lib.RESULTS_DIR, "multinode.md")
 
 
 class MultiFixture(Fixture):
@@ -164,7 +164,7 @@ def failover(lab, fx, rounds):
 
 
 def tables(result):
-    """The figure's two tables, [(rows, headers)] (also written to bench/FIGURE-MULTINODE.md)."""
+    """The figure's two tables, [(rows, headers)] (also written to bench/results/multinode.md)."""
     med, fmt = _lib.median, _lib.fmt
     rows = []
     up = result.get("bring_up")

@@ -10,7 +10,9 @@ alternate: shipway A->B, CLI B->A, shipway A->B, ...
 Also reported, from swarm's own timeline of every run: swarm's update time (StartedAt ->
 CompletedAt), what each tool adds before and after it, and the lower bound of the update:
 batches x (task start + time to healthy) + batches x delay + monitor, with the task times
-measured on the run itself.
+measured on the run itself; and the settled bound, the same with (batches - 1) x delay: swarm
+idles `delay` after the last batch before it says `completed`, but can no longer fail the
+update then, so neither tool waits for it.
 
     python bench/deploy.py [--pairs 5]
 """

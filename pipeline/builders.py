@@ -2,7 +2,7 @@
 
 The Docker SDK speaks only the legacy builder. BuildKit needs the client side of a build
 session, which the docker CLI has: built in from 18.09 to 22.x (`DOCKER_BUILDKIT=1`), through
-the buildx plugin from 23.0. BuildKit rebuilds the example after a one-line change about twice
+the buildx plugin from 23.0. BuildKit rebuilds the example after a one-line change 2-3 times
 as fast as the legacy builder (no container per RUN step, only changed files sent; see
 bench/commit.py), so `auto` uses it wherever such a client is on PATH (the engine must be
 18.09 or newer), and the legacy builder elsewhere.
@@ -29,6 +29,11 @@ _PLUGIN_DIRS = ("/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/
                 "/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins")
 
 
+def _client_env(environ):
+    """The environment for the docker client: shipway's own secrets left out."""
+    return {k: v for k, v in environ.items() if k not in _PRIVATE_ENV}
+
+
 def _docker_clients(environ):
     """Every executable `docker` on PATH, in PATH order, without repeats."""
     seen, found = set(), []
@@ -52,7 +57,7 @@ def buildkit_client(environ):
     for path in _docker_clients(environ):
         try:
             shown = subprocess.run([path, "--version"], capture_output=True, text=True,
-                                   timeout=10, env=environ).stdout
+                                   timeout=10, env=_client_env(environ)).stdout
         except (OSError, subprocess.TimeoutExpired):
             continue
         match = _VERSION.search(shown)
@@ -87,7 +92,7 @@ def buildkit_build(client, environ, context, dockerfile, tags, build_args, label
     """`DOCKER_BUILDKIT=1 docker build` of `context`, tagged with every one of `tags`
     (REPO:TAG); returns the image id. Output is streamed as events; a failed build raises
     BuildError with the client's error line."""
-    env = {k: v for k, v in environ.items() if k not in _PRIVATE_ENV}
+    env = _client_env(environ)
     env["DOCKER_BUILDKIT"] = "1"
     with tempfile.TemporaryDirectory(prefix="shipway-build-") as scratch:
         iidfile = os.path.join(scratch, "iid")

@@ -44,6 +44,14 @@ class Outcome:
     events: list = field(default_factory=list)
 
 
+def _healthy_slots(live, image):
+    """The replica slots with a task running `image` (healthy: a task with a HEALTHCHECK is
+    `starting` until it passes). By slot, not by task: after an engine restart swarm may list
+    two running tasks of one slot for a while."""
+    return {t.get("Slot") or t.get("NodeID") for t in live
+            if t["Status"]["State"] == "running" and task_image(t) == image}
+
+
 def serving(tasks):
     """What the running tasks run: one image, or each with its count when they differ
     (a paused or stuck update), or "nothing" when no task runs."""
@@ -171,21 +179,38 @@ class Watcher:
     _last = None
     _last_tasks = ()
 
+    def _others_remain(self, tasks, image):
+        """A task of another image is still wanted, or still runs: with start-first the old
+        container serves requests until it has stopped, so the release is not yet the only
+        one. A task on a node swarm sees down counts as gone (it reports nothing more)."""
+        old = [t for t in tasks if task_image(t) != image
+               and (t.get("DesiredState") == "running" or t["Status"]["State"] == "running")]
+        if any(t.get("DesiredState") == "running" for t in old):
+            return True
+        if not old:
+            return False
+        down = self._down_nodes()
+        return any(t.get("NodeID") not in down for t in old)
+
+    def _down_nodes(self):
+        """{node id: hostname} of the nodes swarm does not see ready; {} when it cannot say."""
+        from docker.errors import APIError
+
+        try:
+            return {n["ID"]: n["Description"]["Hostname"] for n in self.api.nodes()
+                    if n["Status"]["State"] != "ready"}
+        except (APIError, *engine.connection_errors()):
+            return {}
+
     def _on_down_nodes(self, image):
         """'; node w1 is down with task ... on it', for the tasks of `image` not yet running
         on nodes the swarm sees down: swarm's rolling update waits for such a task and does
         not go on by itself (the node is gone, not the task)."""
-        from docker.errors import APIError
-
         waiting = [t for t in self._last_tasks if task_image(t) == image
                    and t["Status"]["State"] in PENDING_STATES]
         if not waiting:
             return ""
-        try:
-            down = {n["ID"]: n["Description"]["Hostname"] for n in self.api.nodes()
-                    if n["Status"]["State"] != "ready"}
-        except (APIError, *engine.connection_errors()):
-            return ""
+        down = self._down_nodes()
         stuck = [f"node {down[t['NodeID']]} is down with task {t.get('Slot', '-')} "
                  f"{t['ID'][:12]} of this update on it ({t['Status']['State']})"
                  for t in waiting if t.get("NodeID") in down]
@@ -230,11 +255,11 @@ class Watcher:
         message = self._why or message
         desired = service["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas", 0)
         live = [t for t in tasks if t.get("DesiredState") == "running"]
-        healthy = [t for t in live if t["Status"]["State"] == "running"
-                   and task_image(t) == expect_image]
-        converged = len(healthy) == desired and len(live) == desired
+        healthy_slots = _healthy_slots(live, expect_image)
+        converged = len(healthy_slots) == desired and not self._others_remain(tasks,
+                                                                              expect_image)
         outcome = Outcome(False, "", state, message, image_of(service["Spec"]),
-                          len(healthy), desired, self._task_error(tasks, expect_image))
+                          len(healthy_slots), desired, self._task_error(tasks, expect_image))
         self._last = outcome
         if mode in ("update", "rollback"):
             done = "completed" if mode == "update" else "rollback_completed"

@@ -78,3 +78,35 @@ def test_serving_names_what_the_running_tasks_run():
     assert serving([_task("r:v1"), _task("r:v2"), _task("r:v2"),
                     _task("r:v3", "running", "shutdown")]) == "r:v2 on 2 tasks and r:v1 on 1 task"
     assert serving([_task("r:v2", "failed")]) == "nothing (no task running)"
+
+
+class _Nodes:
+    """Only what Watcher._others_remain asks the engine: the nodes and their state."""
+
+    def __init__(self, down=()):
+        self.down = set(down)
+
+    def nodes(self):
+        return [{"ID": n, "Description": {"Hostname": n},
+                 "Status": {"State": "down" if n in self.down else "ready"}}
+                for n in ("n1", "n2")]
+
+
+def _on(node, image, state="running", desired="running"):
+    return {**_task(image, state, desired), "NodeID": node}
+
+
+def test_a_release_is_alone_only_once_old_containers_stopped():
+    from pipeline.swarm.watch import Watcher, _healthy_slots
+
+    watcher = Watcher(_Nodes(down={"n2"}), "svc", report=lambda line: None)
+    new = [{**_on("n1", "r:v2"), "Slot": 1}, {**_on("n1", "r:v2"), "Slot": 1},
+           {**_on("n1", "r:v2"), "Slot": 2}]
+    assert len(_healthy_slots(new, "r:v2")) == 2          # two tasks of slot 1 count once
+    assert not watcher._others_remain(new, "r:v2")
+    # start-first: the old container is told to stop but still serves
+    assert watcher._others_remain(new + [_on("n1", "r:v1", "running", "shutdown")], "r:v2")
+    assert watcher._others_remain(new + [_on("n1", "r:v1", "pending")], "r:v2")
+    assert not watcher._others_remain(new + [_on("n1", "r:v1", "shutdown", "shutdown")], "r:v2")
+    # a node swarm sees down reports nothing more: its old task is not waited for
+    assert not watcher._others_remain(new + [_on("n2", "r:v1", "running", "shutdown")], "r:v2")

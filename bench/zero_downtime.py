@@ -174,33 +174,24 @@ class Bench:
                                  order="stop-first", labels=LABELS)
             self.wait_routed(name, v1)
 
+        # (scenario, operation, exit code, what stderr must say, which versions answer)
+        scenarios = (
+            ("deploy", lambda: self.deploy("v2"), 0, "",
+             lambda load: load.version_order == [v1, v2]),
+            ("failed deploy", lambda: self.deploy("broken"), 1, "rolled the update back",
+             lambda load: set(load.versions) == {v2}),
+            ("rollback", lambda: self.shipway("rollback", check=False), 0, "",
+             lambda load: load.version_order == [v2, v1]),
+        )
         for round_ in range(1, self.args.rounds + 1):
             tag = f"round {round_}/{self.args.rounds}"
-            proc, load = self.under_load(self.service, lambda: self.deploy("v2"))
-            _lib.log(f"{tag} deploy: {load.describe()}")
-            runs["deploy"].append(load)
-            expect(proc.returncode == 0, f"{tag}: deploy exited {proc.returncode}: "
-                                         f"{proc.stderr.strip()[-300:]}")
-            expect(load.failed == 0 and load.version_order == [v1, v2],
-                   f"{tag}: deploy: {load.describe()}")
-
-            proc, load = self.under_load(self.service, lambda: self.deploy("broken"))
-            _lib.log(f"{tag} failed deploy: {load.describe()}")
-            runs["failed deploy"].append(load)
-            expect(proc.returncode == 1 and "rolled the update back" in proc.stderr,
-                   f"{tag}: broken deploy exited {proc.returncode}: "
-                   f"{proc.stderr.strip()[-300:]}")
-            expect(load.failed == 0 and set(load.versions) == {v2},
-                   f"{tag}: failed deploy: {load.describe()}")
-
-            proc, load = self.under_load(self.service, lambda: self.shipway("rollback",
-                                                                            check=False))
-            _lib.log(f"{tag} rollback: {load.describe()}")
-            runs["rollback"].append(load)
-            expect(proc.returncode == 0, f"{tag}: rollback exited {proc.returncode}: "
-                                         f"{proc.stderr.strip()[-300:]}")
-            expect(load.failed == 0 and load.version_order == [v2, v1],
-                   f"{tag}: rollback: {load.describe()}")
+            for key, operation, code, says, answered in scenarios:
+                proc, load = self.under_load(self.service, operation)
+                _lib.log(f"{tag} {key}: {load.describe()}")
+                runs[key].append(load)
+                expect(proc.returncode == code and says in proc.stderr,
+                       f"{tag}: {key} exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
+                expect(load.failed == 0 and answered(load), f"{tag}: {key}: {load.describe()}")
 
             # the controls alternate v1 -> v2 -> v1 ...
             target = "v2" if round_ % 2 else "v1"

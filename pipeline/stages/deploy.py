@@ -3,7 +3,7 @@ import re
 
 from pipeline import imageref, registry, state
 from pipeline.api.engine import engine_errors
-from pipeline.errors import DeployError, RegistryError, UsageError
+from pipeline.errors import RegistryError, UsageError
 from pipeline.stages import common
 from pipeline.swarm import apply as swarm_apply
 
@@ -120,9 +120,7 @@ def run(ctx, args):
         # deploy is when someone reads it.
         ctx.console.json(record)
     if not result.outcome.ok:
-        raise DeployError(result.failure_message(), service=settings["name"],
-                          running_image=result.outcome.running_image,
-                          task_error=result.outcome.task_error)
+        raise result.failure()
     if not args.json:
         ctx.console.result(f"{settings['name']}: {result.action} {pinned} "
                            f"({result.outcome.running}/{result.outcome.desired} running)")

@@ -1,7 +1,6 @@
 """`shipway rollback`: put the service back on its previous spec and wait until healthy."""
 from pipeline import imageref, registry
 from pipeline.api.engine import engine_errors
-from pipeline.errors import DeployError
 from pipeline.stages import common
 from pipeline.stages.deploy import add_rollout_arguments
 from pipeline.swarm import apply as swarm_apply
@@ -28,9 +27,7 @@ def run(ctx, args):
     if args.json:
         ctx.console.json(result.summary())   # also when it failed, as deploy does
     if not result.outcome.ok:
-        raise DeployError(result.failure_message(), service=settings["name"],
-                          running_image=result.outcome.running_image,
-                          task_error=result.outcome.task_error)
+        raise result.failure()
     if not args.json:
         release = f" (release #{result.release.seq})" if result.release else ""
         verb = "already on" if result.action == "unchanged" else "rolled back from " + \

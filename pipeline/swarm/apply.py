@@ -7,7 +7,7 @@ updated the service between our read and our write) is retried on the fresh spec
 from dataclasses import dataclass, field
 
 from pipeline.api import engine
-from pipeline.errors import NothingToRollBack, UsageError
+from pipeline.errors import DeployError, NothingToRollBack, UsageError
 from pipeline.swarm import releases as history
 from pipeline.swarm import spec as specs
 from pipeline.swarm.watch import Outcome, Watcher, serving
@@ -40,6 +40,12 @@ class Result:
             "update_state": o.update_state if o else "", "task_error": o.task_error if o else "",
             "release": self.release.summary() if self.release else None,
         }
+
+    def failure(self):
+        """The DeployError of a run that did not end healthy, with its context."""
+        o = self.outcome
+        return DeployError(self.failure_message(), service=self.service,
+                           running_image=o.running_image, task_error=o.task_error)
 
     def failure_message(self):
         """One line: what failed, the task's error, and what the service runs now."""

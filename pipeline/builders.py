@@ -17,21 +17,19 @@ import subprocess
 import tempfile
 
 from pipeline.console import clean
+from pipeline.context import without_secrets
 from pipeline.errors import BuildError, UsageError
 
 BUILDERS = ("auto", "buildkit", "legacy")
 _VERSION = re.compile(r"version (\d+)\.(\d+)")
 _BUILD_ARG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Never handed to the client: it needs none of shipway's own credentials.
-_PRIVATE_ENV = ("SHIPWAY_REGISTRY_PASSWORD", "SHIPWAY_REGISTRY_PASSWORD_FILE",
-                "JENKINS_TOKEN", "JENKINS_TOKEN_FILE")
 _PLUGIN_DIRS = ("/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
                 "/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins")
 
 
 def _client_env(environ):
-    """The environment for the docker client: shipway's own secrets left out."""
-    return {k: v for k, v in environ.items() if k not in _PRIVATE_ENV}
+    """The environment for the docker client: it needs none of shipway's own credentials."""
+    return without_secrets(environ)
 
 
 def _docker_clients(environ):

@@ -27,8 +27,10 @@ ENVIRONMENT = {
     "DOCKER_CERT_PATH": "TLS client certificates",
     "DOCKER_CONFIG": "Docker config dir (per-build logins)",
 }
-# Secrets shipway reads from the environment: never passed on to commands it runs.
-SECRET_VARIABLES = ("SHIPWAY_REGISTRY_PASSWORD", "JENKINS_TOKEN")
+# Secrets shipway reads from the environment, and where the files holding them are: never
+# passed on to commands it runs (the build command, the docker client).
+SECRET_VARIABLES = ("SHIPWAY_REGISTRY_PASSWORD", "SHIPWAY_REGISTRY_PASSWORD_FILE",
+                    "JENKINS_TOKEN", "JENKINS_TOKEN_FILE")
 
 
 def without_secrets(environ):

@@ -28,7 +28,7 @@ def connect(environ):
             # With TLS asked for, a missing or wrong certificate is the likelier cause.
             hint = ("check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem for this engine) "
                     "and DOCKER_HOST")
-        raise EngineError(f"cannot reach the Docker Engine at {host}: {_short(exc)}",
+        raise EngineError(f"cannot reach the Docker Engine at {host}: {short(exc)}",
                           hint=hint) from None
     config_dir = environ.get("DOCKER_CONFIG")
     if config_dir:
@@ -37,7 +37,8 @@ def connect(environ):
     return client
 
 
-def _short(exc):
+def short(exc):
+    """The gist of an Engine or connection error, one line."""
     reason = exc
     while reason.__context__ is not None or reason.__cause__ is not None:
         reason = reason.__cause__ or reason.__context__
@@ -50,14 +51,9 @@ def _short(exc):
     return text.strip().splitlines()[0] if text.strip() else exc.__class__.__name__
 
 
-def short(exc):
-    """The gist of an Engine or connection error, one line."""
-    return _short(exc)
-
-
 def api_error(exc, doing):
     """An EngineError for a failed Engine call, with the engine's own message."""
-    return EngineError(f"{doing}: {_short(exc)}")
+    return EngineError(f"{doing}: {short(exc)}")
 
 
 def connection_errors():
@@ -88,7 +84,7 @@ def engine_errors(doing):
         yield
     except connection_errors() as exc:
         raise EngineError(f"{doing}: lost the connection to the Docker Engine "
-                          f"({_short(exc)})", hint="check that dockerd runs, then run the "
+                          f"({short(exc)})", hint="check that dockerd runs, then run the "
                           "same command again: it picks up what the swarm did") from None
     except APIError as exc:
         raise api_error(exc, doing) from None

@@ -1,7 +1,7 @@
 """Swarm secrets and configs named after their content, so they rotate with releases.
 
 Swarm objects are immutable and a service refers to them by id. So an object whose content comes
-from a file (or, for a secret, from an environment variable that Jenkins credentials binding
+from a file or from an environment variable (for a secret, the one Jenkins credentials binding
 sets) is created under a name made of its service, its name and a short hash of its content:
 `<service>_<name>_<hash>`. New content is a new name, hence a new object and a service update
 that points at it; the old spec, kept in a release record or in swarm's PreviousSpec, still
@@ -13,6 +13,11 @@ UsageError before anything is created), `ensure()` each kind (creates what is mi
 the references the spec needs), and after release pruning `collect_garbage()` with every spec
 still kept. Objects shipway created carry the labels below; only those are ever removed.
 `external` objects are looked up, never created, labelled or removed.
+
+Sharing: two services whose definitions give one name and one content (a `name:` of the user's,
+or `a_b`+`c` and `a`+`b_c`) share one object, labelled with the service that created it. The
+Engine refuses to remove an object any service's current spec uses, but the other service's
+release records and PreviousSpec are not seen by this service's collection.
 
 A secret's value never leaves this module but in the Engine's create request body: it is not in
 any repr, report line, exception or label. Its name does not hold a plain hash of it either: a
@@ -214,9 +219,17 @@ def _read_file(what, path, base_dir):
                          hint="check the file's permissions") from None
 
 
-def naming_key(api, report=None):
-    """The swarm's key for secret names, created (random, 32 bytes) the first time."""
+def naming_key(api, report=None, create=True):
+    """The swarm's key for secret names, created (random, 32 bytes) the first time; with
+    create=False (a dry run) None when there is none yet: then every secret is a new one.
+
+    Removing the key config is harmless: the next deploy makes another, gives the same secrets
+    new names (a rolling update of each service that uses them), and the old ones are
+    collected with the releases that name them.
+    """
     found = engine.find_object(api, "config", KEY_CONFIG)
+    if found is None and not create:
+        return None
     if found is None:
         made = engine.create_object(api, "config", KEY_CONFIG, random.token_hex(32).encode(),
                                     {KEY_LABEL: "1"})

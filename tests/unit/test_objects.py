@@ -303,3 +303,11 @@ def test_ensure_creates_labelled_objects_and_reports_without_the_value(tmp_path)
                     "db": {"Name": wanted[0].name, "ID": f"id-{wanted[0].name}"}}
     assert api.created == [(wanted[0].name, wanted[0].labels)]
     assert len(lines) == 1 and VALUE not in lines[0]
+
+
+def test_a_dry_run_does_not_create_the_naming_key():
+    class NoConfigs:
+        def configs(self, filters=None):
+            return []
+
+    assert objects.naming_key(NoConfigs(), create=False) is None

@@ -144,6 +144,9 @@ def plan(service, kind, definitions, used_names, base_dir, environ, key=None):
             raise UsageError(f"{kind} {source!r} is used by service {service} but not defined",
                              hint=f"add it under the top-level `{kind}s:` with `file:`, "
                                   "`environment:` or `external: true`")
+        if not isinstance(definition, dict):
+            raise UsageError(f"{kind} {source!r}: the definition must be a map",
+                             hint="give `file:`, `environment:` or `external: true`")
         wanted.append(_plan_one(service, kind, source, definition, base_dir, environ, key))
     return wanted
 

@@ -92,7 +92,7 @@ def test_every_engine_service_name_and_any_source_name_gives_a_valid_name(servic
 
 def test_the_validity_check_is_the_engines():
     assert is_valid_name("a") and is_valid_name("a_b.c-d") and is_valid_name("x" * 64)
-    for bad in ("", "_a", "a_", "a b", "x" * 65, "a/b"):
+    for bad in ("", "_a", "a_", "a b", "x" * 65, "a/b", "a:b", "a@b"):
         assert not is_valid_name(bad), bad
 
 
@@ -143,6 +143,7 @@ def test_external_and_named_definitions(tmp_path):
 
 @pytest.mark.parametrize("definitions, environ, expected", [
     ({}, {}, "secret 'db' is used by service web but not defined"),
+    ({"db": "a-string"}, {}, "secret 'db': the definition must be a map"),
     ({"db": {"file": "nope.txt"}}, {}, "secret 'db': file nope.txt not found"),
     ({"db": {"file": "adir"}}, {}, "secret 'db': adir is a directory"),
     ({"db": {"file": "empty"}}, {}, "secret 'db': file empty is empty"),

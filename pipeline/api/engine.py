@@ -154,3 +154,84 @@ def remove_service(api, service_id):
 def resolve_digest(api, reference, auth_config=None):
     """The manifest digest the registry serves for `reference` (the engine asks the registry)."""
     return api.inspect_distribution(reference, auth_config=auth_config)["Descriptor"]["digest"]
+
+
+# --- swarm secrets and configs (pipeline/swarm/objects.py) -----------------------------------
+# `kind` is "secret" or "config": the two APIs are twins in docker-py and in the Engine.
+
+def _object_call(api, kind, action):
+    """docker-py's `secrets` / `create_secret` / `remove_secret` or the config twin."""
+    if kind not in ("secret", "config"):
+        raise ValueError(f"unknown object kind {kind!r}")
+    return getattr(api, f"{kind}s" if action == "list" else f"{action}_{kind}")
+
+
+def find_object(api, kind, name):
+    """The secret or config named exactly `name` as the Engine lists it, or None.
+
+    The Engine's `name` filter matches prefixes, so the exact name is checked here.
+    """
+    from docker.errors import APIError
+
+    try:
+        found = _object_call(api, kind, "list")(filters={"name": name})
+    except APIError as exc:
+        raise api_error(exc, f"cannot look up {kind} {name}") from None
+    return next((obj for obj in found if obj["Spec"]["Name"] == name), None)
+
+
+def list_objects(api, kind, labels):
+    """Every secret or config carrying all of `labels` ({key: value}), as the Engine lists them."""
+    from docker.errors import APIError
+
+    try:
+        found = _object_call(api, kind, "list")(
+            filters={"label": [f"{key}={value}" for key, value in labels.items()]})
+    except APIError as exc:
+        raise api_error(exc, f"cannot list {kind}s") from None
+    return [obj for obj in found
+            if all((obj["Spec"].get("Labels") or {}).get(k) == v for k, v in labels.items())]
+
+
+def config_data(api, config_id):
+    """A config's content (bytes); configs, unlike secrets, are readable."""
+    import base64
+
+    from docker.errors import APIError
+
+    try:
+        return base64.b64decode(api.inspect_config(config_id)["Spec"].get("Data") or "")
+    except APIError as exc:
+        raise api_error(exc, f"cannot read config {config_id}") from None
+
+
+def create_object(api, kind, name, data, labels):
+    """Create a secret or config; its id, or None when the name exists (another run won).
+
+    `data` goes only into the request body; the Engine's error text never holds it, so the
+    EngineError raised on a refusal is safe to print.
+    """
+    from docker.errors import APIError
+
+    try:
+        return _object_call(api, kind, "create")(name, data, labels=labels)["ID"]
+    except APIError as exc:
+        if exc.status_code == 409:
+            return None
+        raise api_error(exc, f"cannot create {kind} {name}") from None
+
+
+def remove_object(api, kind, object_id):
+    """Remove a secret or config: "removed", "in use" (a service's spec refers to it: the
+    Engine refuses) or "gone" (someone removed it first)."""
+    from docker.errors import APIError, NotFound
+
+    try:
+        _object_call(api, kind, "remove")(object_id)
+    except NotFound:
+        return "gone"
+    except APIError as exc:
+        if exc.status_code == 400 and "in use" in str(exc.explanation or exc):
+            return "in use"
+        raise api_error(exc, f"cannot remove {kind} {object_id}") from None
+    return "removed"

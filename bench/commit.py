@@ -44,14 +44,14 @@ services:
     build: make -s
     workdir: hello
     context: hello
+    networks: [proxy]
+    stop_grace_period: 2s
     deploy:
       replicas: {REPLICAS}
-      networks: [proxy]
-      stop_grace_period: 2s
       timeout: 120s
       with_registry_auth: true
-      update: {UPDATE}
-      rollback: {ROLLBACK}
+      update_config: {UPDATE}
+      rollback_config: {ROLLBACK}
 """
 
 

@@ -42,14 +42,14 @@ services:
   {name}:
     image: {repo}
     context: hello
+    networks: [proxy]
+    stop_grace_period: 2s
     deploy:
       replicas: {replicas}
-      networks: [proxy]
-      stop_grace_period: 2s
       timeout: 120s
       with_registry_auth: true
-      update: {flow(update)}
-      rollback: {flow(rollback)}
+      update_config: {flow(update)}
+      rollback_config: {flow(rollback)}
 """
 
 

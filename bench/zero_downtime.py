@@ -103,14 +103,14 @@ class Bench:
     build: make
     workdir: hello
     context: hello
+    networks: [proxy]
+    stop_grace_period: 1s
     deploy:
       replicas: {self.args.replicas}
-      networks: [proxy]
-      stop_grace_period: 1s
       timeout: 120s
       labels: {{shipway.bench: "true"}}
-      update: {UPDATE}
-      rollback: {ROLLBACK}
+      update_config: {UPDATE}
+      rollback_config: {ROLLBACK}
 """)
         for name, (version, broken) in VERSIONS.items():
             _lib.log(f"building {self.repo}:{name} (version {version}{', broken' if broken else ''})")

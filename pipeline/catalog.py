@@ -10,7 +10,14 @@ from pipeline import imageref
 from pipeline.errors import CatalogError
 from pipeline.units import parse_duration
 
-SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# A service name as the engine accepts it (swarmkit's validation, checked on this engine:
+# `a.b`, `web-`, `web_` refused; `Web_1`, `A-B` accepted). The one place every stage checks.
+# Written so that no name backtracks: each repetition takes exactly one letter or digit.
+SERVICE_NAME = re.compile(r"^(?=.{1,63}\Z)[a-zA-Z0-9](?:[-_]*[A-Za-z0-9])*\Z")
+SERVICE_NAME_RULE = ("service names are letters, digits, '-' and '_', starting and ending with "
+                     "a letter or digit, at most 63 characters")
+# The catalog's own name marks the Jenkins jobs it owns: kept to lower case.
+CATALOG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Characters no value can carry: NUL ends a C string (argv, environment, `sh -c`), a lone
 # surrogate has no UTF-8 form, and U+FFFE/U+FFFF are not allowed in XML (job config.xml).
@@ -129,36 +136,6 @@ def _folder(value):
     return "/".join(parts)
 
 
-UPDATE_SCHEMA = {
-    "parallelism": _int(0),
-    "delay": _duration,
-    "order": _one_of("start-first", "stop-first"),
-    "failure_action": _one_of("pause", "continue", "rollback"),
-    "monitor": _duration,
-    "max_failure_ratio": _ratio,
-}
-
-PORT_SCHEMA = {
-    "target": _int(1, 65535),
-    "published": _int(1, 65535),
-    "protocol": _one_of("tcp", "udp", "sctp"),
-}
-
-DEPLOY_SCHEMA = {
-    "replicas": _int(0),
-    "networks": _str_list,
-    "env": _str_map(ENV_NAME),
-    "labels": _str_map(),
-    "ports": [PORT_SCHEMA],
-    "endpoint_mode": _one_of("dnsrr", "vip"),
-    "stop_grace_period": _duration,
-    "timeout": _duration,
-    "with_registry_auth": _bool,
-    "update": UPDATE_SCHEMA,
-    "rollback": UPDATE_SCHEMA,
-    "keep_releases": _int(1),
-}
-
 JENKINS_SCHEMA = {
     "folder": _folder,
     "repo": _nonempty,
@@ -169,6 +146,23 @@ JENKINS_SCHEMA = {
     "timeout_minutes": _int(1),
 }
 
+# shipway's own run options, under `deploy` next to the compose deploy keys.
+RUN_SCHEMA = {
+    "timeout": _duration,
+    "with_registry_auth": _bool,
+    "keep_releases": _int(1),
+}
+
+
+def _compose_ref(value):
+    if not isinstance(value, dict) or set(value) != {"file", "service"} \
+            or not all(isinstance(v, str) and v for v in value.values()):
+        raise ValueError("must be {file: STACK-FILE, service: NAME}")
+    return dict(value)
+
+
+# shipway's keys of a service entry; every other key is a stack-file (compose) service key
+# (swarm/compose_keys.py). `image` is shipway's: the repository, no tag.
 SERVICE_SCHEMA = {
     "image": _repository,
     "build": _str,
@@ -178,7 +172,18 @@ SERVICE_SCHEMA = {
     "build_args": _str_map(),
     "builder": _one_of("auto", "buildkit", "legacy"),
     "jenkins": JENKINS_SCHEMA,
-    "deploy": DEPLOY_SCHEMA,
+    "compose": _compose_ref,
+}
+
+# Keys of earlier catalogs, refused with where they went.
+MOVED = {
+    "deploy.env": "is now `environment` at the service's top level (a map or KEY=VALUE list)",
+    "deploy.networks": "is now `networks` at the service's top level",
+    "deploy.ports": "is now `ports` at the service's top level (compose syntax: add "
+                    "`mode: host` for what deploy.ports did)",
+    "deploy.stop_grace_period": "is now `stop_grace_period` at the service's top level",
+    "deploy.update": "is now `deploy.update_config`",
+    "deploy.rollback": "is now `deploy.rollback_config`",
 }
 
 DEFAULTS = {
@@ -186,23 +191,14 @@ DEFAULTS = {
     "builder": "auto",
     "jenkins": {"branch": "main", "deploy_branches": ["main"], "agent": "any",
                 "timeout_minutes": 30},
-    "deploy": {
-        "replicas": 1,
-        "networks": [],
-        "env": {},
-        "labels": {},
-        "ports": [],
-        "endpoint_mode": "dnsrr",
-        "stop_grace_period": 10.0,
-        "timeout": 300.0,
-        "with_registry_auth": True,
-        "keep_releases": 10,
-        "update": {"parallelism": 1, "delay": 0.0, "order": "start-first",
-                   "failure_action": "rollback", "monitor": 5.0, "max_failure_ratio": 0.0},
-        "rollback": {"parallelism": 1, "delay": 0.0, "order": "start-first",
-                     "failure_action": "pause", "monitor": 5.0, "max_failure_ratio": 0.0},
-    },
+    "deploy": {"timeout": 300.0, "with_registry_auth": True, "keep_releases": 10},
+    "image_ref": None,
+    "source": "catalog",
+    "service": {},
+    "definitions": {"secrets": {}, "configs": {}, "networks": {}, "volumes": {}},
+    "warnings": [],
 }
+DEFINITION_KINDS = ("secrets", "configs", "networks", "volumes")
 
 
 def merge(base, override):
@@ -295,39 +291,166 @@ def load(path):
     return from_data(raw, path)
 
 
-def from_data(raw, path="<catalog>"):
-    """Validate an already-parsed catalog document."""
+def from_data(raw, path="<catalog>", environ=None):
+    """Validate an already-parsed catalog document (stack files it names are read too;
+    `environ`, default the process environment, fills their variables)."""
+    from pipeline.swarm import compose_keys
+
     def top_fail(key, message):
         raise CatalogError(message, path=path, key=key)
 
     if not isinstance(raw, dict):
         top_fail(None, "must be a mapping with a 'services' key")
-    unknown = set(raw) - {"version", "name", "defaults", "services"}
+    known = ("version", "name", "defaults", "services") + DEFINITION_KINDS
+    unknown = set(raw) - set(known)
     if unknown:
         top_fail(str(sorted(unknown, key=repr)[0]),  # keys may be numbers, dates, null
-                 "unknown top-level key (known: version, name, defaults, services)")
+                 f"unknown top-level key (known: {', '.join(known)})")
     catalog_name = raw.get("name")
     if catalog_name is not None and not (isinstance(catalog_name, str)
-                                         and SERVICE_NAME.match(catalog_name)):
+                                         and CATALOG_NAME.match(catalog_name)):
         top_fail("name", "must be lower-case letters, digits and '-' (it marks the jobs it owns)")
     if raw.get("version", 1) != 1:
         top_fail("version", "only version 1 is understood")
     services = raw.get("services")
     if not isinstance(services, dict) or not services:
         top_fail("services", "must be a mapping of service names to their settings")
-    defaults = validate(raw.get("defaults") or {}, SERVICE_SCHEMA,
-                        lambda key, msg: top_fail(f"defaults.{key}", msg))
+    base_dir = os.path.dirname(os.path.abspath(path))
+    defined = compose_keys.definitions(raw, top_fail, base_dir)
+    defaults = split_entry(raw.get("defaults") or {},
+                           lambda key, msg: top_fail(f"defaults.{key}", msg))
     resolved = {}
     for name, entry in services.items():
         def fail(key, message, name=name):
             raise CatalogError(message, path=path, service=name, key=key)
 
         if not isinstance(name, str) or not SERVICE_NAME.match(name):
-            fail(None, "service names are lower-case letters, digits and '-' (max 63)")
-        checked = validate(entry if entry is not None else {}, SERVICE_SCHEMA, fail)
-        settings = merge(merge(DEFAULTS, defaults), checked)
+            fail(None, SERVICE_NAME_RULE)
+        own, run, service = split_entry(entry if entry is not None else {}, fail)
+        settings = merge(DEFAULTS, {**merge(defaults[0], own),
+                                    "deploy": merge(DEFAULTS["deploy"],
+                                                    merge(defaults[1], run))})
+        layers, definitions = [defaults[2], service], defined
+        if "compose" in own:
+            stack = _stack_service(own["compose"], base_dir, environ)
+            layers.insert(0, stack["service"])
+            definitions = {kind: {**stack["definitions"][kind], **defined[kind]}
+                           for kind in DEFINITION_KINDS}
+            settings.update(source="compose", warnings=stack["warnings"])
+            settings["image_ref"] = _image_from_file(stack, own, fail)
+            if settings["image_ref"]:
+                settings.setdefault("image", imageref.split(settings["image_ref"])[0])
+        merged = {}
+        for layer in layers:
+            # networks is the whole list of attachments: a later layer's replaces it
+            merged = merge({k: v for k, v in merged.items()
+                            if not (k == "networks" and k in layer)}, layer)
+        merged.pop("image", None)   # the image is shipway's to choose (settings image/image_ref)
+        compose_keys.check_service(merged, fail)
+        compose_keys.check_references(merged, definitions, fail)
+        settings["service"] = merged
+        settings["definitions"] = _used(merged, definitions)
         if "image" not in settings:
             fail("image", "is required (the repository to build and push)")
         settings["name"] = name
         resolved[name] = settings
     return Catalog(path, resolved, catalog_name)
+
+
+def split_entry(entry, fail):
+    """(shipway's keys, shipway's deploy run options, compose keys normalised) of an entry."""
+    from pipeline.swarm import compose_keys
+
+    if not isinstance(entry, dict):
+        fail(None, "must be a mapping")
+    deploy = entry.get("deploy") or {}
+    if not isinstance(deploy, dict):
+        fail("deploy", "must be a mapping")
+    for key in deploy:
+        if f"deploy.{key}" in MOVED:
+            fail(f"deploy.{key}", MOVED[f"deploy.{key}"])
+    for key in entry:
+        if key not in SERVICE_SCHEMA and key not in compose_keys.KEYS:
+            known = ", ".join(sorted(set(SERVICE_SCHEMA) | set(compose_keys.KEYS)))
+            fail(str(key), f"unknown key (known keys here: {known})")
+    own = validate({k: v for k, v in entry.items() if k in SERVICE_SCHEMA}, SERVICE_SCHEMA, fail)
+    run = validate({k: v for k, v in deploy.items() if k in RUN_SCHEMA}, RUN_SCHEMA,
+                   lambda key, msg: fail(f"deploy.{key}", msg))
+    compose = {k: v for k, v in entry.items() if k in compose_keys.KEYS and k != "image"}
+    return own, run, compose_keys.normalise(compose, fail)
+
+
+def _stack_service(ref, base_dir, environ):
+    """The stack file's service and definitions, checked (errors name the stack file)."""
+    from pipeline.swarm import compose_file, compose_keys
+
+    file_path = os.path.normpath(os.path.join(base_dir, ref["file"]))
+
+    def fail(key, message):
+        raise CatalogError(message, path=file_path, service=ref["service"], key=key)
+
+    try:
+        stack = compose_file.load(file_path, ref["service"], environ)
+    except OSError as exc:
+        raise CatalogError(f"cannot read the stack file: {exc.strerror}", path=file_path,
+                           hint="compose.file is relative to the catalog") from None
+    except compose_file.ComposeFileError as exc:
+        fail(exc.key, str(exc))
+    definitions = compose_keys.definitions(
+        stack["definitions"], lambda key, msg: fail(key, msg), stack["base_dir"])
+    stack["service"] = compose_keys.normalise(stack["service"], fail)
+    compose_keys.check_references(stack["service"], definitions, fail, strict=True)
+    stack["definitions"] = definitions
+    return stack
+
+
+def _image_from_file(stack, own, fail):
+    """The stack file's image reference (with its tag) when the catalog keeps its repository."""
+    reference = stack["service"].get("image")
+    if reference is None:
+        return None
+    try:
+        repo, _, _ = imageref.split(reference)
+    except ValueError as exc:
+        fail("compose", f"the stack file's image: {exc}")
+    return reference if own.get("image", repo) == repo else None
+
+
+def _used(service, definitions):
+    """The definitions `service` refers to (networks and volumes: the defined ones)."""
+    used = {"secrets": {r["source"] for r in service.get("secrets", [])},
+            "configs": {r["source"] for r in service.get("configs", [])},
+            "networks": set(service.get("networks", {})),
+            "volumes": {v.get("source") for v in service.get("volumes", [])
+                        if v["type"] == "volume"}}
+    return {kind: {k: v for k, v in definitions[kind].items() if k in used[kind]}
+            for kind in DEFINITION_KINDS}
+
+
+# --- compatibility shim: delete once the deploy plan reads settings["service"] --------------
+_LEGACY_UPDATE = {"parallelism": 1, "delay": 0.0, "order": "start-first",
+                  "failure_action": "rollback", "monitor": 5.0, "max_failure_ratio": 0.0}
+
+
+def legacy_deploy(settings):
+    """settings["deploy"] in the shape swarm/spec.py and swarm/apply.py read before the
+    compose keys: the old defaults, with what the compose keys say where it fits."""
+    from pipeline.swarm import compose
+
+    service = settings.get("service", {})
+    deploy = service.get("deploy", {})
+    names = compose.network_names(service, settings.get("definitions"))
+    return {
+        "replicas": deploy.get("replicas", 1),
+        "networks": [names[key] for key in service.get("networks", {})],
+        "env": {k: v or "" for k, v in service.get("environment", {}).items()},
+        "labels": dict(deploy.get("labels", {})),
+        "ports": [{"target": p["target"], "published": p.get("published", p["target"]),
+                   "protocol": p["protocol"]} for p in service.get("ports", [])],
+        "endpoint_mode": deploy.get("endpoint_mode", "dnsrr"),
+        "stop_grace_period": service.get("stop_grace_period", 10.0),
+        "update": {**_LEGACY_UPDATE, **deploy.get("update_config", {})},
+        "rollback": {**_LEGACY_UPDATE, "failure_action": "pause",
+                     **deploy.get("rollback_config", {})},
+        **settings["deploy"],
+    }

@@ -73,13 +73,15 @@ def settings(args, overrides=()):
     """
     name = args.service
     if not catalog.SERVICE_NAME.match(name or ""):
-        raise UsageError(f"bad service name {name!r}",
-                         hint="use lower-case letters, digits and '-' (max 63)")
+        raise UsageError(f"bad service name {name!r}", hint=catalog.SERVICE_NAME_RULE)
     if args.catalog:
         resolved = catalog.merge(catalog.load(args.catalog).service(name), {})
         resolved["_base_dir"] = catalog.Catalog(args.catalog, {}).base_dir
     else:
         resolved = catalog.merge(catalog.DEFAULTS, {"name": name, "_base_dir": "."})
+    # Compatibility shim (catalog.legacy_deploy): the deploy code of before the compose keys
+    # reads the old settings["deploy"] shape. Delete this line with the shim.
+    resolved["deploy"] = catalog.legacy_deploy(resolved)
     for arg, dotted in overrides:
         value = getattr(args, arg, None)
         if value is None or value == []:

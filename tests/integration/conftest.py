@@ -124,14 +124,14 @@ services:
     image: {repo}
     build: make
     workdir: {workdir}
+    networks: [{nets}]
+    stop_grace_period: 1s
     deploy:
       replicas: {replicas}
-      networks: [{nets}]
-      stop_grace_period: 1s
       timeout: {TEST_TIMEOUT}
       labels: {{shipway.test: "true"}}
-      update: {{parallelism: 1, delay: 0s, order: start-first, failure_action: rollback, monitor: 2s}}
-      rollback: {{parallelism: 2, delay: 0s, order: start-first, failure_action: pause, monitor: 1s}}
+      update_config: {{parallelism: 1, delay: 0s, order: start-first, failure_action: rollback, monitor: 2s}}
+      rollback_config: {{parallelism: 2, delay: 0s, order: start-first, failure_action: pause, monitor: 1s}}
 {extra}"""
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)

@@ -171,11 +171,11 @@ def test_rollback_returns_the_previous_digest_and_refuses_without_one(
 
 def test_bad_catalog_exits_2_naming_the_key(shipway, tmp_path):
     catalog = tmp_path / "c.yml"
-    catalog.write_text("services:\n  web:\n    image: r/x\n    deploy: {update: {order: sideways}}\n")
+    catalog.write_text("services:\n  web:\n    image: r/x\n    deploy: {update_config: {order: sideways}}\n")
     for stage in ("build", "image", "push", "deploy", "rollback"):
         proc = shipway(stage, "--catalog", str(catalog), "--service", "web", check=2)
         assert proc.stderr.count("error: ") == 1
-        assert "'deploy.update.order'" in proc.stderr and str(catalog) in proc.stderr
+        assert "'deploy.update_config.order'" in proc.stderr and str(catalog) in proc.stderr
 
 
 @pytest.mark.parametrize("mode", ["503", "reset"])

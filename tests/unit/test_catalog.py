@@ -9,15 +9,17 @@ GOOD = """
 version: 1
 defaults:
   deploy:
-    update: {order: stop-first}
+    update_config: {order: stop-first}
+    timeout: 1m
 services:
   web:
     image: 127.0.0.1:5000/team/web
     build: make
+    stop_grace_period: 1m30s
     deploy:
       replicas: 3
-      stop_grace_period: 1m30s
-      update: {delay: 500ms}
+      update_config: {delay: 500ms}
+      keep_releases: 4
 """
 
 
@@ -29,26 +31,25 @@ def write(tmp_path, text):
 
 def test_defaults_and_catalog_defaults_merge(tmp_path):
     web = catalog.load(write(tmp_path, GOOD)).service("web")
-    assert web["deploy"]["replicas"] == 3
-    assert web["deploy"]["stop_grace_period"] == 90.0
-    assert web["deploy"]["update"]["delay"] == 0.5
-    assert web["deploy"]["update"]["order"] == "stop-first"      # from defaults:
-    assert web["deploy"]["update"]["failure_action"] == "rollback"  # built-in default
+    assert web["service"] == {"stop_grace_period": 90.0, "deploy": {
+        "replicas": 3, "update_config": {"delay": 0.5, "order": "stop-first"}}}  # only what is set
+    assert web["deploy"] == {"timeout": 60.0, "with_registry_auth": True, "keep_releases": 4}
     assert web["dockerfile"] == "Dockerfile"
+    assert web["source"] == "catalog" and web["image_ref"] is None
 
 
 @pytest.mark.parametrize("entry, key, words", [
     ("{image: r/x, colour: red}", "colour", "unknown key"),
     ("{image: r/x, deploy: {replicas: three}}", "deploy.replicas", "whole number"),
-    ("{image: r/x, deploy: {update: {order: sideways}}}", "deploy.update.order", "one of"),
+    ("{image: r/x, deploy: {update_config: {order: sideways}}}", "deploy.update_config.order",
+     "one of"),
     ("{image: 'Bad Image!'}", "image", "not a valid image reference"),
     ("{image: 'r/x:1.0'}", "image", "without tag"),
-    ("{image: r/x, deploy: {stop_grace_period: soon}}", "deploy.stop_grace_period", "duration"),
-    ("{image: r/x, deploy: {env: {'1BAD': x}}}", "deploy.env", "bad name"),
-    ("{image: r/x, deploy: {ports: [{target: 80, mode: ingress}]}}", "deploy.ports[0].mode",
-     "unknown key"),
+    ("{image: r/x, stop_grace_period: soon}", "stop_grace_period", "duration"),
+    ("{image: r/x, environment: {'': x}}", "environment", "bad name"),
+    ("{image: r/x, ports: [{target: 80, mode: mesh}]}", "ports[0].mode", "one of host, ingress"),
     ("{build: make}", "image", "required"),
-    ("{image: r/x, deploy: {ports: [{target: 65536}]}}", "deploy.ports[0].target", "or less"),
+    ("{image: r/x, ports: [{target: 65536}]}", "ports[0].target", "or less"),
     ("{image: r/x, deploy: {replicas: 99999999999999999999}}", "deploy.replicas", "or less"),
     ("{image: r/x, jenkins: {timeout_minutes: 2147483648}}", "jenkins.timeout_minutes",
      "or less"),
@@ -68,7 +69,8 @@ def test_bad_entry_names_file_service_and_key(tmp_path, entry, key, words):
     ("services: {}", "mapping of service names"),
     ("servics: {a: {image: r/x}}", "unknown top-level key"),
     ("services: {a: {image: r/x}}\nversion: 2", "version"),
-    ("services: {'Bad_Name': {image: r/x}}", "service names"),
+    ("services: {'Bad.Name': {image: r/x}}", "service names"),
+    ("services: {'web_': {image: r/x}}", "service names"),
     ("services: {a: [", "not valid YAML"),
     ("services: {a: {image: r/x}}\n~: 1", "key 'None': unknown top-level key"),
     ("services: {a: {image: r/x}}\n7: 1", "key '7': unknown top-level key"),

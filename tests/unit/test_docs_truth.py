@@ -82,16 +82,38 @@ def used_keys(data, prefix=""):
     return keys
 
 
-def test_docs_catalog_example_loads_and_shows_every_key(tmp_path):
+DOCS_STACK_FILE = """
+version: "3.8"
+services:
+  web:
+    image: 127.0.0.1:5000/shipway/web:1.0
+    networks: [front]
+networks:
+  front: {external: true, name: proxy}
+"""
+
+
+def test_docs_catalog_example_loads_and_shows_every_key(tmp_path, monkeypatch):
+    from pipeline.swarm import compose_keys
+
     (block,) = yaml_blocks(read("docs", "catalog.md"))
     path = tmp_path / "shipway.yml"
     path.write_text(block)
+    for name in ("docker-stack.yml",):
+        (tmp_path / name).write_text(DOCS_STACK_FILE)
+    os.makedirs(tmp_path / "hello")
+    (tmp_path / "hello" / "hello.env").write_text("A=1\n")
     loaded = catalog.load(str(path))
-    assert loaded.services
+    assert loaded.service("web")["image_ref"] == "127.0.0.1:5000/shipway/web:1.0"
     data = yaml.safe_load(block)
-    (service,) = data["services"].values()
-    assert schema_keys(catalog.SERVICE_SCHEMA) <= used_keys(service)
-    assert {"version", "name", "defaults", "services"} <= set(data)
+    used = set()
+    for service in data["services"].values():
+        used |= used_keys(service)
+    every = schema_keys(catalog.SERVICE_SCHEMA) | set(compose_keys.KEYS) | {
+        f"deploy.{key}" for key in (*compose_keys.DEPLOY_KEYS, *catalog.RUN_SCHEMA)} | {
+        f"healthcheck.{key}" for key in compose_keys.HEALTHCHECK_KEYS if key != "disable"}
+    assert every <= used, sorted(every - used)
+    assert {"version", "name", "defaults", "services", *catalog.DEFINITION_KINDS} <= set(data)
 
 
 def test_readme_catalog_example_loads(tmp_path):
@@ -107,7 +129,7 @@ def test_readme_catalog_error_example_is_what_shipway_prints(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     (tmp_path / "shipway.yml").write_text(
         "services:\n  hello:\n    image: 127.0.0.1:5000/shipway/hello\n"
-        "    deploy: {update: {order: sideways}}\n")
+        "    deploy: {update_config: {order: sideways}}\n")
     out, err = io.StringIO(), io.StringIO()
     code = cli.main(["deploy", "--catalog", "shipway.yml", "--service", "hello"], environ={},
                     console=Console(out, err))

@@ -35,7 +35,7 @@ def run(argv, environ=None):
     (["deploy", "--service", "x", "--update-delay", "soon"], "duration"),
     (["image", "--service", "x", "--image", "Bad Repo"], "not a valid image reference"),
     (["image", "--service", "x", "--build-arg", "novalue"], "KEY=VALUE"),
-    (["status", "--service", "Not_Valid"], "bad service name"),
+    (["status", "--service", "Not.Valid"], "bad service name"),
     (["frobnicate"], "invalid choice"),
     (["deploy", "--service", "x", "--replicas", "²"], "whole number"),
     (["deploy", "--service", "x", "--keep-releases", "0"], "1 or more"),

@@ -21,6 +21,7 @@ from pipeline import catalog, cli
 from pipeline.console import Console
 from pipeline.errors import CatalogError
 from pipeline.jobs import client as jobs_client
+from pipeline.swarm import compose_keys
 
 # SHIPWAY_HYPOTHESIS_SCALE=20 runs 20 times the examples (a deeper search, minutes long).
 SCALE = int(os.environ.get("SHIPWAY_HYPOTHESIS_SCALE", "1"))
@@ -288,9 +289,10 @@ def test_the_table_covers_every_stage_and_sub_command():
 
 # ---------------------------------------------------------------------------- catalogs
 
-KNOWN_KEYS = sorted({"version", "name", "defaults", "services", *catalog.SERVICE_SCHEMA,
-                     *catalog.JENKINS_SCHEMA, *catalog.DEPLOY_SCHEMA, *catalog.UPDATE_SCHEMA,
-                     *catalog.PORT_SCHEMA})
+KNOWN_KEYS = sorted({"version", "name", "defaults", "services", *catalog.DEFINITION_KINDS,
+                     *catalog.SERVICE_SCHEMA, *catalog.JENKINS_SCHEMA, *catalog.RUN_SCHEMA,
+                     *compose_keys.KEYS, *compose_keys.DEPLOY_KEYS, *compose_keys.UPDATE_KEYS,
+                     *compose_keys.PORT_KEYS, *compose_keys.VOLUME_KEYS, "aliases", "external"})
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(), st.integers(-2 ** 70, 2 ** 70),
     st.floats(allow_nan=True, allow_infinity=True),
@@ -317,7 +319,7 @@ def _paths(node, prefix=()):
 FULL = yaml.safe_load("""
 version: 1
 name: full
-defaults: {deploy: {rollback: {failure_action: pause}}}
+defaults: {deploy: {rollback_config: {failure_action: pause}}}
 services:
   web:
     image: 127.0.0.1:5000/team/web
@@ -328,21 +330,36 @@ services:
     build_args: {VERSION: "1.0"}
     jenkins: {folder: a/b, repo: "https://git.example.com/web.git", branch: main,
               deploy_branches: [main], credentials: reg, agent: any, timeout_minutes: 30}
+    environment: {GREETING: hello, EMPTY: }
+    labels: [a=b]
+    command: serve --port 80
+    entrypoint: [/bin/app]
+    healthcheck: {test: check, interval: 5s, retries: 3}
+    extra_hosts: ["db:10.0.0.1"]
+    cap_add: [NET_ADMIN]
+    ulimits: {nofile: {soft: 1, hard: 2}, nproc: 3}
+    logging: {driver: json-file, options: {max-size: 1m}}
+    volumes: ["data:/data", {type: bind, source: ./x, target: /x, bind: {propagation: rshared}}]
+    secrets: [pw, {source: pw, target: t, mode: 0400}]
+    networks: {front: {aliases: [w]}}
+    ports: ["80:8080", {target: 8080, published: 18080, protocol: tcp, mode: host}]
+    stop_grace_period: 2s
     deploy:
       replicas: 2
-      networks: [proxy]
-      env: {GREETING: hello}
       labels: {team: demo}
-      ports: [{target: 8080, published: 18080, protocol: tcp}]
-      endpoint_mode: dnsrr
-      stop_grace_period: 2s
+      endpoint_mode: vip
+      placement: {constraints: [node.role==manager], preferences: [{spread: node.id}]}
+      resources: {limits: {cpus: "0.5", memory: 64m, pids: 9}}
+      restart_policy: {condition: any, delay: 1s}
       timeout: 300s
       with_registry_auth: true
       keep_releases: 10
-      update: {parallelism: 1, delay: 1s, order: start-first, failure_action: rollback,
+      update_config: {parallelism: 1, delay: 1s, order: start-first, failure_action: rollback,
                monitor: 5s, max_failure_ratio: 0}
-      rollback: {parallelism: 1, delay: 0s, order: start-first, failure_action: pause,
+      rollback_config: {parallelism: 1, delay: 0s, order: start-first, failure_action: pause,
                  monitor: 5s, max_failure_ratio: 0}
+secrets: {pw: {environment: PW}}
+networks: {front: {name: proxy}}
 """)
 FULL_PATHS = [p for p in _paths(FULL) if p]
 
@@ -390,7 +407,7 @@ YAML_TEXT = st.one_of(
                     max_size=4).map(_dump),
     st.text(max_size=200),
     st.sampled_from([
-        "services: {web: &a {image: r/x, deploy: {networks: [*a]}}}",   # recursive alias
+        "services: {web: &a {image: r/x, networks: [*a]}}",   # recursive alias
         "a: &a [*a]\nservices: {}",
         "services: {web: {image: r/x, build: !!binary aGk=}}",
         "services: {web: {image: r/x, deploy: {replicas: !!float 1e400}}}",
@@ -399,7 +416,9 @@ YAML_TEXT = st.one_of(
         "services: {web: {image: r/x}}\nservices: {web: {image: r/y}}",
         "services:\n  web:\n\timage: r/x",
         "services: {web: {image: r/x, jenkins: {repo: \"\\0\"}}}",
-        "services: {web: {image: r/x, deploy: {ports: [{target: 99999999999}]}}}",
+        "services: {web: {image: r/x, ports: [{target: 99999999999}]}}",
+        "services: {web: {image: r/x, ports: ['1-99999999999999:1']}}",
+        "services: {web: {image: r/x, healthcheck: {test: [CMD, *a]}, x: &a [*a]}}",
         "%YAML 9.9\n---\nservices: {}",
         "--- a\n--- b",
         "[" * 500,          # deep enough for a RecursionError in PyYAML

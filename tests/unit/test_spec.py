@@ -7,9 +7,19 @@ DIGEST = "sha256:" + "b" * 64
 IMAGE = f"reg:5000/app:1@{DIGEST}"
 
 
-def settings(**deploy):
-    entry = {"image": "reg:5000/app", "deploy": {"networks": ["proxy"], **deploy}}
-    return catalog.from_data({"services": {"app": entry}}).service("app")
+def settings(replicas=None, env=None, labels=None, ports=(), stop_grace_period=None):
+    """Settings as the deploy code reads them today (catalog.legacy_deploy, the shim)."""
+    entry = {"image": "reg:5000/app", "networks": ["proxy"],
+             "ports": [{"mode": "host", **p} for p in ports], "deploy": {}}
+    for key, value in (("environment", env), ("stop_grace_period", stop_grace_period)):
+        if value is not None:
+            entry[key] = value
+    for key, value in (("replicas", replicas), ("labels", labels)):
+        if value is not None:
+            entry["deploy"][key] = value
+    resolved = catalog.from_data({"services": {"app": entry}}).service("app")
+    resolved["deploy"] = catalog.legacy_deploy(resolved)
+    return resolved
 
 
 def desired(**deploy):

@@ -1,0 +1,299 @@
+"""A normalised compose service (compose_keys.normalise) as Engine ServiceSpec fields.
+
+`convert` says, path by path, what the keys that were given set in the raw Engine API
+ServiceSpec (as `docker service inspect` shows it), in the engine's units and shapes, following
+what `docker stack deploy` (docker/cli 20.10 cli/compose/convert) sends for the same keys:
+entrypoint -> ContainerSpec.Command, command -> Args, the short service name an alias on every
+user-defined network, lists sorted as stack deploy sorts them. Pure: it reads env_file files
+and the given environment, never the engine.
+"""
+import dataclasses
+import decimal
+import os
+
+from pipeline.units import to_nanos
+
+CS = ("TaskTemplate", "ContainerSpec")
+# Networks every node has, which take no aliases (docker's NetworkMode.IsUserDefined).
+_BUILTIN_NETWORKS = ("default", "bridge", "host", "none")
+
+
+@dataclasses.dataclass
+class Conversion:
+    """`fields`: path -> value for what the given keys set (applied on create and update).
+    `implied`: path -> value stack deploy also sends on create (a default under a given key,
+    the name, the platforms). `warnings`: lines for the console."""
+
+    fields: dict
+    implied: dict
+    warnings: list = dataclasses.field(default_factory=list)
+
+    def create_spec(self):
+        """The ServiceSpec to create: implied, then fields over it."""
+        return build({**self.implied, **self.fields})
+
+
+def build(paths):
+    """A nested document from {path tuple: value}."""
+    doc = {}
+    for path, value in paths.items():
+        node = doc
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return doc
+
+
+def network_names(service, definitions):
+    """{network key in the service: the engine's network name} (a definition's `name`)."""
+    defined = (definitions or {}).get("networks", {})
+    return {key: defined.get(key, {}).get("name", key) for key in service.get("networks", {})}
+
+
+def convert(service, *, name, alias, network_ids, secret_refs, config_refs, base_dir,
+            definitions=None, environ=None, platforms=None):
+    """The Conversion of normalised compose `service` for the swarm service `name`.
+
+    `alias`: the short name (a network alias, as stack deploy adds); `network_ids`: {network key
+    as the service names it: network id}; `secret_refs`/`config_refs`: {compose source name:
+    {"Name": swarm object name, "ID": id}}; `base_dir`: what relative env_file and bind paths
+    are relative to; `definitions`: the top-level secrets/configs/networks/volumes (names of
+    networks and volumes); `environ`: where `KEY` with no value takes its value (default
+    os.environ); `platforms`: the image's platforms as the registry lists them, which stack
+    deploy with --resolve-image sets at Placement.Platforms (left out when None).
+    """
+    environ = os.environ if environ is None else environ
+    definitions = definitions or {}
+    fields, implied, warnings = {}, {("Name",): name}, []
+    put = fields.__setitem__
+    simple = {"image": "Image", "user": "User", "working_dir": "Dir", "hostname": "Hostname",
+              "init": "Init", "read_only": "ReadOnly", "tty": "TTY", "stdin_open": "OpenStdin",
+              "stop_signal": "StopSignal", "entrypoint": "Command", "command": "Args",
+              "sysctls": "Sysctls"}
+    for key, field in simple.items():
+        if key in service:
+            put(CS + (field,), service[key])
+    if "stop_grace_period" in service:
+        put(CS + ("StopGracePeriod",), to_nanos(service["stop_grace_period"]))
+    if "environment" in service or "env_file" in service:
+        put(CS + ("Env",), environment(service, base_dir, environ))
+    for key, value in service.get("labels", {}).items():
+        put(CS + ("Labels", key), value)
+    if "extra_hosts" in service:
+        # SwarmKit's notation: "IP host", in the order given.
+        put(CS + ("Hosts",), [" ".join(reversed(h.split(":", 1))) for h in service["extra_hosts"]])
+    if "dns" in service:
+        put(CS + ("DNSConfig", "Nameservers"), service["dns"])
+    if "dns_search" in service:
+        put(CS + ("DNSConfig", "Search"), service["dns_search"])
+    _capabilities(service, put)
+    if "ulimits" in service:
+        put(CS + ("Ulimits",), [{"Name": n, "Soft": u["soft"], "Hard": u["hard"]}
+                                for n, u in sorted(service["ulimits"].items())])
+    if "logging" in service:
+        logging = service["logging"]
+        put(("TaskTemplate", "LogDriver"), _pruned({"Name": logging.get("driver", ""),
+                                                    "Options": logging.get("options")}))
+    _healthcheck(service.get("healthcheck"), put)
+    if "volumes" in service or "tmpfs" in service:
+        put(CS + ("Mounts",), mounts(service, base_dir, definitions.get("volumes", {}), environ))
+    for kind, refs, ident in (("secrets", secret_refs, "Secret"),
+                              ("configs", config_refs, "Config")):
+        if kind in service:
+            put(CS + (kind.capitalize(),), _references(service[kind], refs, ident))
+    if "networks" in service:
+        put(("TaskTemplate", "Networks"), _networks(service, alias, network_ids, definitions))
+    if "ports" in service:
+        ports = [_pruned({"Protocol": p["protocol"], "TargetPort": p["target"],
+                          "PublishedPort": p.get("published", 0), "PublishMode": p["mode"]})
+                 for p in service["ports"]]
+        put(("EndpointSpec", "Ports"), sorted(ports, key=lambda p: p.get("PublishedPort", 0)))
+    _deploy(service.get("deploy", {}), put, implied)
+    if platforms:
+        implied[("TaskTemplate", "Placement", "Platforms")] = platforms
+    return Conversion(fields, implied, warnings)
+
+
+def environment(service, base_dir, environ):
+    """Env as stack deploy sends it: env_file lines, then `environment` over them; a name with
+    no (or an empty) value takes the value from `environ` if it is there; sorted."""
+    values = {}
+    for path in service.get("env_file", []):
+        values.update(read_env_file(os.path.join(base_dir, path)))
+    values.update(service.get("environment", {}))
+    out = []
+    for key, value in values.items():
+        if not value and key in environ:
+            value = environ[key]
+        out.append(key if value is None else f"{key}={value}")
+    return sorted(out)
+
+
+def read_env_file(path):
+    """{name: value or None} from an env file as docker reads one (`#` comments, `NAME` alone
+    takes no value here; OSError when it cannot be read, ValueError for a bad line)."""
+    values = {}
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            line = line.lstrip()
+            if not line.strip() or line.startswith("#"):
+                continue
+            key, sep, value = line.rstrip("\r\n").partition("=")
+            if not key or any(c.isspace() for c in key):
+                raise ValueError(f"{path}: line {number}: variable {key!r} contains whitespaces")
+            values[key] = value if sep else None
+    return values
+
+
+def _capabilities(service, put):
+    # docker's EffectiveCapAddCapDrop: CAP_-prefixed upper case, ALL trumps the rest, an added
+    # capability is not dropped, both sorted.
+    def normal(caps):
+        out = set()
+        for cap in caps:
+            cap = cap.strip().upper()
+            out.add(cap if cap in ("ALL", "RESET") or cap.startswith("CAP_") else "CAP_" + cap)
+        return {"ALL"} if "ALL" in out else out
+    add, drop = normal(service.get("cap_add", [])), normal(service.get("cap_drop", []))
+    if "cap_add" in service:
+        put(CS + ("CapabilityAdd",), sorted(add - {"RESET"}))
+    if "cap_drop" in service:
+        put(CS + ("CapabilityDrop",), sorted(drop - add - {"RESET"}))
+
+
+def _healthcheck(health, put):
+    if health is None:
+        return
+    path = CS + ("Healthcheck",)
+    if health.get("disable"):
+        put(path, {"Test": ["NONE"]})
+        return
+    if "test" in health:
+        put(path + ("Test",), health["test"])
+    for key, field in (("interval", "Interval"), ("timeout", "Timeout"),
+                       ("start_period", "StartPeriod")):
+        if key in health:
+            put(path + (field,), to_nanos(health[key]))
+    if "retries" in health:
+        put(path + ("Retries",), health["retries"])
+
+
+def mounts(service, base_dir, volumes, environ):
+    """ContainerSpec.Mounts for `volumes` (and the catalog's `tmpfs` list after them)."""
+    out = []
+    for volume in service.get("volumes", []):
+        mount = {"Type": volume["type"], "Target": volume["target"],
+                 "ReadOnly": volume.get("read_only", False),
+                 "Consistency": volume.get("consistency", "")}
+        source = volume.get("source", "")
+        if volume["type"] == "bind":
+            if source.startswith("~") and "HOME" in environ:
+                source = environ["HOME"] + source[1:]
+            mount["Source"] = os.path.normpath(os.path.join(base_dir, source))
+            if "bind" in volume:
+                mount["BindOptions"] = {"Propagation": volume["bind"]["propagation"]}
+        elif volume["type"] == "volume" and source:
+            defined = volumes.get(source, {})
+            mount["Source"] = defined.get("name", source)
+            options = {"NoCopy": volume.get("volume", {}).get("nocopy", False)}
+            if not defined.get("external"):
+                options["Labels"] = defined.get("labels")
+                if "driver" in defined or "driver_opts" in defined:
+                    options["DriverConfig"] = _pruned({"Name": defined.get("driver", ""),
+                                                       "Options": defined.get("driver_opts")})
+            mount["VolumeOptions"] = _pruned(options)
+        elif volume["type"] == "tmpfs" and "tmpfs" in volume:
+            mount["TmpfsOptions"] = _pruned({"SizeBytes": volume["tmpfs"].get("size", 0)})
+        out.append(_pruned(mount, keep=("VolumeOptions",)))
+    for target in service.get("tmpfs", []):
+        path, _, options = target.partition(":")
+        mount = {"Type": "tmpfs", "Target": path}
+        for option in filter(None, options.split(",")):
+            if option.startswith("size="):
+                from pipeline.swarm.compose_keys import size
+
+                mount["TmpfsOptions"] = {"SizeBytes": size(option[5:])}
+        out.append(mount)
+    return out
+
+
+def _references(references, refs, ident):
+    out = []
+    for reference in references:
+        obj = refs[reference["source"]]
+        out.append({
+            "File": {"Name": reference.get("target", reference["source"]),
+                     "UID": reference.get("uid", "0"), "GID": reference.get("gid", "0"),
+                     "Mode": reference.get("mode", 0o444)},
+            f"{ident}ID": obj["ID"], f"{ident}Name": obj["Name"],
+        })
+    return sorted(out, key=lambda r: r[f"{ident}Name"])
+
+
+def _networks(service, alias, network_ids, definitions):
+    names = network_names(service, definitions)
+    out = []
+    for key, attach in service["networks"].items():
+        aliases = list(attach.get("aliases", []))
+        if names[key] not in _BUILTIN_NETWORKS and not names[key].startswith("container:"):
+            aliases.append(alias)
+        out.append((names[key], _pruned({"Target": network_ids[key], "Aliases": aliases})))
+    # stack deploy sorts by the network's name (the engine then stores its id in that order)
+    return [attachment for _, attachment in sorted(out, key=lambda pair: pair[0])]
+
+
+def _deploy(deploy, put, implied):
+    for key, value in deploy.get("labels", {}).items():
+        put(("Labels", key), value)
+    mode = deploy.get("mode")
+    if mode == "global":
+        put(("Mode",), {"Global": {}})
+    elif mode == "replicated":
+        put(("Mode",), {"Replicated": {"Replicas": deploy.get("replicas", 1)}})
+    elif "replicas" in deploy:
+        put(("Mode", "Replicated", "Replicas"), deploy["replicas"])
+    if "endpoint_mode" in deploy:
+        put(("EndpointSpec", "Mode"), deploy["endpoint_mode"])
+    placement = deploy.get("placement", {})
+    where = ("TaskTemplate", "Placement")
+    if "constraints" in placement:
+        put(where + ("Constraints",), placement["constraints"])
+    if "preferences" in placement:
+        put(where + ("Preferences",), [{"Spread": {"SpreadDescriptor": p["spread"]}}
+                                       for p in placement["preferences"]])
+    if "max_replicas_per_node" in placement:
+        put(where + ("MaxReplicas",), placement["max_replicas_per_node"])
+    for kind, field in (("limits", "Limits"), ("reservations", "Reservations")):
+        resources = deploy.get("resources", {}).get(kind, {})
+        where = ("TaskTemplate", "Resources", field)
+        if "cpus" in resources:
+            put(where + ("NanoCPUs",), int(decimal.Decimal(resources["cpus"]) * 10 ** 9))
+        if "memory" in resources:
+            put(where + ("MemoryBytes",), resources["memory"])
+        if "pids" in resources:
+            put(where + ("Pids",), resources["pids"])
+    restart = deploy.get("restart_policy", {})
+    for key, field in (("condition", "Condition"), ("max_attempts", "MaxAttempts")):
+        if key in restart:
+            put(("TaskTemplate", "RestartPolicy", field), restart[key])
+    for key, field in (("delay", "Delay"), ("window", "Window")):
+        if key in restart:
+            put(("TaskTemplate", "RestartPolicy", field), to_nanos(restart[key]))
+    for kind, field in (("update_config", "UpdateConfig"), ("rollback_config", "RollbackConfig")):
+        if kind not in deploy:
+            continue
+        policy = deploy[kind]
+        # stack deploy sends parallelism 1 when a policy is given without it
+        implied[(field, "Parallelism")] = 1
+        for key, name in (("parallelism", "Parallelism"), ("failure_action", "FailureAction"),
+                          ("max_failure_ratio", "MaxFailureRatio"), ("order", "Order")):
+            if key in policy:
+                put((field, name), policy[key])
+        for key, name in (("delay", "Delay"), ("monitor", "Monitor")):
+            if key in policy:
+                put((field, name), to_nanos(policy[key]))
+
+
+def _pruned(doc, keep=()):
+    """`doc` without the zero values the engine leaves out of what it returns."""
+    return {k: v for k, v in doc.items() if k in keep or v not in (None, "", 0, False, [], {})}

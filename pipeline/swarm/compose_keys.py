@@ -1,0 +1,546 @@
+"""Stack-file (compose v3) service keys: checked and brought to one long form.
+
+`normalise(service, fail)` takes the compose keys of one service, as a catalog entry or a stack
+file writes them (short or long syntax), and returns them in one canonical shape that
+`compose.convert` turns into Engine ServiceSpec fields: durations in seconds (float), sizes in
+bytes, maps as dicts, lists as lists, every volume, port, secret and network in its long form.
+A bad value calls `fail(key, message)` (which raises) with the dotted key, e.g. `ports[1].mode`.
+What each key means follows docker/cli's compose loader and convert (20.10).
+"""
+import decimal
+import re
+import shlex
+
+from pipeline import catalog
+from pipeline.units import parse_duration
+
+# Compose keys a catalog entry or a stack file may set for a service (and `deploy.*` below).
+SERVICE_KEYS = (
+    "image", "command", "entrypoint", "environment", "env_file", "labels", "healthcheck",
+    "user", "working_dir", "hostname", "extra_hosts", "dns", "dns_search", "init", "read_only",
+    "tty", "stdin_open", "stop_signal", "stop_grace_period", "cap_add", "cap_drop", "sysctls",
+    "ulimits", "logging", "tmpfs", "volumes", "secrets", "configs", "networks", "ports", "deploy",
+)
+DEPLOY_KEYS = ("mode", "replicas", "endpoint_mode", "labels", "placement", "resources",
+               "restart_policy", "update_config", "rollback_config")
+# shipway's own run options, kept under `deploy` next to the compose ones.
+SHIPWAY_DEPLOY_KEYS = ("timeout", "with_registry_auth", "keep_releases")
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
+_PORT_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
+_PROPAGATIONS = ("rprivate", "private", "rshared", "shared", "rslave", "slave")
+_CONSISTENCY = ("consistent", "cached", "delegated", "default")
+
+
+def _problem(message):
+    raise ValueError(message)
+
+
+def text(value):
+    """A string (numbers become their text: YAML reads `user: 1000` as a number)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        _problem("must be a string")
+    return str(value)
+
+
+def _text_list(value, split=False):
+    if isinstance(value, str):
+        if not split:
+            return [value]
+        try:
+            return shlex.split(value)
+        except ValueError as exc:
+            _problem(f"cannot be split into words ({exc})")
+    if not isinstance(value, list):
+        _problem("must be a string or a list of strings")
+    out = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            _problem(f"has an item that is not a string: {item!r}")
+        out.append(str(item))
+    return out
+
+
+def string_list(value):
+    """A string or a list of strings (`dns: 1.1.1.1` or `dns: [1.1.1.1]`)."""
+    return _text_list(value)
+
+
+def words(value):
+    """`command`/`entrypoint`: a list, or a string split into words as a shell would."""
+    return _text_list(value, split=True)
+
+
+def mapping(separator="=", allow_nil=False):
+    """A mapping, or a list of `KEY=VALUE`; with allow_nil, `KEY` alone maps to None."""
+    def check(value):
+        if isinstance(value, dict):
+            out = {}
+            for key, item in value.items():
+                if not isinstance(key, str) or not key:
+                    _problem(f"has a bad name {key!r}")
+                if item is None:
+                    out[key] = None if allow_nil else ""
+                elif isinstance(item, (dict, list)):
+                    _problem(f"value of {key!r} must be a string")
+                else:
+                    out[key] = _scalar_text(item)
+            return out
+        if isinstance(value, list):
+            out = {}
+            for item in value:
+                if not isinstance(item, str) or not item:
+                    _problem(f"has an item that is not a {'KEY' + separator + 'VALUE'} string: "
+                             f"{item!r}")
+                key, sep, rest = item.partition(separator)
+                if not key:
+                    _problem(f"has an item with no name: {item!r}")
+                out[key] = rest if sep else (None if allow_nil else "")
+            return out
+        _problem(f"must be a mapping or a list of KEY{separator}VALUE")
+    return check
+
+
+def _scalar_text(value):
+    # As Go's fmt.Sprint would print what YAML read: true, 1.5, 3.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def duration(value):
+    """Seconds (float) from 1m30s, 500ms, or a number of seconds."""
+    return catalog.check_duration(parse_duration(value))
+
+
+def size(value):
+    """Bytes from a number or 512m / 1.5g / 64k (binary units, as docker's RAMInBytes)."""
+    if isinstance(value, bool):
+        _problem("must be a size like 512m or a number of bytes")
+    if isinstance(value, int):
+        if value < 0:
+            _problem("must not be negative")
+        return value
+    match = _SIZE.match(str(value))
+    if not match or match.group(1).count(".") > 1:
+        _problem(f"not a size: {value!r} (use e.g. 64m, 1g, or a number of bytes)")
+    scale = 1024 ** ("kmgtp".index(match.group(2).lower()) + 1) if match.group(2) else 1
+    return int(float(match.group(1)) * scale)
+
+
+def cpus(value):
+    """A CPU count as a decimal string ("0.5"), exact to the nano-CPU as the engine counts."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        _problem("must be a number of CPUs like 0.5")
+    try:
+        number = decimal.Decimal(str(value))
+    except decimal.InvalidOperation:
+        _problem(f"not a number of CPUs: {value!r}")
+    if not number.is_finite() or number < 0:
+        _problem("must be a number of CPUs, 0 or more")
+    if (number * 10 ** 9) % 1:
+        _problem("is too precise (the engine counts in billionths of a CPU)")
+    return str(value)
+
+
+def boolean(value):
+    """true or false."""
+    if not isinstance(value, bool):
+        _problem("must be true or false")
+    return value
+
+
+def choice(*choices):
+    """One of `choices`."""
+    def check(value):
+        if value not in choices:
+            _problem(f"must be one of {', '.join(choices)} (got {value!r})")
+        return value
+    return check
+
+
+def count(minimum=0, maximum=catalog.MAX_COUNT):
+    """A whole number."""
+    return catalog.whole_number(minimum, maximum)
+
+
+def _file_mode(value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0o7777:
+        _problem("must be a file mode like 0440 (octal)")
+    return value
+
+
+def _healthcheck_test(value):
+    if isinstance(value, str):
+        return ["CMD-SHELL", value]
+    test = _text_list(value)
+    if test and test[0] not in ("NONE", "CMD", "CMD-SHELL"):
+        _problem("a list must start with NONE, CMD or CMD-SHELL (or give a string)")
+    return test
+
+
+UPDATE_KEYS = {
+    "parallelism": count(0), "delay": duration, "monitor": duration,
+    "failure_action": choice("pause", "continue", "rollback"),
+    "max_failure_ratio": lambda v: catalog._ratio(v),
+    "order": choice("start-first", "stop-first"),
+}
+ROLLBACK_KEYS = dict(UPDATE_KEYS, failure_action=choice("pause", "continue"))
+HEALTHCHECK_KEYS = {"test": _healthcheck_test, "interval": duration, "timeout": duration,
+                    "retries": count(0), "start_period": duration, "disable": boolean}
+RESOURCES_KEYS = {
+    "limits": {"cpus": cpus, "memory": size, "pids": count(0, 2 ** 63 - 1)},
+    "reservations": {"cpus": cpus, "memory": size},
+}
+RESTART_KEYS = {"condition": choice("none", "on-failure", "any"), "delay": duration,
+                "max_attempts": count(0), "window": duration}
+LOGGING_KEYS = {"driver": text, "options": mapping()}
+
+
+def _ulimits(value, fail, key):
+    if not isinstance(value, dict):
+        fail(key, "must be a mapping of limit names to a number or {soft, hard}")
+    out = {}
+    for name, limit in value.items():
+        where = f"{key}.{name}"
+        if isinstance(limit, dict):
+            limit = structure({"soft": count(0, 2 ** 63 - 1), "hard": count(0, 2 ** 63 - 1)},
+                              limit, fail, where + ".")
+            if set(limit) != {"soft", "hard"}:
+                fail(where, "needs both soft and hard (or one number for both)")
+            out[str(name)] = limit
+        else:
+            try:
+                number = count(0, 2 ** 63 - 1)(limit)
+            except ValueError as exc:
+                fail(where, str(exc))
+            out[str(name)] = {"soft": number, "hard": number}
+    return out
+
+
+def _placement(value, fail, key):
+    def preferences(items):
+        if not isinstance(items, list):
+            _problem("must be a list of {spread: descriptor}")
+        out = []
+        for item in items:
+            if not isinstance(item, dict) or set(item) != {"spread"} \
+                    or not isinstance(item["spread"], str):
+                _problem(f"items must be {{spread: node.labels.NAME}} (got {item!r})")
+            out.append({"spread": item["spread"]})
+        return out
+    return structure({"constraints": string_list, "preferences": preferences,
+                      "max_replicas_per_node": count(0)}, value, fail, key + ".")
+
+
+def _deploy(value, fail, key):
+    rules = {
+        "mode": choice("replicated", "global"), "replicas": count(0),
+        "endpoint_mode": choice("vip", "dnsrr"), "labels": mapping(),
+        "placement": _placement, "resources": RESOURCES_KEYS, "restart_policy": RESTART_KEYS,
+        "update_config": UPDATE_KEYS, "rollback_config": ROLLBACK_KEYS,
+    }
+    return structure(rules, value, fail, key + ".")
+
+
+def _port_numbers(text_, what):
+    match = _PORT_RANGE.match(text_)
+    if not match:
+        _problem(f"{what} {text_!r} is not a port number or range")
+    first = int(match.group(1))
+    last = int(match.group(2) or first)
+    if not 0 < first <= last <= 65535:
+        _problem(f"{what} {text_!r} is out of range (1-65535)")
+    return list(range(first, last + 1))
+
+
+def short_port(spec):
+    """`[IP:][PUBLISHED[-END]:]TARGET[-END][/PROTO]` as the long syntax (mode ingress)."""
+    spec = str(spec)
+    body, _, protocol = spec.partition("/")
+    protocol = protocol or "tcp"
+    if protocol not in ("tcp", "udp", "sctp"):
+        _problem(f"{spec!r}: protocol must be tcp, udp or sctp")
+    parts = body.rsplit(":", 2)
+    target = parts[-1]
+    published = parts[-2] if len(parts) > 1 else ""
+    targets = _port_numbers(target, "target")
+    if not published:
+        return [{"target": t, "protocol": protocol, "mode": "ingress"} for t in targets]
+    publishes = _port_numbers(published, "published")
+    if len(publishes) != len(targets):
+        _problem(f"{spec!r}: the published range must be as long as the target range")
+    return [{"target": t, "published": p, "protocol": protocol, "mode": "ingress"}
+            for t, p in zip(targets, publishes)]
+
+
+PORT_KEYS = {"target": count(1, 65535), "published": count(0, 65535),
+             "protocol": choice("tcp", "udp", "sctp"), "mode": choice("host", "ingress")}
+
+
+def _ports(value, fail, key):
+    if not isinstance(value, list):
+        fail(key, "must be a list (\"8080:80\" or {target, published, protocol, mode})")
+    out = []
+    for i, item in enumerate(value):
+        where = f"{key}[{i}]"
+        if isinstance(item, dict):
+            port = structure(PORT_KEYS, item, fail, where + ".")
+            if "target" not in port:
+                fail(where + ".target", "is required")
+            out.append({"protocol": "tcp", "mode": "ingress", **port})
+        elif isinstance(item, (str, int)) and not isinstance(item, bool):
+            try:
+                out.extend(short_port(item))
+            except ValueError as exc:
+                fail(where, str(exc))
+        else:
+            fail(where, "must be \"PUBLISHED:TARGET[/PROTO]\" or a mapping")
+    return out
+
+
+def short_volume(spec):
+    """`[SOURCE:]TARGET[:OPTIONS]` as the long syntax, as docker's compose loader reads it."""
+    if not spec:
+        _problem("must not be empty")
+    parts = spec.split(":")
+    if len(parts) > 3 or not all(parts):
+        _problem(f"{spec!r} is not [SOURCE:]TARGET[:ro|rw|nocopy|PROPAGATION]")
+    if len(parts) == 1:
+        return {"type": "volume", "target": spec}
+    source, target = parts[0], parts[1]
+    kind = "bind" if source[0] in "./~" else "volume"
+    volume = {"type": kind, "source": source, "target": target}
+    for option in (parts[2].split(",") if len(parts) == 3 else ()):
+        if option in ("ro", "rw"):
+            volume["read_only"] = option == "ro"
+        elif option == "nocopy":
+            volume["volume"] = {"nocopy": True}
+        elif option in _PROPAGATIONS:
+            volume["bind"] = {"propagation": option}
+        # docker ignores other options; so does shipway
+    return volume
+
+
+VOLUME_KEYS = {
+    "type": choice("volume", "bind", "tmpfs"), "source": text, "target": text,
+    "read_only": boolean, "consistency": choice(*_CONSISTENCY),
+    "bind": {"propagation": choice(*_PROPAGATIONS)}, "volume": {"nocopy": boolean},
+    "tmpfs": {"size": size},
+}
+
+
+def _volumes(value, fail, key):
+    if not isinstance(value, list):
+        fail(key, "must be a list (\"SOURCE:TARGET[:ro]\" or {type, source, target, ...})")
+    out = []
+    for i, item in enumerate(value):
+        where = f"{key}[{i}]"
+        if isinstance(item, str):
+            try:
+                volume = short_volume(item)
+            except ValueError as exc:
+                fail(where, str(exc))
+        else:
+            volume = structure(VOLUME_KEYS, item, fail, where + ".")
+        kind = volume.setdefault("type", "volume")
+        if "target" not in volume:
+            fail(where + ".target", "is required")
+        if kind == "bind" and not volume.get("source"):
+            fail(where + ".source", "is required for a bind mount")
+        if kind == "tmpfs" and volume.get("source"):
+            fail(where + ".source", "must be empty for a tmpfs mount")
+        for options in ("bind", "volume", "tmpfs"):
+            if options in volume and options != kind:
+                fail(f"{where}.{options}", f"{options} options are incompatible with type {kind}")
+        out.append(volume)
+    return out
+
+
+def _references(value, fail, key):
+    # secrets/configs: a source name, or {source, target, uid, gid, mode}
+    if not isinstance(value, list):
+        fail(key, "must be a list of names or of {source, target, uid, gid, mode}")
+    out = []
+    for i, item in enumerate(value):
+        where = f"{key}[{i}]"
+        if isinstance(item, str):
+            item = {"source": item}
+        reference = structure({"source": text, "target": text, "uid": text, "gid": text,
+                               "mode": _file_mode}, item, fail, where + ".")
+        if not reference.get("source"):
+            fail(where + ".source", "is required")
+        out.append(reference)
+    return out
+
+
+def _networks(value, fail, key):
+    if isinstance(value, list):
+        if not all(isinstance(name, str) for name in value):
+            fail(key, "must be a list of network names or a mapping with aliases")
+        value = {name: None for name in value}
+    if not isinstance(value, dict):
+        fail(key, "must be a list of network names or a mapping with aliases")
+    out = {}
+    for name, attach in value.items():
+        if not isinstance(name, str) or not name:
+            fail(key, f"has a bad network name {name!r}")
+        out[name] = structure({"aliases": string_list}, attach or {}, fail, f"{key}.{name}.")
+    return out
+
+
+def _extra_hosts(value):
+    if isinstance(value, dict):
+        return sorted(f"{k}:{v}" for k, v in mapping(":")(value).items())
+    hosts = string_list(value)
+    for host in hosts:
+        if ":" not in host:
+            _problem(f"{host!r} is not HOST:IP")
+    return hosts
+
+
+KEYS = {
+    "image": text, "command": words, "entrypoint": words,
+    "environment": mapping("=", allow_nil=True), "env_file": string_list,
+    "labels": mapping(), "healthcheck": HEALTHCHECK_KEYS, "user": text, "working_dir": text,
+    "hostname": text, "extra_hosts": _extra_hosts, "dns": string_list,
+    "dns_search": string_list, "init": boolean, "read_only": boolean, "tty": boolean,
+    "stdin_open": boolean, "stop_signal": text, "stop_grace_period": duration,
+    "cap_add": string_list, "cap_drop": string_list, "sysctls": mapping(),
+    "ulimits": _ulimits, "logging": LOGGING_KEYS, "tmpfs": string_list, "volumes": _volumes,
+    "secrets": _references, "configs": _references, "networks": _networks, "ports": _ports,
+    "deploy": _deploy,
+}
+assert set(KEYS) == set(SERVICE_KEYS)
+_NEEDS_CONTEXT = {_ulimits, _placement, _deploy, _ports, _volumes, _references, _networks}
+
+
+def structure(rules, value, fail, prefix):
+    """Check a mapping against `rules` (key -> check, nested dict, or a context rule)."""
+    if not isinstance(value, dict):
+        fail(prefix.rstrip(".") or None, "must be a mapping")
+    out = {}
+    for key, item in value.items():
+        dotted = f"{prefix}{key}"
+        if key not in rules:
+            fail(dotted, f"unknown key (known keys here: {', '.join(sorted(rules))})")
+        rule = rules[key]
+        if item is None and not isinstance(rule, dict) and rule not in _NEEDS_CONTEXT:
+            fail(dotted, "has no value")
+        if isinstance(rule, dict):
+            out[key] = structure(rule, item if item is not None else {}, fail, dotted + ".")
+        elif rule in _NEEDS_CONTEXT:
+            out[key] = rule(item if item is not None else ({} if rule is _deploy else []),
+                            fail, dotted)
+        else:
+            try:
+                out[key] = rule(item)
+            except ValueError as exc:
+                fail(dotted, str(exc))
+        bad = catalog._carriable(out[key])
+        if bad is not None:
+            fail(dotted, f"must not contain the character {bad!r} (U+{ord(bad):04X})")
+    return out
+
+
+def normalise(service, fail, prefix=""):
+    """The compose keys of `service` checked and in their long form (see the module doc).
+
+    `service` holds compose keys only (shipway's own keys are the caller's); `deploy` may also
+    hold shipway's run options, which are left out here.
+    """
+    service = dict(service)
+    deploy = service.get("deploy")
+    if isinstance(deploy, dict):
+        service["deploy"] = {k: v for k, v in deploy.items() if k not in SHIPWAY_DEPLOY_KEYS}
+        if not service["deploy"]:
+            del service["deploy"]
+    return structure(KEYS, service, fail, prefix)
+
+
+def check_service(service, fail):
+    """Checks across keys of a merged, normalised service (what no single key shows)."""
+    deploy = service.get("deploy", {})
+    if deploy.get("mode") == "global" and "replicas" in deploy:
+        fail("deploy.replicas", "can only be used with deploy.mode replicated")
+    health = service.get("healthcheck", {})
+    if health.get("disable") and health.get("test"):
+        fail("healthcheck.disable", "test and disable can't be set at the same time")
+    if deploy.get("endpoint_mode") == "dnsrr":
+        for i, port in enumerate(service.get("ports", [])):
+            if port["mode"] == "ingress":
+                fail(f"ports[{i}].mode", "ingress cannot be used with deploy.endpoint_mode "
+                                         "dnsrr (publish with mode: host)")
+
+
+def _external(value):
+    # `external: true`, or the deprecated `external: {name: x}` (its name becomes `name`).
+    if isinstance(value, bool):
+        return {"external": value}
+    if isinstance(value, dict) and set(value) <= {"name"}:
+        return {"external": True, **({"name": text(value["name"])} if "name" in value else {})}
+    _problem("must be true or false")
+
+
+def _definition(kind, value, fail, key, base_dir):
+    rules = {"name": text, "external": _external}
+    if kind in ("secrets", "configs"):
+        rules.update(file=text, labels=mapping())
+    if kind == "secrets":
+        rules["environment"] = text
+    if kind == "volumes":
+        rules.update(driver=text, driver_opts=mapping(), labels=mapping())
+    checked = structure(rules, value if value is not None else {}, fail, key + ".")
+    external = checked.pop("external", {})
+    if external.get("external"):
+        if "name" in external and "name" not in checked:
+            checked["name"] = external["name"]
+        checked["external"] = True
+    if kind == "networks":
+        if external.get("external") is False:
+            fail(key, "shipway attaches to existing networks only: declare it external: true")
+        checked["external"] = True
+    if kind in ("secrets", "configs"):
+        sources = [k for k in ("file", "environment", "external") if k in checked]
+        if len(sources) != 1:
+            fail(key, "needs exactly one of file, environment or external"
+                 if kind == "secrets" else "needs exactly one of file or external")
+        if "file" in checked:
+            import os
+
+            checked["file"] = os.path.normpath(os.path.join(base_dir, checked["file"]))
+    return checked
+
+
+def definitions(raw, fail, base_dir):
+    """Top-level `secrets`, `configs`, `networks`, `volumes` definitions, checked."""
+    out = {}
+    for kind in ("secrets", "configs", "networks", "volumes"):
+        section = raw.get(kind) or {}
+        if not isinstance(section, dict):
+            fail(kind, "must be a mapping of names to their definitions")
+        out[kind] = {}
+        for name, value in section.items():
+            if not isinstance(name, str) or not name:
+                fail(kind, f"has a bad name {name!r}")
+            out[kind][name] = _definition(kind, value, fail, f"{kind}.{name}", base_dir)
+    return out
+
+
+def check_references(service, defined, fail, strict=False):
+    """Every secret and config a service uses is defined (with `strict`, networks and named
+    volumes too, as stack deploy requires; a catalog may name existing ones directly)."""
+    for kind in ("secrets", "configs"):
+        for i, reference in enumerate(service.get(kind, [])):
+            if reference["source"] not in defined[kind]:
+                fail(f"{kind}[{i}].source", f"{kind[:-1]} {reference['source']!r} is not "
+                     f"defined (add it under the top-level {kind}: key)")
+    if not strict:
+        return
+    for name in service.get("networks", {}):
+        if name not in defined["networks"]:
+            fail(f"networks.{name}", f"undefined network {name!r}")
+    for i, volume in enumerate(service.get("volumes", [])):
+        if volume["type"] == "volume" and volume.get("source") \
+                and volume["source"] not in defined["volumes"]:
+            fail(f"volumes[{i}].source", f"undefined volume {volume['source']!r}")

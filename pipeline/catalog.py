@@ -425,32 +425,3 @@ def _used(service, definitions):
                         if v["type"] == "volume"}}
     return {kind: {k: v for k, v in definitions[kind].items() if k in used[kind]}
             for kind in DEFINITION_KINDS}
-
-
-# --- compatibility shim: delete once the deploy plan reads settings["service"] --------------
-_LEGACY_UPDATE = {"parallelism": 1, "delay": 0.0, "order": "start-first",
-                  "failure_action": "rollback", "monitor": 5.0, "max_failure_ratio": 0.0}
-
-
-def legacy_deploy(settings):
-    """settings["deploy"] in the shape swarm/spec.py and swarm/apply.py read before the
-    compose keys: the old defaults, with what the compose keys say where it fits."""
-    from pipeline.swarm import compose
-
-    service = settings.get("service", {})
-    deploy = service.get("deploy", {})
-    names = compose.network_names(service, settings.get("definitions"))
-    return {
-        "replicas": deploy.get("replicas", 1),
-        "networks": [names[key] for key in service.get("networks", {})],
-        "env": {k: v or "" for k, v in service.get("environment", {}).items()},
-        "labels": dict(deploy.get("labels", {})),
-        "ports": [{"target": p["target"], "published": p.get("published", p["target"]),
-                   "protocol": p["protocol"]} for p in service.get("ports", [])],
-        "endpoint_mode": deploy.get("endpoint_mode", "dnsrr"),
-        "stop_grace_period": service.get("stop_grace_period", 10.0),
-        "update": {**_LEGACY_UPDATE, **deploy.get("update_config", {})},
-        "rollback": {**_LEGACY_UPDATE, "failure_action": "pause",
-                     **deploy.get("rollback_config", {})},
-        **settings["deploy"],
-    }

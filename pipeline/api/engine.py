@@ -152,8 +152,21 @@ def remove_service(api, service_id):
 
 
 def resolve_digest(api, reference, auth_config=None):
-    """The manifest digest the registry serves for `reference` (the engine asks the registry)."""
-    return api.inspect_distribution(reference, auth_config=auth_config)["Descriptor"]["digest"]
+    """(digest, platforms) of `reference` as the registry serves it (the engine asks the
+    registry): the manifest digest, and the platforms as a ServiceSpec's Placement lists them
+    (what the docker client library puts on a service whose image it resolves)."""
+    from docker.errors import APIError
+
+    from pipeline.errors import RegistryError
+
+    try:
+        found = api.inspect_distribution(reference, auth_config=auth_config)
+    except APIError as exc:
+        raise RegistryError(f"cannot resolve {reference} in the registry: {short(exc)}",
+                            hint="push it first, and check the registry credentials") from None
+    platforms = [{"Architecture": p.get("architecture", ""), "OS": p.get("os", "")}
+                 for p in found.get("Platforms") or []]
+    return found["Descriptor"]["digest"], platforms or None
 
 
 # --- swarm secrets and configs (pipeline/swarm/objects.py) -----------------------------------

@@ -79,9 +79,6 @@ def settings(args, overrides=()):
         resolved["_base_dir"] = catalog.Catalog(args.catalog, {}).base_dir
     else:
         resolved = catalog.merge(catalog.DEFAULTS, {"name": name, "_base_dir": "."})
-    # Compatibility shim (catalog.legacy_deploy): the deploy code of before the compose keys
-    # reads the old settings["deploy"] shape. Delete this line with the shim.
-    resolved["deploy"] = catalog.legacy_deploy(resolved)
     for arg, dotted in overrides:
         value = getattr(args, arg, None)
         if value is None or value == []:

@@ -2,20 +2,15 @@
 import re
 
 from pipeline import imageref, registry, state
-from pipeline.api.engine import engine_errors
-from pipeline.errors import RegistryError, UsageError
+from pipeline.api.engine import engine_errors, resolve_digest
+from pipeline.errors import UsageError
 from pipeline.stages import common
 from pipeline.swarm import apply as swarm_apply
 
-OVERRIDES = [
-    ("replicas", "deploy.replicas"), ("networks", "deploy.networks"), ("env", "deploy.env"),
-    ("labels", "deploy.labels"), ("ports", "deploy.ports"),
-    ("stop_grace_period", "deploy.stop_grace_period"), ("timeout", "deploy.timeout"),
-    ("endpoint_mode", "deploy.endpoint_mode"), ("with_registry_auth", "deploy.with_registry_auth"),
-    ("keep_releases", "deploy.keep_releases"),
-] + [(f"{kind}_{key}", f"deploy.{kind}.{key}") for kind in ("update", "rollback")
-     for key in ("parallelism", "delay", "order", "failure_action", "monitor",
-                 "max_failure_ratio")]
+# shipway's own run options; the other flags set stack-file keys (flag_keys).
+OVERRIDES = [("timeout", "deploy.timeout"), ("with_registry_auth", "deploy.with_registry_auth"),
+             ("keep_releases", "deploy.keep_releases")]
+POLICY_KEYS = ("parallelism", "delay", "order", "failure_action", "monitor", "max_failure_ratio")
 _PUBLISH = re.compile(r"^(\d{1,5}):(\d{1,5})(?:/(tcp|udp|sctp))?$")
 
 
@@ -79,14 +74,15 @@ def add_arguments(parser):
 
 
 def image_to_deploy(ctx, args, settings):
-    """--image, else what `shipway push` pushed in this workspace; split into its parts."""
+    """--image, else what `shipway push` pushed in this workspace, else the stack file's
+    image; split into its parts."""
     reference = args.image
     if not reference:
         pushed = state.load(ctx.state_dir(args.state_dir), settings["name"], "push",
                             shape={"reference": str})
-        if not pushed:
+        reference = pushed["reference"] if pushed else settings.get("image_ref")
+        if not reference:
             raise UsageError("no image to deploy", hint="pass --image REF or run `shipway push` first")
-        reference = pushed["reference"]
     try:
         repo, tag, digest = imageref.split(reference)
     except ValueError as exc:
@@ -97,21 +93,72 @@ def image_to_deploy(ctx, args, settings):
     return repo, tag, digest
 
 
+def flag_keys(args):
+    """The stack-file keys the deploy flags set, in the stack file's own form."""
+    keys, deploy = {}, {}
+    if args.replicas is not None:
+        deploy["replicas"] = args.replicas
+    if args.endpoint_mode:
+        deploy["endpoint_mode"] = args.endpoint_mode
+    if args.labels:
+        deploy["labels"] = dict(args.labels)
+    for kind in ("update", "rollback"):
+        policy = {key: getattr(args, f"{kind}_{key}") for key in POLICY_KEYS
+                  if getattr(args, f"{kind}_{key}") is not None}
+        if policy:
+            deploy[f"{kind}_config"] = policy
+    if deploy:
+        keys["deploy"] = deploy
+    if args.networks:
+        keys["networks"] = list(args.networks)
+    if args.env:
+        keys["environment"] = dict(args.env)
+    if args.ports:
+        keys["ports"] = [{**port, "mode": "host"} for port in args.ports]
+    if args.stop_grace_period is not None:
+        keys["stop_grace_period"] = args.stop_grace_period
+    return keys
+
+
+def service_keys(settings, args):
+    """The catalog's stack-file keys with the flags' over them: maps merge key by key (env,
+    labels, update policy), lists replace (networks, ports)."""
+    from pipeline import catalog
+    from pipeline.swarm import compose_keys
+
+    def fail(key, message):
+        raise UsageError(f"deploy flag for {key}: {message}", hint="see shipway deploy --help")
+
+    flags = compose_keys.normalise(flag_keys(args), fail)
+    base = {k: v for k, v in settings["service"].items() if not (k == "networks" and k in flags)}
+    merged = catalog.merge(base, flags)
+    compose_keys.check_service(merged, fail)
+    return merged
+
+
 def run(ctx, args):
     settings = common.settings(args, OVERRIDES)
+    for warning in settings.get("warnings", []):
+        ctx.console.event(f"warning: {warning}")
     repo, tag, digest = image_to_deploy(ctx, args, settings)
+    service = service_keys(settings, args)
     api = ctx.docker().api
     auth = registry.auth_config(ctx, repo)
+    platforms = None
     if not digest:
-        digest = resolve_digest(api, f"{repo}:{tag}", auth)
+        digest, platforms = resolve_digest(api, f"{repo}:{tag}", auth)
     pinned = imageref.pinned(repo, tag, digest)
     header = registry.auth_header(auth) if settings["deploy"]["with_registry_auth"] else None
     with engine_errors(f"deploy of {settings['name']}"):
-        result = swarm_apply.deploy(api, settings, pinned, ctx.build, header,
-                                    ctx.console.event, dry_run=args.dry_run)
+        desired = desired_service(ctx, args, api, settings, service, pinned, platforms)
+        result = swarm_apply.deploy(api, desired, ctx.build, header, ctx.console.event,
+                                    dry_run=args.dry_run)
     if args.dry_run:
-        for line in result.plan:
-            ctx.console.result(line)
+        if args.json:
+            ctx.console.json({**result.summary(), "dry_run": True})
+        else:
+            for line in result.plan:
+                ctx.console.result(line)
         return 0
     record = result.summary()
     state.save(ctx.state_dir(args.state_dir), settings["name"], "deploy", record)
@@ -127,15 +174,35 @@ def run(ctx, args):
     return 0
 
 
-def resolve_digest(api, reference, auth):
-    """The digest the registry serves for a tag, so every task runs exactly that."""
-    from docker.errors import APIError
+def desired_service(ctx, args, api, settings, service, image, platforms):
+    """The Desired of this deploy: the fields the keys set (with the secrets and configs they
+    name made to exist, unless a dry run), which of them the catalog sets, and the create
+    defaults (shipway's for a catalog entry, only the stack file's for one from a stack file)."""
+    from pipeline.swarm import compose
+    from pipeline.swarm.spec import CREATE_DEFAULTS
 
-    try:
-        from pipeline.api.engine import resolve_digest as engine_resolve
+    name = settings["name"]
+    definitions = settings["definitions"]
+    base_dir = settings.get("base_dir") or "."
+    names = compose.network_names(service, definitions)
+    ids = swarm_apply.network_ids(api, sorted(set(names.values())))
+    network_ids = {key: ids[names[key]] for key in names}
+    refs = swarm_apply.objects_for(api, name, service, definitions, base_dir, ctx.environ,
+                                   ctx.console.event, dry_run=args.dry_run)
+    alias = settings.get("alias") or name
 
-        return engine_resolve(api, reference, auth)
-    except APIError as exc:
-        raise RegistryError(f"cannot resolve {reference} in the registry: "
-                            f"{exc.explanation or exc}",
-                            hint="push it first, and check the registry credentials") from None
+    def convert(keys):
+        return compose.convert(keys, name=name, alias=alias, network_ids=network_ids,
+                               secret_refs=refs["secret"], config_refs=refs["config"],
+                               base_dir=base_dir, definitions=definitions,
+                               environ=ctx.environ, platforms=platforms)
+
+    conversion = convert(service)
+    for warning in conversion.warnings:
+        ctx.console.event(f"warning: {warning}")
+    managed = list(convert(settings["service"]).fields) if args.catalog else None
+    defaults = dict(conversion.implied)
+    if settings.get("source", "catalog") == "catalog":
+        defaults.update(CREATE_DEFAULTS)
+    return swarm_apply.Desired(name, image, conversion.fields, managed, defaults,
+                               settings["deploy"]["timeout"], settings["deploy"]["keep_releases"])

@@ -4,16 +4,17 @@ Desired is compared with current and only a difference is written, so a repeated
 the same release is a no-op that reports what runs. "update out of sequence" (someone else
 updated the service between our read and our write) is retried on the fresh spec.
 """
+import copy
 from dataclasses import dataclass, field
 
 from pipeline.api import engine
 from pipeline.errors import DeployError, NothingToRollBack, UsageError
+from pipeline.swarm import plan as planner
 from pipeline.swarm import releases as history
 from pipeline.swarm import spec as specs
 from pipeline.swarm.watch import Outcome, Watcher, serving
 
 OUT_OF_SEQUENCE_ATTEMPTS = 5
-IN_FLIGHT = ("updating", "rollback_started")
 
 
 @dataclass
@@ -21,11 +22,13 @@ class Result:
     """What deploy/rollback did and how it ended."""
 
     service: str
-    action: str                      # created | updated | unchanged | rolled back | planned
+    action: str                      # created | updated | unchanged | rollback | create/update
+                                     # (a dry run: what it would do)
     image: str
     previous_image: str = ""
     outcome: Outcome = None
-    plan: list = field(default_factory=list)
+    plan: list = field(default_factory=list)       # lines for the console (a dry run)
+    changes: list = field(default_factory=list)    # plan.Change: what was (or would be) written
     release: object = None           # the Release recorded or restored
 
     def summary(self):
@@ -38,6 +41,7 @@ class Result:
             "running": o.running if o else 0, "desired": o.desired if o else 0,
             "running_image": o.running_image if o else "",
             "update_state": o.update_state if o else "", "task_error": o.task_error if o else "",
+            "changes": [c.summary() for c in self.changes],
             "release": self.release.summary() if self.release else None,
         }
 
@@ -99,71 +103,108 @@ def network_ids(api, names):
     return ids
 
 
-def deploy(api, settings, image, build, registry_auth, report, dry_run=False):
-    """Make service `settings['name']` run `image` (pinned) with the settings' deploy spec."""
-    name = settings["name"]
-    timeout = settings["deploy"]["timeout"]
-    ids = network_ids(api, settings["deploy"]["networks"])
+def objects_for(api, name, service, definitions, base_dir, environ, report, dry_run=False):
+    """{"secret": refs, "config": refs} for the secrets and configs `service` names, as
+    compose.convert takes them. Every one is planned first (a missing file or an unset
+    variable stops the deploy here, before anything is created), then made to exist; a dry
+    run only looks up which exist ("ID": "(new)" for the others)."""
+    from pipeline.swarm import objects
+
+    used = {kind: [ref["source"] for ref in service.get(kind + "s", [])]
+            for kind in ("secret", "config")}
+    if not any(used.values()):
+        return {"secret": {}, "config": {}}
+    key = None
+    if used["secret"]:
+        # No key yet (a dry run on a swarm shipway never made a secret in): all are new.
+        key = objects.naming_key(api, report, create=not dry_run) or b"dry-run"
+    wanted = {kind: objects.plan(name, kind, definitions.get(kind + "s", {}), names, base_dir,
+                                 environ, key=key if kind == "secret" else None)
+              for kind, names in used.items()}
+    if not dry_run:
+        return {kind: objects.ensure(api, items, report) for kind, items in wanted.items()}
+    refs = {}
+    for kind, items in wanted.items():
+        refs[kind] = {}
+        for item in items:
+            found = engine.find_object(api, kind, item.name)
+            refs[kind][item.source] = {"Name": item.name, "ID": found["ID"] if found else "(new)"}
+    return refs
+
+
+@dataclass
+class Desired:
+    """What a deploy asks for: fields (path -> value, see pipeline/swarm/plan.py) besides the
+    image and shipway's labels; `managed`, the paths the catalog sets (None: no catalog);
+    `defaults`, the fields a create adds where nothing was asked."""
+
+    name: str
+    image: str
+    fields: dict = field(default_factory=dict)
+    managed: list = None
+    defaults: dict = field(default_factory=dict)
+    timeout: float = 300.0
+    keep_releases: int = 10
+
+
+def deploy(api, desired, build, registry_auth, report, dry_run=False):
+    """Make service `desired.name` run `desired.image` (pinned) with the fields asked for."""
+    name, image = desired.name, desired.image
     release_id = history.new_id()
     labels = specs.deploy_labels(image, specs.digest_of(image), build, release_id)
-    desired = specs.desired_spec(settings, image, ids, labels)
+    fields = {**desired.fields, planner.IMAGE: image, **planner.label_fields(labels)}
     watcher = Watcher(api, name, report)
+    read = {}
 
     def attempt():
         current = engine.inspect_service(api, name)
-        if current is None:
-            if dry_run:
-                return Result(name, "planned", image,
-                              plan=[f"create service {name} with {image}"]), None, None
-            report(f"creating service {name} with {image}")
-            engine.create_service(api, desired, registry_auth)
-            return Result(name, "created", image), "tasks", None
-        previous = specs.image_of(current["Spec"])
-        diffs = specs.differences(current["Spec"], desired)
-        status = current.get("UpdateStatus") or {}
-        if not diffs:
-            if dry_run:
-                return Result(name, "planned", image, previous,
-                              plan=[f"service {name}: no change"]), None, None
-            if status.get("State") == "paused":
-                return Result(name, "unchanged", image, previous), "paused", None
-            mode = "update" if status.get("State") in IN_FLIGHT else "tasks"
-            report(f"service {name} already has this spec ({status.get('State') or 'no update'})")
-            return Result(name, "unchanged", image, previous), mode, "never"
-        plan = specs.describe(current["Spec"], desired, diffs)
+        # The running release's record says which fields the catalog set last time.
+        read["history"] = existing = history.history(api, name) if current else []
+        running = history.running_release(existing, current["Spec"]) if current else None
+        plan = planner.plan_deploy(name, current, fields, defaults=desired.defaults,
+                                   managed=desired.managed,
+                                   last_managed=running.managed if running else ())
+        previous = specs.image_of(current["Spec"]) if current else ""
+        action = {"create": "created", "update": "updated"}.get(plan.action, plan.action)
+        result = Result(name, plan.action if dry_run else action, image, previous or "",
+                        changes=plan.changes)
         if dry_run:
-            return Result(name, "planned", image, previous, plan=[f"update service {name}:"] +
-                          ["  " + line for line in plan]), None, None
-        report(f"updating service {name}: " + "; ".join(plan))
-        engine.update_service(api, current["ID"], current["Version"]["Index"],
-                              specs.apply(current["Spec"], desired), registry_auth)
-        template_changed = any(d.startswith("TaskTemplate") for d in diffs)
-        return (Result(name, "updated", image, previous),
-                "update" if template_changed else "tasks", status.get("StartedAt"))
+            return result, plan
+        if plan.action == "create":
+            report(f"creating service {name} with {image}")
+            engine.create_service(api, plan.spec, registry_auth)
+        elif plan.action == "update":
+            report(f"updating service {name}: " + "; ".join(c.line() for c in plan.changes))
+            engine.update_service(api, current["ID"], current["Version"]["Index"], plan.spec,
+                                  registry_auth)
+        elif plan.wait != "paused":
+            report(f"service {name} already has this spec "
+                   f"({(current.get('UpdateStatus') or {}).get('State') or 'no update'})")
+        return result, plan
 
-    result, mode, since = _retry_out_of_sequence(attempt, report)
+    result, plan = _retry_out_of_sequence(attempt, report)
     if dry_run:
+        verb = {"create": f"create service {name} with {image}:",
+                "update": f"update service {name}:"}.get(plan.action, f"service {name}: no change")
+        result.plan = [verb] + ["  " + c.line() for c in plan.changes]
         return result
-    if mode == "paused":
+    if plan.wait == "paused":
         service = engine.inspect_service(api, name)
         result.outcome = Outcome(False, "swarm paused the update of this release earlier",
                                  "paused", (service.get("UpdateStatus") or {}).get("Message", ""),
                                  serving(engine.list_tasks(api, service["ID"])))
         return result
-    if since == "never":  # nothing written: judge the update in flight, or the tasks, as they are
-        since = None
-    # Read the history now, while swarm works, not after: the release is recorded sooner.
-    existing = history.history(api, name)
-    result.outcome = watcher.wait(image, mode, timeout, since)
+    since = None if plan.since == "never" else plan.since
+    result.outcome = watcher.wait(image, plan.wait, desired.timeout, since)
     if result.outcome.ok:
-        ours = release_id if result.action in ("created", "updated") else None
-        result.release = remember(api, name, settings["deploy"]["keep_releases"], report,
-                                  result.outcome, ours, watcher.service, existing)
+        ours = release_id if plan.action in ("create", "update") else None
+        result.release = remember(api, name, desired.keep_releases, report, result.outcome,
+                                  ours, watcher.service, read.get("history"), plan.managed)
     return result
 
 
 def remember(api, name, keep, report, outcome=None, release_id=None, applied=None,
-             existing=None):
+             existing=None, managed=()):
     """Record the release the service now runs (if new) and prune the history to `keep`.
 
     With `release_id`, only that release: when the spec names another one, someone changed
@@ -186,22 +227,47 @@ def remember(api, name, keep, report, outcome=None, release_id=None, applied=Non
     known = history.running_release(existing, applied["Spec"])
     if known is not None:
         return known  # recorded before (a re-run of the same release)
-    release = history.record(api, name, applied["Spec"], existing)
+    release = history.record(api, name, applied["Spec"], existing, managed=managed)
     if release is None:
         return None
     report(f"release #{release.seq} recorded ({release.image})")
-    for old in history.prune(api, name, keep, running=release, existing=existing):
+    dropped = history.prune(api, name, keep, running=release, existing=existing)
+    for old in dropped:
         report(f"release #{old.seq} dropped from the history (keeping {keep})")
+    if dropped or _references_objects(applied):
+        collect_objects(api, name, report, applied)
     return release
 
 
+def _references_objects(service):
+    container = (service or {}).get("Spec", {}).get("TaskTemplate", {}).get("ContainerSpec", {})
+    previous = ((service or {}).get("PreviousSpec") or {}).get("TaskTemplate", {}) \
+        .get("ContainerSpec", {})
+    return any(spec.get(kind) for spec in (container, previous) for kind in ("Secrets", "Configs"))
+
+
+def collect_objects(api, name, report, service=None):
+    """Remove the secrets and configs shipway made for `name` that no kept release, the
+    running spec or swarm's PreviousSpec refers to (never one shipway did not make)."""
+    from pipeline.swarm import objects
+
+    if service is None:
+        service = engine.inspect_service(api, name)
+    specs_kept = [r.spec for r in history.history(api, name)]
+    if service is not None:
+        specs_kept += [service.get("Spec"), service.get("PreviousSpec")]
+    return objects.collect_garbage(api, name, specs_kept, report)
+
+
 def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, to=None,
-             current=None):
+             current=None, build=None):
     """Go back to the release before the running one (or release `to`), restoring its spec.
 
     With no release history (a service shipway never recorded), fall back to swarm's own
-    PreviousSpec through the Engine API's `rollback=previous`. `current`: the service as the
-    caller just read it (read here when not given; read again only to retry a refused write).
+    PreviousSpec through the Engine API's `rollback=previous`. When the running release is the
+    oldest recorded and swarm's PreviousSpec is a spec from before shipway (an adopted
+    service), restore that and record it as release #0. `current`: the service as the caller
+    just read it (read here when not given; read again only to retry a refused write).
     """
     name = settings["name"]
     timeout = timeout or settings["deploy"]["timeout"]
@@ -218,6 +284,11 @@ def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, 
     running = history.running_release(releases, current["Spec"])
     target = history.choose(releases, running, to,
                             specs.digest_of(specs.image_of(current["Spec"])))
+    if target is None and not to:
+        before = history.before_shipway(current, releases, running)
+        if before is not None:
+            return _restore_before_shipway(api, name, current, before, running, build,
+                                           registry_auth, report, dry_run, timeout)
     if target is None:
         what = (f"#{running.seq} (build {running.build_number or '-'})" if running
                 else "what it runs")
@@ -249,6 +320,48 @@ def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, 
 
     since = _retry_out_of_sequence(attempt, report)
     result.outcome = Watcher(api, name, report).wait(target.image, "update", timeout, since)
+    return result
+
+
+def _restore_before_shipway(api, name, current, before, running, build, registry_auth, report,
+                            dry_run, timeout):
+    """Write swarm's PreviousSpec, the spec from before shipway, with shipway's labels (so the
+    next rollback knows it runs release #0 and goes no further), and record it."""
+    from pipeline.context import BuildInfo
+
+    spec, what = before
+    from_image, to_image = specs.image_of(current["Spec"]), specs.image_of(spec)
+    result = Result(name, "rollback", to_image, from_image)
+    line = f"roll back service {name} to {what}: {from_image} -> {to_image}"
+    if dry_run:
+        result.plan = [line]
+        return result
+    release_id = history.new_id()
+    labels = specs.deploy_labels(to_image, specs.digest_of(to_image), build or BuildInfo(),
+                                 release_id)
+    restored = copy.deepcopy(spec)
+    for path, value in planner.label_fields(labels).items():
+        if value is None:
+            planner.delete(restored, path)
+        else:
+            planner.put(restored, path, value)
+    report(f"rolling back service {name} to {what}: {from_image} -> {to_image}")
+    unread = [current]
+
+    def attempt():
+        fresh = unread.pop() if unread else engine.inspect_service(api, name)
+        engine.update_service(api, fresh["ID"], fresh["Version"]["Index"], restored,
+                              registry_auth)
+        return (fresh.get("UpdateStatus") or {}).get("StartedAt")
+
+    since = _retry_out_of_sequence(attempt, report)
+    watcher = Watcher(api, name, report)
+    result.outcome = watcher.wait(to_image, "update", timeout, since)
+    if result.outcome.ok and watcher.service is not None:
+        result.release = history.record(api, name, watcher.service["Spec"],
+                                        managed=(), seq=max(0, running.seq - 1))
+        if result.release is not None:
+            report(f"release #{result.release.seq} recorded ({to_image})")
     return result
 
 
@@ -294,4 +407,9 @@ def remove(api, name, report, dry_run=False):
         report(f"service {name} removed")
     history.remove_all(api, name)
     report(f"{len(releases)} release records removed")
+    from pipeline.swarm import objects
+
+    # Only the secrets and configs shipway made for this service (labelled so); a running
+    # container may hold one a moment longer: the engine says "in use" and it stays.
+    objects.remove_all(api, name, report)
     return plan

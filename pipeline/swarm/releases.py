@@ -14,7 +14,7 @@ import hashlib
 import json
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from pipeline.errors import EngineError, UsageError
 
@@ -47,6 +47,9 @@ class Release:
     created: str = ""
     spec: dict = field(default_factory=dict)
     config_id: str = ""
+    # Paths of the spec fields this release's deploy took from the catalog: a later deploy
+    # puts those the catalog no longer sets back to the engine's default (plan.py).
+    managed: list = field(default_factory=list)
 
     def matches(self, ref):
         """True when `ref` names this release: #seq, build number, commit or digest (prefix)."""
@@ -102,7 +105,9 @@ def history(api, service):
             data = _api_call("cannot read a release record", api.inspect_config,
                              config["ID"])["Spec"]["Data"]
         record = json.loads(base64.b64decode(data))
-        found.append(Release(config_id=config["ID"], **record))
+        known = {f.name for f in fields(Release)}  # a newer shipway may record more
+        found.append(Release(config_id=config["ID"],
+                             **{k: v for k, v in record.items() if k in known}))
     return sorted(found, key=lambda r: r.seq, reverse=True)
 
 
@@ -112,11 +117,13 @@ def running_release(releases, service_spec):
     return next((r for r in releases if wanted and r.id == wanted), None)
 
 
-def record(api, service, spec, existing=None):
+def record(api, service, spec, existing=None, managed=(), seq=None):
     """Store the release `spec` (as applied and running) unless it is recorded already.
 
     What it records comes from the spec itself: its image and the deploy labels
     (shipway.commit, shipway.build-number, ...) written by the deploy that applied it.
+    `managed`: the fields the deploy took from the catalog. `seq`: the number to record it
+    under (default: after the newest); 0 is the spec from before shipway's first deploy.
     """
     from docker.errors import APIError
 
@@ -133,17 +140,20 @@ def record(api, service, spec, existing=None):
     for release in existing:
         if release.id == release_id:
             return release
-    seq = (existing[0].seq if existing else 0) + 1
+    fixed = seq is not None
+    if not fixed:
+        seq = (existing[0].seq if existing else 0) + 1
+    managed = [list(path) for path in managed]
     image = image_of(spec)
     for _ in range(RECORD_ATTEMPTS):
         release = Release(seq=seq, id=release_id, service=service, image=image,
                           digest=digest_of(image) or "", commit=meta["commit"],
                           build_number=meta["build-number"], build_url=meta["build-url"],
-                          job=meta["job"], spec=spec,
+                          job=meta["job"], spec=spec, managed=managed,
                           created=meta["deployed-at"] or time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                        time.gmtime()))
         data = release.summary()
-        data.update(service=service, spec=spec)
+        data.update(service=service, spec=spec, managed=managed)
         config_labels = {CONFIG_SERVICE: service, CONFIG_SEQ: str(seq), CONFIG_ID: release_id}
         try:
             release.config_id = api.create_config(config_name(service, seq),
@@ -151,7 +161,7 @@ def record(api, service, spec, existing=None):
                                                   labels=config_labels)["ID"]
             return release
         except APIError as exc:
-            if exc.status_code != 409:  # 409: a concurrent deploy took this number
+            if exc.status_code != 409 or fixed:  # 409: a concurrent deploy took this number
                 raise EngineError(f"cannot record the release: {exc.explanation or exc}") from None
             seq += 1
     raise EngineError(f"cannot record the release: {RECORD_ATTEMPTS} numbers taken in a row")
@@ -202,3 +212,28 @@ def choose(releases, running, to=None, current_digest=None):
     older = [r for r in releases if running is None or r.seq < running.seq]
     digest = running.digest if running is not None else current_digest
     return next((r for r in older if not digest or r.digest != digest), None)
+
+
+def before_shipway(service, releases, running):
+    """(spec, description) of swarm's PreviousSpec when a rollback from the oldest recorded
+    release should restore it, else None.
+
+    That is the spec from before shipway's first deploy of an adopted service (no shipway
+    release label), or one of a release no longer recorded (pruned) that runs another image.
+    Release #0, such a restored spec, is the floor: nothing goes back from it.
+    """
+    from pipeline.swarm.spec import image_of
+
+    previous = (service or {}).get("PreviousSpec")
+    if not previous or running is None or running.seq <= 0 or not releases:
+        return None
+    if running.seq != min(r.seq for r in releases):
+        return None
+    label = (previous.get("Labels") or {}).get(RELEASE_LABEL)
+    if label and any(r.id == label for r in releases):
+        return None
+    if not label:
+        return previous, "the spec before shipway's first deploy"
+    if image_of(previous) != image_of(service["Spec"]):
+        return previous, "swarm's previous spec (a release no longer recorded)"
+    return None

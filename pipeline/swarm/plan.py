@@ -1,0 +1,208 @@
+"""The deploy plan: one pure function of (current service, what was asked, release history).
+
+What was asked is a set of *fields*: paths into the raw Engine API ServiceSpec (tuples of keys,
+as `docker service inspect` shows them) with the value each must have. A deploy writes exactly
+those, and nothing else a user set on the service stays otherwise: env, networks, update policy,
+mounts, everything. shipway's own defaults (start-first, rollback on failure, dnsrr, ...) are
+used only when it creates the service. A field an earlier deploy set from the catalog that the
+catalog no longer sets goes back to the engine's default (it is removed from the spec), as
+kubectl's last-applied does; the release record keeps the list of those fields (`managed`).
+
+`apply.deploy` carries a plan out; everything it decides is decided here, so it is tested from
+JSON fixtures of real specs (tests/fixtures/deploy).
+"""
+import copy
+from dataclasses import dataclass, field
+
+from pipeline.swarm.spec import DEPLOY_LABELS, LABEL_PREFIX, VOLATILE_LABELS
+
+IN_FLIGHT = ("updating", "rollback_started")
+IMAGE = ("TaskTemplate", "ContainerSpec", "Image")
+# Fields that hold one of several shapes: a default for one shape must not be mixed into
+# another one that the catalog asks for (a global service has no Replicas).
+ONE_OF = {("Mode",): ("Replicated", "Global", "ReplicatedJob", "GlobalJob")}
+DURATION_KEYS = ("Delay", "Monitor", "StopGracePeriod", "Interval", "Timeout", "StartPeriod",
+                 "Window")
+
+
+@dataclass
+class Change:
+    """One field that a deploy changes: `new` is None where it goes back to the default."""
+
+    path: tuple
+    old: object
+    new: object
+
+    def summary(self):
+        """JSON-ready: {"path", "before", "after"}."""
+        return {"path": path_text(self.path), "before": self.old, "after": self.new}
+
+    def line(self):
+        """`path: old -> new`, durations in seconds, a removed field as `(default)`."""
+        return f"{path_text(self.path)}: {_show(self.path, self.old)} -> " \
+               f"{_show(self.path, self.new) if self.new is not None else '(default)'}"
+
+
+@dataclass
+class Plan:
+    """What a deploy writes and how it then waits."""
+
+    action: str                  # create | update | unchanged
+    spec: dict = None            # the document to write (None: nothing to write)
+    changes: list = field(default_factory=list)
+    wait: str = "tasks"          # tasks | update | paused: how apply judges the outcome
+    since: object = None         # UpdateStatus.StartedAt before the write ("never": no write)
+    managed: list = field(default_factory=list)   # fields the catalog sets, for the record
+
+    def summary(self):
+        """JSON-ready plan for `--dry-run --json`."""
+        return {"action": self.action, "changes": [c.summary() for c in self.changes]}
+
+
+def path_text(path):
+    """("Labels", "team") -> "Labels[team]"; label and option maps show their key in brackets."""
+    text = ""
+    for i, part in enumerate(path):
+        if i and path[i - 1] in ("Labels", "Options", "Sysctls", "DriverOpts"):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def _show(path, value):
+    if value is None:
+        return "(none)"
+    if path and path[-1] in DURATION_KEYS and isinstance(value, int):
+        return f"{value / 1e9:g}s"
+    return repr(value)
+
+
+def get(doc, path):
+    """The value at `path` in `doc` (None where any part is missing)."""
+    node = doc
+    for part in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
+
+
+def put(doc, path, value):
+    """Set `path` in `doc` to a copy of `value`, making the maps on the way."""
+    node = doc
+    for part in path[:-1]:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    node[path[-1]] = copy.deepcopy(value)
+
+
+def delete(doc, path):
+    """Remove `path` from `doc`, and the maps it leaves empty."""
+    parents = []
+    node = doc
+    for part in path[:-1]:
+        if not isinstance(node, dict) or not isinstance(node.get(part), dict):
+            return
+        parents.append((node, part))
+        node = node[part]
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
+    for parent, part in reversed(parents):
+        if parent[part]:
+            break
+        del parent[part]
+
+
+def normal(value):
+    """The engine omits zero values (0, false, "", empty lists and maps) from what it stores:
+    absent and zero compare alike."""
+    if value in (None, [], {}, "", False) or (isinstance(value, (int, float))
+                                              and not isinstance(value, bool) and value == 0):
+        return None
+    if isinstance(value, dict):
+        kept = {k: normal(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v is not None} or None
+    if isinstance(value, list):
+        return [normal(v) for v in value]
+    return value
+
+
+def _volatile(path):
+    return len(path) == 2 and path[0] == "Labels" and path[1] in VOLATILE_LABELS
+
+
+def _dropped_by(path, fields):
+    """True when a create default at `path` is of another shape than a field asked for."""
+    for parent, shapes in ONE_OF.items():
+        n = len(parent)
+        if tuple(path[:n]) != parent or len(path) <= n:
+            continue
+        asked = {p[n] for p in fields if tuple(p[:n]) == parent and len(p) > n}
+        if asked and path[n] not in asked and path[n] in shapes:
+            return True
+    return False
+
+
+def create_spec(name, fields, defaults):
+    """The spec of a new service: `defaults` (shipway's and the stack file's implied values)
+    under the fields asked for."""
+    spec = {"Name": name}
+    for path, value in defaults.items():
+        if path not in fields and not _dropped_by(path, fields):
+            put(spec, path, value)
+    for path, value in fields.items():
+        if value is not None:
+            put(spec, path, value)
+    return spec
+
+
+def plan_deploy(name, current, fields, *, defaults=None, managed=None, last_managed=()):
+    """The plan to make service `name` have `fields`.
+
+    current: the service as the Engine returns it, or None. fields: {path: value}, the image,
+    shipway's labels and whatever the catalog and flags set. defaults: {path: value} used only
+    when creating. managed: the paths among `fields` that the catalog sets (recorded with the
+    release), or None for a deploy without a catalog: then nothing goes back to its default (a
+    deploy with flags alone must not undo the catalog's settings) and the record carries
+    `last_managed`, the paths the running release's deploy took from the catalog, on.
+    """
+    last = sorted({tuple(p) for p in last_managed})
+    if managed is None:
+        kept, removed = last, []
+    else:
+        kept = sorted({tuple(p) for p in managed})
+        removed = [p for p in last if p not in fields]
+    if current is None:
+        spec = create_spec(name, fields, defaults or {})
+        changes = [Change(p, None, v) for p, v in sorted(fields.items())
+                   if v is not None and not _volatile(p)]
+        return Plan("create", spec, changes, "tasks", None, kept)
+    have = current["Spec"]
+    changes = [Change(p, get(have, p), v) for p, v in sorted(fields.items())
+               if not _volatile(p) and normal(get(have, p)) != normal(v)]
+    changes += [Change(p, get(have, p), None) for p in removed if get(have, p) is not None]
+    status = current.get("UpdateStatus") or {}
+    state = status.get("State")
+    if not changes:
+        wait = "paused" if state == "paused" else "update" if state in IN_FLIGHT else "tasks"
+        return Plan("unchanged", None, [], wait, "never", kept)
+    spec = copy.deepcopy(have)
+    for path, value in fields.items():
+        if value is not None:
+            put(spec, path, value)
+    for change in changes:
+        if change.new is None:
+            delete(spec, change.path)
+    template = any(c.path[0] == "TaskTemplate" for c in changes)
+    return Plan("update", spec, changes, "update" if template else "tasks",
+                status.get("StartedAt"), kept)
+
+
+def label_fields(labels):
+    """{("Labels", key): value} for shipway's deploy labels; those this deploy does not set
+    (no commit, no build URL) are None, so a stale one from an earlier deploy goes."""
+    fields = {("Labels", LABEL_PREFIX + key): None for key in DEPLOY_LABELS + ("release",)}
+    fields.update({("Labels", key): value for key, value in labels.items()})
+    return fields

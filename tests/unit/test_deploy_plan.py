@@ -1,0 +1,183 @@
+"""The deploy plan (pipeline/swarm/plan.py) from recorded specs of real services.
+
+tests/fixtures/deploy/cli-service.json is `docker service inspect` of a service made with the
+docker CLI (constraint, memory limit, CPU reservation, secret, tmpfs mount, health interval, env
+KEEP=1, label team=x, an overlay network, stop-first / pause update policy, grace period 3s);
+cli-service-updated.json the same after `docker service update --image` (PreviousSpec set).
+"""
+import copy
+import json
+import os
+
+from pipeline.context import BuildInfo
+from pipeline.swarm import plan as planner
+from pipeline.swarm import releases as history
+from pipeline.swarm import spec as specs
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "deploy")
+NEW = "127.0.0.1:5000/fixture/hello:3@sha256:" + "c" * 64
+ENV = ("TaskTemplate", "ContainerSpec", "Env")
+REPLICAS = ("Mode", "Replicated", "Replicas")
+
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def deploy_fields(image=NEW, build=None, release="r1", extra=None):
+    labels = specs.deploy_labels(image, specs.digest_of(image), build or BuildInfo(), release)
+    return {planner.IMAGE: image, **planner.label_fields(labels), **(extra or {})}
+
+
+def without_shipway_labels(spec):
+    out = copy.deepcopy(spec)
+    out["Labels"] = {k: v for k, v in (out.get("Labels") or {}).items()
+                     if not k.startswith("shipway.")}
+    out["TaskTemplate"]["ContainerSpec"].pop("Image")
+    return out
+
+
+def test_an_image_change_keeps_every_field_of_a_cli_made_service():
+    current = fixture("cli-service.json")
+    plan = planner.plan_deploy("fx-web", current, deploy_fields(), managed=None)
+    assert plan.action == "update" and plan.wait == "update"
+    assert [planner.path_text(c.path) for c in plan.changes] == [
+        "Labels[shipway.digest]", "Labels[shipway.image]", "TaskTemplate.ContainerSpec.Image"]
+    assert without_shipway_labels(plan.spec) == without_shipway_labels(current["Spec"])
+    assert plan.spec["Labels"]["team"] == "x"
+    assert plan.spec["TaskTemplate"]["ContainerSpec"]["Env"] == ["KEEP=1"]
+    assert plan.spec["UpdateConfig"]["Order"] == "stop-first"
+    assert plan.spec["UpdateConfig"]["FailureAction"] == "pause"
+    assert plan.spec["TaskTemplate"]["Networks"] == current["Spec"]["TaskTemplate"]["Networks"]
+    assert plan.spec["TaskTemplate"]["ContainerSpec"]["StopGracePeriod"] == 3_000_000_000
+    assert plan.managed == []
+
+
+def test_only_the_fields_asked_for_change():
+    current = fixture("cli-service.json")
+    fields = deploy_fields(extra={ENV: ["KEEP=1", "NEW=2"], REPLICAS: 3,
+                              ("UpdateConfig", "Order"): "start-first"})
+    plan = planner.plan_deploy("fx-web", current, fields, managed=[ENV, REPLICAS])
+    paths = [planner.path_text(c.path) for c in plan.changes]
+    assert paths == ["Labels[shipway.digest]", "Labels[shipway.image]", "Mode.Replicated.Replicas",
+                     "TaskTemplate.ContainerSpec.Env", "TaskTemplate.ContainerSpec.Image",
+                     "UpdateConfig.Order"]
+    assert plan.spec["UpdateConfig"]["FailureAction"] == "pause"      # not asked: kept
+    assert plan.managed == sorted([ENV, REPLICAS])
+    lines = [c.line() for c in plan.changes]
+    assert "Mode.Replicated.Replicas: 2 -> 3" in lines
+    assert "UpdateConfig.Order: 'stop-first' -> 'start-first'" in lines
+
+
+def test_a_field_the_catalog_no_longer_sets_goes_back_to_the_default():
+    current = fixture("cli-service.json")
+    limit = ("TaskTemplate", "Resources", "Limits", "MemoryBytes")
+    plan = planner.plan_deploy("fx-web", current, deploy_fields(), managed=[],
+                               last_managed=[list(limit), list(ENV)])
+    removed = [c for c in plan.changes if c.new is None]
+    assert [(planner.path_text(c.path), c.old) for c in removed] == [
+        ("TaskTemplate.ContainerSpec.Env", ["KEEP=1"]),
+        ("TaskTemplate.Resources.Limits.MemoryBytes", 67108864)]
+    assert "Env" not in plan.spec["TaskTemplate"]["ContainerSpec"]
+    assert "Limits" not in plan.spec["TaskTemplate"]["Resources"]   # empty maps go too
+    assert plan.spec["TaskTemplate"]["Resources"]["Reservations"] == {"NanoCPUs": 100000000}
+    assert "TaskTemplate.ContainerSpec.Env: ['KEEP=1'] -> (default)" in [
+        c.line() for c in plan.changes]
+
+
+def test_without_a_catalog_nothing_goes_back_and_the_list_carries_on():
+    current = fixture("cli-service.json")
+    plan = planner.plan_deploy("fx-web", current, deploy_fields(), managed=None,
+                               last_managed=[list(ENV)])
+    assert all(c.new is not None for c in plan.changes)
+    assert plan.managed == [ENV]
+
+
+def test_the_same_release_again_is_unchanged():
+    current = fixture("cli-service-updated.json")
+    image = current["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    fields = deploy_fields(image)
+    for key in ("shipway.image", "shipway.digest"):   # as a shipway deploy would have left them
+        current["Spec"]["Labels"][key] = fields[("Labels", key)]
+    current["Spec"]["Labels"]["shipway.release"] = "older"
+    current["Spec"]["Labels"]["shipway.deployed-at"] = "2020-01-01T00:00:00Z"
+    plan = planner.plan_deploy("fx-web", current, fields, managed=None)
+    assert plan.action == "unchanged" and plan.spec is None and plan.since == "never"
+    assert plan.wait == "tasks"
+    current["UpdateStatus"]["State"] = "paused"
+    assert planner.plan_deploy("fx-web", current, fields).wait == "paused"
+    current["UpdateStatus"]["State"] = "updating"
+    assert planner.plan_deploy("fx-web", current, fields).wait == "update"
+
+
+def test_a_stale_deploy_label_goes_and_label_only_changes_wait_on_tasks():
+    current = fixture("cli-service-updated.json")
+    image = current["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    current["Spec"]["Labels"].update({"shipway.image": image,
+                                      "shipway.digest": specs.digest_of(image),
+                                      "shipway.commit": "0ld0ld0"})
+    plan = planner.plan_deploy("fx-web", current, deploy_fields(image), managed=None)
+    assert [(planner.path_text(c.path), c.new) for c in plan.changes] == [
+        ("Labels[shipway.commit]", None)]
+    assert "shipway.commit" not in plan.spec["Labels"]
+    assert plan.wait == "tasks"       # no task changes: swarm starts no update
+
+
+def test_create_uses_the_defaults_under_what_was_asked():
+    fields = deploy_fields(extra={("Mode", "Global"): {}, ENV: ["A=1"]})
+    plan = planner.plan_deploy("new-svc", None, fields, defaults=specs.CREATE_DEFAULTS,
+                               managed=[("Mode", "Global"), ENV])
+    assert plan.action == "create" and plan.wait == "tasks"
+    assert plan.spec["Name"] == "new-svc"
+    assert plan.spec["Mode"] == {"Global": {}}            # no Replicas mixed in
+    assert plan.spec["UpdateConfig"]["Order"] == "start-first"
+    assert plan.spec["UpdateConfig"]["FailureAction"] == "rollback"
+    assert plan.spec["EndpointSpec"] == {"Mode": "dnsrr"}
+    assert plan.spec["TaskTemplate"]["ContainerSpec"]["Env"] == ["A=1"]
+    assert "shipway.commit" not in plan.spec["Labels"]    # None fields are not written
+    replicated = planner.plan_deploy("new-svc", None, deploy_fields(),
+                                     defaults=specs.CREATE_DEFAULTS)
+    assert replicated.spec["Mode"] == {"Replicated": {"Replicas": 1}}
+
+
+def test_zero_values_equal_absent_ones():
+    current = fixture("cli-service.json")
+    fields = deploy_fields(extra={("UpdateConfig", "Delay"): 0,
+                              ("TaskTemplate", "ContainerSpec", "Init"): False,
+                              ("UpdateConfig", "MaxFailureRatio"): 0})
+    paths = {c.path for c in planner.plan_deploy("fx-web", current, fields).changes}
+    assert not paths & {("UpdateConfig", "Delay"), ("UpdateConfig", "MaxFailureRatio"),
+                        ("TaskTemplate", "ContainerSpec", "Init")}
+
+
+def test_dry_run_summary_is_before_and_after_per_path():
+    current = fixture("cli-service.json")
+    plan = planner.plan_deploy("fx-web", current, deploy_fields(extra={REPLICAS: 4}))
+    summary = plan.summary()
+    assert summary["action"] == "update"
+    assert {"path": "Mode.Replicated.Replicas", "before": 2, "after": 4} in summary["changes"]
+    json.dumps(summary)
+
+
+def release(seq, rid, image="img@sha256:" + "a" * 64):
+    return history.Release(seq=seq, id=rid, service="fx-web", image=image,
+                           digest=specs.digest_of(image))
+
+
+def test_rollback_after_adoption_restores_the_spec_from_before_shipway():
+    service = fixture("cli-service-updated.json")
+    service["Spec"]["Labels"]["shipway.release"] = "r1"
+    ours = [release(1, "r1")]
+    spec, what = history.before_shipway(service, ours, ours[0])
+    assert spec == service["PreviousSpec"] and what == "the spec before shipway's first deploy"
+    newer = release(2, "r2")
+    assert history.before_shipway(service, ours + [newer], newer) is None   # not the oldest
+    floor = release(0, "r0")
+    assert history.before_shipway(service, [floor], floor) is None     # #0 is the floor
+    service["PreviousSpec"]["Labels"]["shipway.release"] = "r1"          # our own spec: no
+    assert history.before_shipway(service, ours, ours[0]) is None
+    service["PreviousSpec"]["Labels"]["shipway.release"] = "pruned"      # a pruned release
+    assert history.before_shipway(service, ours, ours[0])[1].startswith("swarm's previous spec")
+    del service["PreviousSpec"]
+    assert history.before_shipway(service, ours, ours[0]) is None

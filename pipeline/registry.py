@@ -4,6 +4,7 @@ Credentials never touch argv or disk: they go to the engine in the X-Registry-Au
 which is how `docker push` and `--with-registry-auth` pass them too.
 """
 from pipeline import imageref
+from pipeline.api import engine
 
 
 def auth_config(ctx, repository):
@@ -15,7 +16,7 @@ def auth_config(ctx, repository):
         return {"username": user, "password": password, "serveraddress": registry}
     from docker import auth
 
-    found = auth.resolve_authconfig(ctx.docker().api._auth_configs, registry)
+    found = auth.resolve_authconfig(engine.auth_configs(ctx.docker().api), registry)
     if not found:
         return None
     # docker-py names the keys as in config.json; the engine wants these.

@@ -9,6 +9,7 @@ import os
 from pipeline.errors import EngineError
 
 API_TIMEOUT = 60  # seconds per HTTP request to the engine
+NO_LOGIN = "no-login.invalid"  # the only "registry" a Docker config without logins has
 
 
 def connect(environ):
@@ -32,9 +33,20 @@ def connect(environ):
                           hint=hint) from None
     config_dir = environ.get("DOCKER_CONFIG")
     if config_dir:
-        # docker-py reads DOCKER_CONFIG from os.environ; honour the mapping we were given.
-        client.api._auth_configs = auth.load_config(os.path.join(config_dir, "config.json"))
+        # docker-py reads DOCKER_CONFIG from os.environ; honour the mapping we were given. A
+        # per-build config dir without a config.json means no login: docker-py would fall back
+        # to ~/.docker/config.json, the agent's shared login, which the build did not ask for.
+        # An empty AuthConfig is no help: docker-py reloads the files when it finds one empty
+        # (auth.get_config_header), so "no login" is a login for a registry that is not there.
+        path = os.path.join(config_dir, "config.json")
+        client.api._auth_configs = (auth.load_config(path) if os.path.isfile(path)
+                                    else auth.AuthConfig({"auths": {NO_LOGIN: {}}}))
     return client
+
+
+def auth_configs(api):
+    """The registry logins the client loaded (its Docker config)."""
+    return api._auth_configs
 
 
 def short(exc):

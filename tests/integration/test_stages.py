@@ -238,8 +238,12 @@ def test_per_build_docker_config_gives_the_registry_login(shipway, lab, docker_c
         proc = shipway("push", "--catalog", str(catalog), "--service", "f", "--tag", "1",
                        env={"DOCKER_CONFIG": str(config_dir)}, check=0)
         assert registry_manifest_digest(lab, repo, "1") == digest(proc.stdout.strip())
-        # and without it, the registry refuses: the login really came from that file
+        # and without it, the registry refuses: the login really came from that file, and a
+        # config dir with no login does not fall back to the agent's shared ~/.docker login
+        home = tmp_path / "home"
+        (home / ".docker").mkdir(parents=True)
+        (home / ".docker" / "config.json").write_text((config_dir / "config.json").read_text())
         shipway("push", "--catalog", str(catalog), "--service", "f", "--tag", "1",
-                env={"DOCKER_CONFIG": str(tmp_path / "empty")}, check=1)
+                env={"DOCKER_CONFIG": str(tmp_path / "empty"), "HOME": str(home)}, check=1)
     finally:
         docker_client.images.remove(image.id, force=True)

@@ -186,8 +186,11 @@ def test_deploy_settings_reach_the_engine_and_a_paused_update_fails(
         assert login["username"] == lab["SHIPWAY_REGISTRY_USER"]
         assert login["serveraddress"] == lab["SHIPWAY_REGISTRY"]
 
+        # The port published above stays (a flag sets a field, a later deploy without the
+        # flag leaves it); a start-first task on one node needs another host port.
         failed = shipway("deploy", *args, "--image", releases["broken"], "--no-registry-auth",
                          "--update-failure-action", "pause", "--json",
+                         "--publish", f"{free_port()}:8080",
                          env={"DOCKER_HOST": tap.url}, check=1)
         (update,) = [h for p, h in tap.requests("POST", "/update") if "/services/" in p]
         assert registry_login(update) is None                          # --no-registry-auth

@@ -8,6 +8,7 @@ import re
 
 from pipeline import imageref
 from pipeline.errors import CatalogError
+from pipeline.jobs import names
 from pipeline.units import parse_duration
 
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -160,11 +161,12 @@ DEPLOY_SCHEMA = {
 }
 
 JENKINS_SCHEMA = {
-    "folder": _folder,
+    "folder": names.check_folder,    # each part as Jenkins.checkGoodName allows
     "repo": _nonempty,
     "branch": _nonempty,
     "deploy_branches": _str_list,
     "credentials": _nonempty,
+    "scm_credentials": names.check_credentials_id,   # the Git remote's credentials id
     "agent": _nonempty,
     "timeout_minutes": _int(1),
 }
@@ -272,9 +274,11 @@ def load(path):
     """Read, validate and resolve the catalog at `path`."""
     import yaml  # only stages that use a catalog pay for it
 
+    from pipeline import yamlload
+
     try:
         with open(path, encoding="utf-8") as handle:
-            raw = yaml.safe_load(handle)
+            raw = yamlload.load(handle)  # safe_load that refuses duplicate keys
     except OSError as exc:
         raise CatalogError(f"cannot read the catalog: {exc.strerror}", path=path,
                            hint="pass --catalog with the path of the catalog file") from None

@@ -88,10 +88,10 @@ def build_with_parameters(ctx: Ctx) -> Response:
     """POST ``job/X/buildWithParameters?A=b``; unknown names are ignored."""
     job = _job(ctx)
     if not job.buildable:
-        raise Conflict(f"{job.full_name} is not buildable!")
+        raise Conflict(f"{job.full_name} is not buildable")
     if not job.param_defs:
-        raise ServerError("java.lang.IllegalStateException: "
-                          "This build is not parameterized!")
+        # core ParameterizedJobMixIn.doBuildWithParameters: errorWithoutStack(400, ...)
+        raise HttpError(400, f"{job.full_name} is not parameterized")
     values = [_value(d, ctx.req.param(d.name)) for d in job.param_defs]
     return _schedule(ctx, job, ParametersAction(values))
 

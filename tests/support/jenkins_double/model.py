@@ -21,6 +21,7 @@ from .exported import Exported, Prop
 
 if TYPE_CHECKING:
     from .queue import Queue
+    from .xstream import XStream
 
 RESULT_COLORS = {"SUCCESS": "blue", "UNSTABLE": "yellow", "FAILURE": "red",
                  "ABORTED": "aborted", "NOT_BUILT": "notbuilt"}
@@ -91,6 +92,8 @@ class Jenkins(Exported, ItemGroup):
         self.lock = threading.RLock()
         self.use_crumbs = True
         self.queue: "Queue"  # attached by Queue.__init__
+        self.xstream: "XStream"  # attached by JenkinsDouble: how config.xml is stored
+        self.scm_declarative = True
         self.view = View(self, "all")
 
     def group_url(self) -> str:

@@ -117,6 +117,16 @@ def delete_item(ctx: Ctx) -> Response:
     return redirect(item.parent.group_url())
 
 
+def delete_http(ctx: Ctx) -> Response:
+    """HTTP ``DELETE`` on an item: core AbstractItem.delete(req, rsp) (Stapler's
+    HttpDeletable), 204 No Content. No crumb: the CrumbFilter only checks POST."""
+    item = ctx.item
+    assert item is not None
+    item.parent.remove_child(item)
+    item.on_deleted()
+    return Response(204, b"", None)
+
+
 def rename_item(ctx: Ctx) -> Response:
     """POST ``doRename``/``confirmRename?newName=``: rename within the same parent."""
     item = ctx.item

@@ -167,6 +167,31 @@ def _key(element, tail, root=False):
             tuple(_key(child, child.tail) for child in _children(element, root)))
 
 
+def with_jenkins_actions(desired, live):
+    """`desired` with the actions Jenkins added to the live item (JENKINS_ADDED_ACTIONS)
+    spliced into its empty root <actions/>, so a reconfiguration keeps Jenkins' own state
+    (the declarative tracker records which job properties the Jenkinsfile manages).
+    Unchanged when the live item has none or `desired` has no empty <actions/>."""
+    try:
+        root = _parse_raw(live)
+    except XmlError:
+        return desired
+    actions = root.find("actions")
+    kept = [a for a in (actions if actions is not None else []) if a.tag in JENKINS_ADDED_ACTIONS]
+    if not kept:
+        return desired
+    for action in kept:
+        action.tail = None
+    inner = "".join(ET.tostring(a, encoding="unicode") for a in kept)
+    return _EMPTY_ACTIONS.sub(lambda m: f"{m.group(1)}<actions>{inner}</actions>", desired,
+                              count=1)
+
+
+# The root's empty <actions/> as the templates write it: the first element after the root's
+# start tag, on its own line.
+_EMPTY_ACTIONS = re.compile(r"^(\s*)<actions\s*(?:/>|>\s*</actions>)", re.MULTILINE)
+
+
 def unified_diff(live, desired, path):
     """A unified diff from the live config (None: item missing) to the rendered one."""
     before = canonical_text(live).splitlines(keepends=True) if live is not None else []

@@ -518,3 +518,5 @@ def test_build_disable_enable_then_a_second_sync_writes_nothing(tmp_path, versio
         run = shipway("sync", catalog_file, double)
         assert run.summary == "jobs: created 0, updated 1, unchanged 7, pruned 0, failed 0"
         assert shipway("diff", catalog_file, double, "--exit-code").code == 0
+        # The reconfiguration kept what the declarative build had added.
+        assert "DeclarativeJobPropertyTrackerAction" in double.config_xml("demo/hello")

@@ -1,4 +1,6 @@
 """config.xml normalisation: what counts as the same configuration, what as drift."""
+import xml.etree.ElementTree as ET
+
 import pytest
 
 from pipeline.jobs import xmlnorm
@@ -191,3 +193,16 @@ def test_unparsable_xml_raises_xml_error(bad):
 def test_root_tag():
     assert xmlnorm.root_tag(BASE) == "flow-definition"
     assert xmlnorm.fingerprint(BASE)[0] == "flow-definition"
+
+
+def test_an_update_keeps_the_actions_jenkins_added():
+    live = PROPERTIES.replace("<actions/>", DECLARATIVE_ACTIONS.strip().replace(
+        "</actions>", "<my.Action/></actions>"))
+    desired = PROPERTIES.replace("<numToKeep>30", "<numToKeep>5")
+    kept = xmlnorm.with_jenkins_actions(desired, live)
+    root = ET.fromstring(kept)
+    assert [a.tag.rsplit(".", 1)[-1] for a in root.find("actions")] == [
+        "DeclarativeJobAction", "DeclarativeJobPropertyTrackerAction"]   # not my.Action
+    assert xmlnorm.equivalent(kept, desired)
+    assert xmlnorm.with_jenkins_actions(desired, PROPERTIES) == desired
+    assert xmlnorm.with_jenkins_actions(desired, "<not xml") == desired

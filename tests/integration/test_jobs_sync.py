@@ -520,3 +520,33 @@ def test_build_disable_enable_then_a_second_sync_writes_nothing(tmp_path, versio
         assert shipway("diff", catalog_file, double, "--exit-code").code == 0
         # The reconfiguration kept what the declarative build had added.
         assert "DeclarativeJobPropertyTrackerAction" in double.config_xml("demo/hello")
+
+
+ENGINE_NAME = "Shop_web-1"   # what the engine accepts: stack services are <stack>_<svc>
+
+
+@pytest.mark.parametrize("service", [
+    "web",
+    pytest.param(ENGINE_NAME, marks=pytest.mark.skipif(
+        not catalogs.SERVICE_NAME.match(ENGINE_NAME),
+        reason="the catalog does not take engine service names yet")),
+])
+def test_names_jenkins_accepts_are_synced_and_found_again(tmp_path, double, service):
+    catalog_file = tmp_path / "names.yml"
+    catalog_file.write_text(f"""\
+name: names
+services:
+  {service}:
+    image: 127.0.0.1:5000/shipway/web
+    jenkins: {{folder: "Shop Team/it's ünï", repo: https://git.example.com/web.git}}
+""")
+    run = shipway("sync", catalog_file, double)
+    assert run.code == 0, run.out + run.err
+    assert double.item_names() == ["Shop Team", "Shop Team/it's ünï",
+                                   f"Shop Team/it's ünï/{service}",
+                                   f"Shop Team/it's ünï/{service}-rollback"]
+    double.clear_requests()
+    assert shipway("sync", catalog_file, double).summary == (
+        "jobs: created 0, updated 0, unchanged 4, pruned 0, failed 0")
+    assert double.count("writes") == 0
+    assert python_jenkins(double).job_exists(f"Shop Team/it's ünï/{service}")

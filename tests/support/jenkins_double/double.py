@@ -17,11 +17,7 @@ from .plugins import PluginManager
 from .queue import BuildHook, Queue, default_build
 from .security import Security
 from .server import JenkinsHTTPServer, make_server, shutdown
-from .xstream import XStream
-
-
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split(".")[:2] if part.isdigit())
+from .xstream import XStream, version_tuple
 
 
 class JenkinsDouble:
@@ -63,7 +59,7 @@ class JenkinsDouble:
         counts as declarative when it builds (the double cannot read the repo).
         """
         if crumb_exempt_api_tokens is None:
-            crumb_exempt_api_tokens = _version(version) >= (2, 96)
+            crumb_exempt_api_tokens = version_tuple(version) >= (2, 96)
         self.users = dict(users) if users is not None else {
             "admin": secrets.token_hex(16)}
         self.version = version

@@ -101,7 +101,8 @@ _FIELDS: dict[str, list[tuple[str, str | None]]] = {
 _SINCE = {("hudson.tasks.LogRotator", "removeLastBuild"): (2, 474)}
 
 
-def _version(text: str) -> tuple[int, ...]:
+def version_tuple(text: str) -> tuple[int, ...]:
+    """``"2.440.3"`` -> ``(2, 440, 3)``: Jenkins versions compared as numbers."""
     return tuple(int(p) for p in re.findall(r"\d+", text)[:3])
 
 
@@ -114,7 +115,7 @@ class XStream:
     """Re-serialises config.xml as one Jenkins (core version, plugin versions) would."""
 
     def __init__(self, core_version: str, plugin_version: Callable[[str], str | None]):
-        self.core = _version(core_version)
+        self.core = version_tuple(core_version)
         self.plugin_version = plugin_version
 
     # -- public -------------------------------------------------------------

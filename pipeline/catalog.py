@@ -8,6 +8,7 @@ import re
 
 from pipeline import imageref
 from pipeline.errors import CatalogError
+from pipeline.jobs import names
 from pipeline.units import parse_duration
 
 # A service name as the engine accepts it (swarmkit's validation, checked on this engine:
@@ -129,19 +130,13 @@ def _repository(value):
     return imageref.check_repository(_str(value))
 
 
-def _folder(value):
-    parts = _str(value).strip("/").split("/")
-    if not all(re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", p) for p in parts):
-        raise ValueError("must be a folder path like team or team/group ([A-Za-z0-9_.-] per part)")
-    return "/".join(parts)
-
-
 JENKINS_SCHEMA = {
-    "folder": _folder,
+    "folder": names.check_folder,    # each part as Jenkins.checkGoodName allows
     "repo": _nonempty,
     "branch": _nonempty,
     "deploy_branches": _str_list,
     "credentials": _nonempty,
+    "scm_credentials": names.check_credentials_id,   # the Git remote's credentials id
     "agent": _nonempty,
     "timeout_minutes": _int(1),
 }
@@ -268,9 +263,11 @@ def load(path):
     """Read, validate and resolve the catalog at `path`."""
     import yaml  # only stages that use a catalog pay for it
 
+    from pipeline import yamlload
+
     try:
         with open(path, encoding="utf-8") as handle:
-            raw = yaml.safe_load(handle)
+            raw = yamlload.load(handle)  # safe_load that refuses duplicate keys
     except OSError as exc:
         raise CatalogError(f"cannot read the catalog: {exc.strerror}", path=path,
                            hint="pass --catalog with the path of the catalog file") from None

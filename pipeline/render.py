@@ -32,7 +32,8 @@ DEFAULT_SCRIPT_PATH = "Jenkinsfile"
 ROLLBACK_DEFAULT = "previous"
 KINDS = ("pipeline", "rollback")
 
-_MARKER_RE = re.compile(r"\[" + re.escape(OWNER_MARKER) + r"=([a-z0-9][a-z0-9-]*)\]")
+# Catalog names may carry upper case and '_' like service names (engine rule).
+_MARKER_RE = re.compile(r"\[" + re.escape(OWNER_MARKER) + r"=([A-Za-z0-9][A-Za-z0-9_-]*)\]")
 
 
 @dataclass(frozen=True)
@@ -110,12 +111,26 @@ def duration_arg(seconds):
 
 # ---------------------------------------------------------------------------- environment
 
+def _loader(jinja2):
+    """The templates next to this package in a source tree (`templates/`, what setup.cfg
+    maps to pipeline.templates), else the installed pipeline.templates. Without the first,
+    `python -m pipeline` in a checkout renders with whatever tree is pip-installed (an
+    editable install of another checkout resolves pipeline.templates to its own files)."""
+    import os
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "templates")
+    if os.path.isfile(os.path.join(source, "Jenkinsfile.j2")):
+        return jinja2.FileSystemLoader(source)
+    return jinja2.PackageLoader("pipeline.templates", ".")
+
+
 @functools.lru_cache(maxsize=None)
 def _environment():
     import jinja2  # only `shipway render`/`jobs` pay for jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("pipeline.templates", "."),
+        loader=_loader(jinja2),
         undefined=jinja2.StrictUndefined,
         # Only the config.xml templates are escaped: a Jenkinsfile is not HTML.
         autoescape=jinja2.select_autoescape(enabled_extensions=("xml.j2",),
@@ -154,6 +169,7 @@ def _common(catalog, settings):
         "jenkins": jenkins,
         "deploy": settings["deploy"],
         "credentials": jenkins.get("credentials"),
+        "scm_credentials": jenkins.get("scm_credentials"),
         "agent": jenkins.get("agent", "any"),
         "timeout_minutes": jenkins.get("timeout_minutes", 30),
         "marker": xml_marker(catalog.name),
@@ -244,7 +260,27 @@ def desired_items(catalog, *, script_path=DEFAULT_SCRIPT_PATH):
                                                script_path=script_path)))
         items.append(JobItem(job_path(settings, "rollback"), "rollback", name,
                              render_job_config(catalog, name, "rollback")))
+    _check_distinct(catalog, items)
     return items
+
+
+def _check_distinct(catalog, items):
+    """Refuse two items Jenkins would see as one: it compares item names without regard to
+    case (core Jenkins.items and cloudbees-folder AbstractFolder.items are maps ordered by
+    String.CASE_INSENSITIVE_ORDER), so `Shop/web` and `shop/web` are the same job, and a
+    service `web-rollback` would be the rollback job of `web`."""
+    seen = {}
+    for item in items:
+        key = item.path.lower()
+        if key in seen:  # folders come once each, so any repeat is two items in one
+            first = seen[key]
+            raise CatalogError(
+                f"Jenkins would hold {item.path!r} ({item.kind}) and {first.path!r} "
+                f"({first.kind}) as one item: it compares names without regard to case",
+                path=catalog.path, service=item.service or first.service,
+                key="jenkins.folder" if item.kind == "folder" else None,
+                hint="rename the service or its jenkins.folder")
+        seen[key] = item
 
 
 def owner_of(config_xml):

@@ -88,35 +88,79 @@ def call(Map config = [:]) {
     }
 }
 
-/** Whether `branch` matches one of the Ant-style `patterns`, as `when { branch }` matches. */
+/**
+ * Whether `branch` matches one of `patterns` as `when { branch }` decides, so this library
+ * and a rendered Jenkinsfile deploy the same branches (pipeline-model-definition
+ * BranchConditional.branchMatches: an empty branch matches nothing; its default comparator
+ * Comparator.GLOB is Ant's SelectorUtils.matchPath(pattern, branch, false)): the branch and
+ * the pattern are split at '/', `**` stands for any number of segments (none too), `*` for
+ * any characters within one segment, `?` for one character; letters match in any case.
+ * `Main` matches `main`, `release/**` matches `release/1.2/x` and `release`,
+ * `release/*` does not match `release/1.2/x`.
+ */
 @NonCPS
 boolean isDeployBranch(List patterns, String branch) {
     if (!branch) {
         return false
     }
+    List<String> names = antTokens(branch)
     for (Object pattern : patterns) {
-        StringBuilder regex = new StringBuilder()
-        String text = pattern.toString()
-        int i = 0
-        while (i < text.length()) {
-            if (text.startsWith('**', i)) {
-                regex.append('.*')
-                i += 2
-            } else {
-                char c = text.charAt(i)
-                if (c == '*' as char) {
-                    regex.append('[^/]*')
-                } else if (c == '?' as char) {
-                    regex.append('[^/]')
-                } else {
-                    regex.append(java.util.regex.Pattern.quote(String.valueOf(c)))
-                }
-                i += 1
-            }
-        }
-        if (branch.matches(regex.toString())) {
+        if (pattern != null && pattern.toString() && antPathMatch(antTokens(pattern.toString()), 0, names, 0)) {
             return true
         }
     }
     return false
+}
+
+/** Ant's tokenizePathAsArray on Linux: '/'-separated, empty parts dropped; an absolute
+ *  path (leading '/' or '\\') keeps '/' as its first token and splits at '\\' too. */
+@NonCPS
+List<String> antTokens(String path) {
+    List<String> tokens = []
+    String rest = path
+    if (path.startsWith('/') || path.startsWith('\\')) {
+        tokens << '/'
+        rest = path.replace('\\', '/')
+    }
+    for (String part : rest.split('/')) {
+        if (part) {
+            tokens << part
+        }
+    }
+    return tokens
+}
+
+/** Segments p[i..] against s[j..]; `**` takes zero or more whole segments. */
+@NonCPS
+boolean antPathMatch(List<String> p, int i, List<String> s, int j) {
+    if (i == p.size()) {
+        return j == s.size()
+    }
+    if (p[i] == '**') {
+        for (int k = j; k <= s.size(); k++) {
+            if (antPathMatch(p, i + 1, s, k)) {
+                return true
+            }
+        }
+        return false
+    }
+    return j < s.size() && antSegmentMatch(p[i], s[j]) && antPathMatch(p, i + 1, s, j + 1)
+}
+
+/** One segment: `*` any characters, `?` one, the rest literally, ignoring case. */
+@NonCPS
+boolean antSegmentMatch(String pattern, String name) {
+    StringBuilder regex = new StringBuilder()
+    for (int i = 0; i < pattern.length(); i++) {
+        char c = pattern.charAt(i)
+        if (c == '*' as char) {
+            regex.append('.*')
+        } else if (c == '?' as char) {
+            regex.append('.')
+        } else {
+            regex.append(java.util.regex.Pattern.quote(String.valueOf(c)))
+        }
+    }
+    int flags = java.util.regex.Pattern.CASE_INSENSITIVE | java.util.regex.Pattern.UNICODE_CASE | java.util.regex.Pattern.DOTALL
+    return java.util.regex.Pattern.compile(regex.toString(), flags).matcher(name).matches()
 }

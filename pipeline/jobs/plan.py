@@ -135,6 +135,8 @@ def _for_desired(item, live_items, configs, errors, ours, owner_of, adopt):
         return action
     action.op = UPDATE
     action.reason = action.reason or DRIFT
+    # Reconfiguring replaces the whole item: keep what Jenkins added to it by itself.
+    action.desired = xmlnorm.with_jenkins_actions(item.config_xml, live)
     return action
 
 

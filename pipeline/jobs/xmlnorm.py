@@ -11,7 +11,21 @@ are reduced to a canonical tree first:
 * text and tails that are only whitespace are dropped (indentation), other text is kept
   exactly: an inline pipeline script is whitespace-sensitive;
 * an empty element and an element with empty text are the same;
-* attributes are sorted by name; attributes in IGNORED_ATTRIBUTES are dropped.
+* attributes are sorted by name; attributes in IGNORED_ATTRIBUTES are dropped;
+* children are put in tag order, a stable sort: XStream writes an object's fields in its
+  class's declaration order (RobustReflectionConverter), whatever order they were posted
+  in, and declarative re-adds the job properties it manages at the end of the list
+  (pipeline-model-definition Utils.updateJobProperties). Repeated tags (list entries:
+  branches, parameters) keep their order, which is theirs;
+* a field holding its Java default is the same as the field missing (VERSIONED_DEFAULTS):
+  XStream leaves an absent field at its default on load, and writes every field on save.
+  A Jenkins that has the field writes it (`removeLastBuild`, core 2.474+); one that does not
+  have it drops it (an unknown field is skipped on load); either way it is the same job;
+* what Jenkins adds to an item by itself (JENKINS_ADDED_ACTIONS in the item's <actions>)
+  is not configuration: declarative pipelines add those on their first build.
+
+Each rule is one thing a real Jenkins does to a stored config; nothing else is ignored, so
+a hand edit is still drift.
 """
 import difflib
 import re
@@ -20,6 +34,28 @@ import xml.etree.ElementTree as ET
 # Attributes Jenkins adds or rewrites on its own. `plugin` carries the plugin's version
 # ("workflow-job@1400.v7fd111b_ec82f"), which changes with upgrades, not with the job.
 IGNORED_ATTRIBUTES = frozenset({"plugin"})
+
+# Actions a Jenkins adds to a job's own <actions> and saves, without anyone configuring it:
+# the first run of a declarative pipeline adds both (pipeline-model-definition
+# Utils.groovy: `job.addAction(new DeclarativeJobAction())` and
+# `j.replaceAction(new DeclarativeJobPropertyTrackerAction(...))`).
+JENKINS_ADDED_ACTIONS = frozenset({
+    "org.jenkinsci.plugins.pipeline.modeldefinition.actions.DeclarativeJobAction",
+    ("org.jenkinsci.plugins.pipeline.modeldefinition.actions."
+     "DeclarativeJobPropertyTrackerAction"),
+})
+
+# {class: {field: the text of its Java default}} for fields that exist only in some
+# versions of the class, so one Jenkins writes them and another drops them:
+#   hudson.tasks.LogRotator.removeLastBuild: core 2.474+ (core LogRotator.java)
+#   DisableConcurrentBuildsJobProperty.abortPrevious: workflow-job 2.42+
+#     (workflow-job DisableConcurrentBuildsJobProperty.java)
+# An element's class is its `class` attribute, else its tag (XStream's convention).
+VERSIONED_DEFAULTS = {
+    "hudson.tasks.LogRotator": {"removeLastBuild": "false"},
+    "org.jenkinsci.plugins.workflow.job.properties.DisableConcurrentBuildsJobProperty":
+        {"abortPrevious": "false"},
+}
 
 _DECLARATION = re.compile(r"^\ufeff?\s*<\?xml[^>]*\?>", re.ASCII)
 
@@ -46,17 +82,47 @@ def _parse_raw(xml):
         raise XmlError(f"config.xml does not parse: {exc}") from None
 
 
-def _canonical(element):
+def _canonical(element, root=True):
     out = ET.Element(element.tag, {k: element.attrib[k] for k in sorted(element.attrib)
                                    if k not in IGNORED_ATTRIBUTES})
     out.text = _keep(element.text)
-    for child in element:
-        if not isinstance(child.tag, str):  # comments and processing instructions
-            continue
-        copy = _canonical(child)
+    for child in _children(element, root):
+        copy = _canonical(child, False)
         copy.tail = _keep(child.tail)
         out.append(copy)
     return out
+
+
+def _children(element, root):
+    """The child elements that count, in canonical order (see the module doc)."""
+    defaults = VERSIONED_DEFAULTS.get(element.get("class") or element.tag, {})
+    kept = []
+    for child in element:
+        if not isinstance(child.tag, str):  # comments and processing instructions
+            continue
+        if defaults.get(child.tag) is not None and len(child) == 0 \
+                and (child.text or "").strip() == defaults[child.tag]:
+            continue
+        if root and child.tag == "actions":
+            if _only_jenkins_actions(child):
+                continue
+            child = _without_jenkins_actions(child)
+        kept.append(child)
+    return sorted(kept, key=lambda child: child.tag)
+
+
+def _only_jenkins_actions(actions):
+    return all(not isinstance(a.tag, str) or a.tag in JENKINS_ADDED_ACTIONS for a in actions) \
+        and not _keep(actions.text)
+
+
+def _without_jenkins_actions(actions):
+    if not any(a.tag in JENKINS_ADDED_ACTIONS for a in actions):
+        return actions
+    copy = ET.Element(actions.tag, actions.attrib)
+    copy.text, copy.tail = actions.text, actions.tail
+    copy.extend(a for a in actions if a.tag not in JENKINS_ADDED_ACTIONS)
+    return copy
 
 
 def _keep(text):
@@ -85,7 +151,7 @@ def fingerprint(xml):
     One parse, walked once, without building the canonical tree: comparing a catalog of
     hundreds of items parses each config once per side (`key[0]` is the root tag).
     """
-    return _key(_parse_raw(xml), None)
+    return _key(_parse_raw(xml), None, True)
 
 
 def equivalent(left, right):
@@ -93,14 +159,37 @@ def equivalent(left, right):
     return fingerprint(left) == fingerprint(right)
 
 
-def _key(element, tail):
-    # The canonical tree's content (see module doc) as an order-sensitive tuple: child
-    # order matters to XStream.
+def _key(element, tail, root=False):
+    # The canonical tree's content (see module doc) as a tuple, children in canonical order.
     attributes = tuple(sorted((k, v) for k, v in element.attrib.items()
                               if k not in IGNORED_ATTRIBUTES))
     return (element.tag, attributes, _keep(element.text), _keep(tail),
-            tuple(_key(child, child.tail) for child in element
-                  if isinstance(child.tag, str)))  # comments, processing instructions
+            tuple(_key(child, child.tail) for child in _children(element, root)))
+
+
+def with_jenkins_actions(desired, live):
+    """`desired` with the actions Jenkins added to the live item (JENKINS_ADDED_ACTIONS)
+    spliced into its empty root <actions/>, so a reconfiguration keeps Jenkins' own state
+    (the declarative tracker records which job properties the Jenkinsfile manages).
+    Unchanged when the live item has none or `desired` has no empty <actions/>."""
+    try:
+        root = _parse_raw(live)
+    except XmlError:
+        return desired
+    actions = root.find("actions")
+    kept = [a for a in (actions if actions is not None else []) if a.tag in JENKINS_ADDED_ACTIONS]
+    if not kept:
+        return desired
+    for action in kept:
+        action.tail = None
+    inner = "".join(ET.tostring(a, encoding="unicode") for a in kept)
+    return _EMPTY_ACTIONS.sub(lambda m: f"{m.group(1)}<actions>{inner}</actions>", desired,
+                              count=1)
+
+
+# The root's empty <actions/> as the templates write it: the first element after the root's
+# start tag, on its own line.
+_EMPTY_ACTIONS = re.compile(r"^(\s*)<actions\s*(?:/>|>\s*</actions>)", re.MULTILINE)
 
 
 def unified_diff(live, desired, path):

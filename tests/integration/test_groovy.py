@@ -69,6 +69,42 @@ def field_catalog(value):
                     "agent": value, "deploy_branches": [value]}}}}, "fields.yml")
 
 
+# Which branches deploy: (deploy_branches, branch, deploys?), Jenkins' own rule for
+# `when { branch }` (pipeline-model-definition BranchConditional + Comparator.GLOB = Ant's
+# SelectorUtils.matchPath, case-insensitive), which the harness runs for real.
+BRANCH_TABLE = [
+    (["main"], "main", True),
+    (["main"], "Main", True),                 # letters match in any case
+    (["Main"], "main", True),
+    (["main"], "mainline", False),
+    (["ma*n"], "main", True),
+    (["feat?"], "feat1", True),
+    (["feat?"], "feat12", False),
+    (["release/*"], "release/1.2", True),
+    (["release/*"], "release/1.2/x", False),  # `*` stays within one segment
+    (["release/*"], "releases/1", False),
+    (["release/**"], "release/1.2/x", True),
+    (["release/**"], "release", True),        # `**` is zero or more segments
+    (["RELEASE/**"], "release/2", True),
+    (["*"], "feature/x", False),
+    (["**"], "feature/x", True),
+    (["**/hotfix"], "hotfix", True),
+    (["a/**/b"], "a/b", True),
+    (["a/**/b"], "a/x/y/b", True),
+    (["release/"], "release", True),          # empty segments do not count
+    (["/main"], "main", False),               # an absolute pattern: absolute names only
+    (["dev", "release/*"], "release/2", True),
+    (["ÜBER"], "über", True),
+]
+
+
+def branch_catalog(patterns):
+    return catalog.from_data({"version": 1, "name": "branches", "services": {"s": {
+        "image": "127.0.0.1:5000/x",
+        "jenkins": {"repo": "https://git.example.com/x.git", "credentials": "registry-creds",
+                    "deploy_branches": list(patterns)}}}}, "branches.yml")
+
+
 def rollback_script_from_job_xml(cat):
     """The rollback script as Jenkins reads it: out of the parsed job config.xml."""
     xml = render.render_job_config(cat, "s", "rollback")
@@ -198,6 +234,12 @@ def _scenarios(tmp_path_factory):
                          for i, v in enumerate(NASTY))
     add("literals", f"node {{\n{literals}\n}}\n")
     add("gap", "pipeline { agent any; stages { stage('x') { steps { notAStep 'y' } } } }\n")
+    for i, (patterns, branch, _) in enumerate(BRANCH_TABLE):
+        add(f"branch-rendered-{i}", render.render_jenkinsfile(branch_catalog(patterns), "s"),
+            branch=branch, multibranch=True, credentials=CREDS)
+        add(f"branch-library-{i}", "@Library('shipway') _\nshipwayPipeline(service: 's', "
+            f"deployBranches: [{', '.join(render.groovy_string(p) for p in patterns)}])\n",
+            branch=branch, library_dirs=[LIBRARY])
     for i, value in enumerate(NASTY):
         fields = field_catalog(value)
         store = {value: {"username": "u", "password": SECRET}}
@@ -375,3 +417,14 @@ def test_unknown_dsl_is_a_harness_gap_not_a_failure(runs):
     _, result = runs["gap"]
     assert result.returncode == HARNESS_GAP
     assert "notAStep" in result.log
+
+
+@pytest.mark.parametrize("row", range(len(BRANCH_TABLE)),
+                         ids=[f"{p}~{b}" for p, b, _ in BRANCH_TABLE])
+def test_library_and_rendered_pipeline_pick_the_same_deploy_branches(runs, row):
+    """The shared library's isDeployBranch and the rendered `when { branch }` (run by the
+    harness with Ant's own matchPath) give the table's answer, Jenkins' rule."""
+    patterns, branch, deploys = BRANCH_TABLE[row]
+    expected = "ran" if deploys else "skipped"
+    assert _ok(runs[f"branch-rendered-{row}"][1]).stages["Deploy"] == expected
+    assert _ok(runs[f"branch-library-{row}"][1]).stages["Deploy"] == expected

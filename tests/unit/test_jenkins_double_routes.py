@@ -66,6 +66,17 @@ ROUTING_TABLE = [
      {"item": "job/a/job/b/", "run": "7"}),
     ("POST", "job/a/7/submitDescription", builds.submit_description,
      {"item": "job/a/", "run": "7"}),
+    ("GET", "job/a/7/logText/progressiveText", builds.progressive_text,
+     {"item": "job/a/", "run": "7"}),
+    ("DELETE", "job/a/job/b/", items.delete_http, {"item": "job/a/job/b/"}),
+    ("GET", "computer/api/json", system.computer_set, {}),
+    ("GET", "computer/(built-in)/api/python", system.computer_api, {}),
+    ("GET", "user/admin/api/json", system.user_api, {}),
+    # every exported object in the three flavours (stapler export/Flavor.java)
+    ("GET", "api/python", system.root_api, {}),
+    ("GET", "job/a/api/xml", items.item_api, {"item": "job/a/"}),
+    ("GET", "job/a/3/api/python", builds.build_api, {"item": "job/a/", "run": "3"}),
+    ("GET", "api/yaml", 404, {}),
     # wrong method -> 405, unknown -> 404
     ("GET", "job/a/doDelete", 405, {}),
     ("GET", "job/a/build", 405, {}),
@@ -94,11 +105,11 @@ def test_every_route_is_reachable_by_some_case():
 
 @pytest.mark.parametrize("route", ROUTES, ids=[f"{r.method} {r.pattern}" for r in ROUTES])
 def test_route_rows_are_well_formed(route):
-    assert route.method in ("GET", "POST")
+    assert route.method in ("GET", "POST", "DELETE")
     assert re.compile(route.pattern)  # compiles
     assert route.handler.__doc__, "handlers document the endpoint they serve"
     assert route.permission is None or route.permission in PERMISSIONS
-    if route.method == "POST":
+    if route.method in ("POST", "DELETE"):
         # Every write needs more than read access.
         assert route.permission not in READ_ONLY and route.permission is not None
 

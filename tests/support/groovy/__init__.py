@@ -18,6 +18,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 HARNESS = os.path.join(HERE, "harness.groovy")
 STUBS = os.path.join(HERE, "stubs")
 DEFAULT_JAVA_HOME = "/usr/lib/jvm/java-17-openjdk-amd64"
+# `when { branch }` is Ant's SelectorUtils.matchPath (pipeline-model-definition
+# Comparator.GLOB); the harness calls the real one from Debian's ant package.
+ANT_JAR = os.environ.get("SHIPWAY_ANT_JAR", "/usr/share/java/ant.jar")
 HARNESS_GAP = 3   # returncode of a run that used a DSL element with no stand-in
 
 
@@ -68,7 +71,8 @@ def run_pipelines(runs, timeout=600):
         results_file = os.path.join(tmp, "results.json")
         with open(runs_file, "w", encoding="utf-8") as handle:
             json.dump(list(runs), handle)
-        proc = subprocess.run(["groovy", HARNESS, runs_file, results_file], env=java_env(),
+        proc = subprocess.run(["groovy", "-cp", ANT_JAR, HARNESS, runs_file, results_file],
+                              env=java_env(),
                               capture_output=True, text=True, timeout=timeout, check=False)
         if proc.returncode != 0 or not os.path.exists(results_file):
             raise RuntimeError(f"the harness itself failed ({proc.returncode}):\n"

@@ -9,7 +9,7 @@
 // Several runs share one JVM because starting it costs about a second.
 //
 // What is modelled (as Jenkins does it): declarative stages run in order; `when` is evaluated
-// before a stage (branch: BRANCH_NAME, else GIT_LOCAL_BRANCH, Ant-style pattern); a failed
+// before a stage (branch: BRANCH_NAME, else GIT_LOCAL_BRANCH, Ant's own matchPath); a failed
 // stage fails the build and skips the stages after it; post conditions run in Jenkins' order.
 // `sh` runs the script for real with `/bin/sh -xe` (what Jenkins runs when the script has no
 // #! line) in the workdir, with the build environment: env + parameters + withEnv/
@@ -331,8 +331,9 @@ abstract class PipelineScript extends Script {
     }
     def branch(String pattern) {
         def e = rt.effectiveEnv()
+        // BranchConditionalScript: BRANCH_NAME, else GIT_LOCAL_BRANCH when that is empty.
         String name = e.BRANCH_NAME ?: e.GIT_LOCAL_BRANCH
-        return condition(name != null && antMatch(pattern, name))
+        return condition(branchMatches(pattern, name))
     }
     def anyOf(Closure body) { condition(collectConditions(body).any { it }) }
     def allOf(Closure body) { condition(collectConditions(body).every { it }) }
@@ -351,17 +352,22 @@ abstract class PipelineScript extends Script {
     def tag(String pattern) { condition(false) }
     def beforeAgent(boolean value) { null }
 
-    /** Ant-style match as `when { branch }` does it: `*` within a segment, `**` across. */
-    static boolean antMatch(String pattern, String name) {
-        StringBuilder regex = new StringBuilder()
-        int i = 0
-        while (i < pattern.length()) {
-            if (pattern.startsWith('**', i)) { regex << '.*'; i += 2 }
-            else if (pattern.charAt(i) == '*' as char) { regex << '[^/]*'; i += 1 }
-            else if (pattern.charAt(i) == '?' as char) { regex << '[^/]'; i += 1 }
-            else { regex << java.util.regex.Pattern.quote(pattern.substring(i, i + 1)); i += 1 }
+    /**
+     * `when { branch }` exactly: pipeline-model-definition BranchConditional.branchMatches
+     * (both empty: true; one empty: false) with its default Comparator.GLOB, which calls
+     * Ant's SelectorUtils.matchPath(pattern, name, false): the real Ant, from the classpath
+     * (tests/support/groovy puts Debian's ant.jar there).
+     */
+    static boolean branchMatches(String pattern, String name) {
+        if (!name && !pattern) return true
+        if (!name || !pattern) return false
+        Class selectorUtils
+        try {
+            selectorUtils = Class.forName('org.apache.tools.ant.types.selectors.SelectorUtils')
+        } catch (ClassNotFoundException missing) {
+            throw new NoStandIn('when { branch } needs Ant on the classpath (Debian package ant)')
         }
-        return name ==~ regex.toString()
+        return selectorUtils.matchPath(pattern, name, false)
     }
 
     // ------------------------------------------------------------ running the pipeline

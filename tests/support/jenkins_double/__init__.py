@@ -1,7 +1,9 @@
 """A faithful Jenkins REST API double for tests (no real Jenkins needed).
 
 Its fidelity is proved by unmodified python-jenkins and jenkins-job-builder
-working against it (tests/integration/test_jenkins_double.py).
+(tests/integration/test_jenkins_double.py), jenkinsapi and api4jenkins
+(tests/integration/test_jenkins_clients.py) working against it. Like Jenkins it
+stores a posted config.xml re-serialised (xstream.py), not as sent.
 """
 
 from .double import JenkinsDouble

@@ -95,18 +95,28 @@ class ParsedConfig:
 
 
 def check_good_name(name: Optional[str]) -> str:
-    """Validate an item name like ``Jenkins.checkGoodName``; return it trimmed."""
-    if name is None or not name.strip():
+    """Validate an item name like core ``Jenkins.checkGoodName``; return it trimmed.
+
+    In its order: empty; "." and ".."; ``Character.isISOControl`` (C0, DEL and C1), shown
+    as ``\\uNNN;`` (``toPrintableName``); the unsafe characters; a trailing "."
+    (SECURITY-2424, on by default). Messages: core hudson/model/Messages.properties.
+    """
+    if name is None or not name:
         raise Failure("No name is specified")
+    if name.strip() in (".", ".."):
+        raise Failure(f"“{name.strip()}” is not an allowed name")
     for ch in name:
-        if ord(ch) < 32 or ord(ch) == 127:
-            raise Failure(f"No control code is allowed: {name!r}")
+        if ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F:
+            printable = "".join(f"\\u{ord(c)};" if ord(c) < 32 or 0x7F <= ord(c) <= 0x9F
+                                else c for c in name)
+            raise Failure(f"No control code is allowed: {printable}")
         if ch in UNSAFE_CHARS:
             raise Failure(f"‘{ch}’ is an unsafe character")
-    name = name.strip()
-    if name in (".", ".."):
-        raise Failure(f"“{name}” is not an allowed name")
-    return name
+    if name.strip().endswith("."):
+        raise Failure("A name cannot end with ‘.’")
+    if not name.strip():
+        raise Failure("No name is specified")
+    return name.strip()
 
 
 def parse_config(xml: bytes) -> ParsedConfig:

@@ -17,6 +17,7 @@ from .plugins import PluginManager
 from .queue import BuildHook, Queue, default_build
 from .security import Security
 from .server import JenkinsHTTPServer, make_server, shutdown
+from .xstream import XStream, version_tuple
 
 
 class JenkinsDouble:
@@ -35,11 +36,12 @@ class JenkinsDouble:
                  version: str = "2.440.3", *,
                  readonly_users: Iterable[str] = (),
                  csrf: bool = True,
-                 crumb_exempt_api_tokens: bool = False,
+                 crumb_exempt_api_tokens: Optional[bool] = None,
                  anonymous_read: bool = False,
                  quiet_period: float = 0.0,
                  num_executors: int = 2,
                  plugins: Optional[Sequence[tuple]] = None,
+                 scm_declarative: bool = True,
                  host: str = "127.0.0.1", port: int = 0) -> None:
         """Configure the double; nothing listens until :meth:`start`.
 
@@ -50,7 +52,14 @@ class JenkinsDouble:
         default build delay in seconds (Jenkins' default is 5, ours 0);
         ``plugins`` overrides the installed plugin list with
         ``(shortName, longName, version, deps)`` rows.
+        ``crumb_exempt_api_tokens``: whether a POST authenticated with an API token
+        needs no crumb (core ``ApiCrumbExclusion``, Jenkins 2.96+); default: as the
+        ``version`` does. ``False`` makes the double as strict as an older Jenkins.
+        ``scm_declarative``: whether a pipeline job whose Jenkinsfile comes from SCM
+        counts as declarative when it builds (the double cannot read the repo).
         """
+        if crumb_exempt_api_tokens is None:
+            crumb_exempt_api_tokens = version_tuple(version) >= (2, 96)
         self.users = dict(users) if users is not None else {
             "admin": secrets.token_hex(16)}
         self.version = version
@@ -62,6 +71,8 @@ class JenkinsDouble:
         self.log = RequestLog()
         root = Jenkins(f"http://{host}:{port}/", num_executors)
         root.use_crumbs = csrf
+        root.xstream = XStream(version, lambda name: self.app.plugins.version_of(name))
+        root.scm_declarative = scm_declarative
         queue = Queue(root, lambda: self.on_build)
         security = Security(self.users, readonly_users, csrf, anonymous_read,
                             crumb_exempt_api_tokens)

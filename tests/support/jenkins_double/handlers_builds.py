@@ -88,10 +88,10 @@ def build_with_parameters(ctx: Ctx) -> Response:
     """POST ``job/X/buildWithParameters?A=b``; unknown names are ignored."""
     job = _job(ctx)
     if not job.buildable:
-        raise Conflict(f"{job.full_name} is not buildable!")
+        raise Conflict(f"{job.full_name} is not buildable")
     if not job.param_defs:
-        raise ServerError("java.lang.IllegalStateException: "
-                          "This build is not parameterized!")
+        # core ParameterizedJobMixIn.doBuildWithParameters: errorWithoutStack(400, ...)
+        raise HttpError(400, f"{job.full_name} is not parameterized")
     values = [_value(d, ctx.req.param(d.name)) for d in job.param_defs]
     return _schedule(ctx, job, ParametersAction(values))
 
@@ -131,6 +131,27 @@ def console_text(ctx: Ctx) -> Response:
     """GET ``job/X/N/consoleText``: the log so far, as plain text."""
     assert ctx.build is not None
     return text_response(ctx.build.console)
+
+
+def progressive_text(ctx: Ctx) -> Response:
+    """GET ``job/X/N/logText/progressiveText?start=B``: the log from byte B on, with
+    ``X-Text-Size`` (where to start next time) and, while the build runs,
+    ``X-More-Data: true`` (stapler framework/io/LargeText.doProgressText)."""
+    assert ctx.build is not None
+    log = ctx.build.console.encode("utf-8")
+    raw = ctx.req.param("start") or "0"
+    try:
+        start = int(raw)
+    except ValueError:
+        raise ServerError(f"java.lang.NumberFormatException: For input string: \"{raw}\"")\
+            from None
+    if start > len(log):
+        start = 0  # "text rolled over"
+    response = Response(200, log[start:], "text/plain;charset=UTF-8",
+                        [("X-Text-Size", str(len(log)))])
+    if ctx.build.building:
+        response.headers.append(("X-More-Data", "true"))
+    return response
 
 
 def submit_description(ctx: Ctx) -> Response:

@@ -32,7 +32,8 @@ def new_item(app: App, group: ItemGroup, name: str, config_xml: str,
              parsed: cfg.ParsedConfig) -> Item:
     """Create and attach a Folder or Job (the name was validated by the caller)."""
     kind = Folder if parsed.item_type.is_folder else Job
-    item = kind(app.root, group, name, config_xml, parsed)
+    # Jenkins keeps the objects, not the bytes (xstream.py).
+    item = kind(app.root, group, name, app.root.xstream.store(config_xml), parsed)
     group.add_child(item)
     return item
 
@@ -101,7 +102,7 @@ def config_xml(ctx: Ctx) -> Response:
     if parsed.item_type is not item.item_type:
         raise ServerError(f"java.io.IOException: Expecting class {item.jenkins_class}"
                           f" but got class {parsed.item_type.java_class} instead")
-    item.apply_config(ctx.req.body.decode("utf-8", "replace"), parsed)
+    item.apply_config(ctx.app.root.xstream.store(ctx.req.body), parsed)
     if isinstance(item, Job):
         item.hold_off_build = False
     return Response(200, b"", None)
@@ -114,6 +115,16 @@ def delete_item(ctx: Ctx) -> Response:
     item.parent.remove_child(item)
     item.on_deleted()
     return redirect(item.parent.group_url())
+
+
+def delete_http(ctx: Ctx) -> Response:
+    """HTTP ``DELETE`` on an item: core AbstractItem.delete(req, rsp) (Stapler's
+    HttpDeletable), 204 No Content. No crumb: the CrumbFilter only checks POST."""
+    item = ctx.item
+    assert item is not None
+    item.parent.remove_child(item)
+    item.on_deleted()
+    return Response(204, b"", None)
 
 
 def rename_item(ctx: Ctx) -> Response:
@@ -138,7 +149,7 @@ def set_enabled(ctx: Ctx, enabled: bool) -> Response:
     if job.disabled == (not enabled):
         return redirect(job.url)  # makeDisabled is a no-op then
     job.disabled = not enabled
-    job.config_xml = cfg.set_disabled(job.config_xml, job.disabled)
+    job.config_xml = ctx.app.root.xstream.store(cfg.set_disabled(job.config_xml, job.disabled))
     if job.disabled:
         ctx.app.queue.cancel_for(job)
     return redirect(job.url)

@@ -54,6 +54,79 @@ class _User(Exported):
                 Prop("property", lambda: []))
 
 
+class _MasterComputer(Exported):
+    """The built-in node's ``Hudson$MasterComputer`` (core hudson/model/Computer.java
+    exported properties; "Built-In Node" since 2.307)."""
+
+    jenkins_class = "hudson.model.Hudson$MasterComputer"
+
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+
+    def _busy(self) -> int:
+        return len(self.ctx.app.queue.running)
+
+    def exported(self) -> Iterable[Prop]:
+        executors = self.ctx.app.root.num_executors
+        return (Prop("actions", lambda: []),
+                Prop("assignedLabels", lambda: [{"name": "built-in"}]),
+                Prop("description", lambda: "the Jenkins controller's built-in node"),
+                Prop("displayName", lambda: "Built-In Node"),
+                Prop("executors", lambda: [{} for _ in range(executors)]),
+                Prop("icon", lambda: "symbol-computer"),
+                Prop("iconClassName", lambda: "symbol-computer"),
+                Prop("idle", lambda: self._busy() == 0),
+                Prop("jnlpAgent", lambda: False),
+                Prop("launchSupported", lambda: True),
+                Prop("loadStatistics", lambda: {
+                    "_class": "hudson.model.Label$1"}),
+                Prop("manualLaunchAllowed", lambda: True),
+                Prop("monitorData", lambda: {}),
+                Prop("numExecutors", lambda: executors),
+                Prop("offline", lambda: False),
+                Prop("offlineCause", lambda: None),
+                Prop("offlineCauseReason", lambda: ""),
+                Prop("oneOffExecutors", lambda: []),
+                Prop("temporarilyOffline", lambda: False))
+
+
+class _ComputerSet(Exported):
+    """``computer/``: core hudson/model/ComputerSet.java (busyExecutors, computer inline,
+    displayName, totalExecutors)."""
+
+    jenkins_class = "hudson.model.ComputerSet"
+
+    def __init__(self, ctx: Ctx) -> None:
+        self.master = _MasterComputer(ctx)
+
+    def exported(self) -> Iterable[Prop]:
+        return (Prop("busyExecutors", self.master._busy),
+                Prop("computer", lambda: [self.master], inline=True),
+                Prop("displayName", lambda: "Nodes"),
+                Prop("totalExecutors", lambda: self.master.ctx.app.root.num_executors))
+
+
+def computer_set(ctx: Ctx) -> Response:
+    """GET ``computer/api/json``: the nodes (only the built-in one here)."""
+    return api_json(ctx.req, _ComputerSet(ctx))
+
+
+def computer_api(ctx: Ctx) -> Response:
+    """GET ``computer/(built-in)/api/json`` (``(master)`` before 2.307)."""
+    if ctx.req.path.split("/")[1] not in ("(built-in)", "(master)"):
+        raise NotFound()
+    return api_json(ctx.req, _MasterComputer(ctx))
+
+
+def user_api(ctx: Ctx) -> Response:
+    """GET ``user/<id>/api/json``: a known user (core User; ``Jenkins.getUser`` answers
+    404 for an id it does not know, without creating it)."""
+    user = ctx.req.path.split("/")[1]
+    if user not in ctx.app.security.users:
+        raise NotFound()
+    return api_json(ctx.req, _User(ctx.app.root.base_url, user))
+
+
 def root_page(ctx: Ctx) -> Response:
     """GET ``/``: the dashboard (python-jenkins reads ``X-Jenkins`` from it)."""
     return html_page("Dashboard")

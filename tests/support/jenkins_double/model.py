@@ -21,6 +21,7 @@ from .exported import Exported, Prop
 
 if TYPE_CHECKING:
     from .queue import Queue
+    from .xstream import XStream
 
 RESULT_COLORS = {"SUCCESS": "blue", "UNSTABLE": "yellow", "FAILURE": "red",
                  "ABORTED": "aborted", "NOT_BUILT": "notbuilt"}
@@ -86,12 +87,35 @@ class Jenkins(Exported, ItemGroup):
 
     def __init__(self, base_url: str, num_executors: int = 2) -> None:
         ItemGroup.__init__(self)
-        self.base_url = base_url
+        self.configured_url = base_url
+        self._request = threading.local()
         self.num_executors = num_executors
         self.lock = threading.RLock()
         self.use_crumbs = True
         self.queue: "Queue"  # attached by Queue.__init__
+        self.xstream: "XStream"  # attached by JenkinsDouble: how config.xml is stored
+        self.scm_declarative = True
         self.view = View(self, "all")
+
+    @property
+    def base_url(self) -> str:
+        """The root URL: from the request being served, else the one the double bound.
+
+        Jenkins without a configured root URL builds every absolute URL (``url`` fields,
+        ``Location``) from the request: scheme, Host (or X-Forwarded-Host), port
+        (core Jenkins.getRootUrl -> getRootUrlFromRequest)."""
+        return getattr(self._request, "url", None) or self.configured_url
+
+    @base_url.setter
+    def base_url(self, url: str) -> None:
+        self.configured_url = url
+
+    def serving(self, host: Optional[str], forwarded_host: Optional[str] = None,
+                forwarded_proto: Optional[str] = None) -> None:
+        """Make URLs for this thread's request from its headers (None: stop)."""
+        host = forwarded_host or host
+        self._request.url = (f"{forwarded_proto or 'http'}://{host}/"
+                             if host and "/" not in host else None)
 
     def group_url(self) -> str:
         return self.base_url

@@ -15,6 +15,7 @@ they are never limited here.
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 from typing import Callable, Iterable, Optional
@@ -213,6 +214,10 @@ class Queue(Exported):
         job.next_build_number += 1
         build = Build(job, number, item.id, list(item.actions))
         build.console = f"Started by user {item.user}\n"
+        if job.item_type is cfg.PIPELINE and _declarative(self.root, job.config_xml):
+            # The run's first step saves the job with the declarative actions
+            # (pipeline-model-definition Utils.groovy, see xstream.py).
+            job.config_xml = self.root.xstream.declarative_run(job.config_xml)
         job.builds[number] = build
         item.state, item.why, item.build = LEFT, None, build
         self.running.add(build)
@@ -241,6 +246,19 @@ class Queue(Exported):
                              description)
                 self.running.discard(build)
                 self.cond.notify_all()
+
+
+def _declarative(root: Jenkins, config_xml: str) -> bool:
+    """Whether the job runs a declarative pipeline: an inline script with a top-level
+    ``pipeline {``; a script from SCM when the double is told so (it cannot read the repo;
+    shipway's Jenkinsfiles are declarative)."""
+    found = re.search(r"<definition class=\"([^\"]+)\"", config_xml)
+    if found is None:
+        return False
+    if found.group(1).endswith("CpsScmFlowDefinition"):
+        return bool(root.scm_declarative)
+    script = re.search(r"<script>(.*?)</script>", config_xml, re.S)
+    return bool(script and re.search(r"(?m)^\s*pipeline\s*\{", script.group(1)))
 
 
 def _check_outcome(outcome: tuple) -> tuple:

@@ -33,6 +33,8 @@ from .web import Request, Response, redirect
 ITEM = r"(?P<item>(?:job/[^/]+/)+)"
 PARENT = r"(?P<parent>(?:job/[^/]+/)*)"
 RUN = r"(?P<run>\d+|" + "|".join(PERMALINKS) + r")/"
+# Every exported object answers in three flavours (stapler export/Flavor.java).
+API = r"api/(?:json|python|xml)"
 JOB = "job"  # target: the item must be a buildable job, not a folder
 
 
@@ -62,24 +64,28 @@ def _compiled(pattern: str) -> "re.Pattern[str]":
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", r"", system.root_page, "Overall/Read"),
-    Route("GET", r"api/json", system.root_api, "Overall/Read"),
-    Route("GET", r"crumbIssuer/api/json", system.crumb_issuer, "Overall/Read"),
-    Route("GET", r"whoAmI/api/json", system.who_am_i, None),
-    Route("GET", r"me/api/json", system.me, "Overall/Read"),
-    Route("GET", r"pluginManager/api/json", system.plugin_manager, "Overall/Read"),
-    Route("GET", r"queue/api/json", builds.queue_api, "Overall/Read"),
-    Route("GET", r"queue/item/(?P<queue_item>\d+)/api/json",
+    Route("GET", API, system.root_api, "Overall/Read"),
+    Route("GET", r"crumbIssuer/" + API, system.crumb_issuer, "Overall/Read"),
+    Route("GET", r"whoAmI/" + API, system.who_am_i, None),
+    Route("GET", r"me/" + API, system.me, "Overall/Read"),
+    Route("GET", r"pluginManager/" + API, system.plugin_manager, "Overall/Read"),
+    Route("GET", r"queue/" + API, builds.queue_api, "Overall/Read"),
+    Route("GET", r"queue/item/(?P<queue_item>\d+)/" + API,
           builds.queue_item_api, "Job/Read"),
     Route("POST", r"queue/cancelItem", builds.cancel_queue_item, "Job/Cancel"),
-    Route("GET", PARENT + r"view/(?P<view>[^/]+)/api/json", system.view_api,
+    Route("GET", r"computer/" + API, system.computer_set, "Overall/Read"),
+    Route("GET", r"computer/[^/]+/" + API, system.computer_api, "Overall/Read"),
+    Route("GET", r"user/[^/]+/" + API, system.user_api, "Overall/Read"),
+    Route("GET", PARENT + r"view/(?P<view>[^/]+)/" + API, system.view_api,
           "Overall/Read"),
     Route("GET", PARENT + r"checkJobName", items.check_job_name, "Job/Create"),
     Route("POST", PARENT + r"createItem", items.create_item, "Job/Create"),
     Route("GET", ITEM + r"(?:configure)?", items.item_page, "Job/Read"),
-    Route("GET", ITEM + r"api/json", items.item_api, "Job/Read"),
+    Route("GET", ITEM + API, items.item_api, "Job/Read"),
     Route("GET", ITEM + r"config\.xml", items.config_xml, "Job/ExtendedRead"),
     Route("POST", ITEM + r"config\.xml", items.config_xml, "Job/Configure"),
     Route("POST", ITEM + r"doDelete", items.delete_item, "Job/Delete"),
+    Route("DELETE", ITEM, items.delete_http, "Job/Delete"),
     Route("POST", ITEM + r"(?:doRename|confirmRename)", items.rename_item,
           "Job/Configure"),
     Route("POST", ITEM + r"enable", items.enable, "Job/Configure", JOB),
@@ -88,8 +94,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", ITEM + r"buildWithParameters", builds.build_with_parameters,
           "Job/Build", JOB),
     Route("GET", ITEM + RUN, builds.build_page, "Job/Read", JOB),
-    Route("GET", ITEM + RUN + r"api/json", builds.build_api, "Job/Read", JOB),
+    Route("GET", ITEM + RUN + API, builds.build_api, "Job/Read", JOB),
     Route("GET", ITEM + RUN + r"consoleText", builds.console_text, "Job/Read", JOB),
+    Route("GET", ITEM + RUN + r"logText/progressiveText", builds.progressive_text,
+          "Job/Read", JOB),
     Route("POST", ITEM + RUN + r"submitDescription", builds.submit_description,
           "Run/Update", JOB),
 )

@@ -12,8 +12,11 @@ Behaviour reproduced from a secured Jenkins (2.222+):
   (``JSESSIONID.<id>`` cookie set by ``crumbIssuer``): a POST without the
   matching ``Jenkins-Crumb`` header/parameter, or without the session cookie
   the crumb was issued in, gets 403 "No valid crumb was included in the
-  request".  Real Jenkins >= 2.96 exempts API-token authenticated requests
-  from crumbs; the double is strict unless ``crumb_exempt_api_tokens=True``.
+  request".  Jenkins 2.96+ exempts requests authenticated with an API token
+  (core ``ApiCrumbExclusion``: ``BasicHeaderApiTokenAuthenticator`` marks the
+  request, the exclusion lets it through); the double does so for such versions
+  unless ``crumb_exempt_api_tokens=False``.  Only POST is checked (core
+  ``CrumbFilter``: ``"POST".equals(httpRequest.getMethod())``).
 """
 
 from __future__ import annotations

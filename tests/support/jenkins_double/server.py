@@ -45,6 +45,8 @@ def process(app: App, method: str, target: str, headers: dict[str, str],
         # One lock for all state (sessions included): requests are serialised,
         # builds run outside it on executor threads.
         with app.root.lock:
+            app.root.serving(headers.get("host"), headers.get("x-forwarded-host"),
+                             headers.get("x-forwarded-proto"))
             user = security.authenticate(headers.get("authorization"))
             req = Request(method, unquote(split.path).lstrip("/"), params, headers,
                           body, user, security.session_of(headers.get("cookie")))
@@ -54,6 +56,8 @@ def process(app: App, method: str, target: str, headers: dict[str, str],
             return dispatch(app, req)
     except HttpError as error:
         return error_response(error)
+    finally:
+        app.root.serving(None)
 
 
 class JenkinsHTTPServer(ThreadingHTTPServer):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -14,6 +15,7 @@ JSON_TYPE = "application/json;charset=utf-8"
 HTML_TYPE = "text/html;charset=utf-8"
 TEXT_TYPE = "text/plain;charset=utf-8"
 XML_TYPE = "application/xml;charset=utf-8"
+PYTHON_TYPE = "text/x-python;charset=UTF-8"   # stapler export/Flavor.java PYTHON
 
 
 @dataclass
@@ -54,7 +56,8 @@ class Response:
 
 
 def api_json(request: Request, obj: Any) -> Response:
-    """``/api/json`` for ``obj`` honouring ``tree``, ``depth`` and ``pretty``."""
+    """``/api/json`` (or ``api/python``, ``api/xml``: the flavour is the path's last part)
+    for ``obj`` honouring ``tree``, ``depth`` and ``pretty``."""
     tree = request.param("tree")
     try:
         depth = int(request.param("depth") or 0)
@@ -65,7 +68,50 @@ def api_json(request: Request, obj: Any) -> Response:
     except TreeSyntaxError as exc:
         # Stapler wraps the parser's IllegalArgumentException in a ServletException.
         raise HttpError(500, f"Malformed tree expression: {exc}") from None
+    if request.path.endswith("api/python"):
+        return Response(200, python_literal(data).encode("utf-8"), PYTHON_TYPE)
+    if request.path.endswith("api/xml"):
+        return Response(200, xml_document(data).encode("utf-8"), XML_TYPE)
     return json_response(data, pretty=request.param("pretty") == "true")
+
+
+def python_literal(data: Any) -> str:
+    """Stapler's PythonDataWriter: JSON with True/False/None (stapler export/
+    PythonDataWriter.java overrides valuePrimitive and valueNull of JSONDataWriter)."""
+    if data is None:
+        return "None"
+    if data is True or data is False:
+        return "True" if data else "False"
+    if isinstance(data, dict):
+        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{python_literal(v)}"
+                              for k, v in data.items()) + "}"
+    if isinstance(data, list):
+        return "[" + ",".join(python_literal(v) for v in data) + "]"
+    return json.dumps(data, ensure_ascii=False)
+
+
+def xml_document(data: dict) -> str:
+    """Stapler's XMLDataWriter: the root element is the class's decapitalised simple name,
+    ``_class='...'`` on objects, an array as the element repeated under its singular name
+    ("jobs" -> <job>, "properties" -> <property>), null as absence (stapler export/
+    XMLDataWriter.java)."""
+    simple = re.split(r"[.$]", data.get("_class", "object"))[-1]
+    return _xml_element(simple[:1].lower() + simple[1:], data)
+
+
+def _xml_element(name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        singular = re.sub(r"s$", "", re.sub(r"ies$", "y", name))
+        return "".join(_xml_element(singular, v) for v in value)
+    if isinstance(value, dict):
+        cls = value.get("_class")
+        head = f"<{name} _class='{cls}'>" if cls else f"<{name}>"
+        inner = "".join(_xml_element(k, v) for k, v in value.items() if k != "_class")
+        return f"{head}{inner}</{name}>"
+    text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return f"<{name}>{html.escape(text, quote=False)}</{name}>"
 
 
 def json_response(data: Any, pretty: bool = False, status: int = 200) -> Response:

@@ -353,6 +353,7 @@ def from_data(raw, path="<catalog>", environ=None):
         if "image" not in settings:
             fail("image", "is required (the repository to build and push)")
         settings["name"] = name
+        settings["base_dir"] = base_dir   # what catalog paths are relative to
         resolved[name] = settings
     return Catalog(path, resolved, catalog_name)
 

@@ -18,7 +18,6 @@ SERVICE_NAME_RULE = ("service names are letters, digits, '-' and '_', starting a
                      "a letter or digit, at most 63 characters")
 # The catalog's own name marks the Jenkins jobs it owns: kept to lower case.
 CATALOG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Characters no value can carry: NUL ends a C string (argv, environment, `sh -c`), a lone
 # surrogate has no UTF-8 form, and U+FFFE/U+FFFF are not allowed in XML (job config.xml).
 _UNCARRIABLE = re.compile("[\x00\ud800-\udfff\ufffe\uffff]")
@@ -56,12 +55,6 @@ def whole_number(minimum=0, maximum=MAX_COUNT):
 _int = whole_number
 
 
-def _ratio(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ValueError("must be a number from 0 to 1")
-    return float(value)
-
-
 def _bool(value):
     if not isinstance(value, bool):
         raise ValueError("must be true or false")
@@ -92,6 +85,9 @@ def _carriable(value):
             if found is not None:
                 return found
     return None
+
+
+uncarriable = _carriable   # for the stack-file keys' checks (swarm/compose_keys.py)
 
 
 def _one_of(*choices):
@@ -294,7 +290,7 @@ def load(path):
 def from_data(raw, path="<catalog>", environ=None):
     """Validate an already-parsed catalog document (stack files it names are read too;
     `environ`, default the process environment, fills their variables)."""
-    from pipeline.swarm import compose_keys
+    from pipeline.swarm import compose_defs
 
     def top_fail(key, message):
         raise CatalogError(message, path=path, key=key)
@@ -316,7 +312,7 @@ def from_data(raw, path="<catalog>", environ=None):
     if not isinstance(services, dict) or not services:
         top_fail("services", "must be a mapping of service names to their settings")
     base_dir = os.path.dirname(os.path.abspath(path))
-    defined = compose_keys.definitions(raw, top_fail, base_dir)
+    defined = compose_defs.definitions(raw, top_fail, base_dir)
     defaults = split_entry(raw.get("defaults") or {},
                            lambda key, msg: top_fail(f"defaults.{key}", msg))
     resolved = {}
@@ -346,8 +342,8 @@ def from_data(raw, path="<catalog>", environ=None):
             merged = merge({k: v for k, v in merged.items()
                             if not (k == "networks" and k in layer)}, layer)
         merged.pop("image", None)   # the image is shipway's to choose (settings image/image_ref)
-        compose_keys.check_service(merged, fail)
-        compose_keys.check_references(merged, definitions, fail)
+        compose_defs.check_service(merged, fail)
+        compose_defs.check_references(merged, definitions, fail)
         settings["service"] = merged
         settings["definitions"] = _used(merged, definitions)
         if "image" not in settings:
@@ -383,7 +379,7 @@ def split_entry(entry, fail):
 
 def _stack_service(ref, base_dir, environ):
     """The stack file's service and definitions, checked (errors name the stack file)."""
-    from pipeline.swarm import compose_file, compose_keys
+    from pipeline.swarm import compose_defs, compose_file, compose_keys
 
     file_path = os.path.normpath(os.path.join(base_dir, ref["file"]))
 
@@ -397,10 +393,10 @@ def _stack_service(ref, base_dir, environ):
                            hint="compose.file is relative to the catalog") from None
     except compose_file.ComposeFileError as exc:
         fail(exc.key, str(exc))
-    definitions = compose_keys.definitions(
-        stack["definitions"], lambda key, msg: fail(key, msg), stack["base_dir"])
+    definitions = compose_defs.definitions(
+        stack["definitions"], fail, stack["base_dir"], stack_file=True)
     stack["service"] = compose_keys.normalise(stack["service"], fail)
-    compose_keys.check_references(stack["service"], definitions, fail, strict=True)
+    compose_defs.check_references(stack["service"], definitions, fail, strict=True)
     stack["definitions"] = definitions
     return stack
 

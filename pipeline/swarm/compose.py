@@ -289,8 +289,9 @@ def _deploy(deploy, put, implied):
         if kind not in deploy:
             continue
         policy = deploy[kind]
-        # stack deploy sends parallelism 1 when a policy is given without it
-        implied[(field, "Parallelism")] = 1
+        if "parallelism" not in policy:
+            # stack deploy sends parallelism 1 when a policy is given without it
+            implied[(field, "Parallelism")] = 1
         for key, name in (("parallelism", "Parallelism"), ("failure_action", "FailureAction"),
                           ("max_failure_ratio", "MaxFailureRatio"), ("order", "Order")):
             if key in policy:

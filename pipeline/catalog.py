@@ -315,6 +315,8 @@ def from_data(raw, path="<catalog>", environ=None):
     defined = compose_defs.definitions(raw, top_fail, base_dir)
     defaults = split_entry(raw.get("defaults") or {},
                            lambda key, msg: top_fail(f"defaults.{key}", msg))
+    if "compose" in defaults[0]:
+        top_fail("defaults.compose", "belongs in a service entry (one stack file service each)")
     resolved = {}
     for name, entry in services.items():
         def fail(key, message, name=name):
@@ -329,7 +331,7 @@ def from_data(raw, path="<catalog>", environ=None):
         layers, definitions = [defaults[2], service], defined
         if "compose" in own:
             stack = _stack_service(own["compose"], base_dir, environ)
-            layers.insert(0, stack["service"])
+            layers.insert(1, stack["service"])   # over the defaults, under the entry
             definitions = {kind: {**stack["definitions"][kind], **defined[kind]}
                            for kind in DEFINITION_KINDS}
             settings.update(source="compose", warnings=stack["warnings"])
@@ -343,6 +345,7 @@ def from_data(raw, path="<catalog>", environ=None):
                             if not (k == "networks" and k in layer)}, layer)
         merged.pop("image", None)   # the image is shipway's to choose (settings image/image_ref)
         compose_defs.check_service(merged, fail)
+        _check_env_files(merged, base_dir, fail)
         compose_defs.check_references(merged, definitions, fail)
         settings["service"] = merged
         settings["definitions"] = _used(merged, definitions)
@@ -411,6 +414,19 @@ def _image_from_file(stack, own, fail):
     except ValueError as exc:
         fail("compose", f"the stack file's image: {exc}")
     return reference if own.get("image", repo) == repo else None
+
+
+def _check_env_files(service, base_dir, fail):
+    """Each env_file can be read and parsed now, not halfway through a deploy."""
+    from pipeline.swarm import compose
+
+    for path in service.get("env_file", []):
+        try:
+            compose.read_env_file(os.path.join(base_dir, path), {})
+        except OSError as exc:
+            fail("env_file", f"cannot read {path}: {exc.strerror}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            fail("env_file", f"{path}: {exc}")
 
 
 def _used(service, definitions):

@@ -125,7 +125,7 @@ def environment(service, base_dir, environ):
     no (or an empty) value takes the value from `environ` if it is there; sorted."""
     values = {}
     for path in service.get("env_file", []):
-        values.update(read_env_file(os.path.join(base_dir, path)))
+        values.update(read_env_file(os.path.join(base_dir, path), environ))
     values.update(service.get("environment", {}))
     out = []
     for key, value in values.items():
@@ -135,19 +135,25 @@ def environment(service, base_dir, environ):
     return sorted(out)
 
 
-def read_env_file(path):
-    """{name: value or None} from an env file as docker reads one (`#` comments, `NAME` alone
-    takes no value here; OSError when it cannot be read, ValueError for a bad line)."""
+def read_env_file(path, environ):
+    """{name: value} from an env file as docker reads one: `#` comments, a leading BOM and
+    leading blanks skipped, a `NAME` alone taken from `environ` (left out when not there).
+    OSError when it cannot be read, ValueError (naming the line) when a line is bad."""
     values = {}
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:
         for number, line in enumerate(handle, 1):
-            line = line.lstrip()
-            if not line.strip() or line.startswith("#"):
+            line = line.rstrip("\r\n").lstrip()
+            if not line or line.startswith("#"):
                 continue
-            key, sep, value = line.rstrip("\r\n").partition("=")
-            if not key or any(c.isspace() for c in key):
-                raise ValueError(f"{path}: line {number}: variable {key!r} contains whitespaces")
-            values[key] = value if sep else None
+            key, sep, value = line.partition("=")
+            if not key:
+                raise ValueError(f"line {number}: no variable name")
+            if any(c.isspace() for c in key):
+                raise ValueError(f"line {number}: variable {key!r} contains whitespaces")
+            if sep:
+                values[key] = value
+            elif key in environ:
+                values[key] = environ[key]
     return values
 
 

@@ -55,7 +55,7 @@ def mapping(separator="=", allow_nil=False):
         if isinstance(value, dict):
             out = {}
             for key, item in value.items():
-                if not isinstance(key, str) or not key:
+                if not isinstance(key, str) or not key or separator in key:
                     _problem(f"has a bad name {key!r}")
                 if item is None:
                     out[key] = None if allow_nil else ""

@@ -211,3 +211,16 @@ def test_stack_deploys_warnings_are_returned():
         "Ignoring tmpfs: docker stack deploy does not use it (mount a volume of type tmpfs "
         "instead)"]
     assert load_fixture("full")["warnings"] == []
+
+
+def test_the_file_goes_over_the_catalogs_defaults_and_under_the_entry(tmp_path):
+    (tmp_path / "docker-stack.yml").write_text(
+        'version: "3.9"\nservices:\n  web:\n    image: r/x:1\n    stop_signal: SIGINT\n'
+        '    deploy: {replicas: 2, update_config: {order: stop-first}}\n')
+    data = {"defaults": {"stop_signal": "SIGTERM", "user": "app",
+                         "deploy": {"update_config": {"order": "start-first", "delay": "1s"}}},
+            "services": {"web": {"compose": {"file": "docker-stack.yml", "service": "web"},
+                                 "deploy": {"replicas": 3}}}}
+    service = catalog.from_data(data, path=str(tmp_path / "c.yml")).service("web")["service"]
+    assert service == {"stop_signal": "SIGINT", "user": "app", "deploy": {
+        "replicas": 3, "update_config": {"order": "stop-first", "delay": 1.0}}}

@@ -22,11 +22,10 @@ _BUILTIN_NETWORKS = ("default", "bridge", "host", "none")
 class Conversion:
     """`fields`: path -> value for what the given keys set (applied on create and update).
     `implied`: path -> value stack deploy also sends on create (a default under a given key,
-    the name, the platforms). `warnings`: lines for the console."""
+    the name, the platforms, empty parents); no implied path is a field's or under one."""
 
     fields: dict
     implied: dict
-    warnings: list = dataclasses.field(default_factory=list)
 
     def create_spec(self):
         """The ServiceSpec to create: implied, then fields over it."""
@@ -64,7 +63,7 @@ def convert(service, *, name, alias, network_ids, secret_refs, config_refs, base
     """
     environ = os.environ if environ is None else environ
     definitions = definitions or {}
-    fields, implied, warnings = {}, {("Name",): name}, []
+    fields, implied = {}, {("Name",): name}
     put = fields.__setitem__
     simple = {"image": "Image", "user": "User", "working_dir": "Dir", "hostname": "Hostname",
               "init": "Init", "read_only": "ReadOnly", "tty": "TTY", "stdin_open": "OpenStdin",
@@ -117,7 +116,7 @@ def convert(service, *, name, alias, network_ids, secret_refs, config_refs, base
                    ("TaskTemplate", "Placement")):
         if not any(path[:len(parent)] == parent for path in (*fields, *implied)):
             implied[parent] = {}
-    return Conversion(fields, implied, warnings)
+    return Conversion(fields, implied)
 
 
 def environment(service, base_dir, environ):

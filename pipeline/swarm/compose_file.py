@@ -189,6 +189,8 @@ def load(path, service_name, environ=None):
         known = ", ".join(sorted(map(str, services))) if isinstance(services, dict) else "none"
         raise ComposeFileError(f"no service {service_name!r} in the file (services: {known})",
                                "services")
+    if not isinstance(services[service_name] or {}, dict):
+        raise ComposeFileError(f"services.{service_name} must be a mapping")
     forbidden = sorted(f"{k}: {FORBIDDEN[k]}" for k in services[service_name] or {}
                        if k in FORBIDDEN)
     if forbidden:
@@ -198,11 +200,11 @@ def load(path, service_name, environ=None):
     service = dict(raw["services"][service_name] or {})
     base_dir = os.path.dirname(os.path.abspath(path))
     warnings = _warnings(service)
-    if "restart" in service and "restart_policy" not in (service.get("deploy") or {}):
+    deploy = service.get("deploy") or {}
+    if "restart" in service and isinstance(deploy, dict) and "restart_policy" not in deploy:
         policy = _restart_policy(service["restart"])
         if policy is not None:
-            service.setdefault("deploy", {})
-            service["deploy"] = {**(service["deploy"] or {}), "restart_policy": policy}
+            service["deploy"] = {**deploy, "restart_policy": policy}
     for key in (*UNSUPPORTED, *DEPRECATED, *LEFT_OUT, "tmpfs"):
         service.pop(key, None)
     for key in [k for k in service if str(k).startswith("x-")]:

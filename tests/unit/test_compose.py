@@ -206,10 +206,10 @@ def test_another_repository_in_the_catalog_drops_the_files_tag():
 def test_stack_deploys_warnings_are_returned():
     assert load_fixture("mesh")["warnings"] == [
         "Ignoring unsupported options: build, restart",
-        "Ignoring deprecated options: container_name: Setting the container name is not "
-        "supported.",
-        "Ignoring tmpfs: docker stack deploy does not use it (mount a volume of type tmpfs "
-        "instead)"]
+        ("Ignoring deprecated options: container_name: Setting the container name is not "
+         "supported."),
+        ("Ignoring tmpfs: docker stack deploy does not use it (mount a volume of type tmpfs "
+         "instead)")]
     assert load_fixture("full")["warnings"] == []
 
 

@@ -126,7 +126,7 @@ def test_a_bad_value_is_one_line_naming_file_service_and_key(tmp_path, entry, ke
     ("rollback: {order: stop-first}", "`deploy.rollback_config`"),
 ])
 def test_old_keys_name_the_new_key(tmp_path, old, new):
-    path, loading = load(tmp_path, f"{{image: r/x, deploy: {{{old}}}}}")
+    _, loading = load(tmp_path, f"{{image: r/x, deploy: {{{old}}}}}")
     with pytest.raises(CatalogError) as info:
         loading()
     assert f"key 'deploy.{old.split(':')[0]}': is now {new}" in str(info.value)
@@ -263,8 +263,8 @@ def test_a_stack_service_without_networks_is_warned_about(tmp_path):
     assert settings["warnings"] == [
         "Ignoring unsupported options: restart",
         "Ignoring depends_on: swarm starts services without waiting on one another",
-        "no networks: docker stack deploy would attach the stack's default network; shipway "
-        "attaches only the networks named"]
+        ("no networks: docker stack deploy would attach the stack's default network; shipway "
+         "attaches only the networks named")]
     assert settings["service"]["deploy"]["restart_policy"] == {"condition": "any"}
 
 

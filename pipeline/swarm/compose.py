@@ -283,6 +283,11 @@ def _deploy(deploy, put, implied):
             put(where + ("MemoryBytes",), resources["memory"])
         if "pids" in resources:
             put(where + ("Pids",), resources["pids"])
+        if "generic_resources" in resources:
+            specs = [r["discrete_resource_spec"] for r in resources["generic_resources"]]
+            put(where + ("GenericResources",), [
+                {"DiscreteResourceSpec": _pruned({"Kind": d.get("kind"), "Value": d.get("value")})}
+                for d in specs])
     restart = deploy.get("restart_policy", {})
     for key, field in (("condition", "Condition"), ("max_attempts", "MaxAttempts")):
         if key in restart:

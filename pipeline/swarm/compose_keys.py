@@ -61,9 +61,25 @@ UPDATE_KEYS = {
 ROLLBACK_KEYS = dict(UPDATE_KEYS, failure_action=choice("pause", "continue"))
 HEALTHCHECK_KEYS = {"test": _healthcheck_test, "interval": duration, "timeout": duration,
                     "retries": count(0), "start_period": duration, "disable": boolean}
+def _generic_resources(value):
+    # [{discrete_resource_spec: {kind: gpu, value: 2}}], as the compose schema has them
+    if not isinstance(value, list):
+        _problem("must be a list of {discrete_resource_spec: {kind, value}}")
+    out = []
+    for item in value:
+        spec = item.get("discrete_resource_spec") if isinstance(item, dict) else None
+        if not isinstance(spec, dict) or set(item) != {"discrete_resource_spec"} \
+                or set(spec) - {"kind", "value"} or not isinstance(spec.get("kind", ""), str) \
+                or not isinstance(spec.get("value", 0), int) or isinstance(spec.get("value"), bool):
+            _problem(f"items must be {{discrete_resource_spec: {{kind: NAME, value: N}}}} "
+                     f"(got {item!r})")
+        out.append({"discrete_resource_spec": dict(spec)})
+    return out
+
+
 RESOURCES_KEYS = {
     "limits": {"cpus": cpus, "memory": size, "pids": count(0, 2 ** 63 - 1)},
-    "reservations": {"cpus": cpus, "memory": size},
+    "reservations": {"cpus": cpus, "memory": size, "generic_resources": _generic_resources},
 }
 RESTART_KEYS = {"condition": choice("none", "on-failure", "any"), "delay": duration,
                 "max_attempts": count(0), "window": duration}

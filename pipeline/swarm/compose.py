@@ -110,10 +110,11 @@ def convert(service, *, name, alias, network_ids, secret_refs, config_refs, base
     _deploy(service.get("deploy", {}), put, implied)
     if platforms:
         implied[("TaskTemplate", "Placement", "Platforms")] = platforms
-    # stack deploy always sends these (empty); the engine keeps them as sent. Only where no
-    # field goes under them, so that implied and fields never overlap.
+    # stack deploy always sends these (empty); the engine keeps them as sent (an empty
+    # EndpointSpec becomes {"Mode": "vip"}). Only where no field goes under them, so that
+    # implied and fields never overlap.
     for parent in (CS + ("Privileges",), ("TaskTemplate", "Resources"),
-                   ("TaskTemplate", "Placement")):
+                   ("TaskTemplate", "Placement"), ("EndpointSpec",)):
         if not any(path[:len(parent)] == parent for path in (*fields, *implied)):
             implied[parent] = {}
     return Conversion(fields, implied)

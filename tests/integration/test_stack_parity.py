@@ -24,7 +24,7 @@ from tests.integration.conftest import random_name, wait_for
 
 FIXTURE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "compose", "full")
 DOCKER_20 = "/usr/bin/docker"
-SERVICES = ("full", "mesh", "short")
+SERVICES = ("full", "mesh", "short", "bare")
 STACK_LABEL = "com.docker.stack."
 
 

@@ -51,7 +51,7 @@ def expected(service):
     return ({tuple(p): v for p, v in doc["fields"]}, {tuple(p): v for p, v in doc["implied"]})
 
 
-@pytest.mark.parametrize("service", ["full", "mesh", "short"])
+@pytest.mark.parametrize("service", ["full", "mesh", "short", "bare"])
 def test_the_stack_file_converts_to_the_recorded_fields(service):
     conversion = convert_fixture(service)
     fields, implied = expected(service)

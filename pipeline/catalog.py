@@ -335,6 +335,7 @@ def from_data(raw, path="<catalog>", environ=None):
             definitions = {kind: {**stack["definitions"][kind], **defined[kind]}
                            for kind in DEFINITION_KINDS}
             settings.update(source="compose", warnings=stack["warnings"])
+            settings["compose"] = {"file": stack["file"], "service": own["compose"]["service"]}
             settings["image_ref"] = _image_from_file(stack, own, fail)
             if settings["image_ref"]:
                 settings.setdefault("image", imageref.split(settings["image_ref"])[0])
@@ -401,6 +402,7 @@ def _stack_service(ref, base_dir, environ):
     stack["service"] = compose_keys.normalise(stack["service"], fail)
     compose_defs.check_references(stack["service"], definitions, fail, strict=True)
     stack["definitions"] = definitions
+    stack["file"] = file_path
     return stack
 
 

@@ -6,6 +6,16 @@ what `docker stack deploy` (docker/cli 20.10 cli/compose/convert) sends for the 
 entrypoint -> ContainerSpec.Command, command -> Args, the short service name an alias on every
 user-defined network, lists sorted as stack deploy sorts them. Pure: it reads env_file files
 and the given environment, never the engine.
+
+What stack deploy adds beyond the keys (tests/integration/test_stack_parity.py shows each on
+the lab): the image pinned to `repo:tag@digest` and Placement.Platforms from the registry
+(--resolve-image; `platforms` here); the short service name as an alias on each user-defined
+network; com.docker.stack.namespace on the service and container labels and
+com.docker.stack.image on the service (shipway leaves them out); `<stack>_`-prefixed names of
+the networks, volumes, secrets and configs it creates; and, always, empty Privileges, Resources,
+Placement and EndpointSpec, which the engine keeps (Privileges as two nulls, EndpointSpec as
+Mode vip). Given a policy without parallelism it sends parallelism 1; the engine fills the rest
+of a given policy (failure action pause, order stop-first) whoever sends it.
 """
 import dataclasses
 import decimal

@@ -80,10 +80,36 @@ def mapping(separator="=", allow_nil=False):
 
 
 def _scalar_text(value):
-    # As Go's fmt.Sprint would print what YAML read: true, 1.5, 3.
+    # As Go's fmt.Sprint prints what YAML read (the compose loader's toString): true, 3, 1.5,
+    # 1 for 1.0, 1e+06 for 1000000.0.
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float):
+        return go_float(value)
     return str(value)
+
+
+def go_float(number):
+    """A float as Go's %v prints it: the shortest digits, %e below 1e-4 and from 1e+06."""
+    if number != number:
+        return "NaN"
+    if number in (float("inf"), float("-inf")):
+        return "+Inf" if number > 0 else "-Inf"
+    if number == 0:
+        return "-0" if str(number).startswith("-") else "0"
+    sign, digits, exponent = decimal.Decimal(repr(number)).normalize().as_tuple()
+    text = "".join(map(str, digits))
+    power = len(digits) + exponent - 1
+    if power < -4 or power >= 6:
+        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        out = f"{mantissa}e{'-' if power < 0 else '+'}{abs(power):02d}"
+    elif exponent >= 0:
+        out = text + "0" * exponent
+    elif power >= 0:
+        out = text[:power + 1] + "." + text[power + 1:]
+    else:
+        out = "0." + "0" * (-power - 1) + text
+    return ("-" if sign else "") + out
 
 
 def duration(value):

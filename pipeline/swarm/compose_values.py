@@ -1,6 +1,7 @@
 """Value checks for stack-file keys: each takes what YAML read and returns the canonical form
 (or raises ValueError with what is wrong). compose_keys puts them together per key."""
 import decimal
+import math
 import re
 import shlex
 
@@ -91,9 +92,9 @@ def _scalar_text(value):
 
 def go_float(number):
     """A float as Go's %v prints it: the shortest digits, %e below 1e-4 and from 1e+06."""
-    if number != number:
+    if math.isnan(number):
         return "NaN"
-    if number in (float("inf"), float("-inf")):
+    if math.isinf(number):
         return "+Inf" if number > 0 else "-Inf"
     if number == 0:
         return "-0" if str(number).startswith("-") else "0"

@@ -43,6 +43,19 @@ def _build_image(client, lab, tmp_path, repo):
     return f"{repo}:1@{digest}", auth
 
 
+def _delete_from_registry(lab, repo, digest):
+    """Remove the pushed manifest (the lab registry allows deletes)."""
+    import urllib.request
+
+    name = repo.split("/", 1)[1]
+    token = base64.b64encode(f"{lab['SHIPWAY_REGISTRY_USER']}:{lab['password']}".encode()).decode()
+    request = urllib.request.Request(
+        f"http://{lab['SHIPWAY_REGISTRY']}/v2/{name}/manifests/{digest}", method="DELETE",
+        headers={"Authorization": f"Basic {token}"})
+    with contextlib.suppress(OSError), urllib.request.urlopen(request, timeout=10):
+        pass
+
+
 def _docker_config(tmp_path, lab):
     """A DOCKER_CONFIG holding the lab login, for stack deploy --with-registry-auth."""
     config = tmp_path / "docker-config"
@@ -132,6 +145,7 @@ def parity_world(lab, docker_client, tmp_path):
     repo = f"{lab['SHIPWAY_REGISTRY']}/test/{tag}"
     with made:
         image, auth = _build_image(client, lab, tmp_path, repo)
+        made.callback(_delete_from_registry, lab, repo, image.split("@")[1])
         made.callback(client.images.remove, f"{repo}:1", force=True)
         net = client.networks.create(f"{tag}-net", driver="overlay", attachable=True)
         made.callback(net.remove)

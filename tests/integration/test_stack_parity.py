@@ -95,14 +95,19 @@ def create_from_shipway(client, settings, name, alias, refs, env, image, platfor
 
 
 def comparable(spec, file_objects):
-    """A spec without what may differ: the name, stack/shipway labels, and the names and ids
-    of secrets/configs made from files (`file_objects`: the sources made from files)."""
+    """A spec without what may differ: the name, stack/shipway labels (volume labels too), and
+    the names and ids of secrets/configs made from files (`file_objects`: their names)."""
     spec = json.loads(json.dumps(spec))
     spec.pop("Name", None)
     for holder in (spec, spec["TaskTemplate"]["ContainerSpec"]):
         holder["Labels"] = {k: v for k, v in (holder.get("Labels") or {}).items()
                             if not k.startswith((STACK_LABEL, "shipway."))}
     container = spec["TaskTemplate"]["ContainerSpec"]
+    for mount in container.get("Mounts", []):
+        labels = mount.get("VolumeOptions", {}).get("Labels")
+        if labels:
+            mount["VolumeOptions"]["Labels"] = {k: v for k, v in labels.items()
+                                                if not k.startswith(STACK_LABEL)}
     for kind, ident in (("Secrets", "Secret"), ("Configs", "Config")):
         for ref in container.get(kind, []):
             if ref[f"{ident}Name"] in file_objects:

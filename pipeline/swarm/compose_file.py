@@ -214,6 +214,7 @@ def load(path, service_name, environ=None):
         raise ComposeFileError(f"services.{service_name} Additional property {unknown[0]} is "
                                f"not allowed", str(unknown[0]))
     _absolute_paths(service, base_dir)
+    warnings += _drop_addresses(service)
     if not service.get("networks"):
         warnings.append("no networks: docker stack deploy would attach the stack's default "
                         "network; shipway attaches only the networks named")
@@ -238,6 +239,23 @@ def _warnings(service):
         out.append("Ignoring tmpfs: docker stack deploy does not use it (mount a volume of "
                    "type tmpfs instead)")
     return out
+
+
+def _drop_addresses(service):
+    # A service's fixed addresses on a network: the loader reads them, stack deploy does not
+    # use them (swarm assigns addresses); so shipway drops them and says so.
+    networks = service.get("networks")
+    if not isinstance(networks, dict):
+        return []
+    dropped = []
+    for name, attach in networks.items():
+        if isinstance(attach, dict):
+            for key in ("ipv4_address", "ipv6_address"):
+                if key in attach:
+                    dropped.append(f"networks.{name}.{key}")
+            networks[name] = {k: v for k, v in attach.items()
+                              if k not in ("ipv4_address", "ipv6_address")}
+    return [f"Ignoring {key}: swarm assigns the addresses" for key in dropped]
 
 
 def _restart_policy(restart):

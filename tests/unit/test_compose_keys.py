@@ -301,3 +301,15 @@ def test_values_read_as_numbers_become_the_text_go_prints(value, text):
     settings = catalog.from_data({"services": {"web": {"image": "r/x",
                                                        "environment": {"V": value}}}})
     assert settings.service("web")["service"]["environment"]["V"] == text
+
+
+def test_fixed_addresses_in_a_stack_file_are_dropped_with_a_warning(tmp_path):
+    (tmp_path / "docker-stack.yml").write_text(
+        'version: "3.9"\nservices:\n  web:\n    image: r/x:1\n'
+        '    networks: {front: {ipv4_address: 10.0.0.9, aliases: [w]}}\n'
+        'networks: {front: {external: true}}\n')
+    _, loading = load(tmp_path, "{compose: {file: docker-stack.yml, service: web}}")
+    settings = loading().service("web")
+    assert settings["service"]["networks"] == {"front": {"aliases": ["w"]}}
+    assert settings["warnings"] == [
+        "Ignoring networks.front.ipv4_address: swarm assigns the addresses"]

@@ -3,7 +3,7 @@
 tests/fixtures/compose/full/expected.json holds the fields and implied values the conversion
 gives for docker-stack.yml; tests/integration/test_stack_parity.py shows on the lab that they
 make the service `docker stack deploy` makes. Paths in it are lists of keys, `<dir>` the
-fixture's directory.
+fixture's directory; tests/fixtures/compose/regenerate.py rewrites it.
 """
 import json
 import os
@@ -25,6 +25,7 @@ REFS = {"secrets": {"ext_secret": {"Name": "ext-secret", "ID": "sec-id-1"},
         "configs": {"ext_config": {"Name": "ext-config", "ID": "cfg-id-1"},
                     "file_config": {"Name": "web_file_config_4e5f6a7b", "ID": "cfg-id-2"}}}
 PLATFORMS = [{"Architecture": "amd64", "OS": "linux"}]
+SERVICES = ("full", "mesh", "short", "bare")   # the stack file's services
 
 
 def load_fixture(service, environ=ENVIRON, **entry):
@@ -51,7 +52,7 @@ def expected(service):
     return ({tuple(p): v for p, v in doc["fields"]}, {tuple(p): v for p, v in doc["implied"]})
 
 
-@pytest.mark.parametrize("service", ["full", "mesh", "short", "bare"])
+@pytest.mark.parametrize("service", SERVICES)
 def test_the_stack_file_converts_to_the_recorded_fields(service):
     conversion = convert_fixture(service)
     fields, implied = expected(service)

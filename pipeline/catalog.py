@@ -19,7 +19,6 @@ SERVICE_NAME_RULE = ("service names are letters, digits, '-' and '_', starting a
                      "a letter or digit, at most 63 characters")
 # The catalog's own name marks the Jenkins jobs it owns: kept to lower case.
 CATALOG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Characters no value can carry: NUL ends a C string (argv, environment, `sh -c`), a lone
 # surrogate has no UTF-8 form, and U+FFFE/U+FFFF are not allowed in XML (job config.xml).
 _UNCARRIABLE = re.compile("[\x00\ud800-\udfff\ufffe\uffff]")
@@ -57,12 +56,6 @@ def whole_number(minimum=0, maximum=MAX_COUNT):
 _int = whole_number
 
 
-def _ratio(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ValueError("must be a number from 0 to 1")
-    return float(value)
-
-
 def _bool(value):
     if not isinstance(value, bool):
         raise ValueError("must be true or false")
@@ -93,6 +86,9 @@ def _carriable(value):
             if found is not None:
                 return found
     return None
+
+
+uncarriable = _carriable   # for the stack-file keys' checks (swarm/compose_keys.py)
 
 
 def _one_of(*choices):
@@ -291,7 +287,7 @@ def load(path):
 def from_data(raw, path="<catalog>", environ=None):
     """Validate an already-parsed catalog document (stack files it names are read too;
     `environ`, default the process environment, fills their variables)."""
-    from pipeline.swarm import compose_keys
+    from pipeline.swarm import compose_defs
 
     def top_fail(key, message):
         raise CatalogError(message, path=path, key=key)
@@ -313,9 +309,11 @@ def from_data(raw, path="<catalog>", environ=None):
     if not isinstance(services, dict) or not services:
         top_fail("services", "must be a mapping of service names to their settings")
     base_dir = os.path.dirname(os.path.abspath(path))
-    defined = compose_keys.definitions(raw, top_fail, base_dir)
+    defined = compose_defs.definitions(raw, top_fail, base_dir)
     defaults = split_entry(raw.get("defaults") or {},
                            lambda key, msg: top_fail(f"defaults.{key}", msg))
+    if "compose" in defaults[0]:
+        top_fail("defaults.compose", "belongs in a service entry (one stack file service each)")
     resolved = {}
     for name, entry in services.items():
         def fail(key, message, name=name):
@@ -330,10 +328,11 @@ def from_data(raw, path="<catalog>", environ=None):
         layers, definitions = [defaults[2], service], defined
         if "compose" in own:
             stack = _stack_service(own["compose"], base_dir, environ)
-            layers.insert(0, stack["service"])
+            layers.insert(1, stack["service"])   # over the defaults, under the entry
             definitions = {kind: {**stack["definitions"][kind], **defined[kind]}
                            for kind in DEFINITION_KINDS}
             settings.update(source="compose", warnings=stack["warnings"])
+            settings["compose"] = {"file": stack["file"], "service": own["compose"]["service"]}
             settings["image_ref"] = _image_from_file(stack, own, fail)
             if settings["image_ref"]:
                 settings.setdefault("image", imageref.split(settings["image_ref"])[0])
@@ -343,13 +342,15 @@ def from_data(raw, path="<catalog>", environ=None):
             merged = merge({k: v for k, v in merged.items()
                             if not (k == "networks" and k in layer)}, layer)
         merged.pop("image", None)   # the image is shipway's to choose (settings image/image_ref)
-        compose_keys.check_service(merged, fail)
-        compose_keys.check_references(merged, definitions, fail)
+        compose_defs.check_service(merged, fail)
+        _check_env_files(merged, base_dir, fail)
+        compose_defs.check_references(merged, definitions, fail)
         settings["service"] = merged
         settings["definitions"] = _used(merged, definitions)
         if "image" not in settings:
             fail("image", "is required (the repository to build and push)")
         settings["name"] = name
+        settings["base_dir"] = base_dir   # what catalog paths are relative to
         resolved[name] = settings
     return Catalog(path, resolved, catalog_name)
 
@@ -379,7 +380,7 @@ def split_entry(entry, fail):
 
 def _stack_service(ref, base_dir, environ):
     """The stack file's service and definitions, checked (errors name the stack file)."""
-    from pipeline.swarm import compose_file, compose_keys
+    from pipeline.swarm import compose_defs, compose_file, compose_keys
 
     file_path = os.path.normpath(os.path.join(base_dir, ref["file"]))
 
@@ -393,11 +394,12 @@ def _stack_service(ref, base_dir, environ):
                            hint="compose.file is relative to the catalog") from None
     except compose_file.ComposeFileError as exc:
         fail(exc.key, str(exc))
-    definitions = compose_keys.definitions(
-        stack["definitions"], lambda key, msg: fail(key, msg), stack["base_dir"])
+    definitions = compose_defs.definitions(
+        stack["definitions"], fail, stack["base_dir"], stack_file=True)
     stack["service"] = compose_keys.normalise(stack["service"], fail)
-    compose_keys.check_references(stack["service"], definitions, fail, strict=True)
+    compose_defs.check_references(stack["service"], definitions, fail, strict=True)
     stack["definitions"] = definitions
+    stack["file"] = file_path
     return stack
 
 
@@ -411,6 +413,19 @@ def _image_from_file(stack, own, fail):
     except ValueError as exc:
         fail("compose", f"the stack file's image: {exc}")
     return reference if own.get("image", repo) == repo else None
+
+
+def _check_env_files(service, base_dir, fail):
+    """Each env_file can be read and parsed now, not halfway through a deploy."""
+    from pipeline.swarm import compose
+
+    for path in service.get("env_file", []):
+        try:
+            compose.read_env_file(os.path.join(base_dir, path), {})
+        except OSError as exc:
+            fail("env_file", f"cannot read {path}: {exc.strerror}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            fail("env_file", f"{path}: {exc}")
 
 
 def _used(service, definitions):

@@ -6,6 +6,16 @@ what `docker stack deploy` (docker/cli 20.10 cli/compose/convert) sends for the 
 entrypoint -> ContainerSpec.Command, command -> Args, the short service name an alias on every
 user-defined network, lists sorted as stack deploy sorts them. Pure: it reads env_file files
 and the given environment, never the engine.
+
+What stack deploy adds beyond the keys (tests/integration/test_stack_parity.py shows each on
+the lab): the image pinned to `repo:tag@digest` and Placement.Platforms from the registry
+(--resolve-image; `platforms` here); the short service name as an alias on each user-defined
+network; com.docker.stack.namespace on the service and container labels and
+com.docker.stack.image on the service (shipway leaves them out); `<stack>_`-prefixed names of
+the networks, volumes, secrets and configs it creates; and, always, empty Privileges, Resources,
+Placement and EndpointSpec, which the engine keeps (Privileges as two nulls, EndpointSpec as
+Mode vip). Given a policy without parallelism it sends parallelism 1; the engine fills the rest
+of a given policy (failure action pause, order stop-first) whoever sends it.
 """
 import dataclasses
 import decimal
@@ -22,11 +32,10 @@ _BUILTIN_NETWORKS = ("default", "bridge", "host", "none")
 class Conversion:
     """`fields`: path -> value for what the given keys set (applied on create and update).
     `implied`: path -> value stack deploy also sends on create (a default under a given key,
-    the name, the platforms). `warnings`: lines for the console."""
+    the name, the platforms, empty parents); no implied path is a field's or under one."""
 
     fields: dict
     implied: dict
-    warnings: list = dataclasses.field(default_factory=list)
 
     def create_spec(self):
         """The ServiceSpec to create: implied, then fields over it."""
@@ -64,7 +73,7 @@ def convert(service, *, name, alias, network_ids, secret_refs, config_refs, base
     """
     environ = os.environ if environ is None else environ
     definitions = definitions or {}
-    fields, implied, warnings = {}, {("Name",): name}, []
+    fields, implied = {}, {("Name",): name}
     put = fields.__setitem__
     simple = {"image": "Image", "user": "User", "working_dir": "Dir", "hostname": "Hostname",
               "init": "Init", "read_only": "ReadOnly", "tty": "TTY", "stdin_open": "OpenStdin",
@@ -111,7 +120,14 @@ def convert(service, *, name, alias, network_ids, secret_refs, config_refs, base
     _deploy(service.get("deploy", {}), put, implied)
     if platforms:
         implied[("TaskTemplate", "Placement", "Platforms")] = platforms
-    return Conversion(fields, implied, warnings)
+    # stack deploy always sends these (empty); the engine keeps them as sent (an empty
+    # EndpointSpec becomes {"Mode": "vip"}). Only where no field goes under them, so that
+    # implied and fields never overlap.
+    for parent in (CS + ("Privileges",), ("TaskTemplate", "Resources"),
+                   ("TaskTemplate", "Placement"), ("EndpointSpec",)):
+        if not any(path[:len(parent)] == parent for path in (*fields, *implied)):
+            implied[parent] = {}
+    return Conversion(fields, implied)
 
 
 def environment(service, base_dir, environ):
@@ -119,7 +135,7 @@ def environment(service, base_dir, environ):
     no (or an empty) value takes the value from `environ` if it is there; sorted."""
     values = {}
     for path in service.get("env_file", []):
-        values.update(read_env_file(os.path.join(base_dir, path)))
+        values.update(read_env_file(os.path.join(base_dir, path), environ))
     values.update(service.get("environment", {}))
     out = []
     for key, value in values.items():
@@ -129,19 +145,25 @@ def environment(service, base_dir, environ):
     return sorted(out)
 
 
-def read_env_file(path):
-    """{name: value or None} from an env file as docker reads one (`#` comments, `NAME` alone
-    takes no value here; OSError when it cannot be read, ValueError for a bad line)."""
+def read_env_file(path, environ):
+    """{name: value} from an env file as docker reads one: `#` comments, a leading BOM and
+    leading blanks skipped, a `NAME` alone taken from `environ` (left out when not there).
+    OSError when it cannot be read, ValueError (naming the line) when a line is bad."""
     values = {}
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:
         for number, line in enumerate(handle, 1):
-            line = line.lstrip()
-            if not line.strip() or line.startswith("#"):
+            line = line.rstrip("\r\n").lstrip()
+            if not line or line.startswith("#"):
                 continue
-            key, sep, value = line.rstrip("\r\n").partition("=")
-            if not key or any(c.isspace() for c in key):
-                raise ValueError(f"{path}: line {number}: variable {key!r} contains whitespaces")
-            values[key] = value if sep else None
+            key, sep, value = line.partition("=")
+            if not key:
+                raise ValueError(f"line {number}: no variable name")
+            if any(c.isspace() for c in key):
+                raise ValueError(f"line {number}: variable {key!r} contains whitespaces")
+            if sep:
+                values[key] = value
+            elif key in environ:
+                values[key] = environ[key]
     return values
 
 
@@ -272,6 +294,11 @@ def _deploy(deploy, put, implied):
             put(where + ("MemoryBytes",), resources["memory"])
         if "pids" in resources:
             put(where + ("Pids",), resources["pids"])
+        if "generic_resources" in resources:
+            specs = [r["discrete_resource_spec"] for r in resources["generic_resources"]]
+            put(where + ("GenericResources",), [
+                {"DiscreteResourceSpec": _pruned({"Kind": d.get("kind"), "Value": d.get("value")})}
+                for d in specs])
     restart = deploy.get("restart_policy", {})
     for key, field in (("condition", "Condition"), ("max_attempts", "MaxAttempts")):
         if key in restart:
@@ -283,8 +310,9 @@ def _deploy(deploy, put, implied):
         if kind not in deploy:
             continue
         policy = deploy[kind]
-        # stack deploy sends parallelism 1 when a policy is given without it
-        implied[(field, "Parallelism")] = 1
+        if "parallelism" not in policy:
+            # stack deploy sends parallelism 1 when a policy is given without it
+            implied[(field, "Parallelism")] = 1
         for key, name in (("parallelism", "Parallelism"), ("failure_action", "FailureAction"),
                           ("max_failure_ratio", "MaxFailureRatio"), ("order", "Order")):
             if key in policy:

@@ -189,6 +189,8 @@ def load(path, service_name, environ=None):
         known = ", ".join(sorted(map(str, services))) if isinstance(services, dict) else "none"
         raise ComposeFileError(f"no service {service_name!r} in the file (services: {known})",
                                "services")
+    if not isinstance(services[service_name] or {}, dict):
+        raise ComposeFileError(f"services.{service_name} must be a mapping")
     forbidden = sorted(f"{k}: {FORBIDDEN[k]}" for k in services[service_name] or {}
                        if k in FORBIDDEN)
     if forbidden:
@@ -198,11 +200,11 @@ def load(path, service_name, environ=None):
     service = dict(raw["services"][service_name] or {})
     base_dir = os.path.dirname(os.path.abspath(path))
     warnings = _warnings(service)
-    if "restart" in service and "restart_policy" not in (service.get("deploy") or {}):
+    deploy = service.get("deploy") or {}
+    if "restart" in service and isinstance(deploy, dict) and "restart_policy" not in deploy:
         policy = _restart_policy(service["restart"])
         if policy is not None:
-            service.setdefault("deploy", {})
-            service["deploy"] = {**(service["deploy"] or {}), "restart_policy": policy}
+            service["deploy"] = {**deploy, "restart_policy": policy}
     for key in (*UNSUPPORTED, *DEPRECATED, *LEFT_OUT, "tmpfs"):
         service.pop(key, None)
     for key in [k for k in service if str(k).startswith("x-")]:
@@ -212,6 +214,7 @@ def load(path, service_name, environ=None):
         raise ComposeFileError(f"services.{service_name} Additional property {unknown[0]} is "
                                f"not allowed", str(unknown[0]))
     _absolute_paths(service, base_dir)
+    warnings += _drop_addresses(service)
     if not service.get("networks"):
         warnings.append("no networks: docker stack deploy would attach the stack's default "
                         "network; shipway attaches only the networks named")
@@ -236,6 +239,23 @@ def _warnings(service):
         out.append("Ignoring tmpfs: docker stack deploy does not use it (mount a volume of "
                    "type tmpfs instead)")
     return out
+
+
+def _drop_addresses(service):
+    # A service's fixed addresses on a network: the loader reads them, stack deploy does not
+    # use them (swarm assigns addresses); so shipway drops them and says so.
+    networks = service.get("networks")
+    if not isinstance(networks, dict):
+        return []
+    dropped = []
+    for name, attach in networks.items():
+        if isinstance(attach, dict):
+            for key in ("ipv4_address", "ipv6_address"):
+                if key in attach:
+                    dropped.append(f"networks.{name}.{key}")
+            networks[name] = {k: v for k, v in attach.items()
+                              if k not in ("ipv4_address", "ipv6_address")}
+    return [f"Ignoring {key}: swarm assigns the addresses" for key in dropped]
 
 
 def _restart_policy(restart):

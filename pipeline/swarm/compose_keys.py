@@ -7,12 +7,24 @@ bytes, maps as dicts, lists as lists, every volume, port, secret and network in 
 A bad value calls `fail(key, message)` (which raises) with the dotted key, e.g. `ports[1].mode`.
 What each key means follows docker/cli's compose loader and convert (20.10).
 """
-import decimal
 import re
-import shlex
 
 from pipeline import catalog
-from pipeline.units import parse_duration
+from pipeline.swarm.compose_values import (
+    _problem,
+    boolean,
+    choice,
+    count,
+    cpus,
+    duration,
+    file_mode,
+    mapping,
+    ratio,
+    size,
+    string_list,
+    text,
+    words,
+)
 
 # Compose keys a catalog entry or a stack file may set for a service (and `deploy.*` below).
 SERVICE_KEYS = (
@@ -26,154 +38,15 @@ DEPLOY_KEYS = ("mode", "replicas", "endpoint_mode", "labels", "placement", "reso
 # shipway's own run options, kept under `deploy` next to the compose ones.
 SHIPWAY_DEPLOY_KEYS = ("timeout", "with_registry_auth", "keep_releases")
 
-_SIZE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
 _PORT_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
 _PROPAGATIONS = ("rprivate", "private", "rshared", "shared", "rslave", "slave")
 _CONSISTENCY = ("consistent", "cached", "delegated", "default")
 
 
-def _problem(message):
-    raise ValueError(message)
-
-
-def text(value):
-    """A string (numbers become their text: YAML reads `user: 1000` as a number)."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        _problem("must be a string")
-    return str(value)
-
-
-def _text_list(value, split=False):
-    if isinstance(value, str):
-        if not split:
-            return [value]
-        try:
-            return shlex.split(value)
-        except ValueError as exc:
-            _problem(f"cannot be split into words ({exc})")
-    if not isinstance(value, list):
-        _problem("must be a string or a list of strings")
-    out = []
-    for item in value:
-        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            _problem(f"has an item that is not a string: {item!r}")
-        out.append(str(item))
-    return out
-
-
-def string_list(value):
-    """A string or a list of strings (`dns: 1.1.1.1` or `dns: [1.1.1.1]`)."""
-    return _text_list(value)
-
-
-def words(value):
-    """`command`/`entrypoint`: a list, or a string split into words as a shell would."""
-    return _text_list(value, split=True)
-
-
-def mapping(separator="=", allow_nil=False):
-    """A mapping, or a list of `KEY=VALUE`; with allow_nil, `KEY` alone maps to None."""
-    def check(value):
-        if isinstance(value, dict):
-            out = {}
-            for key, item in value.items():
-                if not isinstance(key, str) or not key:
-                    _problem(f"has a bad name {key!r}")
-                if item is None:
-                    out[key] = None if allow_nil else ""
-                elif isinstance(item, (dict, list)):
-                    _problem(f"value of {key!r} must be a string")
-                else:
-                    out[key] = _scalar_text(item)
-            return out
-        if isinstance(value, list):
-            out = {}
-            for item in value:
-                if not isinstance(item, str) or not item:
-                    _problem(f"has an item that is not a {'KEY' + separator + 'VALUE'} string: "
-                             f"{item!r}")
-                key, sep, rest = item.partition(separator)
-                if not key:
-                    _problem(f"has an item with no name: {item!r}")
-                out[key] = rest if sep else (None if allow_nil else "")
-            return out
-        _problem(f"must be a mapping or a list of KEY{separator}VALUE")
-    return check
-
-
-def _scalar_text(value):
-    # As Go's fmt.Sprint would print what YAML read: true, 1.5, 3.
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def duration(value):
-    """Seconds (float) from 1m30s, 500ms, or a number of seconds."""
-    return catalog.check_duration(parse_duration(value))
-
-
-def size(value):
-    """Bytes from a number or 512m / 1.5g / 64k (binary units, as docker's RAMInBytes)."""
-    if isinstance(value, bool):
-        _problem("must be a size like 512m or a number of bytes")
-    if isinstance(value, int):
-        if value < 0:
-            _problem("must not be negative")
-        return value
-    match = _SIZE.match(str(value))
-    if not match or match.group(1).count(".") > 1:
-        _problem(f"not a size: {value!r} (use e.g. 64m, 1g, or a number of bytes)")
-    scale = 1024 ** ("kmgtp".index(match.group(2).lower()) + 1) if match.group(2) else 1
-    return int(float(match.group(1)) * scale)
-
-
-def cpus(value):
-    """A CPU count as a decimal string ("0.5"), exact to the nano-CPU as the engine counts."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        _problem("must be a number of CPUs like 0.5")
-    try:
-        number = decimal.Decimal(str(value))
-    except decimal.InvalidOperation:
-        _problem(f"not a number of CPUs: {value!r}")
-    if not number.is_finite() or number < 0:
-        _problem("must be a number of CPUs, 0 or more")
-    if (number * 10 ** 9) % 1:
-        _problem("is too precise (the engine counts in billionths of a CPU)")
-    return str(value)
-
-
-def boolean(value):
-    """true or false."""
-    if not isinstance(value, bool):
-        _problem("must be true or false")
-    return value
-
-
-def choice(*choices):
-    """One of `choices`."""
-    def check(value):
-        if value not in choices:
-            _problem(f"must be one of {', '.join(choices)} (got {value!r})")
-        return value
-    return check
-
-
-def count(minimum=0, maximum=catalog.MAX_COUNT):
-    """A whole number."""
-    return catalog.whole_number(minimum, maximum)
-
-
-def _file_mode(value):
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0o7777:
-        _problem("must be a file mode like 0440 (octal)")
-    return value
-
-
 def _healthcheck_test(value):
     if isinstance(value, str):
         return ["CMD-SHELL", value]
-    test = _text_list(value)
+    test = string_list(value)
     if test and test[0] not in ("NONE", "CMD", "CMD-SHELL"):
         _problem("a list must start with NONE, CMD or CMD-SHELL (or give a string)")
     return test
@@ -182,15 +55,31 @@ def _healthcheck_test(value):
 UPDATE_KEYS = {
     "parallelism": count(0), "delay": duration, "monitor": duration,
     "failure_action": choice("pause", "continue", "rollback"),
-    "max_failure_ratio": lambda v: catalog._ratio(v),
+    "max_failure_ratio": ratio,
     "order": choice("start-first", "stop-first"),
 }
 ROLLBACK_KEYS = dict(UPDATE_KEYS, failure_action=choice("pause", "continue"))
 HEALTHCHECK_KEYS = {"test": _healthcheck_test, "interval": duration, "timeout": duration,
                     "retries": count(0), "start_period": duration, "disable": boolean}
+def _generic_resources(value):
+    # [{discrete_resource_spec: {kind: gpu, value: 2}}], as the compose schema has them
+    if not isinstance(value, list):
+        _problem("must be a list of {discrete_resource_spec: {kind, value}}")
+    out = []
+    for item in value:
+        spec = item.get("discrete_resource_spec") if isinstance(item, dict) else None
+        if not isinstance(spec, dict) or set(item) != {"discrete_resource_spec"} \
+                or set(spec) - {"kind", "value"} or not isinstance(spec.get("kind", ""), str) \
+                or not isinstance(spec.get("value", 0), int) or isinstance(spec.get("value"), bool):
+            _problem(f"items must be {{discrete_resource_spec: {{kind: NAME, value: N}}}} "
+                     f"(got {item!r})")
+        out.append({"discrete_resource_spec": dict(spec)})
+    return out
+
+
 RESOURCES_KEYS = {
     "limits": {"cpus": cpus, "memory": size, "pids": count(0, 2 ** 63 - 1)},
-    "reservations": {"cpus": cpus, "memory": size},
+    "reservations": {"cpus": cpus, "memory": size, "generic_resources": _generic_resources},
 }
 RESTART_KEYS = {"condition": choice("none", "on-failure", "any"), "delay": duration,
                 "max_attempts": count(0), "window": duration}
@@ -367,7 +256,7 @@ def _references(value, fail, key):
         if isinstance(item, str):
             item = {"source": item}
         reference = structure({"source": text, "target": text, "uid": text, "gid": text,
-                               "mode": _file_mode}, item, fail, where + ".")
+                               "mode": file_mode}, item, fail, where + ".")
         if not reference.get("source"):
             fail(where + ".source", "is required")
         out.append(reference)
@@ -437,7 +326,7 @@ def structure(rules, value, fail, prefix):
                 out[key] = rule(item)
             except ValueError as exc:
                 fail(dotted, str(exc))
-        bad = catalog._carriable(out[key])
+        bad = catalog.uncarriable(out[key])
         if bad is not None:
             fail(dotted, f"must not contain the character {bad!r} (U+{ord(bad):04X})")
     return out
@@ -456,91 +345,3 @@ def normalise(service, fail, prefix=""):
         if not service["deploy"]:
             del service["deploy"]
     return structure(KEYS, service, fail, prefix)
-
-
-def check_service(service, fail):
-    """Checks across keys of a merged, normalised service (what no single key shows)."""
-    deploy = service.get("deploy", {})
-    if deploy.get("mode") == "global" and "replicas" in deploy:
-        fail("deploy.replicas", "can only be used with deploy.mode replicated")
-    health = service.get("healthcheck", {})
-    if health.get("disable") and health.get("test"):
-        fail("healthcheck.disable", "test and disable can't be set at the same time")
-    if deploy.get("endpoint_mode") == "dnsrr":
-        for i, port in enumerate(service.get("ports", [])):
-            if port["mode"] == "ingress":
-                fail(f"ports[{i}].mode", "ingress cannot be used with deploy.endpoint_mode "
-                                         "dnsrr (publish with mode: host)")
-
-
-def _external(value):
-    # `external: true`, or the deprecated `external: {name: x}` (its name becomes `name`).
-    if isinstance(value, bool):
-        return {"external": value}
-    if isinstance(value, dict) and set(value) <= {"name"}:
-        return {"external": True, **({"name": text(value["name"])} if "name" in value else {})}
-    _problem("must be true or false")
-
-
-def _definition(kind, value, fail, key, base_dir):
-    rules = {"name": text, "external": _external}
-    if kind in ("secrets", "configs"):
-        rules.update(file=text, labels=mapping())
-    if kind == "secrets":
-        rules["environment"] = text
-    if kind == "volumes":
-        rules.update(driver=text, driver_opts=mapping(), labels=mapping())
-    checked = structure(rules, value if value is not None else {}, fail, key + ".")
-    external = checked.pop("external", {})
-    if external.get("external"):
-        if "name" in external and "name" not in checked:
-            checked["name"] = external["name"]
-        checked["external"] = True
-    if kind == "networks":
-        if external.get("external") is False:
-            fail(key, "shipway attaches to existing networks only: declare it external: true")
-        checked["external"] = True
-    if kind in ("secrets", "configs"):
-        sources = [k for k in ("file", "environment", "external") if k in checked]
-        if len(sources) != 1:
-            fail(key, "needs exactly one of file, environment or external"
-                 if kind == "secrets" else "needs exactly one of file or external")
-        if "file" in checked:
-            import os
-
-            checked["file"] = os.path.normpath(os.path.join(base_dir, checked["file"]))
-    return checked
-
-
-def definitions(raw, fail, base_dir):
-    """Top-level `secrets`, `configs`, `networks`, `volumes` definitions, checked."""
-    out = {}
-    for kind in ("secrets", "configs", "networks", "volumes"):
-        section = raw.get(kind) or {}
-        if not isinstance(section, dict):
-            fail(kind, "must be a mapping of names to their definitions")
-        out[kind] = {}
-        for name, value in section.items():
-            if not isinstance(name, str) or not name:
-                fail(kind, f"has a bad name {name!r}")
-            out[kind][name] = _definition(kind, value, fail, f"{kind}.{name}", base_dir)
-    return out
-
-
-def check_references(service, defined, fail, strict=False):
-    """Every secret and config a service uses is defined (with `strict`, networks and named
-    volumes too, as stack deploy requires; a catalog may name existing ones directly)."""
-    for kind in ("secrets", "configs"):
-        for i, reference in enumerate(service.get(kind, [])):
-            if reference["source"] not in defined[kind]:
-                fail(f"{kind}[{i}].source", f"{kind[:-1]} {reference['source']!r} is not "
-                     f"defined (add it under the top-level {kind}: key)")
-    if not strict:
-        return
-    for name in service.get("networks", {}):
-        if name not in defined["networks"]:
-            fail(f"networks.{name}", f"undefined network {name!r}")
-    for i, volume in enumerate(service.get("volumes", [])):
-        if volume["type"] == "volume" and volume.get("source") \
-                and volume["source"] not in defined["volumes"]:
-            fail(f"volumes[{i}].source", f"undefined volume {volume['source']!r}")

@@ -475,3 +475,41 @@ def test_control_characters_in_arguments_stay_on_one_line(world):
         code, _, err = world.run(argv)
         assert code == 2
         assert_one_error_line(code, err, argv)
+
+
+# ---------------------------------------------------------------------------- stack files
+
+STACK = yaml.safe_load(open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures",
+                                         "compose", "full", "docker-stack.yml"),
+                            encoding="utf-8"))
+STACK_PATHS = [p for p in _paths(STACK) if p]
+
+
+@st.composite
+def mutated_stack_files(draw):
+    """The full stack file with one to three values (or subtrees) replaced by junk."""
+    import copy
+
+    doc = copy.deepcopy(STACK)
+    for _ in range(draw(st.integers(1, 3))):
+        try:
+            _replace(doc, draw(st.sampled_from(STACK_PATHS)), draw(JUNK))
+        except (KeyError, IndexError, TypeError):
+            pass
+    return doc
+
+
+@settings(max_examples=60 * SCALE, **SETTINGS)
+@given(doc=mutated_stack_files(), service=st.sampled_from(["full", "mesh"]))
+def test_generated_stack_files_load_or_fail_in_one_line(world, doc, service):
+    stack = world.write("docker-stack.yml", _dump(doc).encode("utf-8", "surrogatepass"))
+    path = world.write("catalog.yml", f"services:\n  {service}:\n    compose: "
+                                      f"{{file: docker-stack.yml, service: {service}}}\n".encode())
+    environ = {"IMAGE": "r/x:1", "NET": "n", "SECRET": "s", "CONFIG": "c", "VOLUME": "v"}
+    try:
+        catalog.from_data(yaml.safe_load(open(path, encoding="utf-8")), path=path,
+                          environ=environ)
+    except CatalogError as exc:
+        assert exc.exit_code == 2
+        assert str(exc).startswith((path + ": ", stack + ": ")), exc
+        assert "\n" not in str(exc)

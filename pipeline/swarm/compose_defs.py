@@ -1,0 +1,96 @@
+"""Top-level definitions of a catalog or stack file (secrets, configs, networks, volumes) and
+the checks across a service's keys that no single key shows."""
+import os
+
+from pipeline.swarm.compose_keys import structure
+from pipeline.swarm.compose_values import _problem, mapping, text
+
+
+def check_service(service, fail):
+    """Checks across keys of a merged, normalised service (what no single key shows)."""
+    deploy = service.get("deploy", {})
+    if deploy.get("mode") == "global" and "replicas" in deploy:
+        fail("deploy.replicas", "can only be used with deploy.mode replicated")
+    health = service.get("healthcheck", {})
+    if health.get("disable") and health.get("test"):
+        fail("healthcheck.disable", "test and disable can't be set at the same time")
+    if deploy.get("endpoint_mode") == "dnsrr":
+        for i, port in enumerate(service.get("ports", [])):
+            if port["mode"] == "ingress":
+                fail(f"ports[{i}].mode", "ingress cannot be used with deploy.endpoint_mode "
+                                         "dnsrr (publish with mode: host)")
+
+
+def _external(value):
+    # `external: true`, or the deprecated `external: {name: x}` (its name becomes `name`).
+    if isinstance(value, bool):
+        return {"external": value}
+    if isinstance(value, dict) and set(value) <= {"name"}:
+        return {"external": True, **({"name": text(value["name"])} if "name" in value else {})}
+    _problem("must be true or false")
+
+
+def _definition(kind, value, fail, key, base_dir, stack_file):
+    rules = {"name": text, "external": _external}
+    if kind in ("secrets", "configs"):
+        rules.update(file=text, labels=mapping())
+    if kind == "secrets":
+        rules["environment"] = text
+    if kind == "volumes":
+        rules.update(driver=text, driver_opts=mapping(), labels=mapping())
+    checked = structure(rules, value if value is not None else {}, fail, key + ".")
+    external = checked.pop("external", {})
+    if external.get("external"):
+        if "name" in external and "name" not in checked:
+            checked["name"] = external["name"]
+        checked["external"] = True
+    if kind == "networks":
+        # A catalog's networks are existing ones; in a stack file, one not marked external is
+        # one stack deploy would create.
+        if external.get("external") is False or (stack_file and not external):
+            fail(key, "shipway attaches to existing networks only: declare it external: true")
+        checked["external"] = True
+    if kind in ("secrets", "configs"):
+        sources = [k for k in ("file", "environment", "external") if k in checked]
+        if len(sources) != 1:
+            fail(key, "needs exactly one of file, environment or external"
+                 if kind == "secrets" else "needs exactly one of file or external")
+        if "file" in checked:
+            checked["file"] = os.path.normpath(os.path.join(base_dir, checked["file"]))
+    return checked
+
+
+def definitions(raw, fail, base_dir, stack_file=False):
+    """Top-level `secrets`, `configs`, `networks`, `volumes` definitions, checked (`stack_file`:
+    they come from a stack file, where a network must say `external: true`)."""
+    out = {}
+    for kind in ("secrets", "configs", "networks", "volumes"):
+        section = raw.get(kind) or {}
+        if not isinstance(section, dict):
+            fail(kind, "must be a mapping of names to their definitions")
+        out[kind] = {}
+        for name, value in section.items():
+            if not isinstance(name, str) or not name:
+                fail(kind, f"has a bad name {name!r}")
+            out[kind][name] = _definition(kind, value, fail, f"{kind}.{name}", base_dir,
+                                          stack_file)
+    return out
+
+
+def check_references(service, defined, fail, strict=False):
+    """Every secret and config a service uses is defined (with `strict`, networks and named
+    volumes too, as stack deploy requires; a catalog may name existing ones directly)."""
+    for kind in ("secrets", "configs"):
+        for i, reference in enumerate(service.get(kind, [])):
+            if reference["source"] not in defined[kind]:
+                fail(f"{kind}[{i}].source", f"{kind[:-1]} {reference['source']!r} is not "
+                     f"defined (add it under the top-level {kind}: key)")
+    if not strict:
+        return
+    for name in service.get("networks", {}):
+        if name not in defined["networks"]:
+            fail(f"networks.{name}", f"undefined network {name!r}")
+    for i, volume in enumerate(service.get("volumes", [])):
+        if volume["type"] == "volume" and volume.get("source") \
+                and volume["source"] not in defined["volumes"]:
+            fail(f"volumes[{i}].source", f"undefined volume {volume['source']!r}")

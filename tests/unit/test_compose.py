@@ -1,0 +1,227 @@
+"""Stack-file keys: conversion to Engine ServiceSpec fields, from a stack file with every key.
+
+tests/fixtures/compose/full/expected.json holds the fields and implied values the conversion
+gives for docker-stack.yml; tests/integration/test_stack_parity.py shows on the lab that they
+make the service `docker stack deploy` makes. Paths in it are lists of keys, `<dir>` the
+fixture's directory; tests/fixtures/compose/regenerate.py rewrites it.
+"""
+import json
+import os
+
+import pytest
+
+from pipeline import catalog
+from pipeline.swarm import compose
+
+FIXTURE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                       "fixtures", "compose", "full")
+ENVIRON = {"IMAGE": "127.0.0.1:5000/test/parity:1", "NET": "parity-net",
+           "SECRET": "ext-secret", "CONFIG": "ext-config", "VOLUME": "ext-vol",
+           "FROM_SHELL": "from the shell", "EMPTY_IN_FILE": "filled from the shell",
+           "HOME": "/home/ops"}
+NETWORK_IDS = {"front": "net-id-1"}
+REFS = {"secrets": {"ext_secret": {"Name": "ext-secret", "ID": "sec-id-1"},
+                    "file_secret": {"Name": "web_file_secret_0a1b2c3d", "ID": "sec-id-2"}},
+        "configs": {"ext_config": {"Name": "ext-config", "ID": "cfg-id-1"},
+                    "file_config": {"Name": "web_file_config_4e5f6a7b", "ID": "cfg-id-2"}}}
+PLATFORMS = [{"Architecture": "amd64", "OS": "linux"}]
+SERVICES = ("full", "mesh", "short", "bare")   # the stack file's services
+
+
+def load_fixture(service, environ=ENVIRON, **entry):
+    """The catalog settings of a service taken from the fixture's stack file."""
+    data = {"services": {service: {"compose": {"file": "docker-stack.yml", "service": service},
+                                   **entry}}}
+    return catalog.from_data(data, path=os.path.join(FIXTURE, "catalog.yml"),
+                             environ=environ).service(service)
+
+
+def convert_fixture(service, **entry):
+    settings = load_fixture(service, **entry)
+    return compose.convert(settings["service"], name=f"stack_{service}", alias=service,
+                           network_ids=NETWORK_IDS, secret_refs=REFS["secrets"],
+                           config_refs=REFS["configs"], base_dir=settings["base_dir"],
+                           definitions=settings["definitions"], environ=ENVIRON,
+                           platforms=PLATFORMS)
+
+
+def expected(service):
+    with open(os.path.join(FIXTURE, "expected.json"), encoding="utf-8") as handle:
+        text = handle.read().replace("<dir>", FIXTURE)
+    doc = json.loads(text)[service]
+    return ({tuple(p): v for p, v in doc["fields"]}, {tuple(p): v for p, v in doc["implied"]})
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_stack_file_converts_to_the_recorded_fields(service):
+    conversion = convert_fixture(service)
+    fields, implied = expected(service)
+    assert conversion.fields == fields
+    assert conversion.implied == implied
+
+
+def convert_entry(entry, environ=None, **definitions):
+    """Conversion of one catalog entry (compose keys next to shipway's)."""
+    data = {"services": {"web": {"image": "reg/web", **entry}}, **definitions}
+    settings = catalog.from_data(data, path="/srv/ops/catalog.yml").service("web")
+    refs = {kind: {name: {"Name": f"web_{name}_abc", "ID": f"id-{name}"}
+                   for name in settings["definitions"][kind]} for kind in ("secrets", "configs")}
+    ids = {key: f"id-{net}" for key, net in
+           compose.network_names(settings["service"], settings["definitions"]).items()}
+    return compose.convert(settings["service"], name="web", alias="web", network_ids=ids,
+                           secret_refs=refs["secrets"], config_refs=refs["configs"],
+                           base_dir=settings["base_dir"], definitions=settings["definitions"],
+                           environ=environ or {})
+
+
+CS = ("TaskTemplate", "ContainerSpec")
+
+
+@pytest.mark.parametrize("entry, fields, implied", [
+    # as fine-grained as the keys: one policy key gives one field (and what stack deploy adds)
+    ({"deploy": {"update_config": {"order": "stop-first"}}},
+     {("UpdateConfig", "Order"): "stop-first"}, {("UpdateConfig", "Parallelism"): 1}),
+    ({"deploy": {"rollback_config": {"parallelism": 3}}},
+     {("RollbackConfig", "Parallelism"): 3}, {}),
+    ({"deploy": {"labels": ["team=x", "empty"]}},
+     {("Labels", "team"): "x", ("Labels", "empty"): ""}, {}),
+    ({"labels": {"a.b": 1}}, {CS + ("Labels", "a.b"): "1"}, {}),
+    ({"deploy": {"replicas": 4}}, {("Mode", "Replicated", "Replicas"): 4}, {}),
+    ({"deploy": {"mode": "replicated"}}, {("Mode",): {"Replicated": {"Replicas": 1}}}, {}),
+    ({"deploy": {"mode": "global"}}, {("Mode",): {"Global": {}}}, {}),
+    ({"command": "serve --port '80 80'"}, {CS + ("Args",): ["serve", "--port", "80 80"]}, {}),
+    ({"entrypoint": ["/bin/app"]}, {CS + ("Command",): ["/bin/app"]}, {}),
+    ({"environment": ["B=2", "A=1", "C"]}, {CS + ("Env",): ["A=1", "B=2", "C"]}, {}),
+    ({"environment": {"A": None, "B": "", "C": None}}, {CS + ("Env",): ["A=from env", "B=", "C"]},
+     {}),
+    ({"healthcheck": {"test": "curl -f localhost"}},
+     {CS + ("Healthcheck", "Test"): ["CMD-SHELL", "curl -f localhost"]}, {}),
+    ({"healthcheck": {"interval": "1m30s"}}, {CS + ("Healthcheck", "Interval"): 90 * 10 ** 9}, {}),
+    ({"healthcheck": {"disable": True}}, {CS + ("Healthcheck",): {"Test": ["NONE"]}}, {}),
+    ({"stop_grace_period": "500ms"}, {CS + ("StopGracePeriod",): 500_000_000}, {}),
+    ({"extra_hosts": {"db": "10.0.0.1"}}, {CS + ("Hosts",): ["10.0.0.1 db"]}, {}),
+    ({"dns": "1.1.1.1"}, {CS + ("DNSConfig", "Nameservers"): ["1.1.1.1"]}, {}),
+    ({"cap_add": ["ALL", "net_admin"]}, {CS + ("CapabilityAdd",): ["ALL"]}, {}),
+    ({"cap_drop": ["chown", "CAP_KILL"]}, {CS + ("CapabilityDrop",): ["CAP_CHOWN", "CAP_KILL"]},
+     {}),
+    ({"ulimits": {"nofile": 10}}, {CS + ("Ulimits",): [{"Name": "nofile", "Soft": 10,
+                                                          "Hard": 10}]}, {}),
+    ({"logging": {"driver": "syslog"}}, {("TaskTemplate", "LogDriver"): {"Name": "syslog"}}, {}),
+    ({"tmpfs": ["/run", "/tmp:size=1m"]}, {CS + ("Mounts",): [
+        {"Type": "tmpfs", "Target": "/run"},
+        {"Type": "tmpfs", "Target": "/tmp", "TmpfsOptions": {"SizeBytes": 1048576}}]}, {}),
+    ({"volumes": ["./data:/data:ro", "cache:/cache", "/anon"]}, {CS + ("Mounts",): [
+        {"Type": "bind", "Source": "/srv/ops/data", "Target": "/data", "ReadOnly": True},
+        {"Type": "volume", "Source": "cache", "Target": "/cache", "VolumeOptions": {}},
+        {"Type": "volume", "Target": "/anon"}]}, {}),
+    ({"ports": ["80:8080/udp", "9000-9001:90-91"]}, {("EndpointSpec", "Ports"): [
+        {"Protocol": "udp", "TargetPort": 8080, "PublishedPort": 80, "PublishMode": "ingress"},
+        {"Protocol": "tcp", "TargetPort": 90, "PublishedPort": 9000, "PublishMode": "ingress"},
+        {"Protocol": "tcp", "TargetPort": 91, "PublishedPort": 9001, "PublishMode": "ingress"}]},
+     {}),
+    ({"ports": [{"target": 80, "published": 81, "mode": "host"}]}, {("EndpointSpec", "Ports"): [
+        {"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 81, "PublishMode": "host"}]}, {}),
+    ({"networks": ["b-net", "a-net", "host"]}, {("TaskTemplate", "Networks"): [
+        {"Target": "id-a-net", "Aliases": ["web"]}, {"Target": "id-b-net", "Aliases": ["web"]},
+        {"Target": "id-host"}]}, {}),
+    ({"deploy": {"resources": {"limits": {"cpus": "1.5"}}}},
+     {("TaskTemplate", "Resources", "Limits", "NanoCPUs"): 1_500_000_000}, {}),
+    ({"deploy": {"resources": {"reservations": {"memory": "1.5g"}}}},
+     {("TaskTemplate", "Resources", "Reservations", "MemoryBytes"): 1610612736}, {}),
+    ({"deploy": {"placement": {"max_replicas_per_node": 1}}},
+     {("TaskTemplate", "Placement", "MaxReplicas"): 1}, {}),
+])
+def test_each_key_sets_only_its_fields(entry, fields, implied):
+    conversion = convert_entry(entry, environ={"A": "from env"})
+    assert conversion.fields == fields
+    extra = {k: v for k, v in conversion.implied.items()
+             if k != ("Name",) and v != {}}   # the empty parents stack deploy always sends
+    assert extra == implied
+
+
+def test_secrets_configs_and_their_defaults():
+    conversion = convert_entry(
+        {"secrets": ["pw", {"source": "tls", "target": "/etc/tls.key", "mode": 0o400}],
+         "configs": [{"source": "conf", "uid": "33"}]},
+        secrets={"pw": {"environment": "DB_PASSWORD"}, "tls": {"file": "tls.key"}},
+        configs={"conf": {"external": True, "name": "shared_conf"}})
+    assert conversion.fields[CS + ("Secrets",)] == [
+        {"File": {"Name": "pw", "UID": "0", "GID": "0", "Mode": 0o444},
+         "SecretID": "id-pw", "SecretName": "web_pw_abc"},
+        {"File": {"Name": "/etc/tls.key", "UID": "0", "GID": "0", "Mode": 0o400},
+         "SecretID": "id-tls", "SecretName": "web_tls_abc"}]
+    assert conversion.fields[CS + ("Configs",)] == [
+        {"File": {"Name": "conf", "UID": "33", "GID": "0", "Mode": 0o444},
+         "ConfigID": "id-conf", "ConfigName": "web_conf_abc"}]
+
+
+def test_create_spec_is_implied_then_fields():
+    conversion = convert_entry({"deploy": {"update_config": {"order": "stop-first"}}})
+    spec = conversion.create_spec()
+    assert spec["Name"] == "web"
+    assert spec["UpdateConfig"] == {"Parallelism": 1, "Order": "stop-first"}
+
+
+def test_settings_shape_for_a_catalog_entry():
+    data = {"secrets": {"pw": {"environment": "PW"}, "unused": {"environment": "X"}},
+            "networks": {"front": {"name": "proxy"}},
+            "defaults": {"deploy": {"timeout": "1m"}, "environment": {"A": "1"}},
+            "services": {"web": {"image": "reg/web", "secrets": ["pw"], "networks": ["front"],
+                                 "environment": {"B": "2"}, "deploy": {"replicas": 2}}}}
+    settings = catalog.from_data(data, path="/srv/ops/catalog.yml").service("web")
+    assert settings["service"] == {"secrets": [{"source": "pw"}], "networks": {"front": {}},
+                                   "environment": {"A": "1", "B": "2"},
+                                   "deploy": {"replicas": 2}}
+    assert settings["definitions"] == {"secrets": {"pw": {"environment": "PW"}}, "configs": {},
+                                       "networks": {"front": {"name": "proxy",
+                                                              "external": True}},
+                                       "volumes": {}}
+    assert settings["deploy"] == {"timeout": 60.0, "with_registry_auth": True,
+                                  "keep_releases": 10}
+    assert (settings["source"], settings["image"], settings["image_ref"]) == (
+        "catalog", "reg/web", None)
+    assert settings["base_dir"] == "/srv/ops"
+
+
+def test_catalog_keys_override_the_stack_file():
+    settings = load_fixture("full", image="127.0.0.1:5000/test/parity", networks=["other"],
+                            environment={"GREETING": "from the catalog"},
+                            deploy={"replicas": 5, "keep_releases": 3})
+    service = settings["service"]
+    assert settings["source"] == "compose"
+    assert settings["image_ref"] == "127.0.0.1:5000/test/parity:1"
+    assert service["networks"] == {"other": {}}          # the whole list, not merged
+    assert service["environment"]["GREETING"] == "from the catalog"
+    assert service["environment"]["FROM_SHELL"] is None  # the file's keys stay
+    assert service["deploy"]["replicas"] == 5
+    assert service["deploy"]["mode"] == "replicated"
+    assert settings["deploy"]["keep_releases"] == 3
+    assert "image" not in service
+
+
+def test_another_repository_in_the_catalog_drops_the_files_tag():
+    settings = load_fixture("full", image="reg/other")
+    assert (settings["image"], settings["image_ref"]) == ("reg/other", None)
+
+
+def test_stack_deploys_warnings_are_returned():
+    assert load_fixture("mesh")["warnings"] == [
+        "Ignoring unsupported options: build, restart",
+        ("Ignoring deprecated options: container_name: Setting the container name is not "
+         "supported."),
+        ("Ignoring tmpfs: docker stack deploy does not use it (mount a volume of type tmpfs "
+         "instead)")]
+    assert load_fixture("full")["warnings"] == []
+
+
+def test_the_file_goes_over_the_catalogs_defaults_and_under_the_entry(tmp_path):
+    (tmp_path / "docker-stack.yml").write_text(
+        'version: "3.9"\nservices:\n  web:\n    image: r/x:1\n    stop_signal: SIGINT\n'
+        '    deploy: {replicas: 2, update_config: {order: stop-first}}\n')
+    data = {"defaults": {"stop_signal": "SIGTERM", "user": "app",
+                         "deploy": {"update_config": {"order": "start-first", "delay": "1s"}}},
+            "services": {"web": {"compose": {"file": "docker-stack.yml", "service": "web"},
+                                 "deploy": {"replicas": 3}}}}
+    service = catalog.from_data(data, path=str(tmp_path / "c.yml")).service("web")["service"]
+    assert service == {"stop_signal": "SIGINT", "user": "app", "deploy": {
+        "replicas": 3, "update_config": {"order": "stop-first", "delay": 1.0}}}

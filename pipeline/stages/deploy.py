@@ -124,7 +124,7 @@ def service_keys(settings, args):
     """The catalog's stack-file keys with the flags' over them: maps merge key by key (env,
     labels, update policy), lists replace (networks, ports)."""
     from pipeline import catalog
-    from pipeline.swarm import compose_keys
+    from pipeline.swarm import compose_defs, compose_keys
 
     def fail(key, message):
         raise UsageError(f"deploy flag for {key}: {message}", hint="see shipway deploy --help")
@@ -132,7 +132,7 @@ def service_keys(settings, args):
     flags = compose_keys.normalise(flag_keys(args), fail)
     base = {k: v for k, v in settings["service"].items() if not (k == "networks" and k in flags)}
     merged = catalog.merge(base, flags)
-    compose_keys.check_service(merged, fail)
+    compose_defs.check_service(merged, fail)
     return merged
 
 
@@ -189,7 +189,8 @@ def desired_service(ctx, args, api, settings, service, image, platforms):
     network_ids = {key: ids[names[key]] for key in names}
     refs = swarm_apply.objects_for(api, name, service, definitions, base_dir, ctx.environ,
                                    ctx.console.event, dry_run=args.dry_run)
-    alias = settings.get("alias") or name
+    # The short name is a network alias, as stack deploy makes it: the stack file's service.
+    alias = (settings.get("compose") or {}).get("service") or name
 
     def convert(keys):
         return compose.convert(keys, name=name, alias=alias, network_ids=network_ids,
@@ -198,8 +199,6 @@ def desired_service(ctx, args, api, settings, service, image, platforms):
                                environ=ctx.environ, platforms=platforms)
 
     conversion = convert(service)
-    for warning in conversion.warnings:
-        ctx.console.event(f"warning: {warning}")
     managed = list(convert(settings["service"]).fields) if args.catalog else None
     defaults = dict(conversion.implied)
     if settings.get("source", "catalog") == "catalog":

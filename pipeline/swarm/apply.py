@@ -391,15 +391,22 @@ def _swarm_rollback(api, name, registry_auth, report, dry_run, timeout, current)
     return result
 
 
-def remove(api, name, report, dry_run=False):
-    """Remove the service and its release history."""
+def remove(api, name, report, dry_run=False, settle=30.0):
+    """Remove the service, its release history and the secrets and configs shipway made for
+    it (those only: they carry shipway's labels)."""
+    import time
+
+    from pipeline.swarm import objects
+
     current = engine.inspect_service(api, name)
     releases = history.history(api, name)
-    if current is None and not releases:
+    owned = objects.collect_garbage(api, name, [], None, dry_run=True)
+    if current is None and not releases and not owned:
         raise UsageError(f"there is no service {name} and no release history for it",
                          hint="check --service and DOCKER_HOST")
     plan = ([f"remove service {name}"] if current else []) + \
-        [f"remove release #{r.seq} record ({r.image})" for r in releases]
+        [f"remove release #{r.seq} record ({r.image})" for r in releases] + \
+        [f"remove {kind} {obj}" for kind, obj in owned]
     if dry_run:
         return plan
     if current is not None:
@@ -407,9 +414,16 @@ def remove(api, name, report, dry_run=False):
         report(f"service {name} removed")
     history.remove_all(api, name)
     report(f"{len(releases)} release records removed")
-    from pipeline.swarm import objects
-
-    # Only the secrets and configs shipway made for this service (labelled so); a running
-    # container may hold one a moment longer: the engine says "in use" and it stays.
-    objects.remove_all(api, name, report)
+    # A container that is still stopping holds its secrets a moment longer: the engine says
+    # "in use" until it is gone, so try again for a while rather than leave them behind.
+    deadline = time.monotonic() + settle
+    while owned:
+        objects.remove_all(api, name, report)
+        owned = objects.collect_garbage(api, name, [], None, dry_run=True)
+        if not owned or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    if owned:
+        report(f"left in place, still in use: {', '.join(f'{k} {o}' for k, o in owned)} "
+               "(run shipway remove again to remove them)")
     return plan

@@ -171,10 +171,15 @@ def load(path, service_name, environ=None):
     """
     import yaml
 
+    from pipeline import yamlload
+
     environ = dict(os.environ) if environ is None else environ
     with open(path, encoding="utf-8") as handle:
         try:
-            raw = yaml.safe_load(handle)
+            # stack deploy's YAML parser refuses a key given twice ("already set in map")
+            raw = yamlload.load(handle)
+        except yamlload.DuplicateKey as exc:
+            raise ComposeFileError(exc.problem) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""

@@ -193,6 +193,17 @@ def test_bad_interpolation_is_refused_as_stack_deploy_refuses_it(tmp_path, templ
     assert str(info.value).startswith(f"{stack}: service 'web': ")
 
 
+def test_a_key_given_twice_in_a_stack_file_is_refused(tmp_path):
+    stack = tmp_path / "docker-stack.yml"
+    stack.write_text('version: "3.9"\nservices:\n  web:\n    image: r/x:1\n'
+                     '    environment: {A: "1"}\n    environment: {B: "2"}\n')
+    _, loading = load(tmp_path, "{compose: {file: docker-stack.yml, service: web}}")
+    with pytest.raises(CatalogError) as info:
+        loading()
+    assert str(info.value) == (f"{stack}: service 'web': duplicate key 'environment': first at "
+                               "line 5, again at line 6")
+
+
 def test_interpolated_values_are_cast_where_stack_deploy_casts(tmp_path):
     stack = tmp_path / "docker-stack.yml"
     stack.write_text('version: "3.9"\nservices:\n  web:\n    image: r/x:1\n'

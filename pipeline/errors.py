@@ -79,6 +79,12 @@ class DeployError(ShipwayError):
 class NothingToRollBack(ShipwayError):
     """The service has no earlier spec or release to return to; nothing was changed."""
 
+    def __init__(self, message, *, hint=None, **context):
+        # Every error carries a hint (README); this one's is the same wherever it is raised.
+        super().__init__(message, hint=hint or "see `shipway releases` for what is "
+                         "recorded; `shipway deploy --image REF` puts any pushed image back",
+                         **context)
+
 
 class JenkinsError(ShipwayError):
     """Jenkins could not be reached, refused the credentials or a request."""

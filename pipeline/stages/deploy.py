@@ -48,6 +48,7 @@ def add_rollout_arguments(parser):
                         help="how long to wait for convergence (default 300s)")
     parser.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    common.add_lock_argument(parser)
 
 
 def add_arguments(parser):
@@ -106,7 +107,8 @@ def run(ctx, args):
         digest = resolve_digest(api, f"{repo}:{tag}", auth)
     pinned = imageref.pinned(repo, tag, digest)
     header = registry.auth_header(auth) if settings["deploy"]["with_registry_auth"] else None
-    with engine_errors(f"deploy of {settings['name']}"):
+    with engine_errors(f"deploy of {settings['name']}"), \
+            common.locked(ctx, api, settings, "deploy", args):
         result = swarm_apply.deploy(api, settings, pinned, ctx.build, header,
                                     ctx.console.event, dry_run=args.dry_run)
     if args.dry_run:
@@ -136,6 +138,7 @@ def resolve_digest(api, reference, auth):
 
         return engine_resolve(api, reference, auth)
     except APIError as exc:
-        raise RegistryError(f"cannot resolve {reference} in the registry: "
-                            f"{exc.explanation or exc}",
+        from pipeline.api.engine import short
+
+        raise RegistryError(f"cannot resolve {reference} in the registry: {short(exc)}",
                             hint="push it first, and check the registry credentials") from None

@@ -39,6 +39,7 @@ class Result:
             "running_image": o.running_image if o else "",
             "update_state": o.update_state if o else "", "task_error": o.task_error if o else "",
             "release": self.release.summary() if self.release else None,
+            "forensics": o.forensics if o else [],
         }
 
     def failure(self):

@@ -97,12 +97,12 @@ def _on(node, image, state="running", desired="running"):
 
 
 def test_a_release_is_alone_only_once_old_containers_stopped():
-    from pipeline.swarm.watch import Watcher, _healthy_slots
+    from pipeline.swarm.watch import Watcher, replica_slots
 
     watcher = Watcher(_Nodes(down={"n2"}), "svc", report=lambda line: None)
     new = [{**_on("n1", "r:v2"), "Slot": 1}, {**_on("n1", "r:v2"), "Slot": 1},
            {**_on("n1", "r:v2"), "Slot": 2}]
-    assert len(_healthy_slots(new, "r:v2")) == 2          # two tasks of slot 1 count once
+    assert len(replica_slots(new, "r:v2")) == 2          # two tasks of slot 1 count once
     assert not watcher._others_remain(new, "r:v2")
     # start-first: the old container is told to stop but still serves
     assert watcher._others_remain(new + [_on("n1", "r:v1", "running", "shutdown")], "r:v2")

@@ -7,7 +7,7 @@
 stopping=
 # A CRASH=1 build (see the Dockerfile) dies at start, as an app missing its settings would.
 if [ -e /crash ]; then
-    echo "hello: starting"
+    echo "hello: starting with settings: ${HELLO_SETTINGS:-none}"
     echo "hello: fatal: no configuration found (this image was built with CRASH=1)" >&2
     exit 3
 fi

@@ -88,7 +88,9 @@ def replaced_by(spec):
     build N)', or '(a change made outside shipway)' when it carries no shipway release."""
     labels = spec.get("Labels") or {}
     image = _short_image(image_of(spec))
-    if "shipway.release" not in labels:
+    # `docker service update --image` keeps the labels: a release label whose image is not
+    # the spec's says the change came from outside shipway too.
+    if "shipway.release" not in labels or labels.get("shipway.image") != image_of(spec):
         return f"it wants {image} (a change made outside shipway)"
     build = " ".join(part for part in (labels.get("shipway.job"),
                                        labels.get("shipway.build-number") and

@@ -183,8 +183,12 @@ def remove_service_and_releases(client, name):
         client.services.get(name).remove()
     except docker.errors.NotFound:
         pass
-    for config in client.api.configs(filters={"label": f"shipway.release.service={name}"}):
-        client.api.remove_config(config["ID"])
+    for label in ("shipway.release.service", "shipway.lock.service"):
+        for config in client.api.configs(filters={"label": f"{label}={name}"}):
+            try:
+                client.api.remove_config(config["ID"])
+            except docker.errors.NotFound:
+                pass  # a lock its holder released meanwhile
 
 
 def running_digests(client, service):

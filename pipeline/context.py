@@ -116,6 +116,8 @@ class Context:
             url=env.get("BUILD_URL", ""),
             job=env.get("JOB_NAME", ""),
         )
+        if console is not None:
+            console.secrets = tuple(secret_values(env))
         return cls(environ=env, console=console, build=build)
 
     def state_dir(self, override=None):

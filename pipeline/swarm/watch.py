@@ -13,6 +13,7 @@ does, instead of idling through the last delay. The leader's timestamps are read
 machine's clock through `LeaderClock`, which may err late, never early.
 """
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -24,6 +25,8 @@ from pipeline.units import parse_timestamp
 POLL_SECONDS = 0.3
 DEFAULT_MONITOR = 5.0     # swarm's monitor period when the config names none
 SETTLE_MARGIN = 0.05      # for the updater to see the last task running after the store did
+FINAL_POLL = 0.05         # settled, waiting only for old tasks (on other nodes) to stop
+STOP_WAIT = 120           # at most, per old container a thread waits on (s)
 FAILED_STATES = {"failed", "rejected"}
 MAX_FORENSICS = 5         # failed tasks examined per wait (a crash loop makes dozens)
 # a task on its way to running (swarm's task states before "running")
@@ -175,6 +178,9 @@ class Watcher:
         self._settles_at = None           # local time the update settles, once known
         self.service = None               # the service as last read
         self._forensics = {}              # task id -> forensics.collect() record
+        self._wake = threading.Event()    # set when a watched old container has stopped
+        self._stopped = set()             # ids of old containers seen stopped on this engine
+        self._watched = set()             # ids of old containers a thread waits on
         self.secrets = secrets            # values redacted from forensics (None: from env)
 
     def wait(self, expect_image, mode, timeout, since=None):
@@ -216,17 +222,56 @@ class Watcher:
                 return last
             pause = self.poll
             if self._settles_at is not None:  # wake up when the monitor period is over
-                pause = min(pause, max(0.01, self._settles_at - time.time()))
-            time.sleep(pause)
+                left = self._settles_at - time.time()
+                # past it, only old tasks are waited for: a stop on this engine wakes the
+                # loop at once (see _others_remain); one on another node is polled for
+                if left > 0:
+                    pause = min(pause, max(0.01, left))
+                elif self._unwaitable:
+                    pause = FINAL_POLL
+            self._wake.wait(pause)
+            self._wake.clear()
 
     _last = None
     _last_tasks = ()
 
     def _others_remain(self, tasks, image):
-        """others_remain(), asking which nodes are down only when an old task still runs."""
+        """others_remain(), asking which nodes are down only when an old task still runs.
+
+        An old task swarm is stopping stays `running` in the store for 2-3 s (the agent
+        first takes it out of the service's network binding and sleeps for gossip to
+        converge, then stops the container, then reports), and the store hears of the stop
+        after the engine does. So for an old container on this engine a thread blocks on
+        the engine's own wait (condition not-running), and its stop counts, and wakes the
+        loop, the moment the engine has it: the guarantee (no old container runs when
+        deploy returns) is checked on the container itself, sooner than polling the task
+        could. Old tasks on other nodes are judged by their task state, as before.
+        """
+        tasks = [t for t in tasks if self._container(t) not in self._stopped]
         if not others_remain(tasks, image):
             return False
+        for task in tasks:
+            container = self._container(task)
+            if (container and container not in self._watched and task_image(task) != image
+                    and task.get("DesiredState") != "running"
+                    and task["Status"]["State"] == "running"):
+                self._watched.add(container)
+                threading.Thread(target=self._await_stop, args=(container,), daemon=True,
+                                 name="shipway-old-task").start()
         return others_remain(tasks, image, self._down_nodes())
+
+    @staticmethod
+    def _container(task):
+        return (task["Status"].get("ContainerStatus") or {}).get("ContainerID")
+
+    def _await_stop(self, container):
+        if engine.wait_stopped(self.api, container, timeout=STOP_WAIT):
+            self._stopped.add(container)
+        else:
+            self._unwaitable = True   # on another node: the loop polls for it instead
+        self._wake.set()
+
+    _unwaitable = False
 
     def _down_nodes(self):
         """{node id: hostname} of the nodes swarm does not see ready; {} when it cannot say."""
@@ -292,8 +337,8 @@ class Watcher:
         desired = service["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas", 0)
         live = [t for t in tasks if t.get("DesiredState") == "running"]
         healthy_slots = replica_slots(live, expect_image)
-        converged = len(healthy_slots) == desired and not self._others_remain(tasks,
-                                                                              expect_image)
+        healthy = len(healthy_slots) == desired
+        converged = healthy and not self._others_remain(tasks, expect_image)
         outcome = Outcome(False, "", state, message, image_of(service["Spec"]),
                           len(healthy_slots), desired, self._task_error(tasks, expect_image))
         self._last = outcome
@@ -322,9 +367,11 @@ class Watcher:
                 outcome.ok, outcome.reason = True, f"{mode} completed"
                 return outcome
             running = "updating" if mode == "update" else "rollback_started"
+            # Known as soon as every replica runs healthy, so the loop wakes at that moment;
+            # success also needs the old tasks gone.
             self._settles_at = (settled_at(self._clock, service, live, mode)
-                                if state == running and converged else None)
-            if self._settles_at is not None and time.time() >= self._settles_at:
+                                if state == running and healthy else None)
+            if converged and self._settles_at is not None and time.time() >= self._settles_at:
                 outcome.ok = True
                 outcome.reason = (f"{mode} converged: every task healthy through the monitor "
                                   "period")

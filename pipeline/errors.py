@@ -69,6 +69,10 @@ class DeployError(ShipwayError):
     """A deploy or rollback did not end with the desired spec running healthy."""
 
     def __init__(self, message, *, service=None, running_image=None, task_error=None, hint=None):
+        if hint is None and service:
+            # What to do next is the same for every failed rollout: look, then decide.
+            hint = (f"the forensics lines above say what the failed tasks printed; "
+                    f"`shipway status --service {service}` says what runs now")
         super().__init__(message, hint=hint, service=service,
                          running_image=running_image, task_error=task_error)
         self.service = service

@@ -225,7 +225,9 @@ def test_rollback_without_history_uses_swarms_previous_spec(
     version = docker_client.api.inspect_service(service_name)["Version"]["Index"]
     refused = shipway("rollback", "--service", service_name, check=1)
     assert refused.stderr.strip() == (f"error: service {service_name} has no previous spec to "
-                                      "roll back to; nothing was changed")
+                                      "roll back to; nothing was changed (see `shipway releases` "
+                                      "for what is recorded; `shipway deploy --image REF` puts "
+                                      "any pushed image back)")
     assert docker_client.api.inspect_service(service_name)["Version"]["Index"] == version
 
     docker_client.services.get(service_name).update(image=releases["v2"])

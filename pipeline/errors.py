@@ -71,8 +71,8 @@ class DeployError(ShipwayError):
     def __init__(self, message, *, service=None, running_image=None, task_error=None, hint=None):
         if hint is None and service:
             # What to do next is the same for every failed rollout: look, then decide.
-            hint = (f"the forensics lines above say what the failed tasks printed; "
-                    f"`shipway status --service {service}` says what runs now")
+            hint = (f"see `shipway status --service {service}` for what runs now, and any "
+                    "`forensics:` lines above for what failed tasks printed")
         super().__init__(message, hint=hint, service=service,
                          running_image=running_image, task_error=task_error)
         self.service = service

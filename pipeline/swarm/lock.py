@@ -149,7 +149,7 @@ class Lock:
         self._thread.start()
 
     def _renew(self):
-        renewals = 0
+        renewals, failing = 0, False
         while not self._stop.wait(self.lease / 3):
             try:
                 config = engine.inspect_config(self.api, self.config_id)
@@ -160,10 +160,16 @@ class Lock:
                 if not engine.update_config_labels(self.api, config, self._labels(renewals)):
                     self._lose("it was removed while being renewed")
                     return
-            except ShipwayError as exc:  # an engine that does not answer: try again later
-                self.report(f"lock: could not renew it ({exc.message}); trying again")
-            except Exception as exc:  # noqa: BLE001 - a connection error; the lease covers it
-                self.report(f"lock: could not renew it ({engine.short(exc)}); trying again")
+                if failing:
+                    self.report("lock: renewed again")
+                failing = False
+            except (ShipwayError, *engine.quiet_errors()) as exc:
+                # An engine that does not answer (a manager restarting): say so once, try
+                # again; the lease covers the gap, or the lock expires as it should.
+                if not failing:
+                    self.report(f"lock: could not renew it ({_gist(exc)}); trying again "
+                                f"every {self.lease / 3:g}s")
+                failing = True
 
     def _lose(self, why):
         self.lost = why
@@ -178,9 +184,14 @@ class Lock:
         if self.config_id and not self.lost:
             try:
                 engine.remove_config(self.api, self.config_id)
-            except ShipwayError as exc:
-                self.report(f"lock: could not release it ({exc.message}); it expires "
-                            f"{self.lease:g}s after the last renewal")
+            except (ShipwayError, *engine.quiet_errors()) as exc:
+                # Never let the release hide how the command itself ended.
+                self.report(f"lock: could not release it ({_gist(exc)}); it expires "
+                            f"{self.lease:g}s after its last renewal")
+
+
+def _gist(exc):
+    return exc.message if isinstance(exc, ShipwayError) else engine.short(exc)
 
 
 def _expired(config, clock, first_seen):

@@ -23,8 +23,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _lib  # noqa: E402
-from deploy import catalog_text  # noqa: E402
+import _lib
+from deploy import catalog_text
 
 NO_LOCK = ("import contextlib, sys; import pipeline.stages.common as c; "
            "c.locked = lambda *a, **k: contextlib.nullcontext(); "

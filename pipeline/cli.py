@@ -22,6 +22,7 @@ STAGES = {
     "status": ("pipeline.stages.status", "what the service runs now"),
     "releases": ("pipeline.stages.releases", "the service's recorded releases, newest first"),
     "remove": ("pipeline.stages.remove", "remove the service and its release history"),
+    "unlock": ("pipeline.stages.unlock", "break the service's deploy lock, saying whose it was"),
     "render": ("pipeline.stages.render", "render Jenkinsfiles and job config.xml from the catalog"),
     "jobs": ("pipeline.stages.jobs", "provision Jenkins jobs from the catalog (sync/diff/list)"),
 }

@@ -28,12 +28,21 @@ class Console:
         self.timestamps = timestamps
         self.quiet = quiet
         self._tty = hasattr(self.err, "isatty") and self.err.isatty()
+        # Values never written out (the secrets shipway knows, set by Context.from_env), as
+        # Jenkins masks credentials: a plan line showing an --env value, a failed task's log.
+        self.secrets = ()
+
+    def _masked(self, text):
+        for secret in self.secrets:
+            if len(secret) >= 4 and secret in text:
+                text = text.replace(secret, "***")
+        return text
 
     def event(self, message):
         """One line about something that happened (to stderr)."""
         if self.quiet:
             return
-        for line in str(message).splitlines() or [""]:
+        for line in self._masked(str(message)).splitlines() or [""]:
             if not self._tty:
                 line = clean(line)
             if self.timestamps:
@@ -43,17 +52,18 @@ class Console:
 
     def result(self, text):
         """The stage's result, for people and for `$(...)` (to stdout)."""
-        self.out.write(f"{text}\n")
+        self.out.write(f"{self._masked(str(text))}\n")
         self.out.flush()
 
     def json(self, data):
         """The stage's result as one JSON document (to stdout)."""
-        self.out.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        self.out.write(self._masked(json.dumps(data, indent=2, sort_keys=True)) + "\n")
         self.out.flush()
 
     def error(self, message):
         """The one `error: ...` line main() prints; line breaks in it (from a path or an
         argument) are written as escapes, so it stays one line."""
-        text = _LINE_BREAK.sub(lambda m: repr(m.group())[1:-1], clean(str(message)))
+        text = _LINE_BREAK.sub(lambda m: repr(m.group())[1:-1],
+                               clean(self._masked(str(message))))
         self.err.write(f"error: {text}\n")
         self.err.flush()

@@ -26,6 +26,8 @@ ENVIRONMENT = {
     "DOCKER_TLS_VERIFY": "verify the engine's TLS certificate",
     "DOCKER_CERT_PATH": "TLS client certificates",
     "DOCKER_CONFIG": "Docker config dir (per-build logins)",
+    "SHIPWAY_LOCK_LEASE": "seconds the deploy lock outlives its last renewal (default 30)",
+    "USER": "who holds the deploy lock outside Jenkins (user@host, with the pid)",
 }
 # Secrets shipway reads from the environment, and where the files holding them are: never
 # passed on to commands it runs (the build command, the docker client).
@@ -40,6 +42,23 @@ def without_secrets(environ):
     if env.get("GIT_URL"):
         env["GIT_URL"] = _strip_userinfo(env["GIT_URL"])
     return env
+
+
+def secret_values(environ):
+    """The secret values shipway knows (SECRET_VARIABLES, and the files the _FILE ones name):
+    what must never appear in output it collects, such as a failed task's logs."""
+    values = []
+    for name in SECRET_VARIABLES:
+        value = environ.get(name)
+        if value and name.endswith("_FILE"):
+            try:
+                with open(value, encoding="utf-8") as handle:
+                    value = handle.read().strip()
+            except OSError:
+                continue
+        if value:
+            values.append(value)
+    return values
 
 
 @dataclass(frozen=True)
@@ -97,6 +116,8 @@ class Context:
             url=env.get("BUILD_URL", ""),
             job=env.get("JOB_NAME", ""),
         )
+        if console is not None:
+            console.secrets = tuple(secret_values(env))
         return cls(environ=env, console=console, build=build)
 
     def state_dir(self, override=None):

@@ -69,6 +69,10 @@ class DeployError(ShipwayError):
     """A deploy or rollback did not end with the desired spec running healthy."""
 
     def __init__(self, message, *, service=None, running_image=None, task_error=None, hint=None):
+        if hint is None and service:
+            # What to do next is the same for every failed rollout: look, then decide.
+            hint = (f"see `shipway status --service {service}` for what runs now, and any "
+                    "`forensics:` lines above for what failed tasks printed")
         super().__init__(message, hint=hint, service=service,
                          running_image=running_image, task_error=task_error)
         self.service = service
@@ -78,6 +82,12 @@ class DeployError(ShipwayError):
 
 class NothingToRollBack(ShipwayError):
     """The service has no earlier spec or release to return to; nothing was changed."""
+
+    def __init__(self, message, *, hint=None, **context):
+        # Every error carries a hint (README); this one's is the same wherever it is raised.
+        super().__init__(message, hint=hint or "see `shipway releases` for what is "
+                         "recorded; `shipway deploy --image REF` puts any pushed image back",
+                         **context)
 
 
 class JenkinsError(ShipwayError):

@@ -5,6 +5,12 @@
 # out the whole grace period.  Run httpd as a child instead and forward
 # SIGTERM/SIGINT to it: the container stops at once.
 stopping=
+# A CRASH=1 build (see the Dockerfile) dies at start, as an app missing its settings would.
+if [ -e /crash ]; then
+    echo "hello: starting with settings: ${HELLO_SETTINGS:-none}"
+    echo "hello: fatal: no configuration found (this image was built with CRASH=1)" >&2
+    exit 3
+fi
 trap 'stopping=1; kill -TERM "$pid" 2>/dev/null' TERM INT
 /bin/busybox httpd -f -p 8080 -h /www &
 pid=$!

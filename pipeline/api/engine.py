@@ -60,7 +60,12 @@ def short(exc):
     explanation = getattr(exc, "explanation", None)
     if explanation:
         text = explanation if isinstance(explanation, str) else text
-    return text.strip().splitlines()[0] if text.strip() else exc.__class__.__name__
+    if not text.strip():
+        return exc.__class__.__name__
+    # The registry's code and message often say the same ("manifest unknown: manifest
+    # unknown"): say it once.
+    parts = text.strip().splitlines()[0].split(": ")
+    return ": ".join(p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1])
 
 
 def api_error(exc, doing):
@@ -260,3 +265,122 @@ def remove_object(api, kind, object_id):
             return "in use"
         raise api_error(exc, f"cannot remove {kind} {object_id}") from None
     return "removed"
+
+
+# --- the deploy lock's config object and failure forensics (pipeline/swarm/lock.py,
+# pipeline/swarm/forensics.py). Config objects live in the managers' Raft store: a create is
+# atomic across the swarm (409 when the name is taken), and an update names the version it
+# was read at, so it is a compare-and-swap.
+
+def create_config(api, name, data, labels):
+    """Create config `name`; its id, or None when a config of that name exists (409)."""
+    from docker.errors import APIError
+
+    try:
+        return api.create_config(name, data, labels=labels)["ID"]
+    except APIError as exc:
+        if exc.status_code == 409:
+            return None
+        raise api_error(exc, f"cannot create config {name}") from None
+
+
+def inspect_config(api, name_or_id):
+    """The config document (the daemon resolves names too), or None when there is none."""
+    from docker.errors import APIError, NotFound
+
+    try:
+        return api.inspect_config(name_or_id)
+    except NotFound:
+        return None
+    except APIError as exc:
+        raise api_error(exc, f"cannot inspect config {name_or_id}") from None
+
+
+def update_config_labels(api, config, labels):
+    """Replace config's labels at the version it was read at (swarm lets only labels change).
+    True when written; False when the config is gone or another writer came first."""
+    from docker.errors import APIError
+
+    spec = {**config["Spec"], "Labels": labels}
+    url = api._url("/configs/{0}/update", config["ID"])
+    try:
+        api._raise_for_status(api._post_json(url, data=spec,
+                                             params={"version": config["Version"]["Index"]}))
+    except APIError as exc:
+        if exc.status_code == 404 or is_out_of_sequence(exc):
+            return False
+        raise api_error(exc, f"cannot update config {config['Spec']['Name']}") from None
+    return True
+
+
+def remove_config(api, config_id):
+    """DELETE /configs/{id}: True when removed, False when it was gone already."""
+    from docker.errors import APIError, NotFound
+
+    try:
+        api.remove_config(config_id)
+    except NotFound:
+        return False
+    except APIError as exc:
+        raise api_error(exc, f"cannot remove config {config_id[:12]}") from None
+    return True
+
+
+def quiet_errors():
+    """The errors a best-effort read (forensics, decoration) swallows: any API or connection
+    failure. For `except engine.quiet_errors():` outside this package."""
+    from docker.errors import APIError
+
+    return (APIError, *connection_errors())
+
+
+def inspect_container(api, container_id):
+    """The container document, or None when it is not on this engine (another node, removed)."""
+    try:
+        return api.inspect_container(container_id)
+    except quiet_errors():
+        return None
+
+
+def container_log_tail(api, container_id, lines):
+    """The last `lines` lines of a container's stdout and stderr, or None when unreadable."""
+    try:
+        raw = api.logs(container_id, stdout=True, stderr=True, tail=lines)
+    except quiet_errors():
+        return None
+    return raw.decode("utf-8", "replace").splitlines()[-lines:]
+
+
+def task_log_tail(api, task_id, lines):
+    """The last `lines` log lines of a task on any node, through GET /tasks/{id}/logs: the
+    swarm's log broker (what the service logs endpoint uses) fetches them from the task's node.
+    None when unreadable (the node is down, the task pruned)."""
+    url = api._url("/tasks/{0}/logs", task_id)
+    try:
+        response = api._get(url, params={"stdout": 1, "stderr": 1, "tail": lines},
+                            timeout=10)
+        api._raise_for_status(response)
+    except quiet_errors():
+        return None
+    return _demux(response.content).decode("utf-8", "replace").splitlines()[-lines:]
+
+
+def _demux(data):
+    """The payload of a multiplexed (non-TTY) log stream: 8-byte frame headers removed."""
+    out, at = bytearray(), 0
+    while at + 8 <= len(data) and data[at] in (0, 1, 2):
+        size = int.from_bytes(data[at + 4:at + 8], "big")
+        out += data[at + 8:at + 8 + size]
+        at += 8 + size
+    return bytes(out) if at else data
+
+
+def wait_stopped(api, container_id, timeout):
+    """Block until the container on this engine is not running (POST /containers/{id}/wait,
+    condition not-running): True then; False when it is not on this engine, or on any error
+    or timeout (the caller falls back to the task state swarm reports)."""
+    try:
+        api.wait(container_id, timeout=timeout, condition="not-running")
+    except (*quiet_errors(), OSError):
+        return False
+    return True

@@ -111,3 +111,26 @@ def path_of(settings_, key, default=None):
     if value is None:
         return None
     return os.path.normpath(os.path.join(settings_.get("_base_dir", "."), value))
+
+
+def add_lock_argument(parser):
+    """--lock-timeout, for the stages that take the service's deploy lock."""
+    parser.add_argument("--lock-timeout", type=seconds, metavar="DURATION",
+                        help="how long to wait for another command's lock on the service "
+                             "(default: the command's own timeout)")
+
+
+def locked(ctx, api, settings_, command, args):
+    """The service's deploy lock held for a `with` block (nothing for --dry-run, which
+    changes nothing): waits up to --lock-timeout, else the deploy timeout."""
+    import contextlib
+
+    from pipeline.swarm import lock
+
+    if getattr(args, "dry_run", False):
+        return contextlib.nullcontext()
+    timeout = (getattr(args, "lock_timeout", None) or getattr(args, "timeout", None)
+               or settings_["deploy"]["timeout"])
+    return lock.held(api, settings_["name"], holder=lock.holder_of(ctx.environ, ctx.build),
+                     command=command, timeout=timeout, report=ctx.console.event,
+                     lease=lock.lease_seconds(ctx.environ))

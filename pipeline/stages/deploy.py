@@ -43,6 +43,7 @@ def add_rollout_arguments(parser):
                         help="how long to wait for convergence (default 300s)")
     parser.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    common.add_lock_argument(parser)
 
 
 def add_arguments(parser):
@@ -149,7 +150,9 @@ def run(ctx, args):
         digest, platforms = resolve_digest(api, f"{repo}:{tag}", auth)
     pinned = imageref.pinned(repo, tag, digest)
     header = registry.auth_header(auth) if settings["deploy"]["with_registry_auth"] else None
-    with engine_errors(f"deploy of {settings['name']}"):
+    with engine_errors(f"deploy of {settings['name']}"), \
+            common.locked(ctx, api, settings, "deploy", args):
+        # Under the lock: the secrets and configs it makes, the write, the wait.
         desired = desired_service(ctx, args, api, settings, service, pinned, platforms)
         result = swarm_apply.deploy(api, desired, ctx.build, header, ctx.console.event,
                                     dry_run=args.dry_run)

@@ -1,4 +1,5 @@
 """`shipway remove`: remove the service and its release history (nothing else)."""
+from pipeline.api.engine import engine_errors
 from pipeline.stages import common
 from pipeline.swarm import apply as swarm_apply
 
@@ -6,12 +7,17 @@ from pipeline.swarm import apply as swarm_apply
 def add_arguments(parser):
     common.add_service_arguments(parser)
     parser.add_argument("--dry-run", action="store_true", help="show what would be removed")
+    common.add_lock_argument(parser)
 
 
 def run(ctx, args):
     settings = common.settings(args)
-    plan = swarm_apply.remove(ctx.docker().api, settings["name"], ctx.console.event,
-                              dry_run=args.dry_run)
+    api = ctx.docker().api
+    # Under the lock: a deploy in flight would otherwise recreate what this removes.
+    with engine_errors(f"remove of {settings['name']}"), \
+            common.locked(ctx, api, settings, "remove", args):
+        plan = swarm_apply.remove(api, settings["name"], ctx.console.event,
+                                  dry_run=args.dry_run)
     if args.dry_run:
         for line in plan:
             ctx.console.result(line)

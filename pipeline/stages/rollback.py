@@ -18,7 +18,8 @@ def add_arguments(parser):
 def run(ctx, args):
     settings = common.settings(args, [("timeout", "deploy.timeout")])
     api = ctx.docker().api
-    with engine_errors(f"rollback of {settings['name']}"):
+    with engine_errors(f"rollback of {settings['name']}"), \
+            common.locked(ctx, api, settings, "rollback", args):
         result = _rollback(ctx, args, api, settings)
     if args.dry_run:
         for line in result.plan:

@@ -2,6 +2,7 @@
 from pipeline.api import engine
 from pipeline.errors import UsageError
 from pipeline.stages import common
+from pipeline.swarm import lock
 from pipeline.swarm.spec import DEPLOY_LABELS, LABEL_PREFIX, digest_of, image_of, task_image
 
 
@@ -34,14 +35,38 @@ def service_status(api, name):
             "running_this_image": sum(1 for t in running if task_image(t) == image),
         },
         "update": {"state": update.get("State", ""), "message": update.get("Message", ""),
+                   "settled": _settled(service, tasks, image),
                    "started": update.get("StartedAt", ""),
                    "completed": update.get("CompletedAt", "")},
         # Only what deploy records: a catalog label such as shipway.lab is not deploy metadata.
         "deploy": {key: labels[LABEL_PREFIX + key] for key in (*DEPLOY_LABELS, "release")
                    if LABEL_PREFIX + key in labels},
         "previous_image": image_of(previous) if previous else None,
+        "lock": lock.current(api, name),
         **_release_status(api, name, service["Spec"]),
     }
+
+
+def _settled(service, tasks, image):
+    """True while swarm still says `updating`/`rollback_started` but every replica already
+    runs `image` and no other task runs: the update is done, swarm idles its last delay or
+    monitor period before it writes `completed` (what `shipway deploy` returned on)."""
+    from pipeline.swarm.watch import others_remain, replica_slots
+
+    state = (service.get("UpdateStatus") or {}).get("State", "")
+    if state not in ("updating", "rollback_started"):
+        return False
+    desired = service["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas", 0)
+    live = [t for t in tasks if t.get("DesiredState") == "running"]
+    return len(replica_slots(live, image)) == desired and not others_remain(tasks, image)
+
+
+def _update_line(update):
+    if update["settled"]:
+        verb = "rollback" if update["state"] == "rollback_started" else "update"
+        return (f"{verb} done: every replica runs this image; swarm is idling its last "
+                f"delay/monitor before it marks it completed ({update['state']})")
+    return (update["state"] or "none") + (f" ({update['message']})" if update["message"] else "")
 
 
 def _release_status(api, name, spec):
@@ -67,7 +92,8 @@ def run(ctx, args):
         f"service:   {status['service']} ({status['id'][:12]}, version {status['version']})",
         f"image:     {status['image']}",
         f"replicas:  {r['running']}/{r['desired']} running ({r['running_this_image']} on this image)",
-        f"update:    {u['state'] or 'none'}" + (f" ({u['message']})" if u["message"] else ""),
+        f"update:    {_update_line(u)}",
+        "lock:      " + (lock.line(status["lock"]) if status["lock"] else "free"),
         f"previous:  {status['previous_image'] or 'none'} (swarm's previous spec)",
         f"release:   " + (f"#{status['release']['seq']} of {status['releases']}"
                           if status["release"] else f"none of {status['releases']} recorded"),

@@ -43,6 +43,7 @@ class Result:
             "update_state": o.update_state if o else "", "task_error": o.task_error if o else "",
             "changes": [c.summary() for c in self.changes],
             "release": self.release.summary() if self.release else None,
+            "forensics": o.forensics if o else [],
         }
 
     def failure(self):

@@ -193,6 +193,17 @@ def remove_all(api, service):
     return releases
 
 
+def choice(release):
+    """'#7 repo:v2@sha256:0a1b2c3d4e5f (build 12, commit 1a2b3c4)': enough to pick it by."""
+    image = release.image.split("@", 1)[0] if "@" in release.image else release.image
+    digest = (release.digest or "").split(":", 1)[-1][:12]
+    extra = ", ".join(part for part in (release.build_number and f"build {release.build_number}",
+                                        release.commit and f"commit {release.commit[:7]}")
+                      if part)
+    return f"#{release.seq} {image}" + (f"@sha256:{digest}" if digest else "") + \
+        (f" ({extra})" if extra else "")
+
+
 def choose(releases, running, to=None, current_digest=None):
     """The release a rollback goes to: `to` when given, else the one before the running one.
 
@@ -204,8 +215,7 @@ def choose(releases, running, to=None, current_digest=None):
         for release in releases:
             if release.matches(to):
                 return release
-        known = ", ".join(f"#{r.seq} (build {r.build_number or '-'}, {r.commit[:7] or '-'})"
-                          for r in releases[:5]) or "none"
+        known = "; ".join(choice(r) for r in releases[:5]) or "none"
         raise UsageError(f"no release matches {to!r} (newest: {known})",
                          hint="pass --to #SEQ, a build number, a commit or a digest; "
                               "see `shipway releases`")

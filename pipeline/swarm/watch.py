@@ -13,17 +13,22 @@ does, instead of idling through the last delay. The leader's timestamps are read
 machine's clock through `LeaderClock`, which may err late, never early.
 """
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 
 from pipeline.api import engine
+from pipeline.swarm import forensics
 from pipeline.swarm.spec import image_of, task_image
 from pipeline.units import parse_timestamp
 
 POLL_SECONDS = 0.3
 DEFAULT_MONITOR = 5.0     # swarm's monitor period when the config names none
 SETTLE_MARGIN = 0.05      # for the updater to see the last task running after the store did
+FINAL_POLL = 0.05         # settled, waiting only for old tasks (on other nodes) to stop
+STOP_WAIT = 120           # at most, per old container a thread waits on (s)
 FAILED_STATES = {"failed", "rejected"}
+MAX_FORENSICS = 5         # failed tasks examined per wait (a crash loop makes dozens)
 # a task on its way to running (swarm's task states before "running")
 PENDING_STATES = {"new", "pending", "assigned", "accepted", "preparing", "ready", "starting"}
 _TASK_ID = re.compile(r"\btask ([a-z0-9]{25})\b")
@@ -42,14 +47,27 @@ class Outcome:
     desired: int = 0
     task_error: str = ""
     events: list = field(default_factory=list)
+    forensics: list = field(default_factory=list)   # forensics.collect() of each failed task
 
 
-def _healthy_slots(live, image):
+def replica_slots(live, image):
     """The replica slots with a task running `image` (healthy: a task with a HEALTHCHECK is
     `starting` until it passes). By slot, not by task: after an engine restart swarm may list
     two running tasks of one slot for a while."""
     return {t.get("Slot") or t.get("NodeID") for t in live
             if t["Status"]["State"] == "running" and task_image(t) == image}
+
+
+def others_remain(tasks, image, down=()):
+    """A task of another image is still wanted, or still runs: with start-first the old
+    container serves requests until it has stopped, so the release is not yet the only
+    one. A task on a node in `down` (ids swarm sees down) counts as gone: it reports
+    nothing more."""
+    old = [t for t in tasks if task_image(t) != image
+           and (t.get("DesiredState") == "running" or t["Status"]["State"] == "running")]
+    if any(t.get("DesiredState") == "running" for t in old):
+        return True
+    return any(t.get("NodeID") not in down for t in old)
 
 
 def serving(tasks):
@@ -66,6 +84,22 @@ def serving(tasks):
         return next(iter(counts))
     return " and ".join(f"{image} on {n} task{'s' if n > 1 else ''}"
                         for image, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def replaced_by(spec):
+    """Which change won, from the spec's own labels: 'it wants IMAGE (release of job J
+    build N)', or '(a change made outside shipway)' when it carries no shipway release."""
+    labels = spec.get("Labels") or {}
+    image = _short_image(image_of(spec))
+    # `docker service update --image` keeps the labels: a release label whose image is not
+    # the spec's says the change came from outside shipway too.
+    if "shipway.release" not in labels or labels.get("shipway.image") != image_of(spec):
+        return f"it wants {image} (a change made outside shipway)"
+    build = " ".join(part for part in (labels.get("shipway.job"),
+                                       labels.get("shipway.build-number") and
+                                       f"build {labels['shipway.build-number']}") if part)
+    return f"it wants {image} (shipway release {labels['shipway.release']}" + \
+        (f", {build})" if build else ")")
 
 
 def _short_image(image):
@@ -128,7 +162,7 @@ def settled_at(clock, service, live, mode):
 class Watcher:
     """Polls one service; `report` gets one line per task or update-state change."""
 
-    def __init__(self, api, service_id, report, poll=POLL_SECONDS):
+    def __init__(self, api, service_id, report, poll=POLL_SECONDS, secrets=None):
         self.api = api
         self.service_id = service_id
         self.report = report
@@ -143,8 +177,23 @@ class Watcher:
         self._clock = LeaderClock()
         self._settles_at = None           # local time the update settles, once known
         self.service = None               # the service as last read
+        self._forensics = {}              # task id -> forensics.collect() record
+        self._wake = threading.Event()    # set when a watched old container has stopped
+        self._stopped = set()             # ids of old containers seen stopped on this engine
+        self._watched = set()             # ids of old containers a thread waits on
+        self.secrets = secrets            # values redacted from forensics (None: from env)
 
     def wait(self, expect_image, mode, timeout, since=None):
+        """See `_wait`; a failed outcome carries the failed tasks' forensics, and their
+        digest goes to the console."""
+        outcome = self._wait(expect_image, mode, timeout, since)
+        if not outcome.ok and self._forensics:
+            outcome.forensics = sorted(self._forensics.values(), key=lambda r: r["at"])
+            for line in forensics.digest(outcome.forensics):
+                self.report(line)
+        return outcome
+
+    def _wait(self, expect_image, mode, timeout, since=None):
         """Wait until the service runs `expect_image` healthy, or fails, or `timeout` passes.
 
         mode: "update" or "rollback" follow UpdateStatus (only a status whose StartedAt differs
@@ -173,24 +222,56 @@ class Watcher:
                 return last
             pause = self.poll
             if self._settles_at is not None:  # wake up when the monitor period is over
-                pause = min(pause, max(0.01, self._settles_at - time.time()))
-            time.sleep(pause)
+                left = self._settles_at - time.time()
+                # past it, only old tasks are waited for: a stop on this engine wakes the
+                # loop at once (see _others_remain); one on another node is polled for
+                if left > 0:
+                    pause = min(pause, max(0.01, left))
+                elif self._unwaitable:
+                    pause = FINAL_POLL
+            self._wake.wait(pause)
+            self._wake.clear()
 
     _last = None
     _last_tasks = ()
 
     def _others_remain(self, tasks, image):
-        """A task of another image is still wanted, or still runs: with start-first the old
-        container serves requests until it has stopped, so the release is not yet the only
-        one. A task on a node swarm sees down counts as gone (it reports nothing more)."""
-        old = [t for t in tasks if task_image(t) != image
-               and (t.get("DesiredState") == "running" or t["Status"]["State"] == "running")]
-        if any(t.get("DesiredState") == "running" for t in old):
-            return True
-        if not old:
+        """others_remain(), asking which nodes are down only when an old task still runs.
+
+        An old task swarm is stopping stays `running` in the store for 2-3 s (the agent
+        first takes it out of the service's network binding and sleeps for gossip to
+        converge, then stops the container, then reports), and the store hears of the stop
+        after the engine does. So for an old container on this engine a thread blocks on
+        the engine's own wait (condition not-running), and its stop counts, and wakes the
+        loop, the moment the engine has it: the guarantee (no old container runs when
+        deploy returns) is checked on the container itself, sooner than polling the task
+        could. Old tasks on other nodes are judged by their task state, as before.
+        """
+        tasks = [t for t in tasks if self._container(t) not in self._stopped]
+        if not others_remain(tasks, image):
             return False
-        down = self._down_nodes()
-        return any(t.get("NodeID") not in down for t in old)
+        for task in tasks:
+            container = self._container(task)
+            if (container and container not in self._watched and task_image(task) != image
+                    and task.get("DesiredState") != "running"
+                    and task["Status"]["State"] == "running"):
+                self._watched.add(container)
+                threading.Thread(target=self._await_stop, args=(container,), daemon=True,
+                                 name="shipway-old-task").start()
+        return others_remain(tasks, image, self._down_nodes())
+
+    @staticmethod
+    def _container(task):
+        return (task["Status"].get("ContainerStatus") or {}).get("ContainerID")
+
+    def _await_stop(self, container):
+        if engine.wait_stopped(self.api, container, timeout=STOP_WAIT):
+            self._stopped.add(container)
+        else:
+            self._unwaitable = True   # on another node: the loop polls for it instead
+        self._wake.set()
+
+    _unwaitable = False
 
     def _down_nodes(self):
         """{node id: hostname} of the nodes swarm does not see ready; {} when it cannot say."""
@@ -255,9 +336,9 @@ class Watcher:
         message = self._why or message
         desired = service["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas", 0)
         live = [t for t in tasks if t.get("DesiredState") == "running"]
-        healthy_slots = _healthy_slots(live, expect_image)
-        converged = len(healthy_slots) == desired and not self._others_remain(tasks,
-                                                                              expect_image)
+        healthy_slots = replica_slots(live, expect_image)
+        healthy = len(healthy_slots) == desired
+        converged = healthy and not self._others_remain(tasks, expect_image)
         outcome = Outcome(False, "", state, message, image_of(service["Spec"]),
                           len(healthy_slots), desired, self._task_error(tasks, expect_image))
         self._last = outcome
@@ -275,16 +356,22 @@ class Watcher:
             # Someone else (another deploy, a rollback, `docker service update`) changed the
             # service since: what we wait for will never come. (Swarm's own rollback changes
             # the image too, but says so in the update state.)
-            outcome.reason = "another change to the service replaced this one"
+            outcome.reason = ("another change to the service replaced this one: "
+                              + replaced_by(service["Spec"]))
+            # The update message is the other change's; what serves is what the tasks run.
+            outcome.update_message = ""
+            outcome.running_image = serving(tasks)
             return outcome
         if mode in ("update", "rollback"):
             if state == done and converged:
                 outcome.ok, outcome.reason = True, f"{mode} completed"
                 return outcome
             running = "updating" if mode == "update" else "rollback_started"
+            # Known as soon as every replica runs healthy, so the loop wakes at that moment;
+            # success also needs the old tasks gone.
             self._settles_at = (settled_at(self._clock, service, live, mode)
-                                if state == running and converged else None)
-            if self._settles_at is not None and time.time() >= self._settles_at:
+                                if state == running and healthy else None)
+            if converged and self._settles_at is not None and time.time() >= self._settles_at:
                 outcome.ok = True
                 outcome.reason = (f"{mode} converged: every task healthy through the monitor "
                                   "period")
@@ -319,6 +406,7 @@ class Watcher:
                     self._no_health_failure.add(task["ID"])
             if err and task_image(task) == image:
                 self._errors[task["ID"]] = (task["Status"].get("Timestamp", ""), err)
+                self._collect(task)
         named = _TASK_ID.search(self._why or "")
         if named:
             found = self._errors.get(named.group(1)) or self._inspect_task_error(named.group(1))
@@ -327,6 +415,19 @@ class Watcher:
         if not self._errors:
             return ""
         return max(self._errors.values())[1]
+
+    def _collect(self, task):
+        """Forensics of a failed task of this release, once, now: before swarm prunes it."""
+        if task["ID"] in self._forensics or len(self._forensics) >= MAX_FORENSICS:
+            return
+        if self.secrets is None:
+            import os
+
+            from pipeline.context import secret_values
+
+            self.secrets = secret_values(os.environ)
+        self._forensics[task["ID"]] = forensics.collect(
+            self.api, task, self._node_name(task.get("NodeID")), self.secrets)
 
     def _inspect_task_error(self, task_id):
         import requests
@@ -374,19 +475,24 @@ class Watcher:
     _why = ""
 
 
-def _health_failure(api, status):
-    """"unhealthy: <last check output>" from the task's container, when it is on this node."""
-    import requests
-    from docker.errors import APIError
+def health_failed(health):
+    """True when a container's Health says its probe really failed: docker also marks a
+    container `unhealthy` when it is stopped (swarm replacing the task), with a failing
+    streak of 0 and a last probe that passed; that is no health failure."""
+    log = health.get("Log") or [{}]
+    return (health.get("Status") == "unhealthy" and (health.get("FailingStreak") or 0) > 0
+            and log[-1].get("ExitCode") not in (0, None))
 
+
+def _health_failure(api, status):
+    """"container unhealthy: ..., last exit N: <probe output>" from the task's container,
+    when it is on this node and its probe really failed (see health_failed)."""
     container_id = (status.get("ContainerStatus") or {}).get("ContainerID")
     if not container_id:
         return ""
-    try:
-        health = api.inspect_container(container_id)["State"].get("Health") or {}
-    except (APIError, requests.exceptions.ConnectionError):
-        return ""  # on another node, or already removed
-    if health.get("Status") != "unhealthy":
+    container = engine.inspect_container(api, container_id)  # None: another node, or removed
+    health = ((container or {}).get("State") or {}).get("Health") or {}
+    if not health_failed(health):
         return ""
     log = health.get("Log") or [{}]
     output = " ".join((log[-1].get("Output") or "").split())[:200]

@@ -140,7 +140,8 @@ services:
 
 @pytest.fixture(scope="session")
 def releases(lab, tmp_path_factory):
-    """Four pushed releases of the hello example: v1, v2, v3 and a broken one (unhealthy).
+    """Pushed releases of the hello example: v1, v2, v3, a broken one (unhealthy) and one
+    that crashes at start (exit 3, after printing two lines).
 
     Built once per session through shipway's own stages; returns {name: pinned digest ref}.
     """
@@ -151,12 +152,14 @@ def releases(lab, tmp_path_factory):
     catalog = write_catalog(os.path.join(work, "catalog.yml"), "hello", repo, "hello")
     run = Shipway(lab, work)
     refs = {}
-    for name, version, broken in (("v1", "1.0.0", ""), ("v2", "2.0.0", ""), ("v3", "3.0.0", ""),
-                                  ("broken", "4.0.0", "1")):
+    for name, version, broken, crash in (("v1", "1.0.0", "", ""), ("v2", "2.0.0", "", ""),
+                                         ("v3", "3.0.0", "", ""), ("broken", "4.0.0", "1", ""),
+                                         ("crash", "5.0.0", "", "1")):
         env = {"VERSION": version}
         run("build", "--catalog", catalog, "--service", "hello", env=env, check=0)
         run("image", "--catalog", catalog, "--service", "hello", "--tag", name,
             "--build-arg", f"VERSION={version}", "--build-arg", f"BROKEN={broken}",
+            "--build-arg", f"CRASH={crash}",
             env=env, check=0)
         pushed = run("push", "--catalog", catalog, "--service", "hello", "--tag", name, check=0)
         refs[name] = f"{repo}:{name}@{pushed.stdout.strip().split('@')[1]}"
@@ -180,8 +183,12 @@ def remove_service_and_releases(client, name):
         client.services.get(name).remove()
     except docker.errors.NotFound:
         pass
-    for config in client.api.configs(filters={"label": f"shipway.release.service={name}"}):
-        client.api.remove_config(config["ID"])
+    for label in ("shipway.release.service", "shipway.lock.service"):
+        for config in client.api.configs(filters={"label": f"{label}={name}"}):
+            try:
+                client.api.remove_config(config["ID"])
+            except docker.errors.NotFound:
+                pass  # a lock its holder released meanwhile
 
 
 def running_digests(client, service):

@@ -27,8 +27,12 @@ SLOW = ("--replicas", REPLICAS, "--update-delay", "2s", "--update-parallelism", 
 # until every process sharing the barrier directory got there: they all read the service at
 # the same version, so all but the first writer get "update out of sequence" for sure.
 BARRIER_MAIN = """\
-import os, sys, time
+import contextlib, os, sys, time
 from pipeline.api import engine
+# Without the deploy lock (test_lock.py tests it): what it prevents between shipway runs
+# still happens between shipway and anything else that writes the service.
+import pipeline.stages.common
+pipeline.stages.common.locked = lambda *args, **kwargs: contextlib.nullcontext()
 barrier, parties = os.environ["TEST_BARRIER_DIR"], int(os.environ["TEST_BARRIER_PARTIES"])
 original, first = engine.update_service, [True]
 def update_service(*args, **kwargs):
@@ -164,7 +168,9 @@ def test_two_deploys_at_once_end_on_one_release_and_both_say_which(
     last = runs[loser].stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: update of {service_name} to {releases[loser]} failed: "
                            "another change to the service replaced this one"), last
-    assert last.endswith(f"the service now runs {final}"), last
+    # which change won (what the spec wants now), and what the tasks run at that moment
+    assert f"replaced this one: it wants {final.rsplit('@', 1)[0]}@sha256:" in last, last
+    assert "; the service now runs " in last, last
     status = check_status_is_the_truth(shipway, deploy_args, docker_client, service_name, final)
     listed = shipway.json("releases", *deploy_args)
     assert [r["digest"] for r in listed] == [digest(final), digest(releases["v1"])]
@@ -193,7 +199,9 @@ def test_a_deploy_and_a_rollback_at_once(shipway, deploy_args, releases, service
                                                               loser.describe())
     last = loser.stderr.strip().splitlines()[-1]
     assert "another change to the service replaced this one" in last, last
-    assert last.endswith(f"the service now runs {final}"), last
+    # which change won (what the spec wants now), and what the tasks run at that moment
+    assert f"replaced this one: it wants {final.rsplit('@', 1)[0]}@sha256:" in last, last
+    assert "; the service now runs " in last, last
     if winner is deploy:
         assert winner.stdout.startswith(f"{service_name}: updated {final} ")
     else:
@@ -219,6 +227,8 @@ def test_shipway_killed_mid_deploy_swarm_finishes_and_a_rerun_tells_the_truth(
     assert [r["seq"] for r in shipway.json("releases", *deploy_args)] == [1]  # killed: no record
 
     again = shipway(*args, check=0)
+    # the killed run's deploy lock was never released: it expired after its lease
+    assert "lock: broke the expired lock" in again.stderr, again.stderr
     assert again.stdout.strip() == f"{service_name}: unchanged {releases['v2']} (3/3 running)"
     assert "release #2 recorded" in again.stderr  # what the killed run did not get to
     check_status_is_the_truth(shipway, deploy_args, docker_client, service_name, releases["v2"])

@@ -137,8 +137,12 @@ class Service:
             api.remove_service(self.name)
         except docker.errors.NotFound:
             pass
-        for config in api.configs(filters={"label": f"shipway.release.service={self.name}"}):
-            api.remove_config(config["ID"])
+        for label in ("shipway.release.service", "shipway.lock.service"):
+            for config in api.configs(filters={"label": f"{label}={self.name}"}):
+                try:
+                    api.remove_config(config["ID"])
+                except docker.errors.NotFound:
+                    pass  # a lock its holder released meanwhile
 
 
 @pytest.fixture

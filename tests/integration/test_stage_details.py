@@ -207,7 +207,7 @@ def test_deploy_settings_reach_the_engine_and_a_paused_update_fails(
     # start-first: the old task is never stopped, so v1 still serves every request
     assert running_digests(docker_client, service_name) == [digest(releases["v1"])]
     assert docker_client.api.inspect_service(service_name)["UpdateStatus"]["State"] == "paused"
-    assert last.endswith(f"the service now runs {releases['v1']}"), last   # what the tasks run
+    assert f"the service now runs {releases['v1']} (" in last, last   # what the tasks run, a hint
 
 
 def test_rollback_without_history_uses_swarms_previous_spec(
@@ -228,7 +228,9 @@ def test_rollback_without_history_uses_swarms_previous_spec(
     version = docker_client.api.inspect_service(service_name)["Version"]["Index"]
     refused = shipway("rollback", "--service", service_name, check=1)
     assert refused.stderr.strip() == (f"error: service {service_name} has no previous spec to "
-                                      "roll back to; nothing was changed")
+                                      "roll back to; nothing was changed (see `shipway releases` "
+                                      "for what is recorded; `shipway deploy --image REF` puts "
+                                      "any pushed image back)")
     assert docker_client.api.inspect_service(service_name)["Version"]["Index"] == version
 
     docker_client.services.get(service_name).update(image=releases["v2"])

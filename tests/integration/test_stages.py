@@ -159,7 +159,9 @@ def test_rollback_returns_the_previous_digest_and_refuses_without_one(
     refused = shipway("rollback", *args, check=1)
     assert refused.stderr.strip() == (f"error: service {service_name} has no release older than "
                                       "#1 (build -) with another image to roll back to; nothing "
-                                      "was changed")
+                                      "was changed (see `shipway releases` for what is "
+                                      "recorded; `shipway deploy --image REF` puts any pushed "
+                                      "image back)")
     assert docker_client.api.inspect_service(service_name)["Version"]["Index"] == version
 
     shipway("deploy", *args, "--image", releases["v2"], check=0)

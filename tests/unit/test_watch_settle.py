@@ -97,12 +97,12 @@ def _on(node, image, state="running", desired="running"):
 
 
 def test_a_release_is_alone_only_once_old_containers_stopped():
-    from pipeline.swarm.watch import Watcher, _healthy_slots
+    from pipeline.swarm.watch import Watcher, replica_slots
 
     watcher = Watcher(_Nodes(down={"n2"}), "svc", report=lambda line: None)
     new = [{**_on("n1", "r:v2"), "Slot": 1}, {**_on("n1", "r:v2"), "Slot": 1},
            {**_on("n1", "r:v2"), "Slot": 2}]
-    assert len(_healthy_slots(new, "r:v2")) == 2          # two tasks of slot 1 count once
+    assert len(replica_slots(new, "r:v2")) == 2          # two tasks of slot 1 count once
     assert not watcher._others_remain(new, "r:v2")
     # start-first: the old container is told to stop but still serves
     assert watcher._others_remain(new + [_on("n1", "r:v1", "running", "shutdown")], "r:v2")
@@ -110,3 +110,42 @@ def test_a_release_is_alone_only_once_old_containers_stopped():
     assert not watcher._others_remain(new + [_on("n1", "r:v1", "shutdown", "shutdown")], "r:v2")
     # a node swarm sees down reports nothing more: its old task is not waited for
     assert not watcher._others_remain(new + [_on("n2", "r:v1", "running", "shutdown")], "r:v2")
+
+
+class _Engine(_Nodes):
+    """Nodes, and an engine wait that returns once the test lets container c-old stop."""
+
+    def __init__(self):
+        super().__init__()
+        import threading
+
+        self.stop = threading.Event()
+
+    def wait(self, container, timeout=None, condition=None):
+        assert condition == "not-running"
+        if container != "c-old":
+            from docker.errors import NotFound
+
+            raise NotFound("no such container")   # on another node
+        self.stop.wait(timeout)
+        return {"StatusCode": 0}
+
+
+def test_an_old_container_on_this_engine_counts_as_gone_the_moment_it_exits():
+    from pipeline.swarm.watch import Watcher
+
+    api = _Engine()
+    watcher = Watcher(api, "svc", report=lambda line: None)
+    new = [{**_on("n1", "r:v2"), "Slot": 1}]
+    old = {**_on("n1", "r:v1", "running", "shutdown"),
+           "Status": {"State": "running", "ContainerStatus": {"ContainerID": "c-old"}}}
+    assert watcher._others_remain(new + [old], "r:v2")      # still runs; a thread waits on it
+    assert not watcher._wake.wait(0.2)
+    api.stop.set()                                            # the engine has it stopped
+    assert watcher._wake.wait(5)                              # the loop is woken at once
+    # the store still says running; the container says otherwise
+    assert not watcher._others_remain(new + [old], "r:v2")
+    watcher._wake.clear()
+    remote = {**old, "Status": {"State": "running", "ContainerStatus": {"ContainerID": "c-w1"}}}
+    assert watcher._others_remain(new + [remote], "r:v2")    # on another node: the task rules
+    assert watcher._wake.wait(5) and watcher._unwaitable      # so the loop polls for it

@@ -1,0 +1,95 @@
+"""A failed deploy says what the app said before it died, and nothing it should not.
+
+Releases of the hello example: `crash` prints two lines (one with its HELLO_SETTINGS) and
+exits 3 at start; `broken` answers its health check with 404. The forensics are read from the
+console and from the --json record, as a person and the Jenkins job's archive would; a task
+that swarm shut down because another change came is never called unhealthy.
+"""
+import json
+import os
+import subprocess
+
+import pytest
+
+from tests.integration.conftest import running_digests, wait_for, write_catalog
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def deploy(shipway, releases, service_name, tmp_path):
+    catalog = write_catalog(str(tmp_path / "catalog.yml"), service_name, releases["repo"],
+                            str(tmp_path))
+
+    def run(release, *args, check=0, **kw):
+        return shipway("deploy", "--catalog", catalog, "--service", service_name,
+                       "--image", releases[release], *args, check=check, **kw)
+    return run
+
+
+def test_a_release_that_crashes_at_start_leaves_its_last_words_without_the_secret(
+        deploy, lab, shipway, service_name, docker_client, releases):
+    deploy("v1")
+    password = lab["password"]
+    proc = deploy("crash", "--json", "--env", f"HELLO_SETTINGS=db-password={password}",
+                  check=1)
+    for text in (proc.stdout, proc.stderr):
+        assert password not in text
+    record = json.loads(proc.stdout)
+    assert record["ok"] is False and record["forensics"], record
+    crashed = record["forensics"][0]
+    assert crashed["exit_code"] == 3, crashed
+    assert crashed["image"] == releases["crash"]
+    assert "non-zero exit (3)" in crashed["error"], crashed
+    assert any("fatal: no configuration found" in line for line in crashed["logs"]), crashed
+    assert any("db-password=***" in line for line in crashed["logs"]), crashed
+    assert crashed["logs_from"] == "container"
+    # the console's digest: where, how, the last lines
+    assert "forensics: task " in proc.stderr and "exit code 3" in proc.stderr, proc.stderr
+    assert "forensics:   | hello: fatal: no configuration found" in proc.stderr, proc.stderr
+    # the state file the next stage (and the archive) reads has no secret either
+    state_dir = shipway.env["SHIPWAY_STATE_DIR"]
+    for root, _, files in os.walk(state_dir):
+        for name in files:
+            with open(os.path.join(root, name), encoding="utf-8") as handle:
+                assert password not in handle.read()
+    assert running_digests(docker_client, service_name) == [releases["v1"].rsplit("@")[1]] * 2
+
+
+def test_a_release_failing_its_health_check_names_the_probe_output_and_exit_code(deploy):
+    deploy("v1")
+    proc = deploy("broken", "--json", check=1)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "task error: container unhealthy: " in last and "last exit 1: " in last, last
+    assert "404" in last, last
+    record = json.loads(proc.stdout)
+    probes = [p for rec in record["forensics"] for p in rec["health"]]
+    assert probes and any(p["exit"] == 1 and "404" in p["output"] for p in probes), record
+    assert "forensics:   health probe: exit 1" in proc.stderr, proc.stderr
+
+
+def test_tasks_replaced_by_another_change_are_not_called_unhealthy(
+        deploy, releases, docker_client, service_name, tmp_path):
+    deploy("v1")
+    import threading
+
+    box = {}
+    thread = threading.Thread(target=lambda: box.update(proc=deploy("v2", check=None)))
+    thread.start()
+
+    def v2_runs():
+        tasks = docker_client.api.tasks(filters={"service": service_name})
+        return any(t["Status"]["State"] == "running"
+                   and t["Spec"]["ContainerSpec"]["Image"] == releases["v2"] for t in tasks)
+    wait_for(v2_runs, 120, poll=0.05, what="a task of v2 to run")
+    # someone at a terminal changes the service behind the deploy's back (no lock there)
+    subprocess.run(["docker", "service", "update", "--detach", "--quiet", "--image",
+                    releases["v3"], service_name], check=True, capture_output=True)
+    thread.join(300)
+    proc = box["proc"]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 1, proc.stderr
+    assert "another change to the service replaced this one: it wants " in last, last
+    assert "(a change made outside shipway)" in last, last
+    assert "unhealthy" not in proc.stderr, proc.stderr
+    assert "update in progress" not in last, last

@@ -190,9 +190,9 @@ def converged(client, name, image, count):
                     timeout=60, poll=0.2, what=f"{count} tasks of {name} on {image}")
 
 
-def cli_service(cli, client, made, image):
+def cli_service(cli, client, made, image, prefix="adopt"):
     """A service made with `docker service create`, with every kind of field a user sets."""
-    name = made.service()
+    name = made.service(prefix)
     network = made.network()
     secret = made.secret(b"cli-made secret\n")
     cli("service", "create", "--detach", "--quiet", "--name", name, "--with-registry-auth",
@@ -275,11 +275,17 @@ services:
 def test_first_rollback_after_adoption_restores_the_spec_before_shipway(
         shipway, releases, docker_client, cli, made):
     client = docker_client
-    name = cli_service(cli, client, made, releases["v1"])
+    # upper case and '_', as the engine accepts: release records and objects are named for it
+    name = cli_service(cli, client, made, releases["v1"], prefix="Adopt_Rb")
     before = spec_of(client, name)
     shipway("deploy", "--service", name, "--image", releases["v2"], "--timeout", TIMEOUT,
             check=0)
     assert running_digests(client, name) == [digest(releases["v2"])] * 2
+    version = client.api.inspect_service(name)["Version"]["Index"]
+    dry = shipway("rollback", "--service", name, "--dry-run", check=0)
+    assert dry.stdout.strip() == (f"roll back service {name} to the spec before shipway's "
+                                  f"first deploy: {releases['v2']} -> {releases['v1']}")
+    assert client.api.inspect_service(name)["Version"]["Index"] == version
 
     back = shipway("rollback", "--service", name, "--timeout", TIMEOUT, "--json", check=0)
     assert "to the spec before shipway's first deploy" in back.stderr

@@ -105,6 +105,12 @@ services:
         assert first["ext"] == external
         assert set(service_objects(api, name)) == {first["filesec"], first["db_password"]}
 
+        (conf / "secret.txt").write_text(values["B"])     # a dry run shows the rotation,
+        dry = shipway.json("deploy", *args, "--image", releases["v1"], "--dry-run",  # makes none
+                           env={"ADOPT_DB_PASSWORD": values["E1"]})
+        outputs.append(str(dry))
+        assert [c["path"] for c in dry["changes"]] == ["TaskTemplate.ContainerSpec.Secrets"]
+        assert set(service_objects(api, name)) == {first["filesec"], first["db_password"]}
         deploy("v1", values["B"], values["E1"])           # rotate the file's secret
         second = refs(client, name)
         assert second["filesec"] != first["filesec"]

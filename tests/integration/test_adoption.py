@@ -257,8 +257,8 @@ services:
     converged(client, name, releases["v3"], 1)
 
     # The catalog no longer sets update_config.order: it goes back to the engine's default.
-    args = ("--catalog", write(catalog, three.replace(
-        "      update_config: {order: start-first}\n", "")), "--service", name)
+    two = three.replace("      update_config: {order: start-first}\n", "")
+    args = ("--catalog", write(catalog, two), "--service", name)
     dry = shipway.json("deploy", *args, "--image", releases["v3"], "--dry-run")
     assert dry["changes"] == [{"path": "UpdateConfig.Order", "before": "start-first",
                                "after": None}]
@@ -270,6 +270,18 @@ services:
     # The engine stores an unset order as its default, stop-first (swarmkit's zero value).
     assert default["UpdateConfig"].get("Order", "stop-first") == "stop-first"
     assert default["TaskTemplate"]["ContainerSpec"]["Env"] == ["ADDED=yes", "KEEP=1"]
+
+    # A deploy with flags alone undoes nothing the catalog set, and its release carries the
+    # catalog's fields on: a catalog without `environment` then puts Env back to the default.
+    shipway("deploy", "--service", name, "--image", releases["v2"], "--timeout", TIMEOUT,
+            check=0)
+    flags_only = spec_of(client, name)
+    assert {p for p in changed(default, flags_only) if not shipway_label(p)} == {IMAGE}
+    args = ("--catalog", write(catalog, two.replace(
+        "    environment: {KEEP: \"1\", ADDED: \"yes\"}\n", "")), "--service", name)
+    dry = shipway.json("deploy", *args, "--image", releases["v2"], "--dry-run")
+    assert dry["changes"] == [{"path": "TaskTemplate.ContainerSpec.Env",
+                               "before": ["ADDED=yes", "KEEP=1"], "after": None}]
 
 
 def test_first_rollback_after_adoption_restores_the_spec_before_shipway(

@@ -79,10 +79,12 @@ class Made:
     records and the objects shipway made for them), then secrets and networks, once no task
     holds them."""
 
-    def __init__(self, client, cli=None):
+    def __init__(self, client, cli=None, secrets_deployed=False):
         self.client, self.cli = client, cli
         self.stacks, self.services, self.secrets, self.networks = [], [], [], []
-        self.had_key = self._key() is not None
+        # The swarm's naming key for secrets (objects.KEY_CONFIG) is made by the first deploy
+        # of a catalog secret; only a test that deploys some removes it, if it was not there.
+        self.had_key = not secrets_deployed or self._key() is not None
 
     def _key(self):
         found = self.client.api.configs(filters={"name": objects.KEY_CONFIG})
@@ -469,6 +471,7 @@ BAD_VALUES = [
 def test_bad_values_exit_2_naming_file_service_and_key(shipway, releases, docker_client, made,
                                                        tmp_path):
     api = docker_client.api
+    made.had_key = made._key() is not None      # it deploys secrets (which must make none)
     name = made.service("adopt-bad")
     # An existing service (no tasks: nothing to wait for) that every bad deploy names.
     api.create_service({"ContainerSpec": {"Image": releases["v1"]}}, name=name,

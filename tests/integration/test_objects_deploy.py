@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def made(docker_client):
-    things = Made(docker_client)
+    things = Made(docker_client, secrets_deployed=True)
     yield things
     things.cleanup()
 

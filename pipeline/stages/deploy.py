@@ -3,7 +3,7 @@ import re
 
 from pipeline import imageref, registry, state
 from pipeline.api.engine import engine_errors, resolve_digest
-from pipeline.errors import UsageError
+from pipeline.errors import CatalogError, UsageError
 from pipeline.stages import common
 from pipeline.swarm import apply as swarm_apply
 
@@ -177,6 +177,14 @@ def run(ctx, args):
     return 0
 
 
+def _in_catalog(args, name, key, message, hint=None):
+    """A problem with a catalog key found while deploying, naming file, service and key
+    (without a catalog, the flags set the key: the message alone)."""
+    if not args.catalog:
+        return UsageError(f"{key}: {message}", hint=hint)
+    return CatalogError(message, path=args.catalog, service=name, key=key, hint=hint)
+
+
 def desired_service(ctx, args, api, settings, service, image, platforms):
     """The Desired of this deploy: the fields the keys set (with the secrets and configs they
     name made to exist, unless a dry run), which of them the catalog sets, and the create
@@ -186,12 +194,28 @@ def desired_service(ctx, args, api, settings, service, image, platforms):
 
     name = settings["name"]
     definitions = settings["definitions"]
-    base_dir = settings.get("base_dir") or "."
-    names = compose.network_names(service, definitions)
-    ids = swarm_apply.network_ids(api, sorted(set(names.values())))
-    network_ids = {key: ids[names[key]] for key in names}
-    refs = swarm_apply.objects_for(api, name, service, definitions, base_dir, ctx.environ,
-                                   ctx.console.event, dry_run=args.dry_run)
+    # Relative env_file and bind paths are relative to the catalog (common.settings).
+    base_dir = settings.get("_base_dir") or "."
+    if "env_file" in service:
+        # Read before anything is created, so that a missing or bad file changes nothing.
+        try:
+            compose.environment(service, base_dir, ctx.environ)
+        except OSError as exc:
+            raise _in_catalog(args, name, "env_file",
+                              f"cannot read {exc.filename}: {exc.strerror}",
+                              "env_file paths are relative to the catalog") from None
+        except ValueError as exc:
+            raise _in_catalog(args, name, "env_file", str(exc), "lines are NAME=VALUE") from None
+    try:
+        names = compose.network_names(service, definitions)
+        ids = swarm_apply.network_ids(api, sorted(set(names.values())))
+        network_ids = {key: ids[names[key]] for key in names}
+        refs = swarm_apply.objects_for(api, name, service, definitions, base_dir, ctx.environ,
+                                       ctx.console.event, dry_run=args.dry_run)
+    except UsageError as exc:
+        if "key" not in exc.context or isinstance(exc, CatalogError):
+            raise
+        raise _in_catalog(args, name, exc.context["key"], exc.message, exc.hint) from None
     # The short name is a network alias, as stack deploy makes it: the stack file's service.
     alias = (settings.get("compose") or {}).get("service") or name
 

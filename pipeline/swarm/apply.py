@@ -98,7 +98,7 @@ def network_ids(api, names):
         try:
             ids[name] = api.inspect_network(name)["Id"]
         except NotFound:
-            raise UsageError(f"network {name!r} does not exist",
+            raise UsageError(f"network {name!r} does not exist", key="networks",
                              hint=f"create it: docker network create -d overlay --attachable {name}"
                              ) from None
     return ids
@@ -115,14 +115,32 @@ def objects_for(api, name, service, definitions, base_dir, environ, report, dry_
             for kind in ("secret", "config")}
     if not any(used.values()):
         return {"secret": {}, "config": {}}
-    key = None
-    if used["secret"]:
-        # No key yet (a dry run on a swarm shipway never made a secret in): all are new.
-        key = objects.naming_key(api, report, create=not dry_run) or b"dry-run"
-    wanted = {kind: objects.plan(name, kind, definitions.get(kind + "s", {}), names, base_dir,
-                                 environ, key=key if kind == "secret" else None)
-              for kind, names in used.items()}
+
+    def plan_all(key):
+        wanted = {}
+        for kind, names in used.items():
+            try:   # a kind the service does not use needs no plan (nor, for secrets, a key)
+                wanted[kind] = objects.plan(name, kind, definitions.get(kind + "s", {}), names,
+                                            base_dir, environ,
+                                            key=key if kind == "secret" else None) if names else []
+            except UsageError as exc:
+                exc.context.setdefault("key", kind + "s")   # the stage names the catalog key
+                raise
+        return wanted
+
+    # No key yet (a dry run on a swarm shipway never made a secret in): all are new. Every
+    # definition is read before the key is made, so that a bad one creates nothing.
+    key = objects.naming_key(api, report, create=False) if used["secret"] else None
+    wanted = plan_all(key or b"dry-run")
     if not dry_run:
+        for kind, items in wanted.items():  # every external, of both kinds, before a create
+            try:
+                objects.ensure(api, [item for item in items if item.external], report)
+            except UsageError as exc:
+                exc.context.setdefault("key", kind + "s")
+                raise
+        if used["secret"] and key is None:
+            wanted = plan_all(objects.naming_key(api, report))
         return {kind: objects.ensure(api, items, report) for kind, items in wanted.items()}
     refs = {}
     for kind, items in wanted.items():

@@ -288,6 +288,17 @@ def _extra_hosts(value):
     return hosts
 
 
+def _tmpfs(value):
+    """`tmpfs`: paths, each with optional `:size=N` options; the size is checked here, as the
+    conversion would fail on it (compose.mounts reads only `size=`)."""
+    targets = string_list(value)
+    for target in targets:
+        for option in filter(None, target.partition(":")[2].split(",")):
+            if option.startswith("size="):
+                size(option[5:])
+    return targets
+
+
 KEYS = {
     "image": text, "command": words, "entrypoint": words,
     "environment": mapping("=", allow_nil=True), "env_file": string_list,
@@ -296,7 +307,7 @@ KEYS = {
     "dns_search": string_list, "init": boolean, "read_only": boolean, "tty": boolean,
     "stdin_open": boolean, "stop_signal": text, "stop_grace_period": duration,
     "cap_add": string_list, "cap_drop": string_list, "sysctls": mapping(),
-    "ulimits": _ulimits, "logging": LOGGING_KEYS, "tmpfs": string_list, "volumes": _volumes,
+    "ulimits": _ulimits, "logging": LOGGING_KEYS, "tmpfs": _tmpfs, "volumes": _volumes,
     "secrets": _references, "configs": _references, "networks": _networks, "ports": _ports,
     "deploy": _deploy,
 }

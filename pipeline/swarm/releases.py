@@ -209,7 +209,8 @@ def choose(releases, running, to=None, current_digest=None):
 
     Pressing rollback twice goes two releases back: the restored spec carries its own release
     id, so the next rollback starts from there. Older releases of the very digest that runs now
-    (a redeploy of the same build) are passed over: going back means another build.
+    with the same spec apart from shipway's labels (a redeploy of the same build) are passed
+    over: going back means another build, or another spec of it (a secret rotated, env changed).
     """
     if to:
         for release in releases:
@@ -221,7 +222,22 @@ def choose(releases, running, to=None, current_digest=None):
                               "see `shipway releases`")
     older = [r for r in releases if running is None or r.seq < running.seq]
     digest = running.digest if running is not None else current_digest
-    return next((r for r in older if not digest or r.digest != digest), None)
+
+    def other(release):
+        if not digest or release.digest != digest:
+            return True
+        return running is not None and _without_own_labels(release.spec) != \
+            _without_own_labels(running.spec)
+    return next((r for r in older if other(r)), None)
+
+
+def _without_own_labels(spec):
+    """`spec` without the shipway.* labels a redeploy of the same build changes."""
+    from pipeline.swarm.spec import LABEL_PREFIX
+
+    labels = {k: v for k, v in ((spec or {}).get("Labels") or {}).items()
+              if not k.startswith(LABEL_PREFIX)}
+    return {**(spec or {}), "Labels": labels}
 
 
 def before_shipway(service, releases, running):

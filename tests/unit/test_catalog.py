@@ -53,6 +53,7 @@ def test_defaults_and_catalog_defaults_merge(tmp_path):
     ("{image: r/x, deploy: {replicas: 99999999999999999999}}", "deploy.replicas", "or less"),
     ("{image: r/x, jenkins: {timeout_minutes: 2147483648}}", "jenkins.timeout_minutes",
      "or less"),
+    ("{image: r/x, tmpfs: ['/scratch:size=lots']}", "tmpfs", "not a size"),
 ])
 def test_bad_entry_names_file_service_and_key(tmp_path, entry, key, words):
     path = write(tmp_path, f"services:\n  web: {entry}\n")

@@ -32,6 +32,17 @@ def test_same_digest_redeploys_are_passed_over():
     assert choose(history, history[0]).seq == 1
 
 
+def test_same_digest_with_another_spec_is_a_release_to_go_back_to():
+    """A secret rotated (or env changed) on the same image: rollback restores the old spec."""
+    same = "sha256:" + "e" * 64
+    history = [rel(3, same), rel(2, same), rel(1)]
+    for release, secret in zip(history, ("db_b", "db_a", "db_a")):
+        release.spec = {"Labels": {"shipway.release": release.id, "team": "x"},
+                        "TaskTemplate": {"ContainerSpec": {"Secrets": [{"SecretName": secret}]}}}
+    assert choose(history, history[0]).seq == 2
+    assert choose(history, history[1]).seq == 1       # #2 and #1 differ by image
+
+
 @pytest.mark.parametrize("ref, seq", [("#2", 2), ("102", 2), ("0000003", 3),
                                       ("sha256:1abc1abc1abc", 1), ("4abc4abc4abc", 4)])
 def test_to_picks_by_seq_build_commit_or_digest(ref, seq):

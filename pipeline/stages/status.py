@@ -4,6 +4,7 @@ from pipeline.errors import UsageError
 from pipeline.stages import common
 from pipeline.swarm import lock
 from pipeline.swarm.spec import DEPLOY_LABELS, LABEL_PREFIX, digest_of, image_of, task_image
+from pipeline.swarm.watch import desired_count
 
 
 def add_arguments(parser):
@@ -30,7 +31,8 @@ def service_status(api, name):
         "image": image,
         "digest": digest_of(image),
         "replicas": {
-            "desired": service["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas"),
+            "desired": desired_count(service["Spec"], [t for t in tasks
+                                                       if t.get("DesiredState") == "running"]),
             "running": len(running),
             "running_this_image": sum(1 for t in running if task_image(t) == image),
         },
@@ -56,9 +58,9 @@ def _settled(service, tasks, image):
     state = (service.get("UpdateStatus") or {}).get("State", "")
     if state not in ("updating", "rollback_started"):
         return False
-    desired = service["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas", 0)
     live = [t for t in tasks if t.get("DesiredState") == "running"]
-    return len(replica_slots(live, image)) == desired and not others_remain(tasks, image)
+    return (len(replica_slots(live, image)) == desired_count(service["Spec"], live)
+            and not others_remain(tasks, image))
 
 
 def _update_line(update):

@@ -70,6 +70,16 @@ def others_remain(tasks, image, down=()):
     return any(t.get("NodeID") not in down for t in old)
 
 
+def desired_count(spec, live):
+    """How many tasks the service should run: its replicas; for a global service, one per
+    node swarm gave a task to, and at least one (right after a create swarm may not have made
+    them yet: zero tasks is not converged). `live`: the tasks whose desired state is running."""
+    mode = spec.get("Mode") or {}
+    if "Global" in mode:
+        return max(1, len({t.get("NodeID") for t in live}))
+    return (mode.get("Replicated") or {}).get("Replicas", 0)
+
+
 def serving(tasks):
     """What the running tasks run: one image, or each with its count when they differ
     (a paused or stuck update), or "nothing" when no task runs."""
@@ -334,8 +344,8 @@ class Watcher:
             if state in ("paused", "rollback_started", "rollback_paused"):
                 self._why = message  # names the task that failed; later messages do not
         message = self._why or message
-        desired = service["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas", 0)
         live = [t for t in tasks if t.get("DesiredState") == "running"]
+        desired = desired_count(service["Spec"], live)
         healthy_slots = replica_slots(live, expect_image)
         healthy = len(healthy_slots) == desired
         converged = healthy and not self._others_remain(tasks, expect_image)

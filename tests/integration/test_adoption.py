@@ -385,11 +385,6 @@ services:
     assert running_digests(client, name) == [digest(releases["v2"])]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pipeline/swarm/watch.py Watcher._check takes the desired count from "
-    "Spec.Mode.Replicated.Replicas, 0 for a global service: a create is judged converged at "
-    "once (exit 0 before any task runs), an update never (its 1 healthy task is not 0), so it "
-    "waits out the timeout and exits 1"))
 def test_global_mode_deploys_and_converges(shipway, releases, docker_client, made, tmp_path):
     client = docker_client
     name = made.service("adopt-global")

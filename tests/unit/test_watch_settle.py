@@ -149,3 +149,13 @@ def test_an_old_container_on_this_engine_counts_as_gone_the_moment_it_exits():
     remote = {**old, "Status": {"State": "running", "ContainerStatus": {"ContainerID": "c-w1"}}}
     assert watcher._others_remain(new + [remote], "r:v2")    # on another node: the task rules
     assert watcher._wake.wait(5) and watcher._unwaitable      # so the loop polls for it
+
+
+def test_desired_count_of_replicated_and_global_services():
+    from pipeline.swarm.watch import desired_count
+
+    assert desired_count({"Mode": {"Replicated": {"Replicas": 3}}}, []) == 3
+    assert desired_count({"Mode": {"Replicated": {}}}, []) == 0
+    live = [{"NodeID": "a"}, {"NodeID": "b"}, {"NodeID": "b"}]
+    assert desired_count({"Mode": {"Global": {}}}, live) == 2
+    assert desired_count({"Mode": {"Global": {}}}, []) == 1   # not converged before any task

@@ -22,8 +22,11 @@ def run(ctx, args):
             common.locked(ctx, api, settings, "rollback", args):
         result = _rollback(ctx, args, api, settings)
     if args.dry_run:
-        for line in result.plan:
-            ctx.console.result(line)
+        if args.json:
+            ctx.console.json({**result.summary(), "dry_run": True, "plan": result.plan})
+        else:
+            for line in result.plan:
+                ctx.console.result(line)
         return 0
     if args.json:
         ctx.console.json(result.summary())   # also when it failed, as deploy does
@@ -49,4 +52,4 @@ def _rollback(ctx, args, api, settings):
         header = registry.auth_header(registry.auth_config(ctx, repo))
     to = None if args.to in (None, "", "previous") else args.to
     return swarm_apply.rollback(api, settings, header, ctx.console.event, dry_run=args.dry_run,
-                                to=to, current=current)
+                                to=to, current=current, build=ctx.build)

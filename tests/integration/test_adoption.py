@@ -299,6 +299,9 @@ def test_first_rollback_after_adoption_restores_the_spec_before_shipway(
     dry = shipway("rollback", "--service", name, "--dry-run", check=0)
     assert dry.stdout.strip() == (f"roll back service {name} to the spec before shipway's "
                                   f"first deploy: {releases['v2']} -> {releases['v1']}")
+    planned = shipway.json("rollback", "--service", name, "--dry-run")
+    assert planned["dry_run"] is True and planned["image"] == releases["v1"]
+    assert planned["plan"] == [dry.stdout.strip()]
     assert client.api.inspect_service(name)["Version"]["Index"] == version
 
     back = shipway("rollback", "--service", name, "--timeout", TIMEOUT, "--json", check=0)

@@ -7,6 +7,7 @@ import os
 import re
 
 from pipeline import imageref
+from pipeline.analysis import ANALYSIS_SCHEMA
 from pipeline.errors import CatalogError
 from pipeline.units import parse_duration
 
@@ -157,6 +158,7 @@ DEPLOY_SCHEMA = {
     "update": UPDATE_SCHEMA,
     "rollback": UPDATE_SCHEMA,
     "keep_releases": _int(1),
+    "analysis": ANALYSIS_SCHEMA,
 }
 
 JENKINS_SCHEMA = {

@@ -99,8 +99,12 @@ def network_ids(api, names):
     return ids
 
 
-def deploy(api, settings, image, build, registry_auth, report, dry_run=False):
-    """Make service `settings['name']` run `image` (pinned) with the settings' deploy spec."""
+def deploy(api, settings, image, build, registry_auth, report, dry_run=False, steps=None):
+    """Make service `settings['name']` run `image` (pinned) with the settings' deploy spec.
+
+    steps: a canary.Steps when the release is judged by analysis (first batch, canary, the
+    rest, bake), else None.
+    """
     name = settings["name"]
     timeout = settings["deploy"]["timeout"]
     ids = network_ids(api, settings["deploy"]["networks"])
@@ -135,9 +139,12 @@ def deploy(api, settings, image, build, registry_auth, report, dry_run=False):
             return Result(name, "planned", image, previous, plan=[f"update service {name}:"] +
                           ["  " + line for line in plan]), None, None
         report(f"updating service {name}: " + "; ".join(plan))
-        engine.update_service(api, current["ID"], current["Version"]["Index"],
-                              specs.apply(current["Spec"], desired), registry_auth)
         template_changed = any(d.startswith("TaskTemplate") for d in diffs)
+        spec = specs.apply(current["Spec"], desired)
+        if steps is not None and template_changed:  # analysis: first write, first batch only
+            spec = steps.first(current["Spec"], spec)
+        engine.update_service(api, current["ID"], current["Version"]["Index"], spec,
+                              registry_auth)
         return (Result(name, "updated", image, previous),
                 "update" if template_changed else "tasks", status.get("StartedAt"))
 
@@ -154,7 +161,11 @@ def deploy(api, settings, image, build, registry_auth, report, dry_run=False):
         since = None
     # Read the history now, while swarm works, not after: the release is recorded sooner.
     existing = history.history(api, name)
-    result.outcome = watcher.wait(image, mode, timeout, since)
+    if steps is not None and result.action in ("created", "updated") and (
+            mode == "update" or result.action == "created"):  # a new template: judge it
+        result.outcome = steps.wait(watcher, image, mode, timeout, since)
+    else:
+        result.outcome = watcher.wait(image, mode, timeout, since)
     if result.outcome.ok:
         ours = release_id if result.action in ("created", "updated") else None
         result.release = remember(api, name, settings["deploy"]["keep_releases"], report,

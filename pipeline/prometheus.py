@@ -162,14 +162,16 @@ def marker_text(service, release, image, build, result, at):
 
 def push_marker(base, environ, service, release, image, build, result, at=None,
                 timeout=TIMEOUT):
-    """POST the marker to the Pushgateway at `base`, grouped by job=shipway and the service
-    (each push replaces that service's last marker there; Prometheus keeps the history).
+    """POST the marker to the Pushgateway at `base`, grouped by job=shipway, the service and
+    the result: a push replaces only the last marker of that kind (a deploy's "failed" right
+    after its "auto-rollback" must not hide it before Prometheus scraped it); Prometheus keeps
+    the history, the value says when.
     Returns "" when pushed, else why not (a marker never fails a deploy)."""
     at = time.time() if at is None else at
     if not math.isfinite(at):
         at = time.time()
     url = (f"{base.rstrip('/')}/metrics/job/shipway/service/"
-           f"{urllib.parse.quote(service, safe='')}")
+           f"{urllib.parse.quote(service, safe='')}/result/{urllib.parse.quote(result, safe='')}")
     body = marker_text(service, release, image, build, result, at).encode()
     request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "text/plain; version=0.0.4"})

@@ -89,18 +89,15 @@ class Steps:
     def wait(self, watcher, image, mode, timeout, since=None):
         """Roll out in steps and judge; the Outcome of the whole deploy (after a failed
         check: not ok, naming the check, after the release before was restored)."""
-        started = time.monotonic()
-
-        def left():
-            return max(1.0, timeout - (time.monotonic() - started))
-
+        # `timeout` bounds each convergence (the first batch, the rest, a rollback), as it
+        # bounds the one of a plain deploy; the windows come on top.
         if self.batch is None:
             outcome = watcher.wait(image, mode, timeout, since)
             if not outcome.ok:
                 return outcome
             windows = [("canary", self.config.canary), ("bake", self.config.bake)]
             return self._judge(windows, image, outcome, timeout)
-        outcome = self._wait_batch(watcher, image, left(), since)
+        outcome = self._wait_batch(watcher, image, timeout, since)
         if outcome is not None:
             return outcome     # swarm itself gave up on the first batch (or timed out)
         failed = self._window("canary", self.config.canary, image, timeout)
@@ -110,7 +107,7 @@ class Steps:
         if isinstance(first_started, Outcome):
             return first_started
         self.report("analysis: canary passed; updating the rest")
-        outcome = watcher.wait(image, "update", left(), first_started)
+        outcome = watcher.wait(image, "update", timeout, first_started)
         if not outcome.ok:
             if outcome.running_image == image or outcome.update_state.startswith("rollback"):
                 return self._restore_after_swarm(outcome, image, timeout)

@@ -105,7 +105,9 @@ class Steps:
             return self._restore(failed, image, timeout)
         first_started = self._write_rest(image)
         if isinstance(first_started, Outcome):
-            return first_started
+            # swarm rolled the first batch back by itself meanwhile, or someone else changed
+            # the service: the watcher names which
+            return watcher.wait(image, "update", 5.0, since)
         self.report("analysis: canary passed; updating the rest")
         outcome = watcher.wait(image, "update", timeout, first_started)
         if not outcome.ok:

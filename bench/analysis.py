@@ -13,8 +13,9 @@ release answers /health fine and 500 to FAIL_PERCENT % of GET / (examples/hello)
                   start; time from the first bad answer to the last one and to the deploy's
                   exit (the rollback converged)
   bad, control    the same release without analysis: swarm rolls it out (exit 0); same window
-  good            a good release deployed without and with analysis, alternating: the time
-                  analysis adds, against canary + bake + at most one interval per window
+  good            a good release deployed without and with analysis, alternating, under the
+                  same load: the time analysis adds, against canary + bake + at most one
+                  interval per window
 
 Prints a table and writes bench/results/analysis.json (or --json FILE). Exits 1 when an
 expectation does not hold (the control must show failures; analysis must roll back).
@@ -55,6 +56,8 @@ def parse_args():
     p.add_argument("--replicas", type=int, default=4)
     p.add_argument("--fail-percent", type=int, default=50,
                    help="share of GET / the bad release fails (default 50)")
+    p.add_argument("--good-pairs", type=int, default=2,
+                   help="good deploys without/with analysis per round (default 2)")
     p.add_argument("--window", type=float, default=45.0,
                    help="seconds of load from a bad deploy's start (default 45)")
     p.add_argument("--json", metavar="OUT", help="results JSON (default bench/results/analysis.json)")
@@ -215,10 +218,17 @@ class Bench:
             if control["exit"] != 0 or not control["failed"]:
                 problems.append(f"{tag}: the control showed no failures: {control}")
             self.on("good1")
-            for key, analysis in (("good, plain", False), ("good, analysis", True)):
-                done, seconds = self.deploy("good2", analysis)
-                _lib.log(f"{tag} {key}: {seconds:.2f}s exit {done.returncode}")
-                runs[key].append({"exit": done.returncode, "deploy_s": round(seconds, 2)})
+            for key, analysis in (("good, plain", False), ("good, analysis", True)) * \
+                    self.args.good_pairs:
+                with Load(self.proxy.port, self.proxy.host(self.service),
+                          rate=self.args.requests_per_second, threads=self.args.threads,
+                          timeout=5.0, max_seconds=180, max_requests=10 ** 6) as load:
+                    time.sleep(1.0)   # the checks judge traffic: the same load as above
+                    done, seconds = self.deploy("good2", analysis)
+                _lib.log(f"{tag} {key}: {seconds:.2f}s exit {done.returncode}, "
+                         f"{load.result.describe()}")
+                runs[key].append({"exit": done.returncode, "deploy_s": round(seconds, 2),
+                                  "sent": load.result.sent, "failed": load.result.failed})
                 if done.returncode != 0:
                     problems.append(f"{tag}: {key} failed: {done.stderr.strip()[-300:]}")
                 self.on("good1")

@@ -97,7 +97,7 @@ class Steps:
                 return outcome
             windows = [("canary", self.config.canary), ("bake", self.config.bake)]
             return self._judge(windows, image, outcome, timeout)
-        outcome = self._wait_batch(watcher, image, timeout, since)
+        outcome = self._wait_healthy(watcher, image, timeout, since, self.batch, "first batch")
         if outcome is not None:
             return outcome     # swarm itself gave up on the first batch (or timed out)
         failed = self._window("canary", self.config.canary, image, timeout)
@@ -109,12 +109,21 @@ class Steps:
             # the service: the watcher names which
             return watcher.wait(image, "update", 5.0, since)
         self.report("analysis: canary passed; updating the rest")
-        outcome = watcher.wait(image, "update", timeout, first_started)
-        if not outcome.ok:
-            if outcome.running_image == image or outcome.update_state.startswith("rollback"):
-                return self._restore_after_swarm(outcome, image, timeout)
-            return outcome
-        return self._judge([("bake", self.config.bake)], image, outcome, timeout)
+        # The bake window starts once every task runs the release healthy, not when swarm
+        # says `completed`: swarm's monitor period runs during the window, and its verdict
+        # is read after it.
+        outcome = self._wait_healthy(watcher, image, timeout, first_started, None, "all tasks")
+        if outcome is None:
+            failed = self._window("bake", self.config.bake, image, timeout)
+            if failed is not None:
+                return self._restore(failed, image, timeout)
+            outcome = watcher.wait(image, "update", timeout, first_started)
+            if outcome.ok:
+                outcome.reason += "; analysis passed"
+                return outcome
+        if outcome.running_image == image or outcome.update_state.startswith("rollback"):
+            return self._restore_after_swarm(outcome, image, timeout)
+        return outcome
 
     def _judge(self, windows, image, outcome, timeout):
         for phase, seconds in windows:
@@ -135,34 +144,44 @@ class Steps:
             return failed
         return None
 
-    def _wait_batch(self, watcher, image, timeout, since):
-        """Until the first batch runs healthy: None then; else the watcher's Outcome of what
-        swarm did instead (paused, rolled back, timed out, replaced)."""
+    def _wait_healthy(self, watcher, image, timeout, since, count, what):
+        """Until `count` tasks (None: every replica) run `image` healthy: None then; else the
+        watcher's Outcome of what swarm did instead (paused, rolled back, timed out,
+        replaced). An old task still stopping (start-first) does not hold this up."""
         deadline = time.monotonic() + timeout
         seen = -1
         while time.monotonic() < deadline:
             service = engine.inspect_service(self.api, self.name)
             if service is None or image_of(service["Spec"]) != image:
-                return watcher.wait(image, "update", 1.0, since)   # names what happened
+                return self._why(watcher, image, since, timeout, timeout)
             status = service.get("UpdateStatus") or {}
             fresh = status.get("StartedAt") != since
             if fresh and status.get("State") in SWARM_GAVE_UP:
-                return watcher.wait(image, "update", 1.0, since)
+                # until swarm is done with it (a rollback converges, a pause stays)
+                return self._why(watcher, image, since, timeout, timeout)
             tasks = engine.list_tasks(self.api, service["ID"])
             healthy = {t.get("Slot") for t in tasks if t.get("DesiredState") == "running"
                        and t["Status"]["State"] == "running" and task_image(t) == image}
-            # start-first: the old task of a slot serves until it has stopped
-            old_running = sum(1 for t in tasks if task_image(t) != image
-                              and t["Status"]["State"] == "running")
-            replicas = service["Spec"]["Mode"]["Replicated"]["Replicas"]
+            want = count or service["Spec"]["Mode"]["Replicated"]["Replicas"]
             if len(healthy) != seen:
                 seen = len(healthy)
-                self.report(f"analysis: first batch: {seen}/{self.batch} tasks of the new "
-                            "release healthy")
-            if len(healthy) >= self.batch and old_running <= replicas - self.batch:
+                self.report(f"analysis: {what}: {seen}/{want} tasks of the new release healthy")
+            if len(healthy) >= want:
                 return None
             time.sleep(POLL_SECONDS)
-        return watcher.wait(image, "update", 1.0, since)
+        return self._why(watcher, image, since, 1.0, timeout)
+
+    @staticmethod
+    def _why(watcher, image, since, seconds, timeout):
+        """The watcher's account (within `seconds`) of an update that did not get there: it
+        names a pause, a rollback by swarm, another change, the task's error; None if it
+        got there after all. A timeout is named as the deploy's own."""
+        outcome = watcher.wait(image, "update", seconds, since)
+        if outcome.ok:
+            return None
+        outcome.reason = outcome.reason.replace(f"timed out after {seconds:.0f}s",
+                                                f"timed out after {timeout:.0f}s", 1)
+        return outcome
 
     def _write_rest(self, image):
         """Write the spec again with the user's UpdateConfig; the first update's StartedAt

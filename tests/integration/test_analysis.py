@@ -49,8 +49,9 @@ def analysis_block(prom_url, service, *, canary="4s", bake="4s", no_data="fail",
 
 @pytest.fixture(scope="module")
 def judged_releases(lab, tmp_path_factory):
-    """Pushed releases of the hello example: good1, good2, bad (60% of / fail at once) and
-    late (every / fails from 9 s after its container started)."""
+    """Pushed releases of the hello example: good1, good2, bad (60% of / fail at once),
+    late (every / fails from 9 s after its container started) and broken (its health check
+    fails)."""
     work = str(tmp_path_factory.mktemp("judged"))
     shutil.copytree(os.path.join(ROOT, "examples", "hello"), os.path.join(work, "hello"),
                     ignore=shutil.ignore_patterns("dist", "dist.tmp"))
@@ -60,7 +61,8 @@ def judged_releases(lab, tmp_path_factory):
     refs = {"repo": repo}
     for name, version, args in (("good1", "1.0.0", []), ("good2", "2.0.0", []),
                                 ("bad", "5.0.0", ["FAIL_PERCENT=60"]),
-                                ("late", "6.0.0", ["FAIL_PERCENT=100", "FAIL_AFTER=9"])):
+                                ("late", "6.0.0", ["FAIL_PERCENT=100", "FAIL_AFTER=9"]),
+                                ("broken", "7.0.0", ["BROKEN=1"])):
         env = {"VERSION": version}
         run("build", "--catalog", catalog, "--service", "hello", env=env, check=0)
         build_args = [a for arg in [f"VERSION={version}", *args] for a in ("--build-arg", arg)]
@@ -163,6 +165,22 @@ def test_release_bad_after_rollout_rolled_back_during_bake(shipway, docker_clien
     evaluations = record["analysis"]["evaluations"]
     assert all(e["verdict"] == "pass" for e in evaluations if e["phase"] == "canary")
     assert running_digests(docker_client, service_name) == [digest(judged_releases["good1"])] * 2
+
+
+def test_unhealthy_first_batch_is_swarms_rollback_as_without_analysis(
+        shipway, docker_client, judged_releases, service_name, stack, tmp_path):
+    proxy, prom = stack
+    plain, judged = catalogs(tmp_path, service_name, judged_releases["repo"], prom.url)
+    deploy(shipway, plain, service_name, judged_releases["good1"], 0)
+    proxy.wait_routed(service_name)
+    (record, proc), _ = under_load(proxy, service_name, lambda: deploy(
+        shipway, judged, service_name, judged_releases["broken"], 1))
+    error = proc.stderr.strip().splitlines()[-1]
+    assert "swarm rolled the update back" in error and judged_releases["good1"] in error, error
+    assert record["analysis"]["evaluations"] == []      # never got to the canary
+    assert running_digests(docker_client, service_name) == [digest(judged_releases["good1"])] * 2
+    spec = docker_client.api.inspect_service(service_name)["Spec"]
+    assert not spec["UpdateConfig"].get("Delay")        # swarm restored the spec before
 
 
 def test_unreachable_prometheus_is_one_error_before_anything_changes(

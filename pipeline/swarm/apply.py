@@ -161,8 +161,8 @@ def deploy(api, settings, image, build, registry_auth, report, dry_run=False, st
         since = None
     # Read the history now, while swarm works, not after: the release is recorded sooner.
     existing = history.history(api, name)
-    if steps is not None and result.action in ("created", "updated") and (
-            mode == "update" or result.action == "created"):  # a new template: judge it
+    judged = result.action == "created" or (result.action == "updated" and mode == "update")
+    if steps is not None and judged:   # a new task template: judged by analysis
         result.outcome = steps.wait(watcher, image, mode, timeout, since)
     else:
         result.outcome = watcher.wait(image, mode, timeout, since)

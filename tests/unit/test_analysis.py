@@ -231,3 +231,16 @@ def test_canary_spec_changes_only_parallelism_and_delay():
     out = canary.canary_spec(original, 2, 90)
     assert out["UpdateConfig"] == {**original["UpdateConfig"], "Delay": 90_000_000_000}
     assert original["UpdateConfig"]["Delay"] == 0      # a new document
+
+
+def test_prometheus_credentials_never_in_errors(tmp_path):
+    secret = tmp_path / "pw"
+    secret.write_text("hunter2-sentinel")
+    env = {"SHIPWAY_PROMETHEUS_USER": "ops", "SHIPWAY_PROMETHEUS_PASSWORD_FILE": str(secret)}
+    client = prometheus.Client("http://127.0.0.1:9", env, timeout=1)
+    _, error = client.value("up")
+    problem = prometheus.push_marker("http://127.0.0.1:9", env, "web", "#1", "r/web", "1",
+                                     "deployed", timeout=1)
+    for text in (error, problem, repr(client.__dict__.get("base"))):
+        assert "hunter2" not in text and "aHVudGVy" not in text
+    assert "cannot be reached" in error and "cannot reach" in problem

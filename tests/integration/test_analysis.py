@@ -199,6 +199,38 @@ def test_unreachable_prometheus_is_one_error_before_anything_changes(
     assert docker_client.api.inspect_service(service_name)["Version"]["Index"] == before
 
 
+def test_prometheus_lost_during_the_canary_counts_as_failed(shipway, docker_client,
+                                                            judged_releases, service_name,
+                                                            stack, tmp_path):
+    """Prometheus stops answering once the first batch runs: every evaluation fails (never a
+    silent pass) and the release is rolled back."""
+    import threading
+
+    from tests.integration.conftest import wait_for
+
+    proxy, prom = stack
+    plain, judged = catalogs(tmp_path, service_name, judged_releases["repo"], prom.url,
+                             canary="20s")
+    deploy(shipway, plain, service_name, judged_releases["good1"], 0)
+    proxy.wait_routed(service_name)
+
+    def stop_prometheus_when_the_canary_runs():
+        wait_for(lambda: running_digests(docker_client, service_name).count(
+            digest(judged_releases["good2"])) == 1, timeout=60, poll=0.2, what="the canary")
+        prom.stop()
+
+    stopper = threading.Thread(target=stop_prometheus_when_the_canary_runs, daemon=True)
+    stopper.start()
+    (record, proc), _ = under_load(proxy, service_name, lambda: deploy(
+        shipway, judged, service_name, judged_releases["good2"], 1))
+    stopper.join(5)
+    error = proc.stderr.strip().splitlines()[-1]
+    assert "check error-rate" in error and "cannot be reached" in error, error
+    failed = [e for e in record["analysis"]["evaluations"] if e["verdict"] == "fail"]
+    assert len(failed) == 2, record["analysis"]
+    assert running_digests(docker_client, service_name) == [digest(judged_releases["good1"])] * 2
+
+
 def test_query_with_several_series_is_refused_before_anything_changes(
         shipway, docker_client, judged_releases, service_name, stack, tmp_path):
     _, prom = stack

@@ -7,6 +7,7 @@ import os
 import re
 
 from pipeline import imageref
+from pipeline.analysis import ANALYSIS_SCHEMA
 from pipeline.errors import CatalogError
 from pipeline.jobs import names
 from pipeline.units import parse_duration
@@ -142,6 +143,7 @@ RUN_SCHEMA = {
     "timeout": _duration,
     "with_registry_auth": _bool,
     "keep_releases": _int(1),
+    "analysis": ANALYSIS_SCHEMA,     # releases judged by their traffic (pipeline/analysis.py)
 }
 
 

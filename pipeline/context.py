@@ -28,11 +28,19 @@ ENVIRONMENT = {
     "DOCKER_CONFIG": "Docker config dir (per-build logins)",
     "SHIPWAY_LOCK_LEASE": "seconds the deploy lock outlives its last renewal (default 30)",
     "USER": "who holds the deploy lock outside Jenkins (user@host, with the pid)",
+    "SHIPWAY_PROMETHEUS_USER": "Prometheus/Pushgateway user for deploy.analysis (basic auth)",
+    "SHIPWAY_PROMETHEUS_PASSWORD": "Prometheus password (prefer _FILE)",
+    "SHIPWAY_PROMETHEUS_PASSWORD_FILE": "file holding the Prometheus password",
+    "SHIPWAY_PROMETHEUS_TOKEN": "Prometheus bearer token (prefer _FILE)",
+    "SHIPWAY_PROMETHEUS_TOKEN_FILE": "file holding the Prometheus bearer token",
+    "SHIPWAY_PUSHGATEWAY": "Pushgateway for deploy markers (else deploy.analysis.pushgateway)",
 }
 # Secrets shipway reads from the environment, and where the files holding them are: never
 # passed on to commands it runs (the build command, the docker client).
 SECRET_VARIABLES = ("SHIPWAY_REGISTRY_PASSWORD", "SHIPWAY_REGISTRY_PASSWORD_FILE",
-                    "JENKINS_TOKEN", "JENKINS_TOKEN_FILE")
+                    "JENKINS_TOKEN", "JENKINS_TOKEN_FILE",
+                    "SHIPWAY_PROMETHEUS_PASSWORD", "SHIPWAY_PROMETHEUS_PASSWORD_FILE",
+                    "SHIPWAY_PROMETHEUS_TOKEN", "SHIPWAY_PROMETHEUS_TOKEN_FILE")
 
 
 def without_secrets(environ):

@@ -12,6 +12,9 @@ if [ -e /crash ]; then
     exit 3
 fi
 trap 'stopping=1; kill -TERM "$pid" 2>/dev/null' TERM INT
+# when the container started: a FAIL_AFTER release's CGI (index.cgi) counts from here
+HELLO_STARTED=$(/bin/busybox date +%s)
+export HELLO_STARTED
 /bin/busybox httpd -f -p 8080 -h /www &
 pid=$!
 # wait returns early when a trapped signal arrives; wait again to reap httpd

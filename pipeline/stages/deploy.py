@@ -150,12 +150,19 @@ def run(ctx, args):
         digest, platforms = resolve_digest(api, f"{repo}:{tag}", auth)
     pinned = imageref.pinned(repo, tag, digest)
     header = registry.auth_header(auth) if settings["deploy"]["with_registry_auth"] else None
+    from pipeline.swarm import canary  # analysis (deploy.analysis) and deploy markers
+
+    mark = canary.marker(settings, ctx.environ, ctx.build, ctx.console.event)
+    with engine_errors(f"deploy of {settings['name']}"):
+        # The preflight (Prometheus answers, every query parses): before the lock, before
+        # anything changes.
+        steps = canary.prepare(api, settings, ctx.environ, header, ctx.console.event, mark)
     with engine_errors(f"deploy of {settings['name']}"), \
             common.locked(ctx, api, settings, "deploy", args):
         # Under the lock: the secrets and configs it makes, the write, the wait.
         desired = desired_service(ctx, args, api, settings, service, pinned, platforms)
         result = swarm_apply.deploy(api, desired, ctx.build, header, ctx.console.event,
-                                    dry_run=args.dry_run)
+                                    dry_run=args.dry_run, steps=steps)
     if args.dry_run:
         if args.json:
             ctx.console.json({**result.summary(), "dry_run": True})
@@ -164,6 +171,10 @@ def run(ctx, args):
                 ctx.console.result(line)
         return 0
     record = result.summary()
+    if steps is not None:
+        record["analysis"] = steps.record()
+    if mark is not None:
+        mark("deployed" if result.outcome.ok else "failed", pinned, result.release)
     state.save(ctx.state_dir(args.state_dir), settings["name"], "deploy", record)
     if args.json:
         # Also when it failed ("ok": false): Jenkins archives this record, and a failed

@@ -28,6 +28,11 @@ def run(ctx, args):
             for line in result.plan:
                 ctx.console.result(line)
         return 0
+    from pipeline.swarm import canary
+
+    mark = canary.marker(settings, ctx.environ, ctx.build, ctx.console.event)
+    if mark is not None and result.action != "unchanged":
+        mark("rollback" if result.outcome.ok else "rollback-failed", result.image, result.release)
     if args.json:
         ctx.console.json(result.summary())   # also when it failed, as deploy does
     if not result.outcome.ok:

@@ -166,8 +166,12 @@ class Desired:
     keep_releases: int = 10
 
 
-def deploy(api, desired, build, registry_auth, report, dry_run=False):
-    """Make service `desired.name` run `desired.image` (pinned) with the fields asked for."""
+def deploy(api, desired, build, registry_auth, report, dry_run=False, steps=None):
+    """Make service `desired.name` run `desired.image` (pinned) with the fields asked for.
+
+    steps: a canary.Steps when the release is judged by analysis (first batch, canary, the
+    rest, bake), else None.
+    """
     name, image = desired.name, desired.image
     release_id = history.new_id()
     labels = specs.deploy_labels(image, specs.digest_of(image), build, release_id)
@@ -194,7 +198,10 @@ def deploy(api, desired, build, registry_auth, report, dry_run=False):
             engine.create_service(api, plan.spec, registry_auth)
         elif plan.action == "update":
             report(f"updating service {name}: " + "; ".join(c.line() for c in plan.changes))
-            engine.update_service(api, current["ID"], current["Version"]["Index"], plan.spec,
+            spec = plan.spec
+            if steps is not None and plan.wait == "update":  # analysis: the first batch only
+                spec = steps.first(current["Spec"], spec)
+            engine.update_service(api, current["ID"], current["Version"]["Index"], spec,
                                   registry_auth)
         elif plan.wait != "paused":
             report(f"service {name} already has this spec "
@@ -214,7 +221,11 @@ def deploy(api, desired, build, registry_auth, report, dry_run=False):
                                  serving(engine.list_tasks(api, service["ID"])))
         return result
     since = None if plan.since == "never" else plan.since
-    result.outcome = watcher.wait(image, plan.wait, desired.timeout, since)
+    judged = plan.action == "create" or (plan.action == "update" and plan.wait == "update")
+    if steps is not None and judged:   # a new task template: judged by analysis
+        result.outcome = steps.wait(watcher, image, plan.wait, desired.timeout, since)
+    else:
+        result.outcome = watcher.wait(image, plan.wait, desired.timeout, since)
     if result.outcome.ok:
         ours = release_id if plan.action in ("create", "update") else None
         result.release = remember(api, name, desired.keep_releases, report, result.outcome,

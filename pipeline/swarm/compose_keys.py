@@ -36,7 +36,7 @@ SERVICE_KEYS = (
 DEPLOY_KEYS = ("mode", "replicas", "endpoint_mode", "labels", "placement", "resources",
                "restart_policy", "update_config", "rollback_config")
 # shipway's own run options, kept under `deploy` next to the compose ones.
-SHIPWAY_DEPLOY_KEYS = ("timeout", "with_registry_auth", "keep_releases")
+SHIPWAY_DEPLOY_KEYS = ("timeout", "with_registry_auth", "keep_releases", "analysis")
 
 _PORT_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
 _PROPAGATIONS = ("rprivate", "private", "rshared", "shared", "rslave", "slave")

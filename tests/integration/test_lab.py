@@ -128,3 +128,18 @@ def test_lab_up_again_changes_nothing(lab_env):
     assert "shipway-proxy is up to date" in proc.stdout + proc.stderr
     assert snapshot() == before
     test_registry_wants_credentials_and_accepts_the_lab_ones(lab_env)
+
+
+def test_prometheus_scrapes_the_proxy_exporter_and_the_pushgateway(lab_env):
+    """lab/up runs Debian's Prometheus and Pushgateway on loopback; Prometheus scrapes the
+    proxy's HAProxy exporter (/_lab/metrics) and the Pushgateway."""
+    import json
+
+    prometheus, gateway = lab_env["SHIPWAY_LAB_PROMETHEUS"], lab_env["SHIPWAY_LAB_PUSHGATEWAY"]
+    assert prometheus.startswith("http://127.0.0.1:") and gateway.startswith("http://127.0.0.1:")
+    assert http_status(f"{gateway}/-/ready") == 200
+    assert http_status(f"{lab_env['SHIPWAY_LAB_PROXY']}/_lab/metrics") == 200
+    with urllib.request.urlopen(f"{prometheus}/api/v1/targets?state=active", timeout=10) as r:
+        targets = json.load(r)["data"]["activeTargets"]
+    health = {t["labels"]["job"]: t["health"] for t in targets}
+    assert health == {"haproxy": "up", "pushgateway": "up"}, targets

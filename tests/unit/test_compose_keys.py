@@ -105,7 +105,7 @@ def load(tmp_path, entry, top=""):
      "deploy.rollback_config.failure_action", "one of pause, continue"),
     ("{deploy: {timeout: soon}}", "deploy.timeout", "duration"),
     ("{deploy: {keep_releases: 0}}", "deploy.keep_releases", "1 or more"),
-    ("{deploy: {analysis: {}}}", "deploy.analysis", "unknown key"),
+    ("{deploy: {canary: {}}}", "deploy.canary", "unknown key"),
     ("{compose: web.yml}", "compose", "{file: STACK-FILE, service: NAME}"),
     ("{colour: red}", "colour", "unknown key"),
 ])

@@ -1,0 +1,284 @@
+"""deploy.analysis on the lab: real swarm, real HAProxy (its exporter), real Prometheus.
+
+Each test runs its own HAProxy (tests/support/proxy.py, the lab's template with the exporter)
+and its own Prometheus scraping it every second, sends steady load through the proxy while
+shipway deploys, and reads what runs from the engine. Windows are short (1 s interval, 4 s
+canary and bake) so the file stays well under a minute per test.
+"""
+import json
+import os
+import shutil
+
+import pytest
+
+from tests.integration.conftest import (
+    ROOT,
+    Shipway,
+    random_name,
+    running_digests,
+    write_catalog,
+)
+from tests.support import prometheus as promsupport
+from tests.support.load import Load
+from tests.support.proxy import SwarmProxy
+
+pytestmark = pytest.mark.skipif(bool(promsupport.available()), reason=promsupport.available())
+
+RATE_WINDOW = "3s"
+
+
+def error_ratio(service):
+    """PromQL: the share of 5xx answers HAProxy gave for the service's backend."""
+    sel = f'proxy="svc_{service}"'
+    return (f'sum(rate(haproxy_backend_http_responses_total{{{sel},code="5xx"}}[{RATE_WINDOW}]))'
+            f' / sum(rate(haproxy_backend_http_responses_total{{{sel}}}[{RATE_WINDOW}]))')
+
+
+def analysis_block(prom_url, service, *, canary="4s", bake="4s", no_data="fail", limit=2,
+                   query=None, pushgateway=None):
+    query = query or error_ratio(service)
+    lines = ["      analysis:", f"        prometheus: {prom_url}", "        interval: 1s",
+             f"        failure_limit: {limit}", f"        canary: {canary}",
+             f"        bake: {bake}", f"        no_data: {no_data}"]
+    if pushgateway:
+        lines.append(f"        pushgateway: {pushgateway}")
+    lines += ["        checks:", "          - name: error-rate",
+              f"            query: {json.dumps(query)}", "            max: 0.05"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def judged_releases(lab, tmp_path_factory):
+    """Pushed releases of the hello example: good1, good2, bad (60% of / fail at once),
+    late (every / fails from 9 s after its container started) and broken (its health check
+    fails)."""
+    work = str(tmp_path_factory.mktemp("judged"))
+    shutil.copytree(os.path.join(ROOT, "examples", "hello"), os.path.join(work, "hello"),
+                    ignore=shutil.ignore_patterns("dist", "dist.tmp"))
+    repo = f"{lab['SHIPWAY_REGISTRY']}/test/{random_name('judged')}"
+    catalog = write_catalog(os.path.join(work, "catalog.yml"), "hello", repo, "hello")
+    run = Shipway(lab, work)
+    refs = {"repo": repo}
+    for name, version, args in (("good1", "1.0.0", []), ("good2", "2.0.0", []),
+                                ("bad", "5.0.0", ["FAIL_PERCENT=60"]),
+                                ("late", "6.0.0", ["FAIL_PERCENT=100", "FAIL_AFTER=9"]),
+                                ("broken", "7.0.0", ["BROKEN=1"])):
+        env = {"VERSION": version}
+        run("build", "--catalog", catalog, "--service", "hello", env=env, check=0)
+        build_args = [a for arg in [f"VERSION={version}", *args] for a in ("--build-arg", arg)]
+        run("image", "--catalog", catalog, "--service", "hello", "--tag", name, *build_args,
+            env=env, check=0)
+        pushed = run("push", "--catalog", catalog, "--service", "hello", "--tag", name, check=0)
+        refs[name] = f"{repo}:{name}@{pushed.stdout.strip().split('@')[1]}"
+    return refs
+
+
+@pytest.fixture
+def stack(docker_client, service_name):
+    """The test's proxy routing the service, and a Prometheus scraping the proxy."""
+    with SwarmProxy(docker_client, {service_name: True}) as proxy, \
+            promsupport.PrometheusServer({"haproxy": f"127.0.0.1:{proxy.port}"}) as prom:
+        prom.wait_for('up{job="haproxy"} == 1')
+        yield proxy, prom
+
+
+def catalogs(tmp_path, service, repo, prom_url, **options):
+    """(plain catalog, catalog with analysis) for the service."""
+    plain = write_catalog(str(tmp_path / "plain.yml"), service, repo, ".", networks=["proxy"])
+    judged = write_catalog(str(tmp_path / "judged.yml"), service, repo, ".",
+                           networks=["proxy"],
+                           extra=analysis_block(prom_url, service, **options))
+    return plain, judged
+
+
+def deploy(shipway, catalog, service, image, check, env=None):
+    proc = shipway("deploy", "--catalog", catalog, "--service", service, "--image", image,
+                   "--json", env=env, check=check)
+    return json.loads(proc.stdout), proc
+
+
+def digest(ref):
+    return ref.rsplit("@", 1)[1]
+
+
+def under_load(proxy, service, fn):
+    with Load(proxy.port, proxy.host(service), rate=30, threads=3, max_seconds=110) as load:
+        value = fn()
+    return value, load.result
+
+
+def test_good_release_passes_after_bake(shipway, docker_client, judged_releases, service_name,
+                                        stack, tmp_path):
+    proxy, prom = stack
+    plain, judged = catalogs(tmp_path, service_name, judged_releases["repo"], prom.url)
+    deploy(shipway, plain, service_name, judged_releases["good1"], 0)
+    proxy.wait_routed(service_name)
+    (record, proc), load = under_load(proxy, service_name, lambda: deploy(
+        shipway, judged, service_name, judged_releases["good2"], 0))
+    assert record["ok"], proc.stderr
+    analysis = record["analysis"]
+    phases = {e["phase"] for e in analysis["evaluations"]}
+    assert phases == {"canary", "bake"}, analysis
+    assert all(e["verdict"] == "pass" for e in analysis["evaluations"]), analysis
+    assert analysis["first_batch"] == 1
+    assert running_digests(docker_client, service_name) == [digest(judged_releases["good2"])] * 2
+    # the spec keeps the user's own UpdateConfig, not the canary's long delay
+    spec = docker_client.api.inspect_service(service_name)["Spec"]
+    assert spec["UpdateConfig"]["Parallelism"] == 1
+    assert not spec["UpdateConfig"].get("Delay")
+    assert load.failed == 0, load.describe()
+
+
+def test_bad_release_rolled_back_during_canary(shipway, docker_client, judged_releases,
+                                               service_name, stack, tmp_path):
+    proxy, prom = stack
+    plain, judged = catalogs(tmp_path, service_name, judged_releases["repo"], prom.url,
+                             canary="20s")
+    deploy(shipway, plain, service_name, judged_releases["good1"], 0)
+    proxy.wait_routed(service_name)
+    (record, proc), load = under_load(proxy, service_name, lambda: deploy(
+        shipway, judged, service_name, judged_releases["bad"], 1))
+    assert not record["ok"]
+    error = proc.stderr.strip().splitlines()[-1]
+    assert "check error-rate" in error and "above max 0.05" in error, error
+    assert "canary" in error and judged_releases["good1"] in error, proc.stderr + load.describe()
+    failed = [e for e in record["analysis"]["evaluations"] if e["verdict"] == "fail"]
+    assert len(failed) == 2 and all(e["phase"] == "canary" for e in failed), record["analysis"]
+    assert record["analysis"]["rolled_back_to"]["image"] == judged_releases["good1"]
+    assert running_digests(docker_client, service_name) == [digest(judged_releases["good1"])] * 2
+    # only the canary's share of the traffic ever saw the bad release
+    assert 0 < load.failed < load.sent * 0.5, load.describe()
+
+
+def test_release_bad_after_rollout_rolled_back_during_bake(shipway, docker_client,
+                                                           judged_releases, service_name,
+                                                           stack, tmp_path):
+    proxy, prom = stack
+    plain, judged = catalogs(tmp_path, service_name, judged_releases["repo"], prom.url,
+                             canary="3s", bake="40s")
+    deploy(shipway, plain, service_name, judged_releases["good1"], 0)
+    proxy.wait_routed(service_name)
+    (record, proc), _ = under_load(proxy, service_name, lambda: deploy(
+        shipway, judged, service_name, judged_releases["late"], 1))
+    error = proc.stderr.strip().splitlines()[-1]
+    assert "check error-rate" in error and "bake" in error, error
+    evaluations = record["analysis"]["evaluations"]
+    assert all(e["verdict"] == "pass" for e in evaluations if e["phase"] == "canary")
+    assert running_digests(docker_client, service_name) == [digest(judged_releases["good1"])] * 2
+
+
+def test_unhealthy_first_batch_is_swarms_rollback_as_without_analysis(
+        shipway, docker_client, judged_releases, service_name, stack, tmp_path):
+    proxy, prom = stack
+    plain, judged = catalogs(tmp_path, service_name, judged_releases["repo"], prom.url)
+    deploy(shipway, plain, service_name, judged_releases["good1"], 0)
+    proxy.wait_routed(service_name)
+    (record, proc), _ = under_load(proxy, service_name, lambda: deploy(
+        shipway, judged, service_name, judged_releases["broken"], 1))
+    error = proc.stderr.strip().splitlines()[-1]
+    assert "swarm rolled the update back" in error and judged_releases["good1"] in error, error
+    assert record["analysis"]["evaluations"] == []      # never got to the canary
+    assert running_digests(docker_client, service_name) == [digest(judged_releases["good1"])] * 2
+    spec = docker_client.api.inspect_service(service_name)["Spec"]
+    assert not spec["UpdateConfig"].get("Delay")        # swarm restored the spec before
+
+
+def test_unreachable_prometheus_is_one_error_before_anything_changes(
+        shipway, docker_client, judged_releases, service_name, tmp_path):
+    from tests.support.proxy import free_port
+
+    plain, judged = catalogs(tmp_path, service_name, judged_releases["repo"],
+                             f"http://127.0.0.1:{free_port()}")
+    deploy(shipway, plain, service_name, judged_releases["good1"], 0)
+    before = docker_client.api.inspect_service(service_name)["Version"]["Index"]
+    proc = shipway("deploy", "--catalog", judged, "--service", service_name, "--image",
+                   judged_releases["good2"], check=2)
+    error = proc.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: analysis check error-rate: Prometheus at http://127.0.0.1:")
+    assert "cannot be reached" in error and "nothing was changed" in error, error
+    assert docker_client.api.inspect_service(service_name)["Version"]["Index"] == before
+
+
+def test_prometheus_lost_during_the_canary_counts_as_failed(shipway, docker_client,
+                                                            judged_releases, service_name,
+                                                            stack, tmp_path):
+    """Prometheus stops answering once the first batch runs: every evaluation fails (never a
+    silent pass) and the release is rolled back."""
+    import threading
+
+    from tests.integration.conftest import wait_for
+
+    proxy, prom = stack
+    plain, judged = catalogs(tmp_path, service_name, judged_releases["repo"], prom.url,
+                             canary="20s")
+    deploy(shipway, plain, service_name, judged_releases["good1"], 0)
+    proxy.wait_routed(service_name)
+
+    def stop_prometheus_when_the_canary_runs():
+        wait_for(lambda: running_digests(docker_client, service_name).count(
+            digest(judged_releases["good2"])) == 1, timeout=60, poll=0.2, what="the canary")
+        prom.stop()
+
+    stopper = threading.Thread(target=stop_prometheus_when_the_canary_runs, daemon=True)
+    stopper.start()
+    (record, proc), _ = under_load(proxy, service_name, lambda: deploy(
+        shipway, judged, service_name, judged_releases["good2"], 1))
+    stopper.join(5)
+    error = proc.stderr.strip().splitlines()[-1]
+    assert "check error-rate" in error and "cannot be reached" in error, error
+    failed = [e for e in record["analysis"]["evaluations"] if e["verdict"] == "fail"]
+    assert len(failed) == 2, record["analysis"]
+    assert running_digests(docker_client, service_name) == [digest(judged_releases["good1"])] * 2
+
+
+def test_query_with_several_series_is_refused_before_anything_changes(
+        shipway, docker_client, judged_releases, service_name, stack, tmp_path):
+    _, prom = stack
+    plain, judged = catalogs(tmp_path, service_name, judged_releases["repo"], prom.url,
+                             query="haproxy_backend_http_responses_total")
+    deploy(shipway, plain, service_name, judged_releases["good1"], 0)
+    proc = shipway("deploy", "--catalog", judged, "--service", service_name, "--image",
+                   judged_releases["good2"], check=2)
+    assert "series, not one" in proc.stderr and "aggregate it" in proc.stderr, proc.stderr
+    assert running_digests(docker_client, service_name) == [digest(judged_releases["good1"])] * 2
+
+
+@pytest.mark.parametrize("no_data,code", [("fail", 1), ("pass", 0), ("wait", 1)])
+def test_no_traffic(shipway, docker_client, judged_releases, service_name, stack, tmp_path,
+                    no_data, code):
+    """No load: the error ratio is 0/0 (NaN), i.e. no data. fail rolls back, pass deploys,
+    wait holds the window until the deploy timeout and then fails (and rolls back)."""
+    _, prom = stack
+    plain, judged = catalogs(tmp_path, service_name, judged_releases["repo"], prom.url,
+                             canary="2s", bake="2s", no_data=no_data)
+    if no_data == "wait":   # a short deploy timeout bounds the wait
+        path = tmp_path / "judged.yml"
+        path.write_text(path.read_text().replace("timeout: 120s", "timeout: 10s"))
+    deploy(shipway, plain, service_name, judged_releases["good1"], 0)
+    record, proc = deploy(shipway, judged, service_name, judged_releases["good2"], code)
+    verdicts = {e["verdict"] for e in record["analysis"]["evaluations"]}
+    want = {"fail": {"fail"}, "pass": {"pass"}, "wait": {"wait", "fail"}}[no_data]
+    assert verdicts == want, proc.stderr
+    expected = judged_releases["good2"] if code == 0 else judged_releases["good1"]
+    assert running_digests(docker_client, service_name) == [digest(expected)] * 2
+    if code:
+        assert "no data" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_deploy_markers_reach_the_pushgateway(shipway, docker_client, judged_releases,
+                                              service_name, tmp_path):
+    with promsupport.PushgatewayServer() as gateway:
+        plain, _ = catalogs(tmp_path, service_name, judged_releases["repo"], "http://x")
+        env = {"SHIPWAY_PUSHGATEWAY": gateway.url, "BUILD_NUMBER": "41"}
+        deploy(shipway, plain, service_name, judged_releases["good1"], 0, env=env)
+        env["BUILD_NUMBER"] = "42"
+        deploy(shipway, plain, service_name, judged_releases["good2"], 0, env=env)
+        shipway("rollback", "--catalog", plain, "--service", service_name, env=env, check=0)
+        text = gateway.metrics()
+    lines = [line for line in text.splitlines() if line.startswith("shipway_deploy_info{")]
+    deployed = [line for line in lines if 'result="deployed"' in line]
+    rolled = [line for line in lines if 'result="rollback"' in line]
+    assert len(deployed) == 1 and 'build="42"' in deployed[0], lines
+    assert judged_releases["good2"] in deployed[0] and f'service="{service_name}"' in deployed[0]
+    assert len(rolled) == 1 and judged_releases["good1"] in rolled[0], lines
+    assert float(rolled[0].rsplit(" ", 1)[1]) > 1.7e9   # the time, in unix seconds

@@ -33,10 +33,9 @@ class Console:
         self.secrets = ()
 
     def _masked(self, text):
-        for secret in self.secrets:
-            if len(secret) >= 4 and secret in text:
-                text = text.replace(secret, "***")
-        return text
+        from pipeline.swarm.forensics import redact
+
+        return redact(text, self.secrets)
 
     def event(self, message):
         """One line about something that happened (to stderr)."""

@@ -175,6 +175,10 @@ def run(ctx, args):
         record["analysis"] = steps.record()
     if mark is not None:
         mark("deployed" if result.outcome.ok else "failed", pinned, result.release)
+    from pipeline.context import redacted, secret_values
+
+    # A plan's env values may hold a secret shipway knows: not in the file the job archives.
+    record = redacted(record, secret_values(ctx.environ))
     state.save(ctx.state_dir(args.state_dir), settings["name"], "deploy", record)
     if args.json:
         # Also when it failed ("ok": false): Jenkins archives this record, and a failed

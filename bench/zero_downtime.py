@@ -34,8 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _lib  # noqa: E402  (puts the repository root on sys.path)
 
 from tests.support.load import Result, measure  # noqa: E402
-from tests.support.proxy import (SwarmProxy, create_plain_service, remove_service,  # noqa: E402
-                                 update_image)
+from tests.support.proxy import SwarmProxy, create_plain_service, update_image  # noqa: E402
 
 VERSIONS = {"v1": ("1.0.0", ""), "v2": ("2.0.0", ""), "broken": ("4.0.0", "1")}
 UPDATE = "{parallelism: 1, delay: 0s, order: start-first, failure_action: rollback, monitor: 2s}"

@@ -13,8 +13,13 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from pipeline import catalog, render
-from tests.support.groovy import (HARNESS_GAP, compile_groovy, groovy_available, pipeline_run,
-                                  run_pipelines)
+from tests.support.groovy import (
+    HARNESS_GAP,
+    compile_groovy,
+    groovy_available,
+    pipeline_run,
+    run_pipelines,
+)
 
 pytestmark = [pytest.mark.groovy,
               pytest.mark.skipif(not groovy_available(), reason="groovy/groovyc not installed")]

@@ -18,8 +18,7 @@ import urllib.request
 
 import pytest
 
-from tests.integration.conftest import (ROOT, random_name, running_digests, wait_for,
-                                        write_catalog)
+from tests.integration.conftest import ROOT, random_name, running_digests, wait_for, write_catalog
 
 pytestmark = pytest.mark.integration
 TASK_LINE = re.compile(r"^\[shipway\] task \d+ [0-9a-z]{12} on \S+: (\w+ -> )?\w+ \(desired \w+, ")

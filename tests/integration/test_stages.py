@@ -8,8 +8,13 @@ import urllib.request
 
 import pytest
 
-from tests.integration.conftest import (ROOT, container_digests, random_name, running_digests,
-                                        write_catalog)
+from tests.integration.conftest import (
+    ROOT,
+    container_digests,
+    random_name,
+    running_digests,
+    write_catalog,
+)
 from tests.support.faultproxy import FaultProxy
 
 pytestmark = pytest.mark.integration

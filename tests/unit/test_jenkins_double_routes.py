@@ -15,7 +15,12 @@ from tests.support.jenkins_double import handlers_builds as builds
 from tests.support.jenkins_double import handlers_items as items
 from tests.support.jenkins_double import handlers_system as system
 from tests.support.jenkins_double.exported import (
-    Exported, Prop, TreeSyntaxError, parse_tree, render)
+    Exported,
+    Prop,
+    TreeSyntaxError,
+    parse_tree,
+    render,
+)
 from tests.support.jenkins_double.routes import match
 from tests.support.jenkins_double.security import PERMISSIONS, READ_ONLY
 from tests.support.jenkins_double.server import process

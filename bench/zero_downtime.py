@@ -197,7 +197,8 @@ class Bench:
             for replicas, name in self.controls.items():
                 key = "control" if replicas == 1 else "control, 2 replicas"
                 _, load = self.under_load(
-                    name, lambda: update_image(self.client, name, self.refs[target]))
+                    name, lambda name=name, target=target:
+                    update_image(self.client, name, self.refs[target]))
                 _lib.log(f"{tag} {key}: {load.describe()}")
                 runs[key].append(load)
                 if replicas == 1:

@@ -168,8 +168,8 @@ def test_unified_diff_shows_the_changed_line_only():
     changed = BASE.replace("<sandbox>true", "<sandbox>false")
     diff = xmlnorm.unified_diff(BASE, changed, "demo/hello")
     assert diff.startswith("--- jenkins/demo/hello/config.xml\n+++ catalog/demo/hello/config.xml")
-    removed = [l for l in diff.splitlines() if l.startswith("-") and not l.startswith("---")]
-    added = [l for l in diff.splitlines() if l.startswith("+") and not l.startswith("+++")]
+    removed = [ln for ln in diff.splitlines() if ln.startswith("-") and not ln.startswith("---")]
+    added = [ln for ln in diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
     assert removed == ["-    <sandbox>true</sandbox>"]
     assert added == ["+    <sandbox>false</sandbox>"]
 
@@ -177,7 +177,7 @@ def test_unified_diff_shows_the_changed_line_only():
 def test_unified_diff_of_a_missing_item_is_all_additions():
     diff = xmlnorm.unified_diff(None, BASE, "demo/hello")
     assert diff.startswith("--- /dev/null\n+++ catalog/demo/hello/config.xml")
-    assert "-" not in "".join(l[0] for l in diff.splitlines()[2:] if not l.startswith("@@"))
+    assert "-" not in "".join(ln[0] for ln in diff.splitlines()[2:] if not ln.startswith("@@"))
 
 
 def test_equal_configs_have_no_diff():

@@ -112,7 +112,8 @@ class Bench:
       rollback_config: {ROLLBACK}
 """)
         for name, (version, broken) in VERSIONS.items():
-            _lib.log(f"building {self.repo}:{name} (version {version}{', broken' if broken else ''})")
+            _lib.log(f"building {self.repo}:{name} "
+                     f"(version {version}{', broken' if broken else ''})")
             self.shipway("build", extra_env={"VERSION": version})
             self.shipway("image", "--tag", name, "--build-arg", f"VERSION={version}",
                          "--build-arg", f"BROKEN={broken}", extra_env={"VERSION": version})

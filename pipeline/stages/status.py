@@ -93,7 +93,8 @@ def run(ctx, args):
     lines = [
         f"service:   {status['service']} ({status['id'][:12]}, version {status['version']})",
         f"image:     {status['image']}",
-        f"replicas:  {r['running']}/{r['desired']} running ({r['running_this_image']} on this image)",
+        f"replicas:  {r['running']}/{r['desired']} running "
+        f"({r['running_this_image']} on this image)",
         f"update:    {_update_line(u)}",
         "lock:      " + (lock.line(status["lock"]) if status["lock"] else "free"),
         f"previous:  {status['previous_image'] or 'none'} (swarm's previous spec)",

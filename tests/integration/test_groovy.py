@@ -204,8 +204,8 @@ def _scenarios(tmp_path_factory):
     add("push-fails", render.render_jenkinsfile(basic, "hello"), {"FAKE_SHIPWAY_FAIL_push": "3"},
         branch="main", credentials=CREDS)
     add("no-credential", render.render_jenkinsfile(basic, "hello"), branch="main")
-    add("deploy-fails", render.render_jenkinsfile(basic, "hello"), {"FAKE_SHIPWAY_FAIL_deploy": "1"},
-        branch="main", credentials=CREDS)
+    add("deploy-fails", render.render_jenkinsfile(basic, "hello"),
+        {"FAKE_SHIPWAY_FAIL_deploy": "1"}, branch="main", credentials=CREDS)
     add("echo-secret", textwrap.dedent("""\
         pipeline {
             agent any

@@ -60,7 +60,8 @@ def parse_args():
                    help="good deploys without/with analysis per round (default 2)")
     p.add_argument("--window", type=float, default=45.0,
                    help="seconds of load from a bad deploy's start (default 45)")
-    p.add_argument("--json", metavar="OUT", help="results JSON (default bench/results/analysis.json)")
+    p.add_argument("--json", metavar="OUT",
+                   help="results JSON (default bench/results/analysis.json)")
     args = p.parse_args()
     if args.rounds < 1 or args.replicas < 2 or not 0 < args.fail_percent <= 100:
         p.error("--rounds >= 1, --replicas >= 2, --fail-percent 1-100")

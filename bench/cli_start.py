@@ -14,8 +14,8 @@ jenkins are imported lazily), peak memory under 60 MB.
     python bench/cli_start.py [--pairs 10] [--service NAME]
 """
 import os
-import statistics
 import shutil
+import statistics
 import sys
 import tempfile
 

@@ -23,7 +23,6 @@ jobs. No Docker needed.
     python bench/jobs.py [--pairs 5] [--services 200] [--scenarios cold,noop,change]
 """
 import os
-import re
 import secrets
 import shutil
 import statistics

@@ -119,7 +119,7 @@ def failover(lab, fx, rounds):
         env = {**fx.ship_env, "DOCKER_HOST": lab.socket(via)}
         box = {}
 
-        def deploy(env=env, target=target):
+        def deploy(env=env, target=target, box=box):
             box["seconds"], box["proc"] = _lib.run(
                 _lib.shipway("deploy", "--catalog", fx.catalog, "--service", fx.name,
                              "--image", f"{fx.repo}:{target}", "--timeout", "300s"),
@@ -136,7 +136,8 @@ def failover(lab, fx, rounds):
         wait_for(updating, 60, "the update to start")
         lab.act("kill", leader)
         killed = time.monotonic()
-        wait_for(lambda: lab.leader(exclude=[leader]) != leader, 120, "a new leader")
+        wait_for(lambda leader=leader: lab.leader(exclude=[leader]) != leader, 120,
+                 "a new leader")
         elected = time.monotonic() - killed
 
         def completed(api=api, target=target):

@@ -34,8 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _lib  # noqa: E402  (puts the repository root on sys.path)
 
 from tests.support.load import Result, measure  # noqa: E402
-from tests.support.proxy import (SwarmProxy, create_plain_service, remove_service,  # noqa: E402
-                                 update_image)
+from tests.support.proxy import SwarmProxy, create_plain_service, update_image  # noqa: E402
 
 VERSIONS = {"v1": ("1.0.0", ""), "v2": ("2.0.0", ""), "broken": ("4.0.0", "1")}
 UPDATE = "{parallelism: 1, delay: 0s, order: start-first, failure_action: rollback, monitor: 2s}"
@@ -113,7 +112,8 @@ class Bench:
       rollback_config: {ROLLBACK}
 """)
         for name, (version, broken) in VERSIONS.items():
-            _lib.log(f"building {self.repo}:{name} (version {version}{', broken' if broken else ''})")
+            _lib.log(f"building {self.repo}:{name} "
+                     f"(version {version}{', broken' if broken else ''})")
             self.shipway("build", extra_env={"VERSION": version})
             self.shipway("image", "--tag", name, "--build-arg", f"VERSION={version}",
                          "--build-arg", f"BROKEN={broken}", extra_env={"VERSION": version})
@@ -198,7 +198,8 @@ class Bench:
             for replicas, name in self.controls.items():
                 key = "control" if replicas == 1 else "control, 2 replicas"
                 _, load = self.under_load(
-                    name, lambda: update_image(self.client, name, self.refs[target]))
+                    name, lambda name=name, target=target:
+                    update_image(self.client, name, self.refs[target]))
                 _lib.log(f"{tag} {key}: {load.describe()}")
                 runs[key].append(load)
                 if replicas == 1:

@@ -209,9 +209,11 @@ def judge(check, value, no_data, phase="", at=None, error=""):
         verdict = {"fail": "fail", "pass": "pass", "wait": "wait"}[no_data]
         return Evaluation(name, phase, at, verdict, None, f"no data (no_data: {no_data})")
     if "min" in check and value < check["min"]:
-        return Evaluation(name, phase, at, "fail", value, f"{value:g} is below min {check['min']:g}")
+        return Evaluation(name, phase, at, "fail", value,
+                          f"{value:g} is below min {check['min']:g}")
     if "max" in check and value > check["max"]:
-        return Evaluation(name, phase, at, "fail", value, f"{value:g} is above max {check['max']:g}")
+        return Evaluation(name, phase, at, "fail", value,
+                          f"{value:g} is above max {check['max']:g}")
     return Evaluation(name, phase, at, "pass", value, f"{value:g} within {bound_text(check)}")
 
 

@@ -23,7 +23,8 @@ STAGES = {
     "releases": ("pipeline.stages.releases", "the service's recorded releases, newest first"),
     "remove": ("pipeline.stages.remove", "remove the service and its release history"),
     "unlock": ("pipeline.stages.unlock", "break the service's deploy lock, saying whose it was"),
-    "render": ("pipeline.stages.render", "render Jenkinsfiles and job config.xml from the catalog"),
+    "render": ("pipeline.stages.render",
+               "render Jenkinsfiles and job config.xml from the catalog"),
     "jobs": ("pipeline.stages.jobs", "provision Jenkins jobs from the catalog (sync/diff/list)"),
 }
 
@@ -45,7 +46,8 @@ def build_parser(stage=None):
     parser = _Parser(prog="shipway", description="Build-step runner and Jenkins companion "
                      "for Docker Swarm. Every stage takes --catalog FILE --service NAME.")
     parser.add_argument("--version", action="version", version=f"shipway {__version__}")
-    parser.add_argument("--timestamps", action="store_true", help="prefix event lines with the time")
+    parser.add_argument("--timestamps", action="store_true",
+                        help="prefix event lines with the time")
     sub = parser.add_subparsers(dest="stage", metavar="STAGE", parser_class=_Parser)
     for name, (module, help_text) in _available_stages().items():
         stage_parser = sub.add_parser(name, help=help_text, description=help_text)

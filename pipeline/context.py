@@ -162,7 +162,8 @@ class Context:
                     password = handle.read().strip()
             except OSError as exc:
                 raise UsageError(f"cannot read SHIPWAY_REGISTRY_PASSWORD_FILE: {exc.strerror}",
-                                 hint="point it at a readable file holding only the password")
+                                 hint="point it at a readable file holding only the password"
+                                 ) from None
         if (user is None) != (password is None):
             raise UsageError("registry user and password must be given together",
                              hint="set SHIPWAY_REGISTRY_USER and SHIPWAY_REGISTRY_PASSWORD(_FILE)")

@@ -5,7 +5,8 @@ from pipeline.errors import UsageError
 
 # distribution/reference: domain (optional), path components, tag, digest.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
+_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
 _REPO = rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
 _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"sha256:[a-f0-9]{64}"
@@ -22,7 +23,8 @@ def split(reference):
     first = repo.split("/", 1)[0]
     if "/" in repo and registry_of(repo) == "docker.io" and not re.match(f"^{_COMPONENT}$", first):
         # Not a registry host (no '.', ':' or localhost), so a path component: lower case only.
-        raise ValueError(f"not a valid image reference: {reference!r} (repository names are lower case)")
+        raise ValueError(f"not a valid image reference: {reference!r} "
+                         "(repository names are lower case)")
     return repo, match.group("tag"), match.group("digest")
 
 

@@ -114,6 +114,9 @@ mn_start_daemon() {
     # nsenter --net only (not `ip netns exec`, which remounts /sys and hides the cgroups);
     # unshare --uts for the node's own hostname.  Both exec, so the pid is dockerd's.  The
     # shell joins the lab's cgroup first: dockerd, its containerd and the shims stay there.
+    # The script is single-quoted on purpose: $1, $@ and $$ are the inner sh's; the cgroup.procs
+    # paths (no spaces) are split on purpose into one argument each.
+    # shellcheck disable=SC2016,SC2046
     spawn "$dir/dockerd.log" nsenter --net="/run/netns/$(mn_ns "$node")" -- \
         unshare --uts -- sh -c 'hostname "$1"; shift; for f in "$@"; do case $f in --) shift; break;; esac; echo $$ >"$f" 2>/dev/null; shift; done; exec /usr/sbin/dockerd "$@"' \
         sh "$node" $(mn_cgroup_procs_files "daemons/$node") -- "${args[@]}"

@@ -13,7 +13,8 @@ NO_LOGIN = "no-login.invalid"  # the only "registry" a Docker config without log
 
 
 def connect(environ):
-    """A docker.DockerClient from DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH / DOCKER_CONFIG."""
+    """A docker.DockerClient from DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH /
+    DOCKER_CONFIG."""
     import docker
     from docker import auth
     from docker.errors import DockerException

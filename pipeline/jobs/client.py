@@ -156,8 +156,13 @@ class Client:
         `what` names the operation in messages ("create demo/hello"). Whatever still fails
         is raised as RequestFailed, whose `failure` says how.
         """
-        from tenacity import (Retrying, retry_if_exception, stop_after_attempt,
-                              wait_exponential, wait_random)
+        from tenacity import (
+            Retrying,
+            retry_if_exception,
+            stop_after_attempt,
+            wait_exponential,
+            wait_random,
+        )
 
         def retryable(exc):
             return isinstance(exc, RequestFailed) and exc.failure.retryable

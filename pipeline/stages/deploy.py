@@ -41,7 +41,8 @@ def add_rollout_arguments(parser):
     """Flags shared by deploy and rollback: timeout, dry run, JSON."""
     parser.add_argument("--timeout", type=common.duration, metavar="DURATION",
                         help="how long to wait for convergence (default 300s)")
-    parser.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="show what would change; change nothing")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     common.add_lock_argument(parser)
 
@@ -83,7 +84,8 @@ def image_to_deploy(ctx, args, settings):
                             shape={"reference": str})
         reference = pushed["reference"] if pushed else settings.get("image_ref")
         if not reference:
-            raise UsageError("no image to deploy", hint="pass --image REF or run `shipway push` first")
+            raise UsageError("no image to deploy",
+                             hint="pass --image REF or run `shipway push` first")
     try:
         repo, tag, digest = imageref.split(reference)
     except ValueError as exc:

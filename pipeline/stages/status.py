@@ -93,13 +93,14 @@ def run(ctx, args):
     lines = [
         f"service:   {status['service']} ({status['id'][:12]}, version {status['version']})",
         f"image:     {status['image']}",
-        f"replicas:  {r['running']}/{r['desired']} running ({r['running_this_image']} on this image)",
+        f"replicas:  {r['running']}/{r['desired']} running "
+        f"({r['running_this_image']} on this image)",
         f"update:    {_update_line(u)}",
         "lock:      " + (lock.line(status["lock"]) if status["lock"] else "free"),
         f"previous:  {status['previous_image'] or 'none'} (swarm's previous spec)",
-        f"release:   " + (f"#{status['release']['seq']} of {status['releases']}"
+        "release:   " + (f"#{status['release']['seq']} of {status['releases']}"
                           if status["release"] else f"none of {status['releases']} recorded"),
-        f"rollback:  " + (f"to #{status['rollback_to']['seq']} {status['rollback_to']['image']}"
+        "rollback:  " + (f"to #{status['rollback_to']['seq']} {status['rollback_to']['image']}"
                           if status["rollback_to"] else "nothing older to roll back to"),
     ]
     lines += [f"deploy {k}: {v}" for k, v in sorted(d.items())]

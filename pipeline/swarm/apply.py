@@ -99,8 +99,8 @@ def network_ids(api, names):
             ids[name] = api.inspect_network(name)["Id"]
         except NotFound:
             raise UsageError(f"network {name!r} does not exist", key="networks",
-                             hint=f"create it: docker network create -d overlay --attachable {name}"
-                             ) from None
+                             hint="create it: docker network create -d overlay --attachable "
+                                  f"{name}") from None
     return ids
 
 

@@ -70,7 +70,8 @@ def _generic_resources(value):
         spec = item.get("discrete_resource_spec") if isinstance(item, dict) else None
         if not isinstance(spec, dict) or set(item) != {"discrete_resource_spec"} \
                 or set(spec) - {"kind", "value"} or not isinstance(spec.get("kind", ""), str) \
-                or not isinstance(spec.get("value", 0), int) or isinstance(spec.get("value"), bool):
+                or not isinstance(spec.get("value", 0), int) \
+                or isinstance(spec.get("value"), bool):
             _problem(f"items must be {{discrete_resource_spec: {{kind: NAME, value: N}}}} "
                      f"(got {item!r})")
         out.append({"discrete_resource_spec": dict(spec)})

@@ -132,7 +132,7 @@ services:
       labels: {{shipway.test: "true"}}
       update_config: {{parallelism: 1, delay: 0s, order: start-first, failure_action: rollback, monitor: 2s}}
       rollback_config: {{parallelism: 2, delay: 0s, order: start-first, failure_action: pause, monitor: 1s}}
-{extra}"""
+{extra}"""  # noqa: E501 (the catalog is written as users write it, one flow map a line)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
     return path

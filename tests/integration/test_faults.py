@@ -5,12 +5,10 @@ one service at once, shipway killed mid-deploy, Jenkins failing for good during 
 
 Every wait here is on a condition, bounded; nothing sleeps to synchronise.
 """
-import json
 import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest

@@ -13,8 +13,13 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from pipeline import catalog, render
-from tests.support.groovy import (HARNESS_GAP, compile_groovy, groovy_available, pipeline_run,
-                                  run_pipelines)
+from tests.support.groovy import (
+    HARNESS_GAP,
+    compile_groovy,
+    groovy_available,
+    pipeline_run,
+    run_pipelines,
+)
 
 pytestmark = [pytest.mark.groovy,
               pytest.mark.skipif(not groovy_available(), reason="groovy/groovyc not installed")]
@@ -199,8 +204,8 @@ def _scenarios(tmp_path_factory):
     add("push-fails", render.render_jenkinsfile(basic, "hello"), {"FAKE_SHIPWAY_FAIL_push": "3"},
         branch="main", credentials=CREDS)
     add("no-credential", render.render_jenkinsfile(basic, "hello"), branch="main")
-    add("deploy-fails", render.render_jenkinsfile(basic, "hello"), {"FAKE_SHIPWAY_FAIL_deploy": "1"},
-        branch="main", credentials=CREDS)
+    add("deploy-fails", render.render_jenkinsfile(basic, "hello"),
+        {"FAKE_SHIPWAY_FAIL_deploy": "1"}, branch="main", credentials=CREDS)
     add("echo-secret", textwrap.dedent("""\
         pipeline {
             agent any

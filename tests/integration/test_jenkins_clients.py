@@ -13,11 +13,11 @@ import secrets
 import xml.etree.ElementTree as ET
 
 import api4jenkins
+import jenkins
 import jenkinsapi.jenkins
 import pytest
 import requests
 
-import jenkins
 from tests.integration.conftest import wait_for
 from tests.support.jenkins_double import JenkinsDouble
 

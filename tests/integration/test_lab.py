@@ -100,7 +100,8 @@ def test_proxy_service_runs_and_answers(lab_env):
                       "--format", "{{.Name}} {{.Replicas}}")
     assert "shipway-proxy 1/1" in replicas.splitlines(), replicas
     spec = docker(lab_env, "service", "inspect", "--format",
-                  "{{.Spec.EndpointSpec.Mode}} {{range .Spec.TaskTemplate.Networks}}{{.Target}}{{end}}",
+                  "{{.Spec.EndpointSpec.Mode}} "
+                  "{{range .Spec.TaskTemplate.Networks}}{{.Target}}{{end}}",
                   "shipway-proxy")
     net_id = docker(lab_env, "network", "inspect", "--format", "{{.Id}}", "proxy")
     assert spec == f"dnsrr {net_id}"

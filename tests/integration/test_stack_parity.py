@@ -19,7 +19,6 @@ import subprocess
 import pytest
 
 from pipeline import catalog
-from pipeline.swarm import compose
 from tests.integration.conftest import random_name, wait_for
 
 FIXTURE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "compose", "full")

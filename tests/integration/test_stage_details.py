@@ -18,8 +18,7 @@ import urllib.request
 
 import pytest
 
-from tests.integration.conftest import (ROOT, random_name, running_digests, wait_for,
-                                        write_catalog)
+from tests.integration.conftest import ROOT, random_name, running_digests, wait_for, write_catalog
 
 pytestmark = pytest.mark.integration
 TASK_LINE = re.compile(r"^\[shipway\] task \d+ [0-9a-z]{12} on \S+: (\w+ -> )?\w+ \(desired \w+, ")
@@ -157,10 +156,11 @@ def test_deploy_settings_reach_the_engine_and_a_paused_update_fails(
                           "--update-max-failure-ratio", "0.5",
                           env={"DOCKER_HOST": tap.url}, check=0)
         # one readable line per task state change, nothing else on those lines
-        task_lines = [l for l in created.stderr.splitlines() if l.startswith("[shipway] task ")]
-        assert task_lines and all(TASK_LINE.match(l) for l in task_lines), created.stderr
+        task_lines = [ln for ln in created.stderr.splitlines() if ln.startswith("[shipway] task ")]
+        assert task_lines and all(TASK_LINE.match(ln) for ln in task_lines), created.stderr
         assert len(task_lines) == len(set(task_lines))
-        assert any("-> running (" in l or ": running (" in l for l in task_lines), created.stderr
+        assert any("-> running (" in ln or ": running (" in ln for ln in task_lines), \
+            created.stderr
         assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", created.stderr)
 
         spec = docker_client.api.inspect_service(service_name)["Spec"]

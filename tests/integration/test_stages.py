@@ -8,8 +8,13 @@ import urllib.request
 
 import pytest
 
-from tests.integration.conftest import (ROOT, container_digests, random_name, running_digests,
-                                        write_catalog)
+from tests.integration.conftest import (
+    ROOT,
+    container_digests,
+    random_name,
+    running_digests,
+    write_catalog,
+)
 from tests.support.faultproxy import FaultProxy
 
 pytestmark = pytest.mark.integration
@@ -43,11 +48,13 @@ def hello(tmp_path, lab):
 
 def test_build_streams_output_and_fails_with_the_command_status(shipway, tmp_path):
     catalog = tmp_path / "c.yml"
-    catalog.write_text("services:\n  x:\n    image: r/x\n    build: 'echo one; echo two >&2; exit 7'\n")
+    catalog.write_text("services:\n  x:\n    image: r/x\n"
+                       "    build: 'echo one; echo two >&2; exit 7'\n")
     proc = shipway("build", "--catalog", str(catalog), "--service", "x")
     assert proc.returncode == 7
     assert "| one" in proc.stderr and "| two" in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith("error: build command failed with exit status 7")
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "error: build command failed with exit status 7")
 
 
 # auto: BuildKit where a docker client on PATH has it (the lab's /usr/bin/docker 20.10 does);
@@ -173,7 +180,8 @@ def test_rollback_returns_the_previous_digest_and_refuses_without_one(
 
 def test_bad_catalog_exits_2_naming_the_key(shipway, tmp_path):
     catalog = tmp_path / "c.yml"
-    catalog.write_text("services:\n  web:\n    image: r/x\n    deploy: {update_config: {order: sideways}}\n")
+    catalog.write_text("services:\n  web:\n    image: r/x\n"
+                       "    deploy: {update_config: {order: sideways}}\n")
     for stage in ("build", "image", "push", "deploy", "rollback"):
         proc = shipway(stage, "--catalog", str(catalog), "--service", "web", check=2)
         assert proc.stderr.count("error: ") == 1

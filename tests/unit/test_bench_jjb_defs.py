@@ -1,8 +1,8 @@
 """bench/jobs.py compares shipway with jenkins-job-builder: both must make the same jobs.
 
 The JJB definitions bench/jjb_defs.py writes are turned into config.xml by JJB itself
-(`jenkins-jobs test`, offline, in-process) and compared with what shipway renders from the same catalog:
-the same item paths and types, and the same settings that make each job what it is.
+(`jenkins-jobs test`, offline, in-process) and compared with what shipway renders from the same
+catalog: the same item paths and types, and the same settings that make each job what it is.
 About 2 s (three in-process JJB runs).
 """
 import importlib.util

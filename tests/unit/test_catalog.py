@@ -3,7 +3,7 @@ import pytest
 
 from pipeline import catalog
 from pipeline.cli import main
-from pipeline.errors import CatalogError, EXIT_USAGE
+from pipeline.errors import EXIT_USAGE, CatalogError
 
 GOOD = """
 version: 1

@@ -7,8 +7,16 @@ import pytest
 from pipeline import cli
 from pipeline.console import Console, clean
 from pipeline.context import Context
-from pipeline.errors import (BuildError, CatalogError, DeployError, EngineError, NothingToRollBack,
-                             RegistryError, ShipwayError, UsageError)
+from pipeline.errors import (
+    BuildError,
+    CatalogError,
+    DeployError,
+    EngineError,
+    NothingToRollBack,
+    RegistryError,
+    ShipwayError,
+    UsageError,
+)
 
 
 @pytest.mark.parametrize("error, code", [

@@ -15,7 +15,12 @@ from tests.support.jenkins_double import handlers_builds as builds
 from tests.support.jenkins_double import handlers_items as items
 from tests.support.jenkins_double import handlers_system as system
 from tests.support.jenkins_double.exported import (
-    Exported, Prop, TreeSyntaxError, parse_tree, render)
+    Exported,
+    Prop,
+    TreeSyntaxError,
+    parse_tree,
+    render,
+)
 from tests.support.jenkins_double.routes import match
 from tests.support.jenkins_double.security import PERMISSIONS, READ_ONLY
 from tests.support.jenkins_double.server import process
@@ -115,7 +120,7 @@ def test_route_rows_are_well_formed(route):
 
 
 def test_no_two_routes_claim_the_same_case():
-    for method, path, expected, _ in ROUTING_TABLE:
+    for method, path, _expected, _ in ROUTING_TABLE:
         wanted = "GET" if method == "HEAD" else method
         claims = [r for r in ROUTES if r.method == wanted and r.regex.match(path)]
         assert len(claims) <= 1, (method, path, claims)

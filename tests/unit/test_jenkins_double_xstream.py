@@ -28,7 +28,7 @@ SENT = """<flow-definition>
     <sandbox>true</sandbox><script>echo "it's" &amp; done</script>
   </definition>
   <my.plugin.Thing><b>2</b><a>1</a></my.plugin.Thing>
-</flow-definition>"""
+</flow-definition>"""  # noqa: E501 (config.xml as Jenkins writes it)
 
 
 def test_a_stored_pipeline_job_is_written_as_xstream_writes_it():
@@ -59,7 +59,7 @@ def test_a_stored_pipeline_job_is_written_as_xstream_writes_it():
     <b>2</b>
     <a>1</a>
   </my.plugin.Thing>
-</flow-definition>"""
+</flow-definition>"""  # noqa: E501 (config.xml as Jenkins writes it)
 
 
 def test_a_core_before_2_474_has_no_remove_last_build():

@@ -18,7 +18,7 @@ BASE = """<?xml version='1.1' encoding='UTF-8'?>
     <sandbox>true</sandbox>
   </definition>
 </flow-definition>
-"""
+"""  # noqa: E501 (config.xml as Jenkins writes it)
 
 DECLARATIVE_ACTIONS = """  <actions>
     <org.jenkinsci.plugins.pipeline.modeldefinition.actions.DeclarativeJobAction plugin="pipeline-model-definition@2.2218"/>
@@ -27,7 +27,7 @@ DECLARATIVE_ACTIONS = """  <actions>
       <triggers/><parameters/><options/>
     </org.jenkinsci.plugins.pipeline.modeldefinition.actions.DeclarativeJobPropertyTrackerAction>
   </actions>
-"""
+"""  # noqa: E501 (config.xml as Jenkins writes it)
 
 # Same configuration, as Jenkins or another writer might hand it back.
 EQUIVALENT = [
@@ -66,7 +66,8 @@ EQUIVALENT = [
         "  <keepDependencies>false</keepDependencies>\n  <properties/>\n",
         "  <properties/>\n  <keepDependencies>false</keepDependencies>\n")),
     # What a declarative pipeline's first build adds to the job (pipeline-model-definition).
-    ("declarative actions", BASE.replace("  <description>", DECLARATIVE_ACTIONS + "  <description>")),
+    ("declarative actions",
+     BASE.replace("  <description>", DECLARATIVE_ACTIONS + "  <description>")),
 ]
 
 # A real change in the configuration.
@@ -127,11 +128,13 @@ def test_what_jenkins_does_by_itself_is_not_drift(name, variant):
 
 
 @pytest.mark.parametrize("name,variant", [
-    ("removeLastBuild turned on", PROPERTIES.replace("<removeLastBuild>false", "<removeLastBuild>true")),
+    ("removeLastBuild turned on",
+     PROPERTIES.replace("<removeLastBuild>false", "<removeLastBuild>true")),
     ("abortPrevious turned on", PROPERTIES.replace("<abortPrevious>false", "<abortPrevious>true")),
     ("list entries swapped", PROPERTIES.replace("<name>A</name>", "<name>X</name>")
      .replace("<name>B</name>", "<name>A</name>").replace("<name>X</name>", "<name>B</name>")),
-    ("an action someone added", PROPERTIES.replace("<actions/>", "<actions><my.Action/></actions>")),
+    ("an action someone added",
+     PROPERTIES.replace("<actions/>", "<actions><my.Action/></actions>")),
     ("numToKeep", PROPERTIES.replace("<numToKeep>30", "<numToKeep>5")),
 ])
 def test_hand_edits_next_to_what_jenkins_adds_are_still_drift(name, variant):
@@ -168,8 +171,8 @@ def test_unified_diff_shows_the_changed_line_only():
     changed = BASE.replace("<sandbox>true", "<sandbox>false")
     diff = xmlnorm.unified_diff(BASE, changed, "demo/hello")
     assert diff.startswith("--- jenkins/demo/hello/config.xml\n+++ catalog/demo/hello/config.xml")
-    removed = [l for l in diff.splitlines() if l.startswith("-") and not l.startswith("---")]
-    added = [l for l in diff.splitlines() if l.startswith("+") and not l.startswith("+++")]
+    removed = [ln for ln in diff.splitlines() if ln.startswith("-") and not ln.startswith("---")]
+    added = [ln for ln in diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
     assert removed == ["-    <sandbox>true</sandbox>"]
     assert added == ["+    <sandbox>false</sandbox>"]
 
@@ -177,7 +180,7 @@ def test_unified_diff_shows_the_changed_line_only():
 def test_unified_diff_of_a_missing_item_is_all_additions():
     diff = xmlnorm.unified_diff(None, BASE, "demo/hello")
     assert diff.startswith("--- /dev/null\n+++ catalog/demo/hello/config.xml")
-    assert "-" not in "".join(l[0] for l in diff.splitlines()[2:] if not l.startswith("@@"))
+    assert "-" not in "".join(ln[0] for ln in diff.splitlines()[2:] if not ln.startswith("@@"))
 
 
 def test_equal_configs_have_no_diff():

@@ -1,6 +1,11 @@
 """When an update is settled before swarm says `completed`: the leader clock and the window."""
-from pipeline.swarm.watch import (DEFAULT_MONITOR, SETTLE_MARGIN, LeaderClock, monitor_seconds,
-                                  settled_at)
+from pipeline.swarm.watch import (
+    DEFAULT_MONITOR,
+    SETTLE_MARGIN,
+    LeaderClock,
+    monitor_seconds,
+    settled_at,
+)
 from pipeline.units import parse_timestamp
 
 T0 = "2026-11-29T15:00:00.000000000Z"

@@ -12,7 +12,7 @@ from typing import Optional
 
 from .config import ParamDef
 from .context import Ctx
-from .errors import HttpError, NotFound, ServerError, Conflict
+from .errors import Conflict, HttpError, NotFound, ServerError
 from .jobs import Job, ParametersAction, ParameterValue
 from .web import Response, api_json, html_page, redirect, text_response
 

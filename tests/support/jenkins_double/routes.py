@@ -18,8 +18,8 @@ lack the permission).
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 from typing import Callable, NamedTuple, Optional
+from urllib.parse import quote
 
 from . import handlers_builds as builds
 from . import handlers_items as items

@@ -51,7 +51,8 @@ DECLARATION = "<?xml version='1.1' encoding='UTF-8'?>"
 DECLARATIVE_ACTION = "org.jenkinsci.plugins.pipeline.modeldefinition.actions.DeclarativeJobAction"
 TRACKER_ACTION = ("org.jenkinsci.plugins.pipeline.modeldefinition.actions."
                   "DeclarativeJobPropertyTrackerAction")
-DISABLE_CONCURRENT = "org.jenkinsci.plugins.workflow.job.properties.DisableConcurrentBuildsJobProperty"
+DISABLE_CONCURRENT = ("org.jenkinsci.plugins.workflow.job.properties."
+                      "DisableConcurrentBuildsJobProperty")
 DISCARDER = "jenkins.model.BuildDiscarderProperty"
 PARAMETERS = "hudson.model.ParametersDefinitionProperty"
 

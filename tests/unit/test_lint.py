@@ -88,3 +88,14 @@ def test_shell_scripts_pass_shellcheck():
     proc = subprocess.run([shellcheck, *shell_scripts()], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0, f"shellcheck:\n{proc.stdout}{proc.stderr}"
+
+
+def test_test_modules_have_unique_names():
+    """pytest imports test modules by basename (tests/ has no __init__.py): two files of one
+    name stop the collection of the whole suite."""
+    seen = {}
+    for folder, _, files in os.walk(os.path.join(ROOT, "tests")):
+        for name in files:
+            if name.startswith("test_") and name.endswith(".py"):
+                seen.setdefault(name, []).append(os.path.relpath(folder, ROOT))
+    assert {n: f for n, f in seen.items() if len(f) > 1} == {}

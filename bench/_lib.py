@@ -372,3 +372,22 @@ def wait_tasks_gone(name, env, timeout=60):
             return True
         time.sleep(0.5)
     return False
+
+
+def run_bench(bench_class, args, report):
+    """Set up `bench_class(lab_env(), args)`, run it, always clean up, then
+    report(args, runs, problems, started); exit status 1 when the run itself failed."""
+    import time
+
+    started = time.monotonic()
+    bench = bench_class(lab_env(), args)
+    try:
+        bench.setup()
+        runs, problems = bench.run()
+    except (RuntimeError, TimeoutError, subprocess.SubprocessError) as exc:
+        log(f"error: {exc}")
+        return 1
+    finally:
+        log("cleaning up")
+        bench.cleanup()
+    return report(args, runs, problems, started)

@@ -25,7 +25,6 @@ expectation does not hold.
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -244,20 +243,7 @@ def report(args, runs, problems, started):
 
 
 def main():
-    args = parse_args()
-    started = time.monotonic()
-    env = _lib.lab_env()
-    bench = Bench(env, args)
-    try:
-        bench.setup()
-        runs, problems = bench.run()
-    except (RuntimeError, TimeoutError, subprocess.SubprocessError) as exc:
-        _lib.log(f"error: {exc}")
-        return 1
-    finally:
-        _lib.log("cleaning up")
-        bench.cleanup()
-    return report(args, runs, problems, started)
+    return _lib.run_bench(Bench, parse_args(), report)
 
 
 if __name__ == "__main__":

@@ -239,7 +239,7 @@ def remember(api, name, keep, report, outcome=None, release_id=None, applied=Non
 
     With `release_id`, only that release: when the spec names another one, someone changed
     the service right after it converged, and `outcome` is marked as replaced. `applied` (the
-    service as just read) and `existing` (the history as read during the wait) save reading
+    service as just read) and `existing` (the history as the deploy read it) save reading
     them again; a release another deploy recorded meanwhile only shifts the number (409).
     """
     if applied is None:
@@ -265,7 +265,9 @@ def remember(api, name, keep, report, outcome=None, release_id=None, applied=Non
     for old in dropped:
         report(f"release #{old.seq} dropped from the history (keeping {keep})")
     if dropped or _references_objects(applied):
-        collect_objects(api, name, report, applied)
+        gone = {old.id for old in dropped} | {release.id}
+        kept = [release] + [r for r in existing if r.id not in gone]
+        collect_objects(api, name, report, applied, kept)
     return release
 
 
@@ -276,14 +278,17 @@ def _references_objects(service):
     return any(spec.get(kind) for spec in (container, previous) for kind in ("Secrets", "Configs"))
 
 
-def collect_objects(api, name, report, service=None):
+def collect_objects(api, name, report, service=None, releases=None):
     """Remove the secrets and configs shipway made for `name` that no kept release, the
-    running spec or swarm's PreviousSpec refers to (never one shipway did not make)."""
+    running spec or swarm's PreviousSpec refers to (never one shipway did not make).
+    `service` and `releases`, when the caller has them, save reading them again."""
     from pipeline.swarm import objects
 
     if service is None:
         service = engine.inspect_service(api, name)
-    specs_kept = [r.spec for r in history.history(api, name)]
+    if releases is None:
+        releases = history.history(api, name)
+    specs_kept = [r.spec for r in releases]
     if service is not None:
         specs_kept += [service.get("Spec"), service.get("PreviousSpec")]
     return objects.collect_garbage(api, name, specs_kept, report)

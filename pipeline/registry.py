@@ -4,7 +4,7 @@ Credentials never touch argv or disk: they go to the engine in the X-Registry-Au
 which is how `docker push` and `--with-registry-auth` pass them too.
 """
 from pipeline import imageref
-from pipeline.api import engine
+from pipeline.api import auth as api_auth
 
 
 def auth_config(ctx, repository):
@@ -14,20 +14,11 @@ def auth_config(ctx, repository):
     if creds:
         user, password = creds
         return {"username": user, "password": password, "serveraddress": registry}
-    from docker import auth
-
-    found = auth.resolve_authconfig(engine.auth_configs(ctx.docker().api), registry)
-    if not found:
-        return None
-    # docker-py names the keys as in config.json; the engine wants these.
-    return {key.lower(): value for key, value in found.items()
-            if key.lower() in ("username", "password", "serveraddress", "identitytoken")}
+    return api_auth.config_login(ctx.docker().api, registry)
 
 
 def auth_header(config):
     """X-Registry-Auth value for an auth dict (None stays None)."""
     if not config:
         return None
-    from docker import auth
-
-    return auth.encode_header(config).decode("ascii")
+    return api_auth.encode_header(config)

@@ -1,22 +1,35 @@
 """Connection to the Docker Engine and the few raw Engine API calls docker-py lacks.
 
 Service specs are handled as raw Engine API documents (dicts), so what shipway compares,
-records and sends is exactly what the engine stores.
+records and sends is exactly what the engine stores. Errors are translated in
+pipeline/api/errors.py; its names are re-exported here, so callers need only `engine`.
 """
-import contextlib
-import os
-
+from pipeline.api import auth
+from pipeline.api.errors import (  # noqa: F401 (re-exported: callers need only `engine`)
+    EngineCallError,
+    NotFoundError,
+    Refused,
+    TimedOut,
+    Unreachable,
+    api_error,
+    call,
+    connection_errors,
+    engine_errors,
+    is_out_of_sequence,
+    is_transient,
+    quiet_errors,
+    short,
+    translated,
+)
 from pipeline.errors import EngineError
 
 API_TIMEOUT = 60  # seconds per HTTP request to the engine
-NO_LOGIN = "no-login.invalid"  # the only "registry" a Docker config without logins has
 
 
 def connect(environ):
     """A docker.DockerClient from DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH /
     DOCKER_CONFIG."""
     import docker
-    from docker import auth
     from docker.errors import DockerException
 
     try:
@@ -34,86 +47,8 @@ def connect(environ):
                           hint=hint) from None
     config_dir = environ.get("DOCKER_CONFIG")
     if config_dir:
-        # docker-py reads DOCKER_CONFIG from os.environ; honour the mapping we were given. A
-        # per-build config dir without a config.json means no login: docker-py would fall back
-        # to ~/.docker/config.json, the agent's shared login, which the build did not ask for.
-        # An empty AuthConfig is no help: docker-py reloads the files when it finds one empty
-        # (auth.get_config_header), so "no login" is a login for a registry that is not there.
-        path = os.path.join(config_dir, "config.json")
-        client.api._auth_configs = (auth.load_config(path) if os.path.isfile(path)
-                                    else auth.AuthConfig({"auths": {NO_LOGIN: {}}}))
+        auth.use_config_dir(client.api, config_dir)
     return client
-
-
-def auth_configs(api):
-    """The registry logins the client loaded (its Docker config)."""
-    return api._auth_configs
-
-
-def short(exc):
-    """The gist of an Engine or connection error, one line."""
-    reason = exc
-    while reason.__context__ is not None or reason.__cause__ is not None:
-        reason = reason.__cause__ or reason.__context__
-    if isinstance(reason, OSError) and reason.strerror:
-        return reason.strerror  # "Connection refused", not urllib3's three nested reprs
-    text = str(exc)
-    explanation = getattr(exc, "explanation", None)
-    if explanation:
-        text = explanation if isinstance(explanation, str) else text
-    if not text.strip():
-        return exc.__class__.__name__
-    # The registry's code and message often say the same ("manifest unknown: manifest
-    # unknown"): say it once.
-    parts = text.strip().splitlines()[0].split(": ")
-    return ": ".join(p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1])
-
-
-def api_error(exc, doing):
-    """An EngineError for a failed Engine call, with the engine's own message."""
-    return EngineError(f"{doing}: {short(exc)}")
-
-
-def connection_errors():
-    """What requests raises when the engine does not answer (imported only when needed)."""
-    import requests
-
-    return (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
-
-
-def is_transient(exc):
-    """True for a failure that passes when the engine is back: no socket, a refused or timed
-    out connection, or a 5xx (a restarted manager answers "the swarm does not have a leader"
-    until its Raft has elected one)."""
-    from docker.errors import APIError
-
-    if isinstance(exc, connection_errors()):
-        return True
-    return isinstance(exc, APIError) and exc.status_code is not None and exc.status_code >= 500
-
-
-@contextlib.contextmanager
-def engine_errors(doing):
-    """Turn what escapes the Engine calls in the block into one EngineError line: a lost
-    connection (requests raises its own errors, not docker's) or an unmapped API error."""
-    from docker.errors import APIError
-
-    try:
-        yield
-    except connection_errors() as exc:
-        raise EngineError(f"{doing}: lost the connection to the Docker Engine "
-                          f"({short(exc)})", hint="check that dockerd runs, then run the "
-                          "same command again: it picks up what the swarm did") from None
-    except APIError as exc:
-        raise api_error(exc, doing) from None
-
-
-def is_out_of_sequence(exc):
-    """Swarm refuses an update whose version is stale: retry on the fresh spec. A create that
-    lost the race to another create of the same name is the same story: retry as an update."""
-    text = str(exc)
-    return "update out of sequence" in text or (
-        getattr(exc, "status_code", None) == 409 and "already exists" in text)
 
 
 def inspect_service(api, name):
@@ -143,24 +78,29 @@ def _auth_headers(registry_auth):
 
 
 def create_service(api, spec, registry_auth=None):
-    """POST /services/create with a raw spec; returns the new service id."""
+    """POST /services/create with a raw spec; returns the new service id. Raises Refused
+    (409 when the name is taken) and the other errors.py classes."""
     url = api._url("/services/create")
-    response = api._post_json(url, data=spec, headers=_auth_headers(registry_auth))
-    return api._result(response, True)["ID"]
+    with translated():
+        response = api._post_json(url, data=spec, headers=_auth_headers(registry_auth))
+        return api._result(response, True)["ID"]
 
 
 def update_service(api, service_id, version, spec, registry_auth=None, rollback=False):
     """POST /services/{id}/update; with rollback=True the engine restores PreviousSpec.
 
     docker-py has no call for `rollback=previous`; the docker CLI sends the current spec with
-    it, and so do we. Returns the engine's warnings.
+    it, and so do we. Returns the engine's warnings. Raises Refused ("update out of
+    sequence" for a stale version) and the other errors.py classes.
     """
     url = api._url("/services/{0}/update", service_id)
     params = {"version": version}
     if rollback:
         params["rollback"] = "previous"
-    response = api._post_json(url, data=spec, params=params, headers=_auth_headers(registry_auth))
-    body = api._result(response, True) or {}
+    with translated():
+        response = api._post_json(url, data=spec, params=params,
+                                  headers=_auth_headers(registry_auth))
+        body = api._result(response, True) or {}
     return body.get("Warnings") or []
 
 
@@ -325,14 +265,6 @@ def remove_config(api, config_id):
     except APIError as exc:
         raise api_error(exc, f"cannot remove config {config_id[:12]}") from None
     return True
-
-
-def quiet_errors():
-    """The errors a best-effort read (forensics, decoration) swallows: any API or connection
-    failure. For `except engine.quiet_errors():` outside this package."""
-    from docker.errors import APIError
-
-    return (APIError, *connection_errors())
 
 
 def inspect_container(api, container_id):

@@ -4,6 +4,7 @@ import os
 import time
 
 from pipeline import builders, imageref, state
+from pipeline.api import engine
 from pipeline.console import clean
 from pipeline.errors import BuildError, UsageError
 from pipeline.stages import common
@@ -83,24 +84,24 @@ def run(ctx, args):
 
 def build_image(api, context, dockerfile, tag, build_args, labels, no_cache, console):
     """Legacy-builder build through the SDK; returns the image id. Stream errors raise."""
-    from docker.errors import APIError
-
     image_id = None
     try:
-        stream = api.build(path=context, dockerfile=dockerfile, tag=tag, buildargs=build_args,
-                           labels=labels, rm=True, forcerm=True, nocache=no_cache, decode=True)
-        for chunk in stream:
-            if "error" in chunk or "errorDetail" in chunk:
-                detail = chunk.get("errorDetail", {}).get("message") or chunk.get("error")
-                raise BuildError(f"image build failed: {clean(detail).strip()}")
-            if "aux" in chunk and "ID" in chunk["aux"]:
-                image_id = chunk["aux"]["ID"]
-            text = chunk.get("stream", "").rstrip("\n")
-            if text.strip():
-                for line in text.splitlines():
-                    console.event("| " + line)
-    except APIError as exc:
-        raise BuildError(f"image build failed: {exc.explanation or exc}") from None
+        with engine.translated():  # the stream, not only the call, can fail
+            stream = api.build(path=context, dockerfile=dockerfile, tag=tag,
+                               buildargs=build_args, labels=labels, rm=True, forcerm=True,
+                               nocache=no_cache, decode=True)
+            for chunk in stream:
+                if "error" in chunk or "errorDetail" in chunk:
+                    detail = chunk.get("errorDetail", {}).get("message") or chunk.get("error")
+                    raise BuildError(f"image build failed: {clean(detail).strip()}")
+                if "aux" in chunk and "ID" in chunk["aux"]:
+                    image_id = chunk["aux"]["ID"]
+                text = chunk.get("stream", "").rstrip("\n")
+                if text.strip():
+                    for line in text.splitlines():
+                        console.event("| " + line)
+    except engine.Refused as exc:
+        raise BuildError(f"image build failed: {exc.detail}") from None
     if not image_id:
         raise BuildError("image build ended without an image id")
     return image_id

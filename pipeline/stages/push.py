@@ -2,6 +2,8 @@
 import re
 
 from pipeline import imageref, registry, state
+from pipeline.api import auth as api_auth
+from pipeline.api import engine
 from pipeline.console import clean
 from pipeline.errors import RegistryError
 from pipeline.stages import common
@@ -38,17 +40,10 @@ class PushAuthError(RegistryError):
 
 def credentials_accepted(api, auth):
     """Ask the engine to log in with `auth` (POST /auth): True when the registry accepts it."""
-    import requests
-    from docker.errors import APIError
-
     if not auth or "password" not in auth:
         return False
-    try:
-        api.login(auth["username"], auth["password"], registry=auth["serveraddress"],
-                  reauth=True)
-    except (APIError, requests.exceptions.RequestException):
-        return False
-    return True
+    return api_auth.login_accepted(api, auth["username"], auth["password"],
+                                   auth["serveraddress"])
 
 
 def run(ctx, args):
@@ -112,30 +107,28 @@ def push_with_retries(api, repo, tag, auth, console, attempts, backoff):
 
 def push_once(api, repo, tag, auth):
     """One push; returns the manifest digest. The SDK does not raise on `errorDetail`: we do."""
-    import requests
-    from docker.errors import APIError
-
     digest = None
     try:
-        for chunk in api.push(repo, tag=tag, stream=True, decode=True, auth_config=auth):
-            if "errorDetail" in chunk or "error" in chunk:
-                message = clean(chunk.get("errorDetail", {}).get("message")
-                                or chunk.get("error", "")).strip()
-                raise _classify(f"push failed: {message}", message)
-            aux = chunk.get("aux") or {}
-            if aux.get("Digest"):
-                digest = aux["Digest"]
-            match = _DIGEST.search(chunk.get("status", ""))
-            if match and not digest:
-                digest = match.group(1)
-    except APIError as exc:
-        message = str(exc.explanation or exc)
+        with engine.translated():  # the stream, not only the call, can fail
+            for chunk in api.push(repo, tag=tag, stream=True, decode=True, auth_config=auth):
+                if "errorDetail" in chunk or "error" in chunk:
+                    message = clean(chunk.get("errorDetail", {}).get("message")
+                                    or chunk.get("error", "")).strip()
+                    raise _classify(f"push failed: {message}", message)
+                aux = chunk.get("aux") or {}
+                if aux.get("Digest"):
+                    digest = aux["Digest"]
+                match = _DIGEST.search(chunk.get("status", ""))
+                if match and not digest:
+                    digest = match.group(1)
+    except engine.Refused as exc:
+        message = exc.detail
         if "No such image" in message or "does not exist" in message:
             raise RegistryError(f"no local image {repo}:{tag} to push",
                                 hint="run `shipway image` first or pass the right --tag") from None
         raise _classify(f"push failed: {message}", message) from None
-    except requests.exceptions.ConnectionError as exc:
-        raise TransientPushError(f"lost the Docker Engine connection: {exc}") from None
+    except engine.Unreachable as exc:
+        raise TransientPushError(f"lost the Docker Engine connection: {exc.text}") from None
     if not digest:
         raise TransientPushError("the push ended without a digest")
     return digest

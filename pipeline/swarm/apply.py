@@ -74,12 +74,10 @@ def _retry_out_of_sequence(fn, report=None):
     import random
     import time
 
-    from docker.errors import APIError
-
     for attempt in range(1, OUT_OF_SEQUENCE_ATTEMPTS + 1):
         try:
             return fn()
-        except APIError as exc:
+        except engine.Refused as exc:  # from engine.create_service / engine.update_service
             if attempt == OUT_OF_SEQUENCE_ATTEMPTS or not engine.is_out_of_sequence(exc):
                 raise engine.api_error(exc, "the engine refused the service change") from None
             if report:
@@ -91,13 +89,11 @@ def _retry_out_of_sequence(fn, report=None):
 
 def network_ids(api, names):
     """Network name -> id (the engine stores ids in the spec)."""
-    from docker.errors import NotFound
-
     ids = {}
     for name in names:
         try:
-            ids[name] = api.inspect_network(name)["Id"]
-        except NotFound:
+            ids[name] = engine.call(api.inspect_network, name)["Id"]
+        except engine.NotFoundError:
             raise UsageError(f"network {name!r} does not exist", key="networks",
                              hint="create it: docker network create -d overlay --attachable "
                                   f"{name}") from None

@@ -16,6 +16,7 @@ import secrets
 import time
 from dataclasses import dataclass, field, fields
 
+from pipeline.api import engine
 from pipeline.errors import EngineError, UsageError
 
 RELEASE_LABEL = "shipway.release"            # on the service spec: id of the running release
@@ -83,12 +84,10 @@ def config_name(service, seq):
 
 
 def _api_call(doing, fn, *args, **kwargs):
-    from docker.errors import APIError
-
     try:
-        return fn(*args, **kwargs)
-    except APIError as exc:
-        raise EngineError(f"{doing}: {exc.explanation or exc}") from None
+        return engine.call(fn, *args, **kwargs)
+    except engine.Refused as exc:
+        raise EngineError(f"{doing}: {exc.detail}") from None
 
 
 def history(api, service):
@@ -125,8 +124,6 @@ def record(api, service, spec, existing=None, managed=(), seq=None):
     `managed`: the fields the deploy took from the catalog. `seq`: the number to record it
     under (default: after the newest); 0 is the spec from before shipway's first deploy.
     """
-    from docker.errors import APIError
-
     from pipeline.swarm.spec import LABEL_PREFIX, digest_of, image_of
 
     labels = spec.get("Labels") or {}
@@ -156,13 +153,13 @@ def record(api, service, spec, existing=None, managed=(), seq=None):
         data.update(service=service, spec=spec, managed=managed)
         config_labels = {CONFIG_SERVICE: service, CONFIG_SEQ: str(seq), CONFIG_ID: release_id}
         try:
-            release.config_id = api.create_config(config_name(service, seq),
-                                                  json.dumps(data).encode(),
-                                                  labels=config_labels)["ID"]
+            release.config_id = engine.call(api.create_config, config_name(service, seq),
+                                            json.dumps(data).encode(),
+                                            labels=config_labels)["ID"]
             return release
-        except APIError as exc:
+        except engine.Refused as exc:
             if exc.status_code != 409 or fixed:  # 409: a concurrent deploy took this number
-                raise EngineError(f"cannot record the release: {exc.explanation or exc}") from None
+                raise EngineError(f"cannot record the release: {exc.detail}") from None
             seq += 1
     raise EngineError(f"cannot record the release: {RECORD_ATTEMPTS} numbers taken in a row")
 

@@ -285,12 +285,10 @@ class Watcher:
 
     def _down_nodes(self):
         """{node id: hostname} of the nodes swarm does not see ready; {} when it cannot say."""
-        from docker.errors import APIError
-
         try:
             return {n["ID"]: n["Description"]["Hostname"] for n in self.api.nodes()
                     if n["Status"]["State"] != "ready"}
-        except (APIError, *engine.connection_errors()):
+        except engine.quiet_errors():
             return {}
 
     def _on_down_nodes(self, image):
@@ -308,18 +306,16 @@ class Watcher:
         return "; " + "; ".join(stuck) if stuck else ""
 
     def _check(self, expect_image, mode, since):
-        from docker.errors import APIError, NotFound
-
         try:
-            service = self.api.inspect_service(self.service_id)
+            service = engine.call(self.api.inspect_service, self.service_id)
             self._clock.observe([service], time.time())
-            tasks = self.api.tasks(filters={"service": self.service_id})
+            tasks = engine.call(self.api.tasks, filters={"service": self.service_id})
             self._clock.observe(tasks, time.time())
-        except NotFound:
+        except engine.NotFoundError:
             image = self._last.running_image if self._last else ""
             return Outcome(False, "the service was removed while shipway waited for it",
                            running_image=image or "nothing")
-        except (APIError, *engine.connection_errors()) as exc:
+        except engine.EngineCallError as exc:
             if not engine.is_transient(exc):
                 raise engine.api_error(exc, "cannot follow the service") from None
             # A restarting engine: first no socket, then a swarm without a leader. Both pass.
@@ -440,24 +436,19 @@ class Watcher:
             self.api, task, self._node_name(task.get("NodeID")), self.secrets)
 
     def _inspect_task_error(self, task_id):
-        import requests
-        from docker.errors import APIError
-
         try:
-            status = self.api.inspect_task(task_id)["Status"]
-        except (APIError, requests.exceptions.ConnectionError):
+            status = engine.call(self.api.inspect_task, task_id)["Status"]
+        except (engine.Refused, engine.Unreachable):
             return None
         err = status.get("Err") or _health_failure(self.api, status) or status.get("Message")
         return (status.get("Timestamp", ""), err) if err else None
 
     def _node_name(self, node_id):
         if node_id and node_id not in self._nodes:
-            import requests
-            from docker.errors import APIError
-
             try:
-                self._nodes[node_id] = self.api.inspect_node(node_id)["Description"]["Hostname"]
-            except (APIError, KeyError, requests.exceptions.ConnectionError):
+                node = engine.call(self.api.inspect_node, node_id)
+                self._nodes[node_id] = node["Description"]["Hostname"]
+            except (engine.Refused, engine.Unreachable, KeyError):
                 self._nodes[node_id] = node_id[:12]  # a node name is decoration, not a failure
         return self._nodes.get(node_id, "-")
 

@@ -122,7 +122,7 @@ def test_scm_credentials_must_be_a_credentials_id(value):
         catalog.from_data(_data(scm_credentials=value), "shipway.yml")
 
 
-# ---------------------------------------------------------------------------- Prometheus credentials
+# ------------------------------------------------------------------ Prometheus credentials
 
 @pytest.mark.parametrize("key", ["prometheus_credentials", "prometheus_token"])
 @pytest.mark.parametrize("value", ["", "a b", "x'y", "id\n", 7])

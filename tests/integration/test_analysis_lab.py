@@ -8,6 +8,7 @@ canary and bake) so the file stays well under a minute per test.
 import base64
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -149,7 +150,9 @@ def test_bad_release_rolled_back_during_canary(shipway, docker_client, judged_re
     assert len(failed_deploy) == 1 and f'service="{service_name}"' in failed_deploy[0], markers
     assert not record["ok"]
     error = proc.stderr.strip().splitlines()[-1]
-    assert "check error-rate" in error and "above max 0.05" in error, error
+    # the check, the value seen and the bound, the window, what runs now
+    assert re.search(r"check error-rate: \d+(\.\d+)? is above max 0\.05 \(2 failed "
+                     r"evaluations, canary\)", error), error
     assert "canary" in error and judged_releases["good1"] in error, proc.stderr + load.describe()
     failed = [e for e in record["analysis"]["evaluations"] if e["verdict"] == "fail"]
     assert len(failed) == 2 and all(e["phase"] == "canary" for e in failed), record["analysis"]
@@ -240,15 +243,24 @@ def test_prometheus_lost_during_the_canary_counts_as_failed(shipway, docker_clie
     assert running_digests(docker_client, service_name) == [digest(judged_releases["good1"])] * 2
 
 
-def test_query_with_several_series_is_refused_before_anything_changes(
-        shipway, docker_client, judged_releases, service_name, stack, tmp_path):
+@pytest.mark.parametrize("query, words", [
+    ("haproxy_backend_http_responses_total", ["series, not one", "aggregate it"]),
+    # Prometheus answers 400 {"errorType": "bad_data", "error": "... parse error ..."}
+    ("sum(rate(haproxy_backend_http_responses_total[3s]", ["bad_data", "parse error"]),
+], ids=["several-series", "does-not-parse"])
+def test_a_query_that_cannot_be_judged_is_refused_before_anything_changes(
+        shipway, docker_client, judged_releases, service_name, stack, tmp_path, query, words):
     _, prom = stack
     plain, judged = catalogs(tmp_path, service_name, judged_releases["repo"], prom.url,
-                             query="haproxy_backend_http_responses_total")
+                             query=query)
     deploy(shipway, plain, service_name, judged_releases["good1"], 0)
+    before = docker_client.api.inspect_service(service_name)["Version"]["Index"]
     proc = shipway("deploy", "--catalog", judged, "--service", service_name, "--image",
                    judged_releases["good2"], check=2)
-    assert "series, not one" in proc.stderr and "aggregate it" in proc.stderr, proc.stderr
+    error = proc.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: analysis check error-rate: ") and all(
+        word in error for word in words) and "nothing was changed" in error, proc.stderr
+    assert docker_client.api.inspect_service(service_name)["Version"]["Index"] == before
     assert running_digests(docker_client, service_name) == [digest(judged_releases["good1"])] * 2
 
 

@@ -134,6 +134,10 @@ JENKINS_SCHEMA = {
     "deploy_branches": _str_list,
     "credentials": _nonempty,
     "scm_credentials": names.check_credentials_id,   # the Git remote's credentials id
+    # deploy.analysis' Prometheus and Pushgateway login, bound around deploy and rollback:
+    # a Username with password credential, or a Secret text one holding a bearer token.
+    "prometheus_credentials": names.check_credentials_id,
+    "prometheus_token": names.check_credentials_id,
     "agent": _nonempty,
     "timeout_minutes": _int(1),
 }
@@ -327,6 +331,9 @@ def from_data(raw, path="<catalog>", environ=None):
         settings = merge(DEFAULTS, {**merge(defaults[0], own),
                                     "deploy": merge(DEFAULTS["deploy"],
                                                     merge(defaults[1], run))})
+        if {"prometheus_credentials", "prometheus_token"} <= set(settings["jenkins"]):
+            fail("jenkins.prometheus_token", "is given with jenkins.prometheus_credentials: "
+                 "Prometheus takes one login, give one of the two")
         layers, definitions = [defaults[2], service], defined
         if "compose" in own:
             stack = _stack_service(own["compose"], base_dir, environ)

@@ -103,6 +103,46 @@ def xml_marker(catalog_name):
     return f"[{OWNER_MARKER}={catalog_name}]"
 
 
+# What credentials binding sets for each credential a stage needs (credentials-binding
+# UsernamePasswordMultiBinding and StringBinding): shipway reads these variables, so no
+# secret is ever in the script, on a command line or in a rendered file.
+REGISTRY_VARIABLES = {"usernameVariable": "SHIPWAY_REGISTRY_USER",
+                      "passwordVariable": "SHIPWAY_REGISTRY_PASSWORD"}
+PROMETHEUS_VARIABLES = {"usernameVariable": "SHIPWAY_PROMETHEUS_USER",
+                        "passwordVariable": "SHIPWAY_PROMETHEUS_PASSWORD"}
+PROMETHEUS_TOKEN_VARIABLES = {"variable": "SHIPWAY_PROMETHEUS_TOKEN"}
+
+
+def credential_bindings(jenkins, *, prometheus):
+    """The withCredentials bindings, (symbol, credentials id, variables) each, of a stage:
+    the registry login, and with `prometheus` (deploy, rollback: they query Prometheus and
+    push deploy markers) the catalog's Prometheus login or token."""
+    bindings = []
+    if jenkins.get("credentials"):
+        bindings.append(("usernamePassword", jenkins["credentials"], REGISTRY_VARIABLES))
+    if prometheus and jenkins.get("prometheus_credentials"):
+        bindings.append(("usernamePassword", jenkins["prometheus_credentials"],
+                         PROMETHEUS_VARIABLES))
+    if prometheus and jenkins.get("prometheus_token"):
+        bindings.append(("string", jenkins["prometheus_token"], PROMETHEUS_TOKEN_VARIABLES))
+    return bindings
+
+
+def with_credentials(bindings, indent):
+    """The opening `withCredentials([...]) {` of `bindings` (credential_bindings()), at
+    `indent`, every id a Groovy literal; each further argument aligned under the first."""
+    opener = f"{indent}withCredentials(["
+    calls = []
+    for i, (symbol, credentials_id, variables) in enumerate(bindings):
+        start = opener if i == 0 else " " * len(opener)
+        column = " " * (len(start) + len(symbol) + 1)
+        arguments = [f"credentialsId: {groovy_string(credentials_id)}"] + [
+            f"{key}: {groovy_string(value)}" for key, value in variables.items()]
+        separator = ", " if symbol == "string" else ",\n" + column
+        calls.append(f"{start}{symbol}({separator.join(arguments)})")
+    return ",\n".join(calls) + "]) {"
+
+
 def duration_arg(seconds):
     """Seconds (a float from the catalog) as a --timeout argument shipway parses back."""
     millis = round(float(seconds) * 1000)
@@ -140,7 +180,7 @@ def _environment():
         lstrip_blocks=True,
     )
     env.filters.update(groovy_string=groovy_string, shell=shell, duration_arg=duration_arg,
-                       xml_text=xml_text)
+                       xml_text=xml_text, with_credentials=with_credentials)
     return env
 
 
@@ -170,6 +210,8 @@ def _common(catalog, settings):
         "deploy": settings["deploy"],
         "credentials": jenkins.get("credentials"),
         "scm_credentials": jenkins.get("scm_credentials"),
+        "push_bindings": credential_bindings(jenkins, prometheus=False),
+        "deploy_bindings": credential_bindings(jenkins, prometheus=True),
         "agent": jenkins.get("agent", "any"),
         "timeout_minutes": jenkins.get("timeout_minutes", 30),
         "marker": xml_marker(catalog.name),

@@ -9,6 +9,9 @@
  * service         the service name (required)
  * catalog         the catalog's path in the repo (default shipway.yml)
  * credentials     id of the registry's username/password credential (default: none)
+ * prometheusCredentials  id of the username/password credential for Prometheus and the
+ *                 Pushgateway, bound around deploy only (default: none)
+ * prometheusToken id of the secret text credential holding their bearer token instead
  * deployBranches  branches that deploy, Ant-style patterns (default ['main']; [] never deploys)
  * agent           agent label, 'any' for any agent (default any)
  * timeoutMinutes  build timeout (default 30)
@@ -20,6 +23,8 @@ def call(Map config = [:]) {
     }
     String catalog = config.catalog ?: 'shipway.yml'
     String credentials = config.credentials ?: null
+    String prometheusCredentials = config.prometheusCredentials ?: null
+    String prometheusToken = config.prometheusToken ?: null
     List deployBranches = config.containsKey('deployBranches') ? (config.deployBranches ?: []) : ['main']
     // An empty label runs on any agent, like `agent any`.
     String agentLabel = (config.agent ?: 'any') == 'any' ? '' : config.agent
@@ -68,7 +73,8 @@ def call(Map config = [:]) {
                 }
                 steps {
                     shipwayStage(stage: 'deploy', service: service, catalog: catalog,
-                                 credentials: credentials, json: true)
+                                 credentials: credentials, prometheusCredentials: prometheusCredentials,
+                                 prometheusToken: prometheusToken, json: true)
                 }
                 post {
                     always {

@@ -7,6 +7,9 @@
 /**
  * service         the service name (required)
  * credentials     id of the registry's username/password credential (default: none)
+ * prometheusCredentials  id of the username/password credential for the Pushgateway the
+ *                 rollback's deploy marker goes to (default: none)
+ * prometheusToken id of the secret text credential holding its bearer token instead
  * timeout         how long to wait for convergence, e.g. '300s' (default: shipway's)
  * agent           agent label, 'any' for any agent (default any)
  * timeoutMinutes  build timeout (default 30)
@@ -17,6 +20,8 @@ def call(Map config = [:]) {
         error('shipwayRollback: service is required')
     }
     String credentials = config.credentials ?: null
+    String prometheusCredentials = config.prometheusCredentials ?: null
+    String prometheusToken = config.prometheusToken ?: null
     String agentLabel = (config.agent ?: 'any') == 'any' ? '' : config.agent
     int timeoutMinutes = (config.timeoutMinutes ?: 30) as int
     List rollbackArgs = config.timeout ? ['--timeout', config.timeout.toString()] : []
@@ -43,7 +48,10 @@ def call(Map config = [:]) {
                             extraArgs = extraArgs + ['--to', release]
                         }
                         def record = shipwayStage(stage: 'rollback', service: service,
-                                                  credentials: credentials, json: true, args: extraArgs)
+                                                  credentials: credentials,
+                                                  prometheusCredentials: prometheusCredentials,
+                                                  prometheusToken: prometheusToken,
+                                                  json: true, args: extraArgs)
                         currentBuild.description = "from ${record.previous_image} to ${record.image}"
                     }
                 }

@@ -11,6 +11,9 @@ import groovy.transform.Field
  * service      the service name (required)
  * catalog      the catalog's path in the workspace; null or '' for none (rollback needs none)
  * credentials  id of a username/password credential for the registry; null for none
+ * prometheusCredentials  id of a username/password credential for Prometheus and the
+ *              Pushgateway (deploy.analysis, deploy markers); null for none
+ * prometheusToken  id of a secret text credential holding their bearer token instead
  * json         true: add --json, write the output to `output` and return it parsed (readJSON)
  * output       file for the JSON output (default shipway-<stage>.json)
  * args         further arguments, a list of strings, passed as they are
@@ -41,11 +44,28 @@ def call(Map config = [:]) {
         environment << "SHIPWAY_STEP_OUTPUT=${output}".toString()
         command += ' --json > "$SHIPWAY_STEP_OUTPUT"'
     }
+    if (config.prometheusCredentials && config.prometheusToken) {
+        error('shipwayStage: give prometheusCredentials or prometheusToken, not both')
+    }
+    // Each secret reaches shipway as a variable credentials binding sets (and masks in the
+    // log), never in the script or on a command line.
+    List bindings = []
+    if (config.credentials) {
+        bindings << usernamePassword(credentialsId: config.credentials,
+                                     usernameVariable: 'SHIPWAY_REGISTRY_USER',
+                                     passwordVariable: 'SHIPWAY_REGISTRY_PASSWORD')
+    }
+    if (config.prometheusCredentials) {
+        bindings << usernamePassword(credentialsId: config.prometheusCredentials,
+                                     usernameVariable: 'SHIPWAY_PROMETHEUS_USER',
+                                     passwordVariable: 'SHIPWAY_PROMETHEUS_PASSWORD')
+    }
+    if (config.prometheusToken) {
+        bindings << string(credentialsId: config.prometheusToken, variable: 'SHIPWAY_PROMETHEUS_TOKEN')
+    }
     withEnv(environment) {
-        if (config.credentials) {
-            withCredentials([usernamePassword(credentialsId: config.credentials,
-                                              usernameVariable: 'SHIPWAY_REGISTRY_USER',
-                                              passwordVariable: 'SHIPWAY_REGISTRY_PASSWORD')]) {
+        if (bindings) {
+            withCredentials(bindings) {
                 sh command
             }
         } else {

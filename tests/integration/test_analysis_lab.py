@@ -5,8 +5,10 @@ and its own Prometheus scraping it every second, sends steady load through the p
 shipway deploys, and reads what runs from the engine. Windows are short (1 s interval, 4 s
 canary and bake) so the file stays well under a minute per test.
 """
+import base64
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -132,15 +134,25 @@ def test_good_release_passes_after_bake(shipway, docker_client, judged_releases,
 def test_bad_release_rolled_back_during_canary(shipway, docker_client, judged_releases,
                                                service_name, stack, tmp_path):
     proxy, prom = stack
-    plain, judged = catalogs(tmp_path, service_name, judged_releases["repo"], prom.url,
-                             canary="20s")
-    deploy(shipway, plain, service_name, judged_releases["good1"], 0)
-    proxy.wait_routed(service_name)
-    (record, proc), load = under_load(proxy, service_name, lambda: deploy(
-        shipway, judged, service_name, judged_releases["bad"], 1))
+    with promsupport.PushgatewayServer() as gateway:
+        plain, judged = catalogs(tmp_path, service_name, judged_releases["repo"], prom.url,
+                                 canary="20s", pushgateway=gateway.url)
+        deploy(shipway, plain, service_name, judged_releases["good1"], 0)
+        proxy.wait_routed(service_name)
+        (record, proc), load = under_load(proxy, service_name, lambda: deploy(
+            shipway, judged, service_name, judged_releases["bad"], 1))
+        markers = [line for line in gateway.metrics().splitlines()
+                   if line.startswith("shipway_deploy_info{")]
+    # The automatic rollback and the failed deploy each left their marker.
+    auto = [line for line in markers if 'result="auto-rollback"' in line]
+    failed_deploy = [line for line in markers if 'result="failed"' in line]
+    assert len(auto) == 1 and judged_releases["good1"] in auto[0], markers
+    assert len(failed_deploy) == 1 and f'service="{service_name}"' in failed_deploy[0], markers
     assert not record["ok"]
     error = proc.stderr.strip().splitlines()[-1]
-    assert "check error-rate" in error and "above max 0.05" in error, error
+    # the check, the value seen and the bound, the window, what runs now
+    assert re.search(r"check error-rate: \d+(\.\d+)? is above max 0\.05 \(2 failed "
+                     r"evaluations, canary\)", error), error
     assert "canary" in error and judged_releases["good1"] in error, proc.stderr + load.describe()
     failed = [e for e in record["analysis"]["evaluations"] if e["verdict"] == "fail"]
     assert len(failed) == 2 and all(e["phase"] == "canary" for e in failed), record["analysis"]
@@ -231,15 +243,24 @@ def test_prometheus_lost_during_the_canary_counts_as_failed(shipway, docker_clie
     assert running_digests(docker_client, service_name) == [digest(judged_releases["good1"])] * 2
 
 
-def test_query_with_several_series_is_refused_before_anything_changes(
-        shipway, docker_client, judged_releases, service_name, stack, tmp_path):
+@pytest.mark.parametrize("query, words", [
+    ("haproxy_backend_http_responses_total", ["series, not one", "aggregate it"]),
+    # Prometheus answers 400 {"errorType": "bad_data", "error": "... parse error ..."}
+    ("sum(rate(haproxy_backend_http_responses_total[3s]", ["bad_data", "parse error"]),
+], ids=["several-series", "does-not-parse"])
+def test_a_query_that_cannot_be_judged_is_refused_before_anything_changes(
+        shipway, docker_client, judged_releases, service_name, stack, tmp_path, query, words):
     _, prom = stack
     plain, judged = catalogs(tmp_path, service_name, judged_releases["repo"], prom.url,
-                             query="haproxy_backend_http_responses_total")
+                             query=query)
     deploy(shipway, plain, service_name, judged_releases["good1"], 0)
+    before = docker_client.api.inspect_service(service_name)["Version"]["Index"]
     proc = shipway("deploy", "--catalog", judged, "--service", service_name, "--image",
                    judged_releases["good2"], check=2)
-    assert "series, not one" in proc.stderr and "aggregate it" in proc.stderr, proc.stderr
+    error = proc.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: analysis check error-rate: ") and all(
+        word in error for word in words) and "nothing was changed" in error, proc.stderr
+    assert docker_client.api.inspect_service(service_name)["Version"]["Index"] == before
     assert running_digests(docker_client, service_name) == [digest(judged_releases["good1"])] * 2
 
 
@@ -282,3 +303,50 @@ def test_deploy_markers_reach_the_pushgateway(shipway, docker_client, judged_rel
     assert judged_releases["good2"] in deployed[0] and f'service="{service_name}"' in deployed[0]
     assert len(rolled) == 1 and judged_releases["good1"] in rolled[0], lines
     assert float(rolled[0].rsplit(" ", 1)[1]) > 1.7e9   # the time, in unix seconds
+
+
+def test_prometheus_and_pushgateway_behind_basic_auth(shipway, docker_client, judged_releases,
+                                                      service_name, tmp_path):
+    """A Prometheus and a Pushgateway that want a login (exporter-toolkit basic auth): given
+    as Jenkins' credentials binding gives it (SHIPWAY_PROMETHEUS_USER/_PASSWORD in the
+    environment), deploy judges and marks; without it, one error before anything changes.
+    The password is in no output, no record, no spec and no release record."""
+    if not shutil.which("htpasswd"):
+        pytest.skip("htpasswd (apache2-utils) makes the bcrypt hash of the login")
+    password = "pr0m-" + random_name("pw")
+    login = ("ops", password)
+    with promsupport.PrometheusServer({}, login=login) as prom, \
+            promsupport.PushgatewayServer(login=login) as gateway:
+        plain, judged = catalogs(tmp_path, service_name, judged_releases["repo"], prom.url,
+                                 canary="1s", bake="1s", query="vector(0)",
+                                 pushgateway=gateway.url)
+        deploy(shipway, plain, service_name, judged_releases["good1"], 0)
+        before = docker_client.api.inspect_service(service_name)["Version"]["Index"]
+
+        refused = shipway("deploy", "--catalog", judged, "--service", service_name,
+                          "--image", judged_releases["good2"], check=2)
+        error = refused.stderr.strip().splitlines()[-1]
+        assert "401" in error and "SHIPWAY_PROMETHEUS_USER" in error, refused.stderr
+        assert docker_client.api.inspect_service(service_name)["Version"]["Index"] == before
+
+        env = {"SHIPWAY_PROMETHEUS_USER": "ops", "SHIPWAY_PROMETHEUS_PASSWORD": password,
+               "BUILD_NUMBER": "7"}
+        record, proc = deploy(shipway, judged, service_name, judged_releases["good2"], 0,
+                              env=env)
+        assert record["ok"] and {e["verdict"] for e in record["analysis"]["evaluations"]} == {
+            "pass"}, proc.stderr
+        assert "deploy marker pushed: deployed" in proc.stderr, proc.stderr
+        markers = [line for line in gateway.metrics().splitlines()
+                   if line.startswith("shipway_deploy_info{")]
+        assert len(markers) == 1 and judged_releases["good2"] in markers[0], markers
+    assert running_digests(docker_client, service_name) == [digest(judged_releases["good2"])] * 2
+    seen = [refused.stdout, refused.stderr, proc.stdout, proc.stderr,
+            json.dumps(docker_client.api.inspect_service(service_name))]
+    for config in docker_client.api.configs(
+            filters={"label": f"shipway.release.service={service_name}"}):
+        spec = docker_client.api.inspect_config(config["ID"])["Spec"]
+        seen.append(json.dumps(spec) + base64.b64decode(spec["Data"]).decode())   # the record
+    assert len(seen) >= 6   # both releases were recorded
+    for text in seen:
+        assert password not in text
+        assert base64.b64encode(f"ops:{password}".encode()).decode() not in text

@@ -29,6 +29,8 @@ GOLDEN = os.path.join(ROOT, "tests", "fixtures", "golden")
 EXAMPLE = os.path.join(ROOT, "examples", "catalog.yml")
 LIBRARY = os.path.join(ROOT, "jenkins")
 SECRET = "s3cr3t-Pa55"
+PROMETHEUS_SECRET = "pr0m-Pa55"
+PROMETHEUS_TOKEN = "t0ken-XYZ"
 HOSTILE_CATALOG_PATH = "it's a $(touch pwned) ${HOME} `id` \\ \n]]>&amp;.yml"
 NASTY = ["it's", 'say "hi"', "back\\slash", "${env.HOME}", "$(id)", "`id`", "new\nline",
          "cr\rlf", "]]>", "&amp;", "tab\tx", "\\u0027", "\\\\u0027", "\\'", "ünï €", "\x01"]
@@ -43,7 +45,10 @@ FAKE_SHIPWAY = textwrap.dedent("""\
     with open(os.environ["FAKE_SHIPWAY_LOG"], "a", encoding="utf-8") as log:
         log.write(json.dumps({"argv": sys.argv[1:],
                               "user": os.environ.get("SHIPWAY_REGISTRY_USER"),
-                              "password": os.environ.get("SHIPWAY_REGISTRY_PASSWORD")}) + "\\n")
+                              "password": os.environ.get("SHIPWAY_REGISTRY_PASSWORD"),
+                              "prometheus": [os.environ.get("SHIPWAY_PROMETHEUS_" + name)
+                                             for name in ("USER", "PASSWORD", "TOKEN")]})
+                  + "\\n")
     if "--json" in sys.argv:
         print(json.dumps({"service": "x", "previous_image": "reg/x@sha256:aaa",
                           "image": "reg/x@sha256:bbb"}))
@@ -110,9 +115,9 @@ def branch_catalog(patterns):
                     "deploy_branches": list(patterns)}}}}, "branches.yml")
 
 
-def rollback_script_from_job_xml(cat):
+def rollback_script_from_job_xml(cat, service="s"):
     """The rollback script as Jenkins reads it: out of the parsed job config.xml."""
-    xml = render.render_job_config(cat, "s", "rollback")
+    xml = render.render_job_config(cat, service, "rollback")
     return ET.fromstring(xml.encode("utf-8")).find("definition/script").text
 
 
@@ -235,6 +240,30 @@ def _scenarios(tmp_path_factory):
         "shipwayRollback(service: 'hello', credentials: 'reg', timeout: '60s')\n",
         library_dirs=[LIBRARY], params={"RELEASE": "it's $(id)"},
         credentials={"reg": {"username": "u", "password": SECRET}})
+    prometheus_store = {**CREDS, "prometheus-login": {"username": "prom",
+                                                      "password": PROMETHEUS_SECRET},
+                        "prometheus-token": {"secret": PROMETHEUS_TOKEN}}
+    login, token = golden("prometheus-login"), golden("prometheus-token")
+    add("prometheus-login", render.render_jenkinsfile(login, "hello"), branch="main",
+        credentials=prometheus_store)
+    add("prometheus-login-rollback", rollback_script_from_job_xml(login, "hello"),
+        credentials=prometheus_store)
+    add("prometheus-token", render.render_jenkinsfile(token, "hello"), branch="main",
+        credentials=prometheus_store)
+    add("prometheus-token-rollback", rollback_script_from_job_xml(token, "hello"),
+        credentials=prometheus_store)
+    add("prometheus-wrong-kind", render.render_jenkinsfile(token, "hello"), branch="main",
+        credentials={"prometheus-token": {"username": "prom", "password": PROMETHEUS_SECRET}})
+    add("library-prometheus", "@Library('shipway') _\nshipwayPipeline(service: 'hello', "
+        "credentials: 'registry-creds', prometheusCredentials: 'prometheus-login')\n",
+        branch="main", library_dirs=[LIBRARY], credentials=prometheus_store)
+    add("library-rollback-token", "@Library('shipway') _\nshipwayRollback(service: 'hello', "
+        "prometheusToken: 'prometheus-token')\n", library_dirs=[LIBRARY],
+        credentials=prometheus_store)
+    add("library-prometheus-both", "@Library('shipway') _\nnode {\n  shipwayStage(stage: "
+        "'deploy', service: 'hello', prometheusCredentials: 'prometheus-login', "
+        "prometheusToken: 'prometheus-token')\n}\n", library_dirs=[LIBRARY],
+        credentials=prometheus_store)
     literals = "\n".join(f"writeFile file: 'lit-{i}.txt', text: {render.groovy_string(v)}"
                          for i, v in enumerate(NASTY))
     add("literals", f"node {{\n{literals}\n}}\n")
@@ -366,7 +395,75 @@ def test_harness_masks_secrets_and_never_prints_them(runs):
     assert "the password is ****" in result.log
     assert SECRET not in result.log
     for _, other in runs.values():
-        assert SECRET not in other.log
+        assert not any(secret in other.log for secret in PROMETHEUS_SECRETS)
+
+
+PROMETHEUS_SECRETS = (SECRET, PROMETHEUS_SECRET, PROMETHEUS_TOKEN)
+
+
+def _no_secret_anywhere(work, result):
+    """No secret in the log, the sh scripts, any argv of shipway or a file the build left."""
+    for secret in PROMETHEUS_SECRETS:
+        assert secret not in result.log
+        assert not any(secret in command for command in result.sh_commands)
+        assert not any(secret in word for call in _calls(work) for word in call["argv"])
+        for path in work.iterdir():
+            if path.is_file() and path.name != ".calls.jsonl":
+                assert secret not in path.read_text(errors="replace"), path
+
+
+@pytest.mark.parametrize("name, rendered", [
+    ("prometheus-login", ["prom", PROMETHEUS_SECRET, None]),
+    ("prometheus-token", [None, None, PROMETHEUS_TOKEN])])
+def test_rendered_pipeline_binds_the_prometheus_credential_around_deploy_only(
+        runs, name, rendered):
+    """jenkins.prometheus_credentials / prometheus_token reach `shipway deploy` (analysis,
+    deploy markers) as the variables prometheus.py reads, and no other stage."""
+    work, result = runs[name]
+    _ok(result)
+    calls = _calls(work)
+    assert [c["argv"][0] for c in calls] == ["build", "image", "push", "deploy", "status"]
+    none = [None, None, None]
+    assert [c["prometheus"] for c in calls] == [none, none, none, rendered, none]
+    registry = SECRET if name == "prometheus-login" else None
+    assert [c["password"] for c in calls] == [None, None, registry, registry, None]
+    _no_secret_anywhere(work, result)
+    work, result = runs[f"{name}-rollback"]
+    _ok(result)
+    (call,) = _calls(work)
+    assert call["argv"][0] == "rollback" and call["prometheus"] == rendered
+    _no_secret_anywhere(work, result)
+
+
+def test_a_prometheus_credential_of_the_wrong_kind_fails_the_deploy(runs):
+    """A Username with password credential where the catalog says prometheus_token (Secret
+    text): the deploy step fails as credentials binding fails it, before shipway runs."""
+    work, result = runs["prometheus-wrong-kind"]
+    assert result.returncode == 1 and result.stages["Deploy"] == "failed"
+    assert ("Credentials 'prometheus-token' is of type 'Username with password' where "
+            "'org.jenkinsci.plugins.plaincredentials.StringCredentials' was expected"
+            in result.log)
+    assert "deploy" not in [c["argv"][0] for c in _calls(work)]
+    assert PROMETHEUS_SECRET not in result.log
+
+
+def test_library_binds_the_prometheus_credential_as_the_rendered_pipeline_does(runs):
+    work, result = runs["library-prometheus"]
+    _ok(result)
+    calls = _calls(work)
+    none = [None, None, None]
+    assert [(c["argv"][0], c["prometheus"]) for c in calls] == [
+        ("build", none), ("image", none), ("push", none),
+        ("deploy", ["prom", PROMETHEUS_SECRET, None]), ("status", none)]
+    _no_secret_anywhere(work, result)
+    work, result = runs["library-rollback-token"]
+    _ok(result)
+    (call,) = _calls(work)
+    assert call["prometheus"] == [None, None, PROMETHEUS_TOKEN] and call["password"] is None
+    _no_secret_anywhere(work, result)
+    work, result = runs["library-prometheus-both"]
+    assert result.returncode == 1 and _calls(work) == []
+    assert "give prometheusCredentials or prometheusToken, not both" in result.log
 
 
 def test_rollback_script_sets_description(runs):

@@ -4,10 +4,13 @@
         prom.url                      # http://127.0.0.1:NNNN
         prom.wait_for('up{job="haproxy"} == 1')
 
+    with PrometheusServer(targets={}, login=("ops", "pw")) as prom:    # basic auth required
+
 Scrapes every second (the analysis tests run 1 s intervals). The Prometheus is the real one,
 the HAProxy it scrapes is the real exporter (`/_lab/metrics`, lab/haproxy/haproxy.cfg.tmpl):
 only the process is the test's own, so tests with random service names stay independent.
 """
+import base64
 import json
 import os
 import shutil
@@ -31,9 +34,25 @@ def available():
         if missing else ""
 
 
-def _get(url, timeout=2.0):
-    with urllib.request.urlopen(url, timeout=timeout) as response:
+def _get(url, timeout=2.0, login=None):
+    request = urllib.request.Request(url)
+    if login:
+        token = base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         return response.status, response.read()
+
+
+def web_config(directory, login):
+    """A --web.config.file (exporter-toolkit) asking for basic auth with `login` (user,
+    password): the password as a bcrypt hash, made by htpasswd from its stdin."""
+    user, password = login
+    line = subprocess.run(["htpasswd", "-niB", "-C", "4", user], input=password, text=True,
+                          capture_output=True, check=True).stdout.strip()
+    path = os.path.join(directory, "web.yml")
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump({"basic_auth_users": {user: line.split(":", 1)[1]}}, handle)   # JSON is YAML
+    return path
 
 
 def _until(predicate, timeout, what):
@@ -53,13 +72,16 @@ def _until(predicate, timeout, what):
 class _Process:
     name = "process"
 
-    def __init__(self):
+    def __init__(self, login=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.dir = tempfile.mkdtemp(prefix=f"shipway-{self.name}-")
         self.proc = None
+        self.login = login
 
     def _start(self, argv, ready_path, timeout=30.0):
+        if self.login:
+            argv = [*argv, f"--web.config.file={web_config(self.dir, self.login)}"]
         log = open(os.path.join(self.dir, "log"), "wb")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
@@ -68,7 +90,7 @@ class _Process:
         def ready():
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited {self.proc.returncode}: {self.log()}")
-            return _get(self.url + ready_path)[0] == 200
+            return _get(self.url + ready_path, login=self.login)[0] == 200
         _until(ready, timeout, f"{self.name} on {self.url} ready")
         return self
 
@@ -110,7 +132,7 @@ class PushgatewayServer(_Process):
                             "--persistence.file="], "/-/ready")
 
     def metrics(self):
-        return _get(self.url + "/metrics")[1].decode()
+        return _get(self.url + "/metrics", login=self.login)[1].decode()
 
 
 class PrometheusServer(_Process):
@@ -119,8 +141,8 @@ class PrometheusServer(_Process):
 
     name = "prometheus"
 
-    def __init__(self, targets):
-        super().__init__()
+    def __init__(self, targets, login=None):
+        super().__init__(login)
         self.targets = dict(targets)
 
     def config(self):
@@ -146,7 +168,7 @@ class PrometheusServer(_Process):
 
     def query(self, promql):
         url = f"{self.url}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
-        return json.loads(_get(url)[1])["data"]["result"]
+        return json.loads(_get(url, login=self.login)[1])["data"]["result"]
 
     def wait_for(self, promql, timeout=30.0):
         """Until `promql` returns a series (e.g. the first scrape of a target)."""

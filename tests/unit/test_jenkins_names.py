@@ -122,6 +122,38 @@ def test_scm_credentials_must_be_a_credentials_id(value):
         catalog.from_data(_data(scm_credentials=value), "shipway.yml")
 
 
+# ------------------------------------------------------------------ Prometheus credentials
+
+@pytest.mark.parametrize("key", ["prometheus_credentials", "prometheus_token"])
+@pytest.mark.parametrize("value", ["", "a b", "x'y", "id\n", 7])
+def test_prometheus_credentials_must_be_credentials_ids(key, value):
+    with pytest.raises(CatalogError, match=f"jenkins.{key}.*credentials id"):
+        catalog.from_data(_data(**{key: value}), "shipway.yml")
+
+
+def test_prometheus_login_and_token_together_are_refused():
+    with pytest.raises(CatalogError) as info:
+        catalog.from_data(_data(prometheus_credentials="p", prometheus_token="t"), "x.yml")
+    message = str(info.value)
+    assert "key 'jenkins.prometheus_token'" in message and "give one of the two" in message
+
+
+@pytest.mark.parametrize("key, binding", [
+    ("prometheus_credentials", "usernamePassword(credentialsId: 'prom-1',\n"),
+    ("prometheus_token", "string(credentialsId: 'prom-1', variable: 'SHIPWAY_PROMETHEUS_TOKEN')")])
+def test_prometheus_credential_is_bound_around_deploy_and_rollback_only(key, binding):
+    cat = catalog.from_data(_data(credentials="reg", **{key: "prom-1"}), "shipway.yml")
+    jenkinsfile = render.render_jenkinsfile(cat, "web")
+    push, deploy = jenkinsfile.split("stage('Deploy')")
+    assert "prom-1" not in push and "SHIPWAY_PROMETHEUS" not in push
+    assert binding in deploy and "credentialsId: 'reg'" in deploy
+    status = deploy.split("post {")[1]
+    assert "withCredentials" not in status     # status reads the swarm only
+    assert binding in render.render_rollback(cat, "web")
+    # Only the id is rendered: the values arrive as variables when the step runs.
+    assert jenkinsfile.count("prom-1") == 1
+
+
 # ---------------------------------------------------------------------------- engine-style names
 
 def _catalog(services, name="demo"):

@@ -403,6 +403,7 @@ FIELDS = sorted(_field_paths({**catalog.SERVICE_SCHEMA, "deploy": catalog.RUN_SC
 # must leave every rendered file as it is. test_every_field_is_classified keeps this true.
 RENDERED = {"jenkins.repo": "xml", "jenkins.branch": "xml", "jenkins.credentials": "groovy",
             "jenkins.scm_credentials": "xml",
+            "jenkins.prometheus_credentials": "groovy", "jenkins.prometheus_token": "groovy",
             "jenkins.agent": "groovy", "jenkins.deploy_branches": "groovy",
             "jenkins.timeout_minutes": "number", "deploy.timeout": "number"}
 BENIGN = "benign-value-17"   # stands where a hostile value goes, for the comparison

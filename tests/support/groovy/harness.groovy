@@ -508,6 +508,11 @@ abstract class PipelineScript extends Script {
         }
     }
 
+    // binding symbol: [display name of the credential kind, the type the binding expects]
+    static final Map CREDENTIAL_KINDS = [
+        usernamePassword: ['Username with password', 'com.cloudbees.plugins.credentials.common.StandardUsernamePasswordCredentials'],
+        string: ['Secret text', 'org.jenkinsci.plugins.plaincredentials.StringCredentials']]
+
     def withCredentials(List bindings, Closure body) {
         Map<String, String> layer = [:]
         List<String> secrets = []
@@ -515,6 +520,14 @@ abstract class PipelineScript extends Script {
         bindings.each { Map b ->
             def entry = store[b.credentialsId]
             if (entry == null) throw new StepFailed("Could not find credentials entry with ID '${b.credentialsId}'")
+            // A binding takes one kind of credential (credentials-binding MultiBinding
+            // .getCredentials): a map with a password is a Username with password, a string
+            // or a map with a secret a Secret text; the wrong kind fails the step.
+            String kind = (entry instanceof Map && entry.containsKey('password')) ? 'usernamePassword' : 'string'
+            if (b.type in CREDENTIAL_KINDS && kind != b.type) {
+                throw new StepFailed("Credentials '${b.credentialsId}' is of type '${CREDENTIAL_KINDS[kind][0]}' " +
+                                     "where '${CREDENTIAL_KINDS[b.type][1]}' was expected")
+            }
             if (b.type == 'usernamePassword') {
                 layer[b.usernameVariable] = entry.username as String
                 layer[b.passwordVariable] = entry.password as String

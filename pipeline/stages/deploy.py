@@ -206,7 +206,9 @@ def desired_service(ctx, args, api, settings, service, image, platforms):
     """The Desired of this deploy: the fields the keys set (with the secrets and configs they
     name made to exist, unless a dry run), which of them the catalog sets, and the create
     defaults (shipway's for a catalog entry, only the stack file's for one from a stack file)."""
+    from pipeline.api import engine
     from pipeline.swarm import compose
+    from pipeline.swarm import plan as planner
     from pipeline.swarm.spec import CREATE_DEFAULTS
 
     name = settings["name"]
@@ -224,6 +226,10 @@ def desired_service(ctx, args, api, settings, service, image, platforms):
         except ValueError as exc:
             raise _in_catalog(args, name, "env_file", str(exc), "lines are NAME=VALUE") from None
     try:
+        # A mode the service cannot take is refused before a secret or config is made for it.
+        planner.check_mode(name, engine.inspect_service(api, name), compose.asked_mode(service),
+                           "deploy.mode" if "mode" in service.get("deploy", {})
+                           else "deploy.replicas")
         names = compose.network_names(service, definitions)
         ids = swarm_apply.network_ids(api, sorted(set(names.values())))
         network_ids = {key: ids[names[key]] for key in names}
@@ -248,4 +254,5 @@ def desired_service(ctx, args, api, settings, service, image, platforms):
     if settings.get("source", "catalog") == "catalog":
         defaults.update(CREATE_DEFAULTS)
     return swarm_apply.Desired(name, image, conversion.fields, managed, defaults,
-                               settings["deploy"]["timeout"], settings["deploy"]["keep_releases"])
+                               settings["deploy"]["timeout"], settings["deploy"]["keep_releases"],
+                               conversion.mode)

@@ -10,7 +10,9 @@
   catalog keyed by that name; status, releases, rollback and render take the name.
 - The first rollback after adoption restores the spec from before shipway (release #0, the
   running tasks' digests checked); a second one changes nothing and exits 1.
-- Global mode converges (one task on the single-node swarm).
+- A key without its siblings (`deploy.mode` without `replicas`, one `update_config` key, log
+  options without the driver) leaves the siblings as the service has them.
+- Global mode converges (one task on the single-node swarm); `--replicas` on it is refused.
 - Bad values of the stack-file keys: exit 2, one `error:` line naming file, service and key,
   and nothing changed on the swarm.
 
@@ -286,6 +288,44 @@ services:
                                "before": ["ADDED=yes", "KEEP=1"], "after": None}]
 
 
+def test_a_key_without_its_siblings_leaves_them_as_the_service_has_them(
+        shipway, releases, docker_client, cli, made, tmp_path):
+    client = docker_client
+    name = made.service("adopt-part")
+    cli("service", "create", "--detach", "--quiet", "--name", name, "--with-registry-auth",
+        "--replicas", "2", "--endpoint-mode", "dnsrr", "--stop-grace-period", "1s",
+        "--label", "team=x", "--update-order", "stop-first", "--update-failure-action", "pause",
+        "--update-delay", "1s", "--update-monitor", "1s", "--log-driver", "json-file",
+        "--log-opt", "max-size=1m", "--log-opt", "max-file=2", releases["v1"])
+    converged(client, name, releases["v1"], 2)
+    before = spec_of(client, name)
+    # `mode: replicated` without `replicas`, one update_config key, log options without the
+    # driver: the scale, the rest of the policy and the driver stay as the service has them.
+    catalog = write(tmp_path / "catalog.yml", f"""
+services:
+  {name}:
+    image: {releases['repo']}
+    logging: {{options: {{max-size: 2m, max-file: "2"}}}}
+    deploy:
+      mode: replicated
+      update_config: {{parallelism: 2}}
+      timeout: {TIMEOUT}
+""")
+    args = ("--catalog", catalog, "--service", name, "--image", releases["v2"])
+    dry = shipway.json("deploy", *args, "--dry-run")
+    shipway("deploy", *args, check=0)
+    after = spec_of(client, name)
+    diff = changed(before, after)
+    options = ("TaskTemplate", "LogDriver", "Options")
+    assert {p for p in diff if not shipway_label(p)} == {
+        IMAGE, ("UpdateConfig", "Parallelism"), options + ("max-size",)}
+    assert dry_paths(dry) - {"TaskTemplate.LogDriver.Options"} == listed(
+        {p for p in diff if p[:3] != options})
+    assert after["Mode"] == {"Replicated": {"Replicas": 2}}
+    assert after["TaskTemplate"]["LogDriver"]["Name"] == "json-file"
+    converged(client, name, releases["v2"], 2)
+
+
 def test_first_rollback_after_adoption_restores_the_spec_before_shipway(
         shipway, releases, docker_client, cli, made):
     client = docker_client
@@ -411,6 +451,14 @@ services:
     assert (created.returncode, runs) == (0, [digest(releases["v1"])]), created.stderr
     assert updated.returncode == 0, updated.stderr
     assert running_digests(client, name) == [digest(releases["v2"])]
+    # the engine cannot make a global service replicated: refused, nothing written
+    version = client.api.inspect_service(name)["Version"]["Index"]
+    refused = shipway("deploy", "--service", name, "--image", releases["v3"], "--replicas",
+                      "2", check=2)
+    assert refused.stderr.startswith("error: deploy.replicas: ")
+    assert "cannot change a service's mode" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert client.api.inspect_service(name)["Version"]["Index"] == version
 
 
 # (catalog text under the service, the key the error must name[, top-level definitions])
@@ -460,6 +508,9 @@ BAD_VALUES = [
     ("secrets: [fromfile]", "secrets", "secrets: {fromfile: {file: absent-secret.txt}}"),
     ("configs: [ext]", "configs", "configs: {ext: {external: true, name: adopt-absent-cfg}}"),
     ("networks: [adopt-absent-network]", "networks"),
+    # a mode the service (replicated) cannot change to: refused before the secret is made
+    ("deploy: {mode: global}\n    secrets: [good]", "deploy.mode",
+     "secrets: {good: {file: good.txt}}"),
     # a good secret, then a missing external config: the secret is not created either
     ("secrets: [good]\n    configs: [ext]", "configs",
      "secrets: {good: {file: good.txt}}\nconfigs: {ext: {external: true, name: adopt-absent}}"),

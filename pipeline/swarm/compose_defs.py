@@ -30,7 +30,23 @@ def _external(value):
     _problem("must be true or false")
 
 
+# Keys stack files allow on secrets (all three) and configs (template_driver) that shipway
+# does not carry: an object it makes is plain content, named after that content.
+NOT_MADE = {
+    "driver": "shipway does not make secrets through a secret driver",
+    "driver_opts": "shipway does not make secrets through a secret driver",
+    "template_driver": "shipway does not make templated {kind}",
+}
+
+
 def _definition(kind, value, fail, key, base_dir, stack_file):
+    for option, why in NOT_MADE.items():
+        if isinstance(value, dict) and option in value and (
+                kind == "secrets" or (kind == "configs" and option == "template_driver")):
+            fail(f"{key}.{option}", why.format(kind=kind) + f": give the content with file"
+                 f"{' or environment' if kind == 'secrets' else ''}, or create the "
+                 f"{kind[:-1]} yourself (docker {kind[:-1]} create) and declare it "
+                 "external: true")
     rules = {"name": text, "external": _external}
     if kind in ("secrets", "configs"):
         rules.update(file=text, labels=mapping())

@@ -175,12 +175,6 @@ def check_mode(name, current, mode, key="deploy.mode"):
                               "deploy.replicas), or remove the service and deploy it again")
 
 
-def _overlaps(path, fields):
-    """True when a field asked for is at `path`, under it or over it."""
-    n = len(path)
-    return any(p[:n] == path or path[:len(p)] == p for p in fields)
-
-
 def _followers(have, fields):
     """The FOLLOWS fields that go back to their default because their leader changes."""
     return [follower for follower, leader in FOLLOWS.items()
@@ -220,33 +214,37 @@ def plan_deploy(name, current, fields, *, defaults=None, managed=None, last_mana
         kept, removed = last, []
     else:
         kept = sorted({tuple(p) for p in managed})
-        # A path that a field now sets, or sets a part of, is not going back to a default
-        # (a record may name a map whose keys the catalog now sets one by one).
-        removed = [p for p in last if not _overlaps(p, fields)]
+        # A path a field sets whole (itself or one over it) is not going back to a default.
+        # One over fields is cleared first and the fields are written into it: the catalog
+        # that said `healthcheck: {disable: true}` and now says `{interval: 5s}` asks for
+        # a health check with that interval, not a disabled one.
+        removed = [p for p in last if not any(p[:len(f)] == f for f in fields)]
     if current is None:
         spec = create_spec(name, fields, defaults or {})
         changes = [Change(p, None, v) for p, v in sorted(fields.items())
                    if v is not None and not _volatile(p)]
         return Plan("create", spec, changes, "tasks", None, kept)
     have = current["Spec"]
+    cleared = removed + [p for p in _followers(have, fields) if p not in removed]
+    spec = copy.deepcopy(have)
+    for path in cleared:
+        delete(spec, path)
+    for path, value in fields.items():
+        if value is None:
+            delete(spec, path)
+        else:
+            put(spec, path, value)
     changes = [Change(p, get(have, p), v) for p, v in sorted(fields.items())
                if not _volatile(p) and normal(get(have, p)) != normal(v)]
-    changes += [Change(p, get(have, p), None) for p in removed if get(have, p) is not None]
-    changes += [Change(p, get(have, p), None) for p in _followers(have, fields)
-                if p not in removed and get(have, p) is not None]
+    # A cleared path shows what it becomes: (default), or what the fields under it make it.
+    changes += [Change(p, get(have, p), get(spec, p)) for p in cleared
+                if normal(get(have, p)) != normal(get(spec, p))]
+    check_mode(name, current, mode_of(spec))   # e.g. `deploy.mode: global` no longer set
     status = current.get("UpdateStatus") or {}
     state = status.get("State")
     if not changes:
         wait = "paused" if state == "paused" else "update" if state in IN_FLIGHT else "tasks"
         return Plan("unchanged", None, [], wait, "never", kept)
-    spec = copy.deepcopy(have)
-    for path, value in fields.items():
-        if value is not None:
-            put(spec, path, value)
-    for change in changes:
-        if change.new is None:
-            delete(spec, change.path)
-    check_mode(name, current, mode_of(spec))   # e.g. `deploy.mode: global` no longer set
     template = any(c.path[0] == "TaskTemplate" for c in changes)
     return Plan("update", spec, changes, "update" if template else "tasks",
                 status.get("StartedAt"), kept)

@@ -249,9 +249,11 @@ def test_a_mode_the_engine_cannot_change_to_is_refused(fixture_name, entry):
 
 def test_dropping_mode_global_from_the_catalog_is_refused_not_sent():
     current = fixture("cli-global-service.json")
-    with pytest.raises(UsageError) as caught:
-        plan_entry(current, {}, last_managed=[["Mode", "Global"]])
-    assert "global mode" in caught.value.message
+    for image in (NEW, current["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]):
+        with pytest.raises(UsageError) as caught:
+            planner.plan_deploy("fx-web", current, deploy_fields(image), managed=[],
+                                last_managed=[["Mode", "Global"]])
+        assert "global mode" in caught.value.message
     # a record of an earlier shipway that managed the whole Mode map: the new field covers it
     plan = plan_entry(current, {"deploy": {"mode": "global"}}, last_managed=[["Mode"]])
     assert changed(plan) == {} and plan.spec["Mode"] == {"Global": {}}
@@ -269,3 +271,20 @@ def test_log_options_follow_the_driver():
     assert changed(plan) == {"TaskTemplate.LogDriver.Name": ("json-file", "local"),
                              "TaskTemplate.LogDriver.Options": (options, None)}
     assert plan.spec["TaskTemplate"]["LogDriver"] == {"Name": "local"}
+
+
+def test_a_key_set_under_a_map_the_catalog_set_whole_is_written_into_a_cleared_map():
+    current = fixture("cli-service.json")
+    health = ("TaskTemplate", "ContainerSpec", "Healthcheck")
+    current["Spec"]["TaskTemplate"]["ContainerSpec"]["Healthcheck"] = {"Test": ["NONE"]}
+    # the last deploy's catalog said `healthcheck: {disable: true}`; this one an interval
+    plan = plan_entry(current, {"healthcheck": {"interval": "5s"}}, last_managed=[list(health)])
+    assert plan.spec["TaskTemplate"]["ContainerSpec"]["Healthcheck"] == {"Interval": 5 * 10 ** 9}
+    assert changed(plan) == {
+        "TaskTemplate.ContainerSpec.Healthcheck": ({"Test": ["NONE"]}, {"Interval": 5 * 10 ** 9}),
+        "TaskTemplate.ContainerSpec.Healthcheck.Interval": (None, 5 * 10 ** 9)}
+    # and the other way: a whole map set where the last deploy set one key under it
+    plan = plan_entry(current, {"healthcheck": {"disable": True}},
+                      last_managed=[list(health + ("Interval",))])
+    assert plan.spec["TaskTemplate"]["ContainerSpec"]["Healthcheck"] == {"Test": ["NONE"]}
+    assert changed(plan) == {}

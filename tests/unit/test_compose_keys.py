@@ -96,7 +96,7 @@ def load(tmp_path, entry, top=""):
      "not a size"),
     ("{deploy: {resources: {limits: {pids: -1}}}}", "deploy.resources.limits.pids", "0 or more"),
     ("{deploy: {resources: {reservations: {pids: 1}}}}", "deploy.resources.reservations.pids",
-     "unknown key"),
+     "pids can only be limited: set deploy.resources.limits.pids"),
     ("{deploy: {restart_policy: {condition: always}}}", "deploy.restart_policy.condition",
      "one of none, on-failure, any"),
     ("{deploy: {restart_policy: {window: x}}}", "deploy.restart_policy.window", "duration"),

@@ -207,7 +207,7 @@ def desired_service(ctx, args, api, settings, service, image, platforms):
     name made to exist, unless a dry run), which of them the catalog sets, and the create
     defaults (shipway's for a catalog entry, only the stack file's for one from a stack file)."""
     from pipeline.api import engine
-    from pipeline.swarm import compose
+    from pipeline.swarm import compose, compose_defs
     from pipeline.swarm import plan as planner
     from pipeline.swarm.spec import CREATE_DEFAULTS
 
@@ -225,11 +225,24 @@ def desired_service(ctx, args, api, settings, service, image, platforms):
                               "env_file paths are relative to the catalog") from None
         except ValueError as exc:
             raise _in_catalog(args, name, "env_file", str(exc), "lines are NAME=VALUE") from None
+    catalog_source = settings.get("source", "catalog") == "catalog"
+    current = engine.inspect_service(api, name)
     try:
-        # A mode the service cannot take is refused before a secret or config is made for it.
-        planner.check_mode(name, engine.inspect_service(api, name), compose.asked_mode(service),
+        # What the engine would refuse of this service is refused before a secret or config
+        # is made for it: a mode it cannot change to, ingress ports on a dnsrr endpoint.
+        planner.check_mode(name, current, compose.asked_mode(service),
                            "deploy.mode" if "mode" in service.get("deploy", {})
                            else "deploy.replicas")
+        if current is not None:
+            endpoint = (current["Spec"].get("EndpointSpec") or {}).get("Mode", "vip")
+            why = f", which service {name} has"
+        else:
+            endpoint = CREATE_DEFAULTS[("EndpointSpec", "Mode")] if catalog_source else "vip"
+            why = ", shipway's default for a new service"
+
+        def fail(key, message):
+            raise UsageError(message, key=key)
+        compose_defs.check_endpoint(service, endpoint, fail, why)
         names = compose.network_names(service, definitions)
         ids = swarm_apply.network_ids(api, sorted(set(names.values())))
         network_ids = {key: ids[names[key]] for key in names}
@@ -251,7 +264,7 @@ def desired_service(ctx, args, api, settings, service, image, platforms):
     conversion = convert(service)
     managed = list(convert(settings["service"]).fields) if args.catalog else None
     defaults = dict(conversion.implied)
-    if settings.get("source", "catalog") == "catalog":
+    if catalog_source:
         defaults.update(CREATE_DEFAULTS)
     return swarm_apply.Desired(name, image, conversion.fields, managed, defaults,
                                settings["deploy"]["timeout"], settings["deploy"]["keep_releases"],

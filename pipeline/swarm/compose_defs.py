@@ -14,11 +14,19 @@ def check_service(service, fail):
     health = service.get("healthcheck", {})
     if health.get("disable") and health.get("test"):
         fail("healthcheck.disable", "test and disable can't be set at the same time")
-    if deploy.get("endpoint_mode") == "dnsrr":
-        for i, port in enumerate(service.get("ports", [])):
-            if port["mode"] == "ingress":
-                fail(f"ports[{i}].mode", "ingress cannot be used with deploy.endpoint_mode "
-                                         "dnsrr (publish with mode: host)")
+    check_endpoint(service, deploy.get("endpoint_mode"), fail)
+
+
+def check_endpoint(service, endpoint_mode, fail, why=""):
+    """The engine refuses ingress ports on a dnsrr service: `endpoint_mode` is the one the
+    service will have (its deploy.endpoint_mode, else the running service's, else the create
+    default; `why` says where it comes from when it is not the key)."""
+    if service.get("deploy", {}).get("endpoint_mode", endpoint_mode) != "dnsrr":
+        return
+    for i, port in enumerate(service.get("ports", [])):
+        if port["mode"] == "ingress":
+            fail(f"ports[{i}].mode", f"ingress cannot be used with endpoint mode dnsrr{why}: "
+                                     "publish with mode: host, or set deploy.endpoint_mode: vip")
 
 
 def _external(value):

@@ -12,7 +12,9 @@
   running tasks' digests checked); a second one changes nothing and exits 1.
 - A key without its siblings (`deploy.mode` without `replicas`, one `update_config` key, log
   options without the driver) leaves the siblings as the service has them.
-- Global mode converges (one task on the single-node swarm); `--replicas` on it is refused.
+- Global mode converges (one task on the single-node swarm); `--replicas` on it, and ingress
+  ports on its dnsrr endpoint (or on a new service, dnsrr by shipway's default), are refused
+  with exit 2 before anything changes.
 - Bad values of the stack-file keys: exit 2, one `error:` line naming file, service and key,
   and nothing changed on the swarm.
 
@@ -459,6 +461,27 @@ services:
     assert "cannot change a service's mode" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert client.api.inspect_service(name)["Version"]["Index"] == version
+    # ingress ports on its dnsrr endpoint (the engine would refuse them): exit 2, unchanged;
+    # and on a new service, which gets shipway's dnsrr: exit 2, nothing created
+    fresh = made.service("adopt-ingress")
+    ingress = write(tmp_path / "ingress.yml", f"""
+services:
+  {name}: &entry
+    image: {releases['repo']}
+    deploy: {{mode: global}}
+    ports: ["18097:8080"]
+  {fresh}: *entry
+""")
+    for service, why in ((name, f"which service {name} has"),
+                         (fresh, "shipway's default for a new service")):
+        refused = shipway("deploy", "--catalog", ingress, "--service", service, "--image",
+                          releases["v3"], check=2)
+        assert refused.stderr == (
+            f"error: {ingress}: service '{service}': key 'ports[0].mode': ingress cannot be "
+            f"used with endpoint mode dnsrr, {why}: publish with mode: host, or set "
+            "deploy.endpoint_mode: vip\n")
+    assert client.api.inspect_service(name)["Version"]["Index"] == version
+    assert not client.api.services(filters={"name": fresh})
 
 
 # (catalog text under the service, the key the error must name[, top-level definitions])

@@ -352,3 +352,18 @@ def test_fixed_addresses_in_a_stack_file_are_dropped_with_a_warning(tmp_path):
     assert settings["service"]["networks"] == {"front": {"aliases": ["w"]}}
     assert settings["warnings"] == [
         "Ignoring networks.front.ipv4_address: swarm assigns the addresses"]
+
+
+def test_ingress_ports_are_checked_against_the_endpoint_the_service_will_have():
+    from pipeline.swarm import compose_defs
+
+    def fail(key, message):
+        raise ValueError(f"{key}: {message}")
+
+    ingress = {"ports": [{"target": 80, "published": 80, "protocol": "tcp", "mode": "ingress"}]}
+    with pytest.raises(ValueError, match=r"^ports\[0\]\.mode: .* dnsrr, which it has: publish"):
+        compose_defs.check_endpoint(ingress, "dnsrr", fail, ", which it has")
+    compose_defs.check_endpoint(ingress, "vip", fail)                      # the running one
+    compose_defs.check_endpoint({**ingress, "deploy": {"endpoint_mode": "vip"}}, "dnsrr", fail)
+    host = {"ports": [{**ingress["ports"][0], "mode": "host"}]}
+    compose_defs.check_endpoint(host, "dnsrr", fail)

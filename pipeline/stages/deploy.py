@@ -202,6 +202,21 @@ def _in_catalog(args, name, key, message, hint=None):
     return CatalogError(message, path=args.catalog, service=name, key=key, hint=hint)
 
 
+STACK_NAMESPACE = "com.docker.stack.namespace"   # the label docker stack deploy sets
+
+
+def network_alias(name, settings, current):
+    """The short name a service has as an alias on its networks, as stack deploy makes it:
+    the stack file's service name; for a service a stack made (`<stack>_<svc>`, labelled
+    with its stack), `<svc>`, which the stack's other services reach it by; else its name."""
+    if settings.get("compose"):
+        return settings["compose"]["service"]
+    stack = ((current or {}).get("Spec", {}).get("Labels") or {}).get(STACK_NAMESPACE)
+    if stack and name.startswith(stack + "_") and len(name) > len(stack) + 1:
+        return name[len(stack) + 1:]
+    return name
+
+
 def desired_service(ctx, args, api, settings, service, image, platforms):
     """The Desired of this deploy: the fields the keys set (with the secrets and configs they
     name made to exist, unless a dry run), which of them the catalog sets, and the create
@@ -252,8 +267,7 @@ def desired_service(ctx, args, api, settings, service, image, platforms):
         if "key" not in exc.context or isinstance(exc, CatalogError):
             raise
         raise _in_catalog(args, name, exc.context["key"], exc.message, exc.hint) from None
-    # The short name is a network alias, as stack deploy makes it: the stack file's service.
-    alias = (settings.get("compose") or {}).get("service") or name
+    alias = network_alias(name, settings, current)
 
     def convert(keys):
         return compose.convert(keys, name=name, alias=alias, network_ids=network_ids,

@@ -403,6 +403,7 @@ services:
   {name}:
     image: {releases['repo']}
     environment: {{KEEP: "1", MORE: "2"}}
+    networks: [{network}]           # the stack's short name stays the alias on it: no change
     configs: [{{source: appconf, target: /etc/app.conf}}]   # configs and no secrets
     deploy: {{timeout: {TIMEOUT}}}
     jenkins: {{repo: https://git.example.com/web.git, folder: stacks}}
@@ -414,6 +415,7 @@ services:
         IMAGE, ("TaskTemplate", "ContainerSpec", "Env"), ("TaskTemplate", "ContainerSpec",
                                                         "Configs")}
     assert managed["Labels"]["com.docker.stack.namespace"] == stack
+    assert managed["TaskTemplate"]["Networks"][0]["Aliases"] == ["web"]
     converged(client, name, releases["v3"], 1)
     task = client.api.tasks(filters={"service": name, "desired-state": "running"})[0]
     container = client.containers.get(task["Status"]["ContainerStatus"]["ContainerID"])

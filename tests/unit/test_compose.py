@@ -231,3 +231,18 @@ def test_the_file_goes_over_the_catalogs_defaults_and_under_the_entry(tmp_path):
     service = catalog.from_data(data, path=str(tmp_path / "c.yml")).service("web")["service"]
     assert service == {"stop_signal": "SIGINT", "user": "app", "deploy": {
         "replicas": 3, "update_config": {"order": "stop-first", "delay": 1.0}}}
+
+
+def test_the_network_alias_is_the_short_name_stack_deploy_gives():
+    from pipeline.stages.deploy import network_alias
+
+    def service(labels):
+        return {"Spec": {"Labels": labels}}
+    stack = service({"com.docker.stack.namespace": "shop"})
+    assert network_alias("shop_web", {}, stack) == "web"          # adopted stack service
+    assert network_alias("shop_web", {}, None) == "shop_web"      # a new one: its name
+    assert network_alias("shop_web", {}, service({})) == "shop_web"
+    assert network_alias("shop_", {}, stack) == "shop_"
+    assert network_alias("other_web", {}, stack) == "other_web"
+    assert network_alias("shop_web", {"compose": {"file": "s.yml", "service": "api"}},
+                         stack) == "api"                          # the stack file's service

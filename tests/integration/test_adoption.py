@@ -1,11 +1,12 @@
 """Adoption on the real engine (issue 9): services shipway did not create keep every field.
 
 - A service made with the docker CLI (constraint, memory limit, CPU reservation, secret, tmpfs
-  mount, health interval, env, label, overlay network, stop-first/pause update policy, grace
-  period, dnsrr, 2 replicas) deployed with a new image and no catalog: `docker service inspect`
-  before and after differ only in the image and shipway's labels, and the dry run listed exactly
-  those. With a catalog setting three keys: only those paths change. With the catalog then
-  leaving one out: that path goes back to the engine's default, and the dry run says so.
+  and bind mounts, health command and interval, env, label, overlay network, stop-first/pause
+  update policy, grace period, dnsrr, 2 replicas) deployed with a new image and no catalog:
+  `docker service inspect` before and after differ only in the image and shipway's labels, and
+  the dry run listed exactly those. With a catalog setting three keys: only those paths
+  change. With the catalog then leaving one out: that path goes back to the engine's default,
+  and the dry run says so.
 - A `docker stack deploy` service (`<stack>_<svc>`) deployed by name, with no catalog and with a
   catalog keyed by that name; status, releases, rollback and render take the name.
 - The first rollback after adoption restores the spec from before shipway (release #0, the
@@ -204,13 +205,18 @@ def cli_service(cli, client, made, image, prefix="adopt"):
     cli("service", "create", "--detach", "--quiet", "--name", name, "--with-registry-auth",
         "--constraint", "node.role==manager", "--limit-memory", "64M", "--reserve-cpu", "0.01",
         "--secret", secret, "--mount", "type=tmpfs,target=/cache,tmpfs-size=1048576",
-        # the image has no /bin/sh for a CMD-SHELL test: the interval alone, over its test
+        # a health command (CMD-SHELL, as the CLI makes it): the image has no /bin/sh, so the
+        # node's static busybox is bound there (one node: the source is on it)
+        "--mount", "type=bind,source=/bin/busybox,target=/bin/sh,readonly",
+        "--health-cmd", "/bin/busybox wget -q -O /dev/null http://127.0.0.1:8080/health",
         "--health-interval", "500ms", "--env", "KEEP=1", "--label", "team=x",
         "--network", network, "--update-order", "stop-first", "--update-failure-action",
         "pause", "--update-parallelism", "2", "--update-delay", "0s", "--update-monitor", "1s",
         "--rollback-parallelism", "2", "--rollback-monitor", "1s",
         "--stop-grace-period", "1s", "--endpoint-mode", "dnsrr", "--replicas", "2", image)
     converged(client, name, image, 2)
+    test = spec_of(client, name)["TaskTemplate"]["ContainerSpec"]["Healthcheck"]["Test"]
+    assert test[0] == "CMD-SHELL"
     return name
 
 

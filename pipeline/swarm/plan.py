@@ -221,8 +221,14 @@ def plan_deploy(name, current, fields, *, defaults=None, managed=None, last_mana
         removed = [p for p in last if not any(p[:len(f)] == f for f in fields)]
     if current is None:
         spec = create_spec(name, fields, defaults or {})
-        changes = [Change(p, None, v) for p, v in sorted(fields.items())
-                   if v is not None and not _volatile(p)]
+        # What a create writes: the fields, and the defaults under them (shipway's start-first,
+        # dnsrr, ...), so that a dry run shows every value the new service gets.
+        written = {p: v for p, v in fields.items() if v is not None and not _volatile(p)}
+        paths = set(fields) | set(defaults or {})
+        written.update({p: get(spec, p) for p in defaults or {} if p != ("Name",)
+                        and p not in fields and normal(get(spec, p)) is not None
+                        and not any(len(q) > len(p) and q[:len(p)] == p for q in paths)})
+        changes = [Change(p, None, v) for p, v in sorted(written.items())]
         return Plan("create", spec, changes, "tasks", None, kept)
     have = current["Spec"]
     cleared = removed + [p for p in _followers(have, fields) if p not in removed]

@@ -143,6 +143,11 @@ def test_create_uses_the_defaults_under_what_was_asked():
     assert plan.spec["EndpointSpec"] == {"Mode": "dnsrr"}
     assert plan.spec["TaskTemplate"]["ContainerSpec"]["Env"] == ["A=1"]
     assert "shipway.commit" not in plan.spec["Labels"]    # None fields are not written
+    listed = {planner.path_text(c.path): c.new for c in plan.changes}   # what a dry run shows
+    assert listed["UpdateConfig.Order"] == "start-first" and listed["EndpointSpec.Mode"] == "dnsrr"
+    assert listed["TaskTemplate.ContainerSpec.Env"] == ["A=1"]
+    assert "Mode.Replicated.Replicas" not in listed       # dropped for the global mode asked for
+    assert all(c.old is None for c in plan.changes)
     replicated = planner.plan_deploy("new-svc", None, deploy_fields(),
                                      defaults=specs.CREATE_DEFAULTS)
     assert replicated.spec["Mode"] == {"Replicated": {"Replicas": 1}}

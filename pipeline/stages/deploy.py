@@ -248,16 +248,16 @@ def desired_service(ctx, args, api, settings, service, image, platforms):
         planner.check_mode(name, current, compose.asked_mode(service),
                            "deploy.mode" if "mode" in service.get("deploy", {})
                            else "deploy.replicas")
+        endpoint = (current or {}).get("Spec", {}).get("EndpointSpec") or {}
         if current is not None:
-            endpoint = (current["Spec"].get("EndpointSpec") or {}).get("Mode", "vip")
-            why = f", which service {name} has"
+            mode, why = endpoint.get("Mode", "vip"), f", which service {name} has"
         else:
-            endpoint = CREATE_DEFAULTS[("EndpointSpec", "Mode")] if catalog_source else "vip"
+            mode = CREATE_DEFAULTS[("EndpointSpec", "Mode")] if catalog_source else "vip"
             why = ", shipway's default for a new service"
 
         def fail(key, message):
             raise UsageError(message, key=key)
-        compose_defs.check_endpoint(service, endpoint, fail, why)
+        compose_defs.check_endpoint(service, fail, mode, why, endpoint.get("Ports") or ())
         names = compose.network_names(service, definitions)
         ids = swarm_apply.network_ids(api, sorted(set(names.values())))
         network_ids = {key: ids[names[key]] for key in names}

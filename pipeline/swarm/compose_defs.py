@@ -14,19 +14,29 @@ def check_service(service, fail):
     health = service.get("healthcheck", {})
     if health.get("disable") and health.get("test"):
         fail("healthcheck.disable", "test and disable can't be set at the same time")
-    check_endpoint(service, deploy.get("endpoint_mode"), fail)
+    check_endpoint(service, fail)
 
 
-def check_endpoint(service, endpoint_mode, fail, why=""):
-    """The engine refuses ingress ports on a dnsrr service: `endpoint_mode` is the one the
-    service will have (its deploy.endpoint_mode, else the running service's, else the create
-    default; `why` says where it comes from when it is not the key)."""
-    if service.get("deploy", {}).get("endpoint_mode", endpoint_mode) != "dnsrr":
+def check_endpoint(service, fail, endpoint_mode=None, why="", ports=()):
+    """The engine refuses ingress ports on a dnsrr endpoint. The endpoint is the service's
+    deploy.endpoint_mode, else `endpoint_mode` (the running service's, or a create's default,
+    which `why` names); the ports are its `ports`, else `ports` (the running service's
+    EndpointSpec.Ports, as the Engine returns them)."""
+    keyed = "endpoint_mode" in service.get("deploy", {})
+    if (service["deploy"]["endpoint_mode"] if keyed else endpoint_mode) != "dnsrr":
         return
-    for i, port in enumerate(service.get("ports", [])):
-        if port["mode"] == "ingress":
-            fail(f"ports[{i}].mode", f"ingress cannot be used with endpoint mode dnsrr{why}: "
-                                     "publish with mode: host, or set deploy.endpoint_mode: vip")
+    if "ports" in service:
+        for i, port in enumerate(service["ports"]):
+            if port["mode"] == "ingress":
+                fail(f"ports[{i}].mode", "ingress cannot be used with endpoint mode dnsrr"
+                     f"{'' if keyed else why}: publish with mode: host, or set "
+                     "deploy.endpoint_mode: vip")
+        return
+    for port in ports:
+        if port.get("PublishMode", "ingress") == "ingress":
+            fail("deploy.endpoint_mode", f"dnsrr cannot be used with the ingress port "
+                 f"{port.get('PublishedPort', port.get('TargetPort'))} the service publishes: "
+                 "set ports with mode: host too, or keep endpoint mode vip")
 
 
 def _external(value):

@@ -586,3 +586,21 @@ services:
     assert not api.configs(filters={"label": f"shipway.release.service={name}"})
     for kind in objects.KINDS:   # other runs make objects meanwhile: only this service's
         assert not getattr(api, f"{kind}s")(filters={"label": f"{objects.SERVICE_LABEL}={name}"})
+
+
+def test_dnsrr_for_a_service_with_ingress_ports_is_refused(shipway, releases, docker_client,
+                                                           made):
+    api = docker_client.api
+    name = made.service("adopt-vip")
+    port = 20000 + int(name[-4:], 16) % 10000       # random, as the name is
+    api.create_service({"ContainerSpec": {"Image": releases["v1"]}}, name=name,
+                       mode={"Replicated": {"Replicas": 0}},
+                       endpoint_spec={"Mode": "vip", "Ports": [
+                           {"Protocol": "tcp", "TargetPort": 8080, "PublishedPort": port}]})
+    version = api.inspect_service(name)["Version"]["Index"]
+    refused = shipway("deploy", "--service", name, "--image", releases["v2"],
+                      "--endpoint-mode", "dnsrr", check=2)
+    assert refused.stderr == (
+        f"error: deploy.endpoint_mode: dnsrr cannot be used with the ingress port {port} the "
+        "service publishes: set ports with mode: host too, or keep endpoint mode vip\n")
+    assert api.inspect_service(name)["Version"]["Index"] == version

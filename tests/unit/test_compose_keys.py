@@ -362,8 +362,15 @@ def test_ingress_ports_are_checked_against_the_endpoint_the_service_will_have():
 
     ingress = {"ports": [{"target": 80, "published": 80, "protocol": "tcp", "mode": "ingress"}]}
     with pytest.raises(ValueError, match=r"^ports\[0\]\.mode: .* dnsrr, which it has: publish"):
-        compose_defs.check_endpoint(ingress, "dnsrr", fail, ", which it has")
-    compose_defs.check_endpoint(ingress, "vip", fail)                      # the running one
-    compose_defs.check_endpoint({**ingress, "deploy": {"endpoint_mode": "vip"}}, "dnsrr", fail)
+        compose_defs.check_endpoint(ingress, fail, "dnsrr", ", which it has")
+    compose_defs.check_endpoint(ingress, fail, "vip")                      # the running one
+    compose_defs.check_endpoint({**ingress, "deploy": {"endpoint_mode": "vip"}}, fail, "dnsrr")
     host = {"ports": [{**ingress["ports"][0], "mode": "host"}]}
-    compose_defs.check_endpoint(host, "dnsrr", fail)
+    compose_defs.check_endpoint(host, fail, "dnsrr")
+    # dnsrr asked for a service that publishes an ingress port (the Engine omits the mode)
+    dnsrr = {"deploy": {"endpoint_mode": "dnsrr"}}
+    running = [{"Protocol": "tcp", "TargetPort": 8080, "PublishedPort": 18080}]
+    with pytest.raises(ValueError, match=r"^deploy\.endpoint_mode: dnsrr .* port 18080 "):
+        compose_defs.check_endpoint(dnsrr, fail, "vip", ports=running)
+    compose_defs.check_endpoint(dnsrr, fail, "vip", ports=[{**running[0], "PublishMode": "host"}])
+    compose_defs.check_endpoint({**dnsrr, **host}, fail, "vip", ports=running)   # ports replaced

@@ -171,8 +171,9 @@ def check_mode(name, current, mode, key="deploy.mode"):
     if have != mode:
         raise UsageError(f"service {name} runs in {have} mode and the engine cannot change a "
                          f"service's mode to {mode}", key=key,
-                         hint=f"set deploy.mode: {have} (a global service takes no "
-                              "deploy.replicas), or remove the service and deploy it again")
+                         hint=f"set deploy.mode: {have}"
+                              + (" and no deploy.replicas" if have == "global" else "")
+                              + ", or remove the service and deploy it again")
 
 
 def _followers(have, fields):

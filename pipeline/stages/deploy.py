@@ -202,11 +202,28 @@ def _in_catalog(args, name, key, message, hint=None):
     return CatalogError(message, path=args.catalog, service=name, key=key, hint=hint)
 
 
+STACK_NAMESPACE = "com.docker.stack.namespace"   # the label docker stack deploy sets
+
+
+def network_alias(name, settings, current):
+    """The short name a service has as an alias on its networks, as stack deploy makes it:
+    the stack file's service name; for a service a stack made (`<stack>_<svc>`, labelled
+    with its stack), `<svc>`, which the stack's other services reach it by; else its name."""
+    if settings.get("compose"):
+        return settings["compose"]["service"]
+    stack = ((current or {}).get("Spec", {}).get("Labels") or {}).get(STACK_NAMESPACE)
+    if stack and name.startswith(stack + "_") and len(name) > len(stack) + 1:
+        return name[len(stack) + 1:]
+    return name
+
+
 def desired_service(ctx, args, api, settings, service, image, platforms):
     """The Desired of this deploy: the fields the keys set (with the secrets and configs they
     name made to exist, unless a dry run), which of them the catalog sets, and the create
     defaults (shipway's for a catalog entry, only the stack file's for one from a stack file)."""
-    from pipeline.swarm import compose
+    from pipeline.api import engine
+    from pipeline.swarm import compose, compose_defs
+    from pipeline.swarm import plan as planner
     from pipeline.swarm.spec import CREATE_DEFAULTS
 
     name = settings["name"]
@@ -223,7 +240,24 @@ def desired_service(ctx, args, api, settings, service, image, platforms):
                               "env_file paths are relative to the catalog") from None
         except ValueError as exc:
             raise _in_catalog(args, name, "env_file", str(exc), "lines are NAME=VALUE") from None
+    catalog_source = settings.get("source", "catalog") == "catalog"
+    current = engine.inspect_service(api, name)
     try:
+        # What the engine would refuse of this service is refused before a secret or config
+        # is made for it: a mode it cannot change to, ingress ports on a dnsrr endpoint.
+        planner.check_mode(name, current, compose.asked_mode(service),
+                           "deploy.mode" if "mode" in service.get("deploy", {})
+                           else "deploy.replicas")
+        endpoint = (current or {}).get("Spec", {}).get("EndpointSpec") or {}
+        if current is not None:
+            mode, why = endpoint.get("Mode", "vip"), f", which service {name} has"
+        else:
+            mode = CREATE_DEFAULTS[("EndpointSpec", "Mode")] if catalog_source else "vip"
+            why = ", shipway's default for a new service"
+
+        def fail(key, message):
+            raise UsageError(message, key=key)
+        compose_defs.check_endpoint(service, fail, mode, why, endpoint.get("Ports") or ())
         names = compose.network_names(service, definitions)
         ids = swarm_apply.network_ids(api, sorted(set(names.values())))
         network_ids = {key: ids[names[key]] for key in names}
@@ -233,8 +267,7 @@ def desired_service(ctx, args, api, settings, service, image, platforms):
         if "key" not in exc.context or isinstance(exc, CatalogError):
             raise
         raise _in_catalog(args, name, exc.context["key"], exc.message, exc.hint) from None
-    # The short name is a network alias, as stack deploy makes it: the stack file's service.
-    alias = (settings.get("compose") or {}).get("service") or name
+    alias = network_alias(name, settings, current)
 
     def convert(keys):
         return compose.convert(keys, name=name, alias=alias, network_ids=network_ids,
@@ -245,7 +278,8 @@ def desired_service(ctx, args, api, settings, service, image, platforms):
     conversion = convert(service)
     managed = list(convert(settings["service"]).fields) if args.catalog else None
     defaults = dict(conversion.implied)
-    if settings.get("source", "catalog") == "catalog":
+    if catalog_source:
         defaults.update(CREATE_DEFAULTS)
     return swarm_apply.Desired(name, image, conversion.fields, managed, defaults,
-                               settings["deploy"]["timeout"], settings["deploy"]["keep_releases"])
+                               settings["deploy"]["timeout"], settings["deploy"]["keep_releases"],
+                               conversion.mode)

@@ -151,7 +151,8 @@ def objects_for(api, name, service, definitions, base_dir, environ, report, dry_
 class Desired:
     """What a deploy asks for: fields (path -> value, see pipeline/swarm/plan.py) besides the
     image and shipway's labels; `managed`, the paths the catalog sets (None: no catalog);
-    `defaults`, the fields a create adds where nothing was asked."""
+    `defaults`, the fields a create adds where nothing was asked; `mode`, the mode the keys ask
+    for (None: any)."""
 
     name: str
     image: str
@@ -160,6 +161,7 @@ class Desired:
     defaults: dict = field(default_factory=dict)
     timeout: float = 300.0
     keep_releases: int = 10
+    mode: str = None
 
 
 def deploy(api, desired, build, registry_auth, report, dry_run=False, steps=None):
@@ -182,7 +184,8 @@ def deploy(api, desired, build, registry_auth, report, dry_run=False, steps=None
         running = history.running_release(existing, current["Spec"]) if current else None
         plan = planner.plan_deploy(name, current, fields, defaults=desired.defaults,
                                    managed=desired.managed,
-                                   last_managed=running.managed if running else ())
+                                   last_managed=running.managed if running else (),
+                                   mode=desired.mode)
         previous = specs.image_of(current["Spec"]) if current else ""
         action = {"create": "created", "update": "updated"}.get(plan.action, plan.action)
         result = Result(name, plan.action if dry_run else action, image, previous or "",

@@ -32,10 +32,13 @@ _BUILTIN_NETWORKS = ("default", "bridge", "host", "none")
 class Conversion:
     """`fields`: path -> value for what the given keys set (applied on create and update).
     `implied`: path -> value stack deploy also sends on create (a default under a given key,
-    the name, the platforms, empty parents); no implied path is a field's or under one."""
+    the name, the platforms, empty parents); no implied path is a field's or under one.
+    `mode`: what `deploy.mode` (or `deploy.replicas`, which means replicated) asks for: a
+    service's mode is not a field a deploy can change (plan.check_mode)."""
 
     fields: dict
     implied: dict
+    mode: str = None   # the mode the keys ask for (replicated, global), None when they don't
 
     def create_spec(self):
         """The ServiceSpec to create: implied, then fields over it."""
@@ -99,10 +102,11 @@ def convert(service, *, name, alias, network_ids, secret_refs, config_refs, base
     if "ulimits" in service:
         put(CS + ("Ulimits",), [{"Name": n, "Soft": u["soft"], "Hard": u["hard"]}
                                 for n, u in sorted(service["ulimits"].items())])
-    if "logging" in service:
-        logging = service["logging"]
-        put(("TaskTemplate", "LogDriver"), _pruned({"Name": logging.get("driver", ""),
-                                                    "Options": logging.get("options")}))
+    # The driver and its options are two fields: options alone keep the service's driver; a
+    # new driver without options drops the old driver's (plan.FOLLOWS).
+    for key, field in (("driver", "Name"), ("options", "Options")):
+        if key in service.get("logging", {}):
+            put(("TaskTemplate", "LogDriver", field), service["logging"][key])
     _healthcheck(service.get("healthcheck"), put)
     if "volumes" in service or "tmpfs" in service:
         put(CS + ("Mounts",), mounts(service, base_dir, definitions.get("volumes", {}), environ))
@@ -127,7 +131,14 @@ def convert(service, *, name, alias, network_ids, secret_refs, config_refs, base
                    ("TaskTemplate", "Placement"), ("EndpointSpec",)):
         if not any(path[:len(parent)] == parent for path in (*fields, *implied)):
             implied[parent] = {}
-    return Conversion(fields, implied)
+    return Conversion(fields, implied, asked_mode(service))
+
+
+def asked_mode(service):
+    """The mode a normalised service's keys ask for: `deploy.mode`, else replicated where
+    `deploy.replicas` is given (the stack file's default mode), else None."""
+    deploy = service.get("deploy", {})
+    return deploy.get("mode") or ("replicated" if "replicas" in deploy else None)
 
 
 def environment(service, base_dir, environ):
@@ -267,11 +278,11 @@ def _networks(service, alias, network_ids, definitions):
 def _deploy(deploy, put, implied):
     for key, value in deploy.get("labels", {}).items():
         put(("Labels", key), value)
-    mode = deploy.get("mode")
-    if mode == "global":
-        put(("Mode",), {"Global": {}})
-    elif mode == "replicated":
-        put(("Mode",), {"Replicated": {"Replicas": deploy.get("replicas", 1)}})
+    # `mode: replicated` without `replicas` sets no field: an adopted service keeps its scale
+    # and a new one gets the engine's (and shipway's) default of 1, as stack deploy's nil
+    # Replicas does.
+    if deploy.get("mode") == "global":
+        put(("Mode", "Global"), {})
     elif "replicas" in deploy:
         put(("Mode", "Replicated", "Replicas"), deploy["replicas"])
     if "endpoint_mode" in deploy:

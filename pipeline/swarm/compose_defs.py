@@ -14,11 +14,29 @@ def check_service(service, fail):
     health = service.get("healthcheck", {})
     if health.get("disable") and health.get("test"):
         fail("healthcheck.disable", "test and disable can't be set at the same time")
-    if deploy.get("endpoint_mode") == "dnsrr":
-        for i, port in enumerate(service.get("ports", [])):
+    check_endpoint(service, fail)
+
+
+def check_endpoint(service, fail, endpoint_mode=None, why="", ports=()):
+    """The engine refuses ingress ports on a dnsrr endpoint. The endpoint is the service's
+    deploy.endpoint_mode, else `endpoint_mode` (the running service's, or a create's default,
+    which `why` names); the ports are its `ports`, else `ports` (the running service's
+    EndpointSpec.Ports, as the Engine returns them)."""
+    keyed = "endpoint_mode" in service.get("deploy", {})
+    if (service["deploy"]["endpoint_mode"] if keyed else endpoint_mode) != "dnsrr":
+        return
+    if "ports" in service:
+        for i, port in enumerate(service["ports"]):
             if port["mode"] == "ingress":
-                fail(f"ports[{i}].mode", "ingress cannot be used with deploy.endpoint_mode "
-                                         "dnsrr (publish with mode: host)")
+                fail(f"ports[{i}].mode", "ingress cannot be used with endpoint mode dnsrr"
+                     f"{'' if keyed else why}: publish with mode: host, or set "
+                     "deploy.endpoint_mode: vip")
+        return
+    for port in ports:
+        if port.get("PublishMode", "ingress") == "ingress":
+            fail("deploy.endpoint_mode", f"dnsrr cannot be used with the ingress port "
+                 f"{port.get('PublishedPort', port.get('TargetPort'))} the service publishes: "
+                 "set ports with mode: host too, or keep endpoint mode vip")
 
 
 def _external(value):
@@ -30,7 +48,23 @@ def _external(value):
     _problem("must be true or false")
 
 
+# Keys stack files allow on secrets (all three) and configs (template_driver) that shipway
+# does not carry: an object it makes is plain content, named after that content.
+NOT_MADE = {
+    "driver": "shipway does not make secrets through a secret driver",
+    "driver_opts": "shipway does not make secrets through a secret driver",
+    "template_driver": "shipway does not make templated {kind}",
+}
+
+
 def _definition(kind, value, fail, key, base_dir, stack_file):
+    for option, why in NOT_MADE.items():
+        if isinstance(value, dict) and option in value and (
+                kind == "secrets" or (kind == "configs" and option == "template_driver")):
+            fail(f"{key}.{option}", why.format(kind=kind) + f": give the content with file"
+                 f"{' or environment' if kind == 'secrets' else ''}, or create the "
+                 f"{kind[:-1]} yourself (docker {kind[:-1]} create) and declare it "
+                 "external: true")
     rules = {"name": text, "external": _external}
     if kind in ("secrets", "configs"):
         rules.update(file=text, labels=mapping())

@@ -124,6 +124,12 @@ def _placement(value, fail, key):
 
 
 def _deploy(value, fail, key):
+    resources = value.get("resources") if isinstance(value, dict) else None
+    reservations = resources.get("reservations") if isinstance(resources, dict) else None
+    if isinstance(reservations, dict) and "pids" in reservations:
+        # the Engine reserves no pids (nor does the stack file schema); a limit is what exists
+        fail(f"{key}.resources.reservations.pids",
+             "pids can only be limited: set deploy.resources.limits.pids")
     rules = {
         "mode": choice("replicated", "global"), "replicas": count(0),
         "endpoint_mode": choice("vip", "dnsrr"), "labels": mapping(),

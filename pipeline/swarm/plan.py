@@ -14,6 +14,7 @@ JSON fixtures of real specs (tests/fixtures/deploy).
 import copy
 from dataclasses import dataclass, field
 
+from pipeline.errors import UsageError
 from pipeline.swarm.spec import DEPLOY_LABELS, LABEL_PREFIX, VOLATILE_LABELS
 
 IN_FLIGHT = ("updating", "rollback_started")
@@ -21,6 +22,10 @@ IMAGE = ("TaskTemplate", "ContainerSpec", "Image")
 # Fields that hold one of several shapes: a default for one shape must not be mixed into
 # another one that the catalog asks for (a global service has no Replicas).
 ONE_OF = {("Mode",): ("Replicated", "Global", "ReplicatedJob", "GlobalJob")}
+# A field that belongs to another: when a deploy changes the leader and does not set the
+# follower, the follower goes back to its default (a new log driver does not take the old
+# driver's options), and it stays as it is while the leader does not change.
+FOLLOWS = {("TaskTemplate", "LogDriver", "Options"): ("TaskTemplate", "LogDriver", "Name")}
 DURATION_KEYS = ("Delay", "Monitor", "StopGracePeriod", "Interval", "Timeout", "StartPeriod",
                  "Window")
 
@@ -145,6 +150,39 @@ def _dropped_by(path, fields):
     return False
 
 
+def mode_of(spec):
+    """A service spec's mode: replicated (also for no Mode: the engine's default), global,
+    replicated-job or global-job."""
+    mode = (spec or {}).get("Mode") or {}
+    for key, text in (("Global", "global"), ("ReplicatedJob", "replicated-job"),
+                      ("GlobalJob", "global-job")):
+        if key in mode:
+            return text
+    return "replicated"
+
+
+def check_mode(name, current, mode, key="deploy.mode"):
+    """UsageError (about `key`) when `mode` (replicated, global, or None: not asked) is not the
+    mode of `current` (the service as the Engine returns it, or None): the engine refuses to
+    change a service's mode, so a deploy must not try, nor create anything for it first."""
+    if current is None or mode is None:
+        return
+    have = mode_of(current["Spec"])
+    if have != mode:
+        raise UsageError(f"service {name} runs in {have} mode and the engine cannot change a "
+                         f"service's mode to {mode}", key=key,
+                         hint=f"set deploy.mode: {have}"
+                              + (" and no deploy.replicas" if have == "global" else "")
+                              + ", or remove the service and deploy it again")
+
+
+def _followers(have, fields):
+    """The FOLLOWS fields that go back to their default because their leader changes."""
+    return [follower for follower, leader in FOLLOWS.items()
+            if leader in fields and follower not in fields
+            and normal(get(have, leader)) != normal(fields[leader])]
+
+
 def create_spec(name, fields, defaults):
     """The spec of a new service: `defaults` (shipway's and the stack file's implied values)
     under the fields asked for."""
@@ -158,7 +196,8 @@ def create_spec(name, fields, defaults):
     return spec
 
 
-def plan_deploy(name, current, fields, *, defaults=None, managed=None, last_managed=()):
+def plan_deploy(name, current, fields, *, defaults=None, managed=None, last_managed=(),
+                mode=None):
     """The plan to make service `name` have `fields`.
 
     current: the service as the Engine returns it, or None. fields: {path: value}, the image,
@@ -167,34 +206,52 @@ def plan_deploy(name, current, fields, *, defaults=None, managed=None, last_mana
     release), or None for a deploy without a catalog: then nothing goes back to its default (a
     deploy with flags alone must not undo the catalog's settings) and the record carries
     `last_managed`, the paths the running release's deploy took from the catalog, on.
+    mode: the mode the keys ask for (replicated, global) or None; a service in another mode is
+    refused (check_mode), as is a plan that would change the mode of the service.
     """
+    check_mode(name, current, mode)
     last = sorted({tuple(p) for p in last_managed})
     if managed is None:
         kept, removed = last, []
     else:
         kept = sorted({tuple(p) for p in managed})
-        removed = [p for p in last if p not in fields]
+        # A path a field sets whole (itself or one over it) is not going back to a default.
+        # One over fields is cleared first and the fields are written into it: the catalog
+        # that said `healthcheck: {disable: true}` and now says `{interval: 5s}` asks for
+        # a health check with that interval, not a disabled one.
+        removed = [p for p in last if not any(p[:len(f)] == f for f in fields)]
     if current is None:
         spec = create_spec(name, fields, defaults or {})
-        changes = [Change(p, None, v) for p, v in sorted(fields.items())
-                   if v is not None and not _volatile(p)]
+        # What a create writes: the fields, and the defaults under them (shipway's start-first,
+        # dnsrr, ...), so that a dry run shows every value the new service gets.
+        written = {p: v for p, v in fields.items() if v is not None and not _volatile(p)}
+        paths = set(fields) | set(defaults or {})
+        written.update({p: get(spec, p) for p in defaults or {} if p != ("Name",)
+                        and p not in fields and normal(get(spec, p)) is not None
+                        and not any(len(q) > len(p) and q[:len(p)] == p for q in paths)})
+        changes = [Change(p, None, v) for p, v in sorted(written.items())]
         return Plan("create", spec, changes, "tasks", None, kept)
     have = current["Spec"]
+    cleared = removed + [p for p in _followers(have, fields) if p not in removed]
+    spec = copy.deepcopy(have)
+    for path in cleared:
+        delete(spec, path)
+    for path, value in fields.items():
+        if value is None:
+            delete(spec, path)
+        else:
+            put(spec, path, value)
     changes = [Change(p, get(have, p), v) for p, v in sorted(fields.items())
                if not _volatile(p) and normal(get(have, p)) != normal(v)]
-    changes += [Change(p, get(have, p), None) for p in removed if get(have, p) is not None]
+    # A cleared path shows what it becomes: (default), or what the fields under it make it.
+    changes += [Change(p, get(have, p), get(spec, p)) for p in cleared
+                if normal(get(have, p)) != normal(get(spec, p))]
+    check_mode(name, current, mode_of(spec))   # e.g. `deploy.mode: global` no longer set
     status = current.get("UpdateStatus") or {}
     state = status.get("State")
     if not changes:
         wait = "paused" if state == "paused" else "update" if state in IN_FLIGHT else "tasks"
         return Plan("unchanged", None, [], wait, "never", kept)
-    spec = copy.deepcopy(have)
-    for path, value in fields.items():
-        if value is not None:
-            put(spec, path, value)
-    for change in changes:
-        if change.new is None:
-            delete(spec, change.path)
     template = any(c.path[0] == "TaskTemplate" for c in changes)
     return Plan("update", spec, changes, "update" if template else "tasks",
                 status.get("StartedAt"), kept)

@@ -1,16 +1,21 @@
 """Adoption on the real engine (issue 9): services shipway did not create keep every field.
 
 - A service made with the docker CLI (constraint, memory limit, CPU reservation, secret, tmpfs
-  mount, health interval, env, label, overlay network, stop-first/pause update policy, grace
-  period, dnsrr, 2 replicas) deployed with a new image and no catalog: `docker service inspect`
-  before and after differ only in the image and shipway's labels, and the dry run listed exactly
-  those. With a catalog setting three keys: only those paths change. With the catalog then
-  leaving one out: that path goes back to the engine's default, and the dry run says so.
+  and bind mounts, health command and interval, env, label, overlay network, stop-first/pause
+  update policy, grace period, dnsrr, 2 replicas) deployed with a new image and no catalog:
+  `docker service inspect` before and after differ only in the image and shipway's labels, and
+  the dry run listed exactly those. With a catalog setting three keys: only those paths
+  change. With the catalog then leaving one out: that path goes back to the engine's default,
+  and the dry run says so.
 - A `docker stack deploy` service (`<stack>_<svc>`) deployed by name, with no catalog and with a
   catalog keyed by that name; status, releases, rollback and render take the name.
 - The first rollback after adoption restores the spec from before shipway (release #0, the
   running tasks' digests checked); a second one changes nothing and exits 1.
-- Global mode converges (one task on the single-node swarm).
+- A key without its siblings (`deploy.mode` without `replicas`, one `update_config` key, log
+  options without the driver) leaves the siblings as the service has them.
+- Global mode converges (one task on the single-node swarm); `--replicas` on it, and ingress
+  ports on its dnsrr endpoint (or on a new service, dnsrr by shipway's default), are refused
+  with exit 2 before anything changes.
 - Bad values of the stack-file keys: exit 2, one `error:` line naming file, service and key,
   and nothing changed on the swarm.
 
@@ -200,13 +205,18 @@ def cli_service(cli, client, made, image, prefix="adopt"):
     cli("service", "create", "--detach", "--quiet", "--name", name, "--with-registry-auth",
         "--constraint", "node.role==manager", "--limit-memory", "64M", "--reserve-cpu", "0.01",
         "--secret", secret, "--mount", "type=tmpfs,target=/cache,tmpfs-size=1048576",
-        # the image has no /bin/sh for a CMD-SHELL test: the interval alone, over its test
+        # a health command (CMD-SHELL, as the CLI makes it): the image has no /bin/sh, so the
+        # node's static busybox is bound there (one node: the source is on it)
+        "--mount", "type=bind,source=/bin/busybox,target=/bin/sh,readonly",
+        "--health-cmd", "/bin/busybox wget -q -O /dev/null http://127.0.0.1:8080/health",
         "--health-interval", "500ms", "--env", "KEEP=1", "--label", "team=x",
         "--network", network, "--update-order", "stop-first", "--update-failure-action",
         "pause", "--update-parallelism", "2", "--update-delay", "0s", "--update-monitor", "1s",
         "--rollback-parallelism", "2", "--rollback-monitor", "1s",
         "--stop-grace-period", "1s", "--endpoint-mode", "dnsrr", "--replicas", "2", image)
     converged(client, name, image, 2)
+    test = spec_of(client, name)["TaskTemplate"]["ContainerSpec"]["Healthcheck"]["Test"]
+    assert test[0] == "CMD-SHELL"
     return name
 
 
@@ -286,6 +296,44 @@ services:
                                "before": ["ADDED=yes", "KEEP=1"], "after": None}]
 
 
+def test_a_key_without_its_siblings_leaves_them_as_the_service_has_them(
+        shipway, releases, docker_client, cli, made, tmp_path):
+    client = docker_client
+    name = made.service("adopt-part")
+    cli("service", "create", "--detach", "--quiet", "--name", name, "--with-registry-auth",
+        "--replicas", "2", "--endpoint-mode", "dnsrr", "--stop-grace-period", "1s",
+        "--label", "team=x", "--update-order", "stop-first", "--update-failure-action", "pause",
+        "--update-delay", "1s", "--update-monitor", "1s", "--log-driver", "json-file",
+        "--log-opt", "max-size=1m", "--log-opt", "max-file=2", releases["v1"])
+    converged(client, name, releases["v1"], 2)
+    before = spec_of(client, name)
+    # `mode: replicated` without `replicas`, one update_config key, log options without the
+    # driver: the scale, the rest of the policy and the driver stay as the service has them.
+    catalog = write(tmp_path / "catalog.yml", f"""
+services:
+  {name}:
+    image: {releases['repo']}
+    logging: {{options: {{max-size: 2m, max-file: "2"}}}}
+    deploy:
+      mode: replicated
+      update_config: {{parallelism: 2}}
+      timeout: {TIMEOUT}
+""")
+    args = ("--catalog", catalog, "--service", name, "--image", releases["v2"])
+    dry = shipway.json("deploy", *args, "--dry-run")
+    shipway("deploy", *args, check=0)
+    after = spec_of(client, name)
+    diff = changed(before, after)
+    options = ("TaskTemplate", "LogDriver", "Options")
+    assert {p for p in diff if not shipway_label(p)} == {
+        IMAGE, ("UpdateConfig", "Parallelism"), options + ("max-size",)}
+    assert dry_paths(dry) - {"TaskTemplate.LogDriver.Options"} == listed(
+        {p for p in diff if p[:3] != options})
+    assert after["Mode"] == {"Replicated": {"Replicas": 2}}
+    assert after["TaskTemplate"]["LogDriver"]["Name"] == "json-file"
+    converged(client, name, releases["v2"], 2)
+
+
 def test_first_rollback_after_adoption_restores_the_spec_before_shipway(
         shipway, releases, docker_client, cli, made):
     client = docker_client
@@ -361,6 +409,7 @@ services:
   {name}:
     image: {releases['repo']}
     environment: {{KEEP: "1", MORE: "2"}}
+    networks: [{network}]           # the stack's short name stays the alias on it: no change
     configs: [{{source: appconf, target: /etc/app.conf}}]   # configs and no secrets
     deploy: {{timeout: {TIMEOUT}}}
     jenkins: {{repo: https://git.example.com/web.git, folder: stacks}}
@@ -372,6 +421,7 @@ services:
         IMAGE, ("TaskTemplate", "ContainerSpec", "Env"), ("TaskTemplate", "ContainerSpec",
                                                         "Configs")}
     assert managed["Labels"]["com.docker.stack.namespace"] == stack
+    assert managed["TaskTemplate"]["Networks"][0]["Aliases"] == ["web"]
     converged(client, name, releases["v3"], 1)
     task = client.api.tasks(filters={"service": name, "desired-state": "running"})[0]
     container = client.containers.get(task["Status"]["ContainerStatus"]["ContainerID"])
@@ -411,6 +461,35 @@ services:
     assert (created.returncode, runs) == (0, [digest(releases["v1"])]), created.stderr
     assert updated.returncode == 0, updated.stderr
     assert running_digests(client, name) == [digest(releases["v2"])]
+    # the engine cannot make a global service replicated: refused, nothing written
+    version = client.api.inspect_service(name)["Version"]["Index"]
+    refused = shipway("deploy", "--service", name, "--image", releases["v3"], "--replicas",
+                      "2", check=2)
+    assert refused.stderr.startswith("error: deploy.replicas: ")
+    assert "cannot change a service's mode" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert client.api.inspect_service(name)["Version"]["Index"] == version
+    # ingress ports on its dnsrr endpoint (the engine would refuse them): exit 2, unchanged;
+    # and on a new service, which gets shipway's dnsrr: exit 2, nothing created
+    fresh = made.service("adopt-ingress")
+    ingress = write(tmp_path / "ingress.yml", f"""
+services:
+  {name}: &entry
+    image: {releases['repo']}
+    deploy: {{mode: global}}
+    ports: ["18097:8080"]
+  {fresh}: *entry
+""")
+    for service, why in ((name, f"which service {name} has"),
+                         (fresh, "shipway's default for a new service")):
+        refused = shipway("deploy", "--catalog", ingress, "--service", service, "--image",
+                          releases["v3"], check=2)
+        assert refused.stderr == (
+            f"error: {ingress}: service '{service}': key 'ports[0].mode': ingress cannot be "
+            f"used with endpoint mode dnsrr, {why}: publish with mode: host, or set "
+            "deploy.endpoint_mode: vip\n")
+    assert client.api.inspect_service(name)["Version"]["Index"] == version
+    assert not client.api.services(filters={"name": fresh})
 
 
 # (catalog text under the service, the key the error must name[, top-level definitions])
@@ -460,6 +539,9 @@ BAD_VALUES = [
     ("secrets: [fromfile]", "secrets", "secrets: {fromfile: {file: absent-secret.txt}}"),
     ("configs: [ext]", "configs", "configs: {ext: {external: true, name: adopt-absent-cfg}}"),
     ("networks: [adopt-absent-network]", "networks"),
+    # a mode the service (replicated) cannot change to: refused before the secret is made
+    ("deploy: {mode: global}\n    secrets: [good]", "deploy.mode",
+     "secrets: {good: {file: good.txt}}"),
     # a good secret, then a missing external config: the secret is not created either
     ("secrets: [good]\n    configs: [ext]", "configs",
      "secrets: {good: {file: good.txt}}\nconfigs: {ext: {external: true, name: adopt-absent}}"),
@@ -504,3 +586,21 @@ services:
     assert not api.configs(filters={"label": f"shipway.release.service={name}"})
     for kind in objects.KINDS:   # other runs make objects meanwhile: only this service's
         assert not getattr(api, f"{kind}s")(filters={"label": f"{objects.SERVICE_LABEL}={name}"})
+
+
+def test_dnsrr_for_a_service_with_ingress_ports_is_refused(shipway, releases, docker_client,
+                                                           made):
+    api = docker_client.api
+    name = made.service("adopt-vip")
+    port = 20000 + int(name[-4:], 16) % 10000       # random, as the name is
+    api.create_service({"ContainerSpec": {"Image": releases["v1"]}}, name=name,
+                       mode={"Replicated": {"Replicas": 0}},
+                       endpoint_spec={"Mode": "vip", "Ports": [
+                           {"Protocol": "tcp", "TargetPort": 8080, "PublishedPort": port}]})
+    version = api.inspect_service(name)["Version"]["Index"]
+    refused = shipway("deploy", "--service", name, "--image", releases["v2"],
+                      "--endpoint-mode", "dnsrr", check=2)
+    assert refused.stderr == (
+        f"error: deploy.endpoint_mode: dnsrr cannot be used with the ingress port {port} the "
+        "service publishes: set ports with mode: host too, or keep endpoint mode vip\n")
+    assert api.inspect_service(name)["Version"]["Index"] == version

@@ -87,8 +87,11 @@ CS = ("TaskTemplate", "ContainerSpec")
      {("Labels", "team"): "x", ("Labels", "empty"): ""}, {}),
     ({"labels": {"a.b": 1}}, {CS + ("Labels", "a.b"): "1"}, {}),
     ({"deploy": {"replicas": 4}}, {("Mode", "Replicated", "Replicas"): 4}, {}),
-    ({"deploy": {"mode": "replicated"}}, {("Mode",): {"Replicated": {"Replicas": 1}}}, {}),
-    ({"deploy": {"mode": "global"}}, {("Mode",): {"Global": {}}}, {}),
+    # the mode alone sets no replica count: an adopted service keeps its own (mode: asked_mode)
+    ({"deploy": {"mode": "replicated"}}, {}, {}),
+    ({"deploy": {"mode": "replicated", "replicas": 2}}, {("Mode", "Replicated", "Replicas"): 2},
+     {}),
+    ({"deploy": {"mode": "global"}}, {("Mode", "Global"): {}}, {}),
     ({"command": "serve --port '80 80'"}, {CS + ("Args",): ["serve", "--port", "80 80"]}, {}),
     ({"entrypoint": ["/bin/app"]}, {CS + ("Command",): ["/bin/app"]}, {}),
     ({"environment": ["B=2", "A=1", "C"]}, {CS + ("Env",): ["A=1", "B=2", "C"]}, {}),
@@ -106,7 +109,9 @@ CS = ("TaskTemplate", "ContainerSpec")
      {}),
     ({"ulimits": {"nofile": 10}}, {CS + ("Ulimits",): [{"Name": "nofile", "Soft": 10,
                                                           "Hard": 10}]}, {}),
-    ({"logging": {"driver": "syslog"}}, {("TaskTemplate", "LogDriver"): {"Name": "syslog"}}, {}),
+    ({"logging": {"driver": "syslog"}}, {("TaskTemplate", "LogDriver", "Name"): "syslog"}, {}),
+    ({"logging": {"options": {"max-size": "1m"}}},
+     {("TaskTemplate", "LogDriver", "Options"): {"max-size": "1m"}}, {}),
     ({"tmpfs": ["/run", "/tmp:size=1m"]}, {CS + ("Mounts",): [
         {"Type": "tmpfs", "Target": "/run"},
         {"Type": "tmpfs", "Target": "/tmp", "TmpfsOptions": {"SizeBytes": 1048576}}]}, {}),
@@ -133,6 +138,7 @@ CS = ("TaskTemplate", "ContainerSpec")
 ])
 def test_each_key_sets_only_its_fields(entry, fields, implied):
     conversion = convert_entry(entry, environ={"A": "from env"})
+    assert conversion.mode == compose.asked_mode(entry)
     assert conversion.fields == fields
     extra = {k: v for k, v in conversion.implied.items()
              if k != ("Name",) and v != {}}   # the empty parents stack deploy always sends
@@ -225,3 +231,18 @@ def test_the_file_goes_over_the_catalogs_defaults_and_under_the_entry(tmp_path):
     service = catalog.from_data(data, path=str(tmp_path / "c.yml")).service("web")["service"]
     assert service == {"stop_signal": "SIGINT", "user": "app", "deploy": {
         "replicas": 3, "update_config": {"order": "stop-first", "delay": 1.0}}}
+
+
+def test_the_network_alias_is_the_short_name_stack_deploy_gives():
+    from pipeline.stages.deploy import network_alias
+
+    def service(labels):
+        return {"Spec": {"Labels": labels}}
+    stack = service({"com.docker.stack.namespace": "shop"})
+    assert network_alias("shop_web", {}, stack) == "web"          # adopted stack service
+    assert network_alias("shop_web", {}, None) == "shop_web"      # a new one: its name
+    assert network_alias("shop_web", {}, service({})) == "shop_web"
+    assert network_alias("shop_", {}, stack) == "shop_"
+    assert network_alias("other_web", {}, stack) == "other_web"
+    assert network_alias("shop_web", {"compose": {"file": "s.yml", "service": "api"}},
+                         stack) == "api"                          # the stack file's service

@@ -1,8 +1,11 @@
 """Stack-file keys in a catalog or a stack file: bad values are one line naming file, service
 and key; the old catalog keys say where they went; variables interpolate as stack deploy's."""
+import io
+
 import pytest
 
-from pipeline import catalog
+from pipeline import catalog, cli
+from pipeline.console import Console
 from pipeline.errors import EXIT_USAGE, CatalogError
 from pipeline.swarm import compose_file
 
@@ -93,7 +96,7 @@ def load(tmp_path, entry, top=""):
      "not a size"),
     ("{deploy: {resources: {limits: {pids: -1}}}}", "deploy.resources.limits.pids", "0 or more"),
     ("{deploy: {resources: {reservations: {pids: 1}}}}", "deploy.resources.reservations.pids",
-     "unknown key"),
+     "pids can only be limited: set deploy.resources.limits.pids"),
     ("{deploy: {restart_policy: {condition: always}}}", "deploy.restart_policy.condition",
      "one of none, on-failure, any"),
     ("{deploy: {restart_policy: {window: x}}}", "deploy.restart_policy.window", "duration"),
@@ -140,12 +143,37 @@ def test_old_keys_name_the_new_key(tmp_path, old, new):
     ("secrets: {pw: {external: maybe}}\n", "true or false"),
     ("volumes: {v: {driver: [x]}}\n", "must be a string"),
     ("secrets: [pw]\n", "mapping of names"),
+    # stack-file keys shipway does not carry: refused with what to do instead
+    ("secrets: {pw: {file: a, driver: vault}}\n", "key 'secrets.pw.driver': shipway does not "
+     "make secrets through a secret driver: give the content with file or environment, or "
+     "create the secret yourself (docker secret create) and declare it external: true"),
+    ("secrets: {pw: {file: a, driver_opts: {a: b}}}\n", "key 'secrets.pw.driver_opts'"),
+    ("secrets: {pw: {file: a, template_driver: golang}}\n", "templated secrets"),
+    ("configs: {c: {file: a, template_driver: golang}}\n", "key 'configs.c.template_driver': "
+     "shipway does not make templated configs: give the content with file, or create the "
+     "config yourself (docker config create) and declare it external: true"),
+    ("configs: {c: {file: a, driver: vault}}\n", "unknown key"),   # not a config key at all
 ])
 def test_bad_definitions_name_the_key(tmp_path, top, words):
     _, loading = load(tmp_path, "{image: r/x}", top=top)
     with pytest.raises(CatalogError) as info:
         loading()
     assert words in str(info.value)
+    assert "\n" not in str(info.value) and info.value.exit_code == EXIT_USAGE
+
+
+@pytest.mark.parametrize("name", ["a.b", "web-", "_web", "a" * 64, "wéb", 12])
+def test_a_catalog_key_the_engine_refuses_as_a_name_is_one_line_exit_2(tmp_path, name):
+    path = tmp_path / "catalog.yml"
+    path.write_text(f"services:\n  {name}: {{image: r/x}}\n")
+    for argv in (["deploy", "--catalog", str(path), "--service", "web", "--image", "r/x:1"],
+                 ["render", "jenkinsfile", "--catalog", str(path), "--service", "web"]):
+        # refused on load, before the engine is reached (no DOCKER_HOST here)
+        out, err = io.StringIO(), io.StringIO()
+        code = cli.main(argv, environ={}, console=Console(out, err))
+        out, err = out.getvalue(), err.getvalue()
+        assert (code, out) == (2, "")
+        assert err == (f"error: {path}: service {name!r}: {catalog.SERVICE_NAME_RULE}\n"), err
 
 
 @pytest.mark.parametrize("name, ok", [
@@ -324,3 +352,25 @@ def test_fixed_addresses_in_a_stack_file_are_dropped_with_a_warning(tmp_path):
     assert settings["service"]["networks"] == {"front": {"aliases": ["w"]}}
     assert settings["warnings"] == [
         "Ignoring networks.front.ipv4_address: swarm assigns the addresses"]
+
+
+def test_ingress_ports_are_checked_against_the_endpoint_the_service_will_have():
+    from pipeline.swarm import compose_defs
+
+    def fail(key, message):
+        raise ValueError(f"{key}: {message}")
+
+    ingress = {"ports": [{"target": 80, "published": 80, "protocol": "tcp", "mode": "ingress"}]}
+    with pytest.raises(ValueError, match=r"^ports\[0\]\.mode: .* dnsrr, which it has: publish"):
+        compose_defs.check_endpoint(ingress, fail, "dnsrr", ", which it has")
+    compose_defs.check_endpoint(ingress, fail, "vip")                      # the running one
+    compose_defs.check_endpoint({**ingress, "deploy": {"endpoint_mode": "vip"}}, fail, "dnsrr")
+    host = {"ports": [{**ingress["ports"][0], "mode": "host"}]}
+    compose_defs.check_endpoint(host, fail, "dnsrr")
+    # dnsrr asked for a service that publishes an ingress port (the Engine omits the mode)
+    dnsrr = {"deploy": {"endpoint_mode": "dnsrr"}}
+    running = [{"Protocol": "tcp", "TargetPort": 8080, "PublishedPort": 18080}]
+    with pytest.raises(ValueError, match=r"^deploy\.endpoint_mode: dnsrr .* port 18080 "):
+        compose_defs.check_endpoint(dnsrr, fail, "vip", ports=running)
+    compose_defs.check_endpoint(dnsrr, fail, "vip", ports=[{**running[0], "PublishMode": "host"}])
+    compose_defs.check_endpoint({**dnsrr, **host}, fail, "vip", ports=running)   # ports replaced

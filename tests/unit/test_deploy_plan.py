@@ -3,13 +3,20 @@
 tests/fixtures/deploy/cli-service.json is `docker service inspect` of a service made with the
 docker CLI (constraint, memory limit, CPU reservation, secret, tmpfs mount, health interval, env
 KEEP=1, label team=x, an overlay network, stop-first / pause update policy, grace period 3s);
-cli-service-updated.json the same after `docker service update --image` (PreviousSpec set).
+cli-service-updated.json the same after `docker service update --image` (PreviousSpec set);
+cli-global-service.json a global service (json-file logging with max-size and max-file, update
+policy stop-first / pause / delay 2s, env KEEP=1, label team=x).
 """
 import copy
 import json
 import os
 
+import pytest
+
+from pipeline import catalog
 from pipeline.context import BuildInfo
+from pipeline.errors import UsageError
+from pipeline.swarm import compose
 from pipeline.swarm import plan as planner
 from pipeline.swarm import releases as history
 from pipeline.swarm import spec as specs
@@ -136,6 +143,11 @@ def test_create_uses_the_defaults_under_what_was_asked():
     assert plan.spec["EndpointSpec"] == {"Mode": "dnsrr"}
     assert plan.spec["TaskTemplate"]["ContainerSpec"]["Env"] == ["A=1"]
     assert "shipway.commit" not in plan.spec["Labels"]    # None fields are not written
+    listed = {planner.path_text(c.path): c.new for c in plan.changes}   # what a dry run shows
+    assert listed["UpdateConfig.Order"] == "start-first" and listed["EndpointSpec.Mode"] == "dnsrr"
+    assert listed["TaskTemplate.ContainerSpec.Env"] == ["A=1"]
+    assert "Mode.Replicated.Replicas" not in listed       # dropped for the global mode asked for
+    assert all(c.old is None for c in plan.changes)
     replicated = planner.plan_deploy("new-svc", None, deploy_fields(),
                                      defaults=specs.CREATE_DEFAULTS)
     assert replicated.spec["Mode"] == {"Replicated": {"Replicas": 1}}
@@ -181,3 +193,103 @@ def test_rollback_after_adoption_restores_the_spec_from_before_shipway():
     assert history.before_shipway(service, ours, ours[0])[1].startswith("swarm's previous spec")
     del service["PreviousSpec"]
     assert history.before_shipway(service, ours, ours[0]) is None
+
+
+def from_catalog(entry):
+    """The fields, managed paths and mode a catalog entry asks for (no networks, secrets)."""
+    data = {"services": {"fx-web": {"image": "127.0.0.1:5000/fixture/hello", **entry}}}
+    service = catalog.from_data(data).service("fx-web")["service"]
+    conversion = compose.convert(service, name="fx-web", alias="fx-web", network_ids={},
+                                 secret_refs={}, config_refs={}, base_dir="/")
+    return conversion
+
+
+def plan_entry(current, entry, last_managed=()):
+    conversion = from_catalog(entry)
+    return planner.plan_deploy("fx-web", current, deploy_fields(extra=conversion.fields),
+                               managed=list(conversion.fields), last_managed=last_managed,
+                               mode=conversion.mode)
+
+
+def changed(plan):
+    return {planner.path_text(c.path): (c.old, c.new) for c in plan.changes
+            if not c.path[-1].startswith("shipway.") and c.path != planner.IMAGE}
+
+
+def test_the_mode_alone_keeps_the_scale_of_an_adopted_service():
+    current = fixture("cli-service.json")                    # replicated, 2 replicas
+    plan = plan_entry(current, {"deploy": {"mode": "replicated"}})
+    assert changed(plan) == {} and plan.spec["Mode"] == {"Replicated": {"Replicas": 2}}
+    assert planner.plan_deploy("new", None, from_catalog({"deploy": {"mode": "replicated"}})
+                               .fields, defaults=specs.CREATE_DEFAULTS, mode="replicated"
+                               ).spec["Mode"] == {"Replicated": {"Replicas": 1}}   # a create
+    glob = fixture("cli-global-service.json")
+    assert changed(plan_entry(glob, {"deploy": {"mode": "global"}})) == {}
+
+
+def test_one_policy_key_changes_that_field_only():
+    current = fixture("cli-global-service.json")
+    plan = plan_entry(current, {"deploy": {"update_config": {"parallelism": 2}}})
+    assert changed(plan) == {"UpdateConfig.Parallelism": (1, 2)}
+    assert plan.spec["UpdateConfig"] == {**current["Spec"]["UpdateConfig"], "Parallelism": 2}
+    assert plan.spec["RollbackConfig"] == current["Spec"]["RollbackConfig"]
+    plan = plan_entry(current, {"deploy": {"restart_policy": {"max_attempts": 3}}})
+    assert changed(plan) == {"TaskTemplate.RestartPolicy.MaxAttempts": (0, 3)}
+    assert plan.spec["TaskTemplate"]["RestartPolicy"]["Delay"] == 5_000_000_000
+
+
+@pytest.mark.parametrize("fixture_name, entry", [
+    ("cli-service.json", {"deploy": {"mode": "global"}}),
+    ("cli-global-service.json", {"deploy": {"replicas": 3}}),
+    ("cli-global-service.json", {"deploy": {"mode": "replicated"}}),
+])
+def test_a_mode_the_engine_cannot_change_to_is_refused(fixture_name, entry):
+    current = fixture(fixture_name)
+    with pytest.raises(UsageError) as caught:
+        plan_entry(current, entry)
+    assert caught.value.context["key"] == "deploy.mode"
+    assert "cannot change a service's mode" in caught.value.message
+    assert "deploy.mode: " in caught.value.hint
+
+
+def test_dropping_mode_global_from_the_catalog_is_refused_not_sent():
+    current = fixture("cli-global-service.json")
+    for image in (NEW, current["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]):
+        with pytest.raises(UsageError) as caught:
+            planner.plan_deploy("fx-web", current, deploy_fields(image), managed=[],
+                                last_managed=[["Mode", "Global"]])
+        assert "global mode" in caught.value.message
+    # a record of an earlier shipway that managed the whole Mode map: the new field covers it
+    plan = plan_entry(current, {"deploy": {"mode": "global"}}, last_managed=[["Mode"]])
+    assert changed(plan) == {} and plan.spec["Mode"] == {"Global": {}}
+
+
+def test_log_options_follow_the_driver():
+    current = fixture("cli-global-service.json")             # json-file, max-size, max-file
+    options = current["Spec"]["TaskTemplate"]["LogDriver"]["Options"]
+    plan = plan_entry(current, {"logging": {"options": {"max-size": "5m"}}})
+    assert changed(plan) == {"TaskTemplate.LogDriver.Options": (options, {"max-size": "5m"})}
+    assert plan.spec["TaskTemplate"]["LogDriver"]["Name"] == "json-file"      # kept
+    plan = plan_entry(current, {"logging": {"driver": "json-file"}})        # same driver
+    assert changed(plan) == {}
+    plan = plan_entry(current, {"logging": {"driver": "local"}})            # another one
+    assert changed(plan) == {"TaskTemplate.LogDriver.Name": ("json-file", "local"),
+                             "TaskTemplate.LogDriver.Options": (options, None)}
+    assert plan.spec["TaskTemplate"]["LogDriver"] == {"Name": "local"}
+
+
+def test_a_key_set_under_a_map_the_catalog_set_whole_is_written_into_a_cleared_map():
+    current = fixture("cli-service.json")
+    health = ("TaskTemplate", "ContainerSpec", "Healthcheck")
+    current["Spec"]["TaskTemplate"]["ContainerSpec"]["Healthcheck"] = {"Test": ["NONE"]}
+    # the last deploy's catalog said `healthcheck: {disable: true}`; this one an interval
+    plan = plan_entry(current, {"healthcheck": {"interval": "5s"}}, last_managed=[list(health)])
+    assert plan.spec["TaskTemplate"]["ContainerSpec"]["Healthcheck"] == {"Interval": 5 * 10 ** 9}
+    assert changed(plan) == {
+        "TaskTemplate.ContainerSpec.Healthcheck": ({"Test": ["NONE"]}, {"Interval": 5 * 10 ** 9}),
+        "TaskTemplate.ContainerSpec.Healthcheck.Interval": (None, 5 * 10 ** 9)}
+    # and the other way: a whole map set where the last deploy set one key under it
+    plan = plan_entry(current, {"healthcheck": {"disable": True}},
+                      last_managed=[list(health + ("Interval",))])
+    assert plan.spec["TaskTemplate"]["ContainerSpec"]["Healthcheck"] == {"Test": ["NONE"]}
+    assert changed(plan) == {}

@@ -267,6 +267,14 @@ def remove_config(api, config_id):
     return True
 
 
+def service_tasks(api, service_id):
+    """The service's tasks, or None when the engine cannot list them now (best effort)."""
+    try:
+        return api.tasks(filters={"service": service_id})
+    except quiet_errors():
+        return None
+
+
 def inspect_container(api, container_id):
     """The container document, or None when it is not on this engine (another node, removed)."""
     try:

@@ -14,12 +14,16 @@ password and Jenkins token, from the variables pipeline.context names) never rea
 console, the --json record or the state file.
 """
 from pipeline.api import engine
+from pipeline.swarm.spec import PENDING_STATES, task_image, task_slot
 
 LOG_LINES = 50
 HEALTH_ENTRIES = 3          # the last probe runs kept (docker keeps 5)
 OUTPUT_CHARS = 300          # of each probe's output
 DIGEST_LOG_LINES = 5        # of each task's log, in the console digest
 MASK = "***"
+MAX_SLOTS = 5               # failed slots examined per wait (a crash loop makes dozens of tasks)
+SWEEP_SECONDS = 3.0         # after a failure, how long the release's tasks are still followed
+SWEEP_POLL = 0.25
 
 
 def redact(text, secrets):
@@ -37,8 +41,14 @@ def health_log(health):
             for entry in (health.get("Log") or [])[-HEALTH_ENTRIES:]]
 
 
-def collect(api, task, node_name, secrets):
-    """The forensics record of one failed task (JSON-ready, secrets redacted)."""
+FOLLOWED = "service logs (followed during the change)"
+
+
+def collect(api, task, node_name, secrets, followed=None):
+    """The forensics record of one failed task (JSON-ready, secrets redacted). `followed`:
+    a function of the task id giving the lines a logs.ServiceLogFollower kept of it, read
+    when the container is not on this engine, before the log broker (which loses a task the
+    moment swarm prunes it)."""
     status = task["Status"]
     container = status.get("ContainerStatus") or {}
     record = {
@@ -58,11 +68,82 @@ def collect(api, task, node_name, secrets):
         logs = engine.container_log_tail(api, container_id, LOG_LINES)
         if logs is not None:
             record["logs"], record["logs_from"] = logs, "container"
+    if record["logs_from"] == "unavailable" and followed is not None:
+        logs = followed(task["ID"])
+        if logs:
+            record["logs"], record["logs_from"] = logs, FOLLOWED
     if record["logs_from"] == "unavailable":
         logs = engine.task_log_tail(api, task["ID"], LOG_LINES)
         if logs is not None:
             record["logs"], record["logs_from"] = logs, "task logs (swarm log broker)"
     return _redacted(record, secrets)
+
+
+class Collector:
+    """The forensics of one wait: a record per failed slot (replica slot, or node for a
+    global service), of the first task that failed in it. While that record has no log lines
+    (swarm pruned the task, and its container, before they could be read: with a task history
+    limit of 2 a crash loop loses a task a second), the slot's next failed attempt replaces
+    it: the same release, the same failure, with its output."""
+
+    def __init__(self, api, node_name, secrets=None):
+        self.api, self._node_name = api, node_name
+        self.secrets = secrets            # None: read from the environment when first needed
+        self.followed = None              # set to a ServiceLogFollower's tail while one runs
+        self._by_slot = {}
+        self._seen = set()
+
+    def collect(self, task):
+        """Collect a failed task of the release, unless its slot has a record with logs."""
+        key = task_slot(task)
+        held = self._by_slot.get(key)
+        if task["ID"] in self._seen or (held and held["logs"]) or (
+                held is None and len(self._by_slot) >= MAX_SLOTS):
+            return
+        self._seen.add(task["ID"])
+        if self.secrets is None:
+            import os
+
+            from pipeline.context import secret_values
+
+            self.secrets = secret_values(os.environ)
+        record = collect(self.api, task, self._node_name(task.get("NodeID")), self.secrets,
+                         self.followed)
+        if held is None or record["logs"]:
+            self._by_slot[key] = record
+
+    def pending(self, tasks, image):
+        """True while the release's tasks may still leave forensics worth waiting for: one
+        of them is still starting (it may fail in a moment), or one runs in a slot whose
+        record has no logs (a crash loop: it fails again, and its logs can be read)."""
+        self._refresh()
+        return any(pending_forensics(t, image, self._by_slot) for t in tasks)
+
+    def records(self):
+        """The records, oldest failure first."""
+        self._refresh()
+        return sorted(self._by_slot.values(), key=lambda r: r["at"])
+
+    def _refresh(self):
+        """A record still without logs takes what the follower has of its task by now (a
+        node ships a task's output a little after swarm hears that the task failed)."""
+        for record in self._by_slot.values():
+            if not record["logs"] and self.followed is not None:
+                logs = self.followed(record["task"])
+                if logs:
+                    record["logs"] = _redacted(logs, self.secrets or ())
+                    record["logs_from"] = FOLLOWED
+
+
+def pending_forensics(task, image, by_slot):
+    """Whether `task` (of the release on `image`) may still give forensics; see `pending`."""
+    if task_image(task) != image or task.get("DesiredState") != "running":
+        return False
+    held = by_slot.get(task_slot(task))
+    if (held and held["logs"]) or (held is None and len(by_slot) >= MAX_SLOTS):
+        return False   # nothing more to learn from this slot
+    state = task["Status"]["State"]
+    return state in PENDING_STATES or (state == "running" and held is not None)
 
 
 def _redacted(value, secrets):

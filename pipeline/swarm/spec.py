@@ -59,6 +59,15 @@ def task_image(task):
     return _get(task, "Spec.ContainerSpec.Image")
 
 
+# a task on its way to running (swarm's task states before "running")
+PENDING_STATES = {"new", "pending", "assigned", "accepted", "preparing", "ready", "starting"}
+
+
+def task_slot(task):
+    """A task's place in the service: its replica slot, or its node for a global service."""
+    return task.get("Slot") or task.get("NodeID")
+
+
 def digest_of(image):
     """The sha256 digest pinned in an image reference, or None."""
     if image and "@" in image:

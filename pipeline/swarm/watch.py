@@ -17,9 +17,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from pipeline.api import engine
+from pipeline.api import engine, logs
 from pipeline.swarm import forensics
-from pipeline.swarm.spec import image_of, task_image
+from pipeline.swarm.spec import PENDING_STATES, image_of, task_image, task_slot
 from pipeline.units import parse_timestamp
 
 POLL_SECONDS = 0.3
@@ -28,9 +28,6 @@ SETTLE_MARGIN = 0.05      # for the updater to see the last task running after t
 FINAL_POLL = 0.05         # settled, waiting only for old tasks (on other nodes) to stop
 STOP_WAIT = 120           # at most, per old container a thread waits on (s)
 FAILED_STATES = {"failed", "rejected"}
-MAX_FORENSICS = 5         # failed tasks examined per wait (a crash loop makes dozens)
-# a task on its way to running (swarm's task states before "running")
-PENDING_STATES = {"new", "pending", "assigned", "accepted", "preparing", "ready", "starting"}
 _TASK_ID = re.compile(r"\btask ([a-z0-9]{25})\b")
 
 
@@ -54,7 +51,7 @@ def replica_slots(live, image):
     """The replica slots with a task running `image` (healthy: a task with a HEALTHCHECK is
     `starting` until it passes). By slot, not by task: after an engine restart swarm may list
     two running tasks of one slot for a while."""
-    return {t.get("Slot") or t.get("NodeID") for t in live
+    return {task_slot(t) for t in live
             if t["Status"]["State"] == "running" and task_image(t) == image}
 
 
@@ -187,18 +184,23 @@ class Watcher:
         self._clock = LeaderClock()
         self._settles_at = None           # local time the update settles, once known
         self.service = None               # the service as last read
-        self._forensics = {}              # task id -> forensics.collect() record
+        self._forensics = forensics.Collector(api, self._node_name, secrets)
         self._wake = threading.Event()    # set when a watched old container has stopped
         self._stopped = set()             # ids of old containers seen stopped on this engine
         self._watched = set()             # ids of old containers a thread waits on
-        self.secrets = secrets            # values redacted from forensics (None: from env)
 
     def wait(self, expect_image, mode, timeout, since=None):
         """See `_wait`; a failed outcome carries the failed tasks' forensics, and their
         digest goes to the console."""
-        outcome = self._wait(expect_image, mode, timeout, since)
-        if not outcome.ok and self._forensics:
-            outcome.forensics = sorted(self._forensics.values(), key=lambda r: r["at"])
+        try:
+            outcome = self._wait(expect_image, mode, timeout, since)
+            if not outcome.ok:
+                self._sweep(expect_image)
+                outcome.forensics = self._forensics.records()
+        finally:
+            if self._follower is not None:
+                self._follower.close()
+                self._follower = self._forensics.followed = None
             for line in forensics.digest(outcome.forensics):
                 self.report(line)
         return outcome
@@ -325,6 +327,8 @@ class Watcher:
             self._disconnected = engine.short(exc)
             return None
         self.service = service
+        if self._follower is None:
+            self._follow(service)
         if self._disconnected:
             self.report("reconnected to the Docker Engine")
             self._disconnected = ""
@@ -423,17 +427,34 @@ class Watcher:
         return max(self._errors.values())[1]
 
     def _collect(self, task):
-        """Forensics of a failed task of this release, once, now: before swarm prunes it."""
-        if task["ID"] in self._forensics or len(self._forensics) >= MAX_FORENSICS:
+        """Forensics of a failed task of this release, now: before swarm prunes it."""
+        self._forensics.collect(task)
+
+    _follower = None
+
+    def _follow(self, service):
+        """Follow the service's logs from now on, for forensics (see pipeline.api.logs). Not
+        for a TTY service: its log stream is not framed, and the broker says which task a
+        line is from only in framed streams."""
+        if (service["Spec"]["TaskTemplate"].get("ContainerSpec") or {}).get("TTY"):
             return
-        if self.secrets is None:
-            import os
+        self._follower = logs.ServiceLogFollower(self.api, self.service_id, time.time(),
+                                                 forensics.LOG_LINES).start()
+        self._forensics.followed = self._follower.tail
 
-            from pipeline.context import secret_values
-
-            self.secrets = secret_values(os.environ)
-        self._forensics[task["ID"]] = forensics.collect(
-            self.api, task, self._node_name(task.get("NodeID")), self.secrets)
+    def _sweep(self, image):
+        """After a failure, follow the release's tasks a moment longer (forensics.SWEEP_SECONDS
+        at most) while they may still leave forensics: swarm pauses or rolls back on the
+        first failed task, when the other tasks of the release (on other nodes, still pulling)
+        have not failed yet, and a task whose logs were pruned gets its slot's next attempt."""
+        deadline = time.monotonic() + forensics.SWEEP_SECONDS
+        tasks = self._last_tasks
+        while self._forensics.pending(tasks, image) and time.monotonic() < deadline:
+            time.sleep(forensics.SWEEP_POLL)
+            tasks = engine.service_tasks(self.api, self.service_id)
+            if tasks is None:
+                return
+            self._task_error(tasks, image)   # collects the failed tasks it finds
 
     def _inspect_task_error(self, task_id):
         try:

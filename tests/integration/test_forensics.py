@@ -8,6 +8,7 @@ that swarm shut down because another change came is never called unhealthy.
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -93,3 +94,29 @@ def test_tasks_replaced_by_another_change_are_not_called_unhealthy(
     assert "(a change made outside shipway)" in last, last
     assert "unhealthy" not in proc.stderr, proc.stderr
     assert "update in progress" not in last, last
+
+
+def test_the_service_log_follower_keeps_each_tasks_lines_and_stops_at_once(
+        deploy, docker_client, service_name):
+    from pipeline.api.logs import ServiceLogFollower
+
+    deploy("v1")
+    api = docker_client.api
+    follower = ServiceLogFollower(api, service_name, time.time(), 50).start()
+    deploy("crash", check=1)      # its tasks print two lines and exit; swarm rolls back
+    crashed = [t["ID"] for t in api.tasks(filters={"service": service_name})
+               if t["Spec"]["ContainerSpec"]["Image"].split("@")[0].endswith(":crash")]
+    assert crashed
+    wait_for(lambda: any(follower.tail(t) for t in crashed), 30, what="the crashed tasks' lines")
+    for task in crashed:
+        # stdout and stderr are two streams: their lines may come in either order
+        assert sorted(follower.tail(task)) in ([], [
+            "hello: fatal: no configuration found (this image was built with CRASH=1)",
+            "hello: starting with settings: none"]), follower.tail(task)
+    # v1 prints nothing: the reading thread is blocked in recv() when close() comes.
+    started = time.monotonic()
+    follower.close()
+    follower._thread.join(10)
+    assert not follower._thread.is_alive(), "the follower did not stop"
+    print(f"\nfollowed {len(crashed)} crashed tasks; stopped "
+          f"{time.monotonic() - started:.3f}s after close()")

@@ -150,3 +150,64 @@ def test_repeated_words_of_an_engine_error_are_said_once():
     assert short(Error()) == "manifest unknown"
     Error.explanation = "pull access denied: repository does not exist"
     assert short(Error()) == "pull access denied: repository does not exist"
+
+
+def test_a_service_log_line_with_details_names_its_task():
+    from pipeline.api.logs import parse_line
+
+    line = ("com.docker.swarm.node.id=n1,com.docker.swarm.service.id=s1,"
+            "com.docker.swarm.task.id=t1 hello: fatal: no configuration found")
+    assert parse_line(line) == ("t1", "hello: fatal: no configuration found")
+    assert parse_line("no attributes here") == (None, "no attributes here")
+    assert parse_line("a=b,c=d message") == (None, "a=b,c=d message")
+
+
+def _task(task_id, slot, state, desired="running", image="r:crash", node="n2"):
+    return {"ID": task_id, "Slot": slot, "NodeID": node, "DesiredState": desired,
+            "Spec": {"ContainerSpec": {"Image": image}},
+            "Status": {"State": state, "Err": "task: non-zero exit (3)",
+                       "Timestamp": f"2026-12-01T00:00:0{slot}Z",
+                       "ContainerStatus": {"ExitCode": 3}}}
+
+
+class _NoEngine:
+    """No container here and a broker that lost the task: forensics only has the follower."""
+
+    def inspect_container(self, container_id):
+        raise AssertionError("no container id was given")
+
+    def _url(self, path, *args):
+        return path
+
+    def _get(self, url, **kw):
+        raise ConnectionError("task not found")
+
+
+def test_a_slot_without_logs_takes_them_from_the_follower_or_its_next_attempt(monkeypatch):
+    from pipeline.api import engine
+
+    monkeypatch.setattr(engine, "task_log_tail", lambda api, task_id, lines: None)
+    followed = {"b": ["hello: fatal"]}
+    collector = forensics.Collector(_NoEngine(), lambda node: "m2", secrets=["s3cret"])
+    collector.collect(_task("a", 1, "failed", "shutdown"))
+    assert collector.records()[0]["logs_from"] == "unavailable"
+    # the slot's next attempt, still starting: worth waiting for; a healthy slot is not
+    assert collector.pending([_task("b", 1, "starting")], "r:crash")
+    assert not collector.pending([_task("c", 2, "running")], "r:crash")
+    collector.collect(_task("b", 1, "failed", "shutdown"))   # no logs either: a stays
+    assert [r["task"] for r in collector.records()] == ["a"]
+    collector.followed = followed.get
+    followed["a"] = ["pw=s3cret", "hello: fatal"]              # the follower caught up
+    [record] = collector.records()
+    assert record["logs"] == ["pw=***", "hello: fatal"]
+    assert record["logs_from"] == forensics.FOLLOWED
+    assert not collector.pending([_task("d", 1, "starting")], "r:crash")
+
+
+def test_forensics_keep_at_most_max_slots():
+    collector = forensics.Collector(_NoEngine(), lambda node: "m2", secrets=[])
+    collector.followed = lambda task_id: ["line"]
+    for slot in range(1, forensics.MAX_SLOTS + 3):
+        collector.collect(_task(f"t{slot}", slot, "failed", "shutdown"))
+    assert len(collector.records()) == forensics.MAX_SLOTS
+    assert not collector.pending([_task("x", 99, "starting")], "r:crash")

@@ -1,0 +1,102 @@
+"""The output of a service's tasks, followed while shipway watches a change to it.
+
+Swarm removes a failed task, and its container, as soon as the slot's task history is full:
+with `--task-history-limit 2` and start-first, a new task that crashes is gone the moment
+its replacement is made, before anyone can read its logs, on this node or through the log
+broker. So while a deploy or rollback is watched, one connection follows the service's logs
+(GET /services/{id}/logs?follow=1&details=1, what `docker service logs -f` does: the swarm's
+log broker streams every task's output, from every node, tasks started later included), and
+the last lines of each task are kept here, by task id, for the forensics of the ones that fail.
+"""
+import collections
+import socket
+import threading
+
+TASK_ATTR = "com.docker.swarm.task.id="
+MAX_TASKS = 64           # tasks whose lines are kept (the oldest is dropped first)
+SINCE_SLACK = 5          # seconds before the watch started that lines are taken from
+
+
+class ServiceLogFollower:
+    """Follows a service's logs in a daemon thread; `tail(task_id)` gives a task's last lines.
+
+    Best effort: if the stream cannot be opened or breaks, the follower just knows fewer
+    lines (forensics then falls back to the container and the log broker)."""
+
+    def __init__(self, api, service_id, since, lines):
+        self.api, self.service_id, self.lines = api, service_id, lines
+        self.since = int(since) - SINCE_SLACK
+        self._tasks = collections.OrderedDict()   # task id -> deque of its last lines
+        self._lock = threading.Lock()
+        self._socket = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name="shipway-service-logs")
+
+    def start(self):
+        """Open the stream in the background; returns self."""
+        self._thread.start()
+        return self
+
+    def tail(self, task_id):
+        """The task's last lines seen so far ([] when none)."""
+        with self._lock:
+            return list(self._tasks.get(task_id, ()))
+
+    def close(self):
+        """Stop following: shut the connection down; the thread then ends on its own.
+
+        shutdown(), not close(): the reading thread is blocked in recv() holding the
+        response's buffer lock, so closing the response from here would wait for that lock
+        for as long as the service prints nothing; a shutdown wakes the recv at once."""
+        self._closed = True
+        sock = self._socket
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass   # already closed by the other side
+
+    def _run(self):
+        url = self.api._url("/services/{0}/logs", self.service_id)
+        params = {"details": 1, "follow": 1, "stdout": 1, "stderr": 1, "since": self.since}
+        # Any failure ends the follow quietly, including the read error that close() causes
+        # from the other thread: this thread only ever adds evidence, it never fails a deploy.
+        try:
+            response = self.api._get(url, params=params, stream=True, timeout=None)
+            with response:
+                raw = self.api._get_raw_response_socket(response)
+                self._socket = getattr(raw, "_sock", raw)   # a unix socket's SocketIO wraps it
+                if self._closed:
+                    return
+                self.api._raise_for_status(response)
+                for frame in self.api._multiplexed_response_stream_helper(response):
+                    self._add(frame.decode("utf-8", "replace"))
+        except Exception:
+            return
+
+    def _add(self, text):
+        for line in text.splitlines():
+            task_id, message = parse_line(line)
+            if not task_id:
+                continue
+            with self._lock:
+                kept = self._tasks.get(task_id)
+                if kept is None:
+                    kept = self._tasks[task_id] = collections.deque(maxlen=self.lines)
+                    while len(self._tasks) > MAX_TASKS:
+                        self._tasks.popitem(last=False)
+                kept.append(message)
+
+
+def parse_line(line):
+    """(task id, message) of a `details=1` service log line, whose first word is the
+    comma-separated attributes (com.docker.swarm.node.id=...,...task.id=ID); (None, line)
+    for a line without them."""
+    attrs, sep, message = line.partition(" ")
+    if not sep or TASK_ATTR not in attrs:
+        return None, line
+    for attr in attrs.split(","):
+        if attr.startswith(TASK_ATTR):
+            return attr[len(TASK_ATTR):], message
+    return None, line

@@ -65,12 +65,24 @@ def _chosen_stage(argv):
     return None
 
 
+def error_record(exc, stage):
+    """The --json record of a command that failed before writing its own: what went wrong,
+    the hint, the exit code, and the error's JSON-ready context (a lock's holder, say)."""
+    record = {"ok": False, "stage": stage, "error": exc.message, "hint": exc.hint,
+              "exit_code": exc.exit_code, "kind": type(exc).__name__}
+    for key, value in exc.context.items():
+        if key not in record and isinstance(value, (str, int, float, bool, dict, list)):
+            record[key] = value
+    return record
+
+
 def main(argv=None, environ=None, console=None):
     """Entry point of `shipway` and `python -m pipeline`; returns the exit code."""
     from pipeline.console import Console
 
     argv = list(sys.argv[1:] if argv is None else argv)
     console = console or Console()
+    args = None
     try:
         stage = _chosen_stage(argv)
         args = build_parser(stage).parse_args(argv)
@@ -87,6 +99,12 @@ def main(argv=None, environ=None, console=None):
         return 0 if code is None else code
     except ShipwayError as exc:
         console.error(exc)
+        if getattr(args, "json", False) and not console.json_written \
+                and exc.exit_code != EXIT_USAGE:
+            # A command that ran and failed (a lock held too long, an engine that refused):
+            # the machine reading stdout (the Jenkins job archives it) gets a record too.
+            # Bad input (exit 2) stays a line on stderr alone: nothing ran.
+            console.json(error_record(exc, args.stage))
         return exc.exit_code
     except KeyboardInterrupt:
         console.error("interrupted")

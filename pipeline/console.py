@@ -58,6 +58,9 @@ class Console:
         """The stage's result as one JSON document (to stdout)."""
         self.out.write(self._masked(json.dumps(data, indent=2, sort_keys=True)) + "\n")
         self.out.flush()
+        self.json_written = True
+
+    json_written = False   # main() writes an error record for --json only when none was
 
     def error(self, message):
         """The one `error: ...` line main() prints; line breaks in it (from a path or an

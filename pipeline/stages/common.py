@@ -120,9 +120,10 @@ def add_lock_argument(parser):
                              "(default: the command's own timeout)")
 
 
-def locked(ctx, api, settings_, command, args):
+def locked(ctx, api, settings_, command, args, before_wait=None):
     """The service's deploy lock held for a `with` block (nothing for --dry-run, which
-    changes nothing): waits up to --lock-timeout, else the deploy timeout."""
+    changes nothing): waits up to --lock-timeout, else the deploy timeout. before_wait: called
+    once if the lock is busy, before waiting for it (to raise what makes waiting pointless)."""
     import contextlib
 
     from pipeline.swarm import lock
@@ -133,4 +134,4 @@ def locked(ctx, api, settings_, command, args):
                or settings_["deploy"]["timeout"])
     return lock.held(api, settings_["name"], holder=lock.holder_of(ctx.environ, ctx.build),
                      command=command, timeout=timeout, report=ctx.console.event,
-                     lease=lock.lease_seconds(ctx.environ))
+                     lease=lock.lease_seconds(ctx.environ), before_wait=before_wait)

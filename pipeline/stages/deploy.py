@@ -3,6 +3,7 @@ import re
 
 from pipeline import imageref, registry, state
 from pipeline.api.engine import engine_errors, resolve_digest
+from pipeline.background import Background
 from pipeline.errors import CatalogError, UsageError
 from pipeline.stages import common
 from pipeline.swarm import apply as swarm_apply
@@ -148,9 +149,9 @@ def run(ctx, args):
     api = ctx.docker().api
     auth = registry.auth_config(ctx, repo)
     platforms = None
-    if not digest:
-        digest, platforms = resolve_digest(api, f"{repo}:{tag}", auth)
-    pinned = imageref.pinned(repo, tag, digest)
+    # The registry is asked for the tag's digest while the lock is taken: both wait on the
+    # engine. A bad tag still fails before any wait for a busy lock (before_wait).
+    resolving = None if digest else Background(resolve_digest, api, f"{repo}:{tag}", auth)
     header = registry.auth_header(auth) if settings["deploy"]["with_registry_auth"] else None
     from pipeline.swarm import canary  # analysis (deploy.analysis) and deploy markers
 
@@ -160,11 +161,18 @@ def run(ctx, args):
         # anything changes.
         steps = canary.prepare(api, settings, ctx.environ, header, ctx.console.event, mark)
     with engine_errors(f"deploy of {settings['name']}"), \
-            common.locked(ctx, api, settings, "deploy", args):
-        # Under the lock: the secrets and configs it makes, the write, the wait.
+            common.locked(ctx, api, settings, "deploy", args,
+                          before_wait=resolving.result if resolving else None):
+        if resolving is not None:
+            digest, platforms = resolving.result()
+        pinned = imageref.pinned(repo, tag, digest)
+        # Under the lock: the secrets and configs it makes, the write, the wait. The release
+        # history is read meanwhile; the first attempt uses the service read here.
+        past = Background(swarm_apply.read_history, api, settings["name"])
         desired = desired_service(ctx, args, api, settings, service, pinned, platforms)
         result = swarm_apply.deploy(api, desired, ctx.build, header, ctx.console.event,
-                                    dry_run=args.dry_run, steps=steps)
+                                    dry_run=args.dry_run, steps=steps,
+                                    first=(desired.current, past.result))
     if args.dry_run:
         if args.json:
             ctx.console.json({**result.summary(), "dry_run": True})
@@ -282,4 +290,4 @@ def desired_service(ctx, args, api, settings, service, image, platforms):
         defaults.update(CREATE_DEFAULTS)
     return swarm_apply.Desired(name, image, conversion.fields, managed, defaults,
                                settings["deploy"]["timeout"], settings["deploy"]["keep_releases"],
-                               conversion.mode)
+                               conversion.mode, current)

@@ -152,7 +152,8 @@ class Desired:
     """What a deploy asks for: fields (path -> value, see pipeline/swarm/plan.py) besides the
     image and shipway's labels; `managed`, the paths the catalog sets (None: no catalog);
     `defaults`, the fields a create adds where nothing was asked; `mode`, the mode the keys ask
-    for (None: any)."""
+    for (None: any); `current`, the service as read while the fields were worked out (None: no
+    such service)."""
 
     name: str
     image: str
@@ -162,25 +163,37 @@ class Desired:
     timeout: float = 300.0
     keep_releases: int = 10
     mode: str = None
+    current: dict = None
 
 
-def deploy(api, desired, build, registry_auth, report, dry_run=False, steps=None):
+def read_history(api, name):
+    """The service's release history (see releases.history); [] when there is none."""
+    return history.history(api, name)
+
+
+def deploy(api, desired, build, registry_auth, report, dry_run=False, steps=None, first=None):
     """Make service `desired.name` run `desired.image` (pinned) with the fields asked for.
 
     steps: a canary.Steps when the release is judged by analysis (first batch, canary, the
-    rest, bake), else None.
+    rest, bake), else None. first: (the service, a function giving its release history), both
+    read under the lock just before, for the first attempt; a retry reads them again.
     """
     name, image = desired.name, desired.image
     release_id = history.new_id()
     labels = specs.deploy_labels(image, specs.digest_of(image), build, release_id)
     fields = {**desired.fields, planner.IMAGE: image, **planner.label_fields(labels)}
     watcher = Watcher(api, name, report)
-    read = {}
+    read = {"first": first}
 
     def attempt():
-        current = engine.inspect_service(api, name)
+        if read.pop("first", None) is not None:
+            current, past = first
+            existing = past() if current else []
+        else:
+            current = engine.inspect_service(api, name)
+            existing = history.history(api, name) if current else []
         # The running release's record says which fields the catalog set last time.
-        read["history"] = existing = history.history(api, name) if current else []
+        read["history"] = existing
         running = history.running_release(existing, current["Spec"]) if current else None
         plan = planner.plan_deploy(name, current, fields, defaults=desired.defaults,
                                    managed=desired.managed,

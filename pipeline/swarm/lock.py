@@ -220,9 +220,11 @@ def _probe_leader_clock(api, service, clock):
 
 
 @contextlib.contextmanager
-def held(api, service, *, holder, command, timeout, report, lease=DEFAULT_LEASE):
+def held(api, service, *, holder, command, timeout, report, lease=DEFAULT_LEASE,
+         before_wait=None):
     """Hold service's lock for the block: wait for it up to `timeout` seconds (printing who
-    holds it), break it once it expired, raise LockError naming the holder when time is up."""
+    holds it), break it once it expired, raise LockError naming the holder when time is up.
+    before_wait: called once when the lock is busy, before the first wait."""
     from pipeline.swarm.watch import LeaderClock
 
     lock = Lock(api, service, holder, command, lease, report)
@@ -231,6 +233,9 @@ def held(api, service, *, holder, command, timeout, report, lease=DEFAULT_LEASE)
     seen = {}                     # config id -> (version, monotonic time first seen at it)
     told = None
     while not lock.try_take():
+        if before_wait is not None:
+            before_wait()
+            before_wait = None
         read_at = time.time()
         config = engine.inspect_config(api, config_name(service))
         if config is None:
@@ -255,7 +260,8 @@ def held(api, service, *, holder, command, timeout, report, lease=DEFAULT_LEASE)
         if time.monotonic() >= deadline:
             raise LockError(f"service {service} is locked: {line(info)}; waited {timeout:.0f}s",
                             hint="try again when it is done, or break the lock if that "
-                            f"command is dead: shipway unlock --service {service}")
+                            f"command is dead: shipway unlock --service {service}",
+                            service=service, lock=info, waited=round(timeout, 1))
         time.sleep(POLL)
     lock.start_renewing()
     previous = _on_sigterm()

@@ -150,6 +150,13 @@ def test_a_waiter_gives_up_after_lock_timeout_naming_the_holder_and_status_shows
                f"shipway unlock --service {service_name})" in last, last
         assert 2 <= waited < 30, waited
         assert not docker_client.api.services(filters={"name": service_name})  # nothing made
+        # --json: the record the Jenkins job archives says who held it, too
+        proc = run("deploy", "--image", releases["v1"], "--lock-timeout", "1s", "--json",
+                   check=1)
+        record = json.loads(proc.stdout)
+        assert record["ok"] is False and record["kind"] == "LockError", record
+        assert record["lock"]["holder"] == "alice@desk pid 4242", record
+        assert record["exit_code"] == 1 and record["stage"] == "deploy", record
     finally:
         holder.kill()
         holder.wait()

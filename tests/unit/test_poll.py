@@ -1,13 +1,18 @@
-"""tests/support/poll.py: the one poll-until and its wrappers.
+"""tests/support/poll.py: the one poll-until, its wrappers, and the rule that keeps it the one.
 
 The clock is a fake one (poll.time replaced), so these run in no time and say exactly when
-the probe ran.
+the probe ran. The last test walks tests/ and bench/ and fails on a new hand-written deadline
+loop: a function with a `while` that calls time.sleep and reads a clock or a deadline.
 """
+import ast
+import os
 
 import pytest
 
 from tests.support import poll
 from tests.support.poll import PollTimeout, poll_until
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class FakeClock:
@@ -146,3 +151,99 @@ def test_multinode_wait_for_retries_runtime_errors_and_times_out(clock):
     assert clock.slept == [0.5]
     with pytest.raises(TimeoutError, match="a leader; last seen: RuntimeError: no manager"):
         wait_for(answers(RuntimeError("no manager with a leader"))[0], 3, "a leader")
+
+
+# --- one poll-until: no hand-written deadline loop elsewhere ---------------------------------
+
+THE_ONE = ("tests/support/poll.py", "poll_until")
+CLOCKS = {"monotonic", "time", "perf_counter"}
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+def _own_nodes(scope):
+    """The nodes of `scope` itself, not of the functions or classes defined inside it."""
+    stack = list(ast.iter_child_nodes(scope))
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, _SCOPES):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _called(node, names):
+    func = node.func if isinstance(node, ast.Call) else None
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    return name in names
+
+
+def deadline_loops(source):
+    """[(line, function)] of every function whose own `while` loop calls sleep() and that
+    reads a clock (time.monotonic/time/perf_counter) or a name or attribute called *deadline*:
+    a poll-until written by hand."""
+    found = []
+    for scope in ast.walk(ast.parse(source)):
+        if not isinstance(scope, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        own = list(_own_nodes(scope))
+        timed = any(_called(n, CLOCKS) or "deadline" in (getattr(n, "id", None)
+                                                          or getattr(n, "attr", "") or "")
+                    for n in own)
+        for loop in (n for n in own if isinstance(n, ast.While)):
+            if timed and any(_called(n, {"sleep"}) for n in ast.walk(loop)):
+                found.append((loop.lineno, getattr(scope, "name", "<module>")))
+    return found
+
+
+def test_the_rule_finds_a_deadline_loop_and_leaves_other_loops():
+    assert deadline_loops(
+        "import time\n"
+        "def wait(ready, timeout):\n"
+        "    deadline = time.monotonic() + timeout\n"
+        "    while not ready():\n"
+        "        if time.monotonic() > deadline:\n"
+        "            raise TimeoutError\n"
+        "        time.sleep(0.1)\n") == [(4, "wait")]
+    assert deadline_loops(
+        "from time import sleep, monotonic\n"
+        "def ticks(limit):\n"
+        "    end = monotonic() + limit\n"
+        "    while True:\n"
+        "        yield\n"
+        "        sleep(0.5)\n") == [(4, "ticks")]
+    assert deadline_loops(   # reading a socket; an Event's wait; a sleep outside a loop
+        "import time\n"
+        "def pipe(source):\n"
+        "    while True:\n"
+        "        if not source.recv(1):\n"
+        "            break\n"
+        "def sample(stopped, limit):\n"
+        "    deadline = time.monotonic() + limit\n"
+        "    while not stopped.is_set() and time.monotonic() < deadline:\n"
+        "        stopped.wait(0.005)\n"
+        "def pause():\n"
+        "    time.sleep(time.monotonic() % 1)\n") == []
+
+
+def python_files():
+    for top in ("tests", "bench"):
+        for folder, dirs, names in os.walk(os.path.join(ROOT, top)):
+            dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
+            for name in sorted(names):
+                if name.endswith(".py"):
+                    path = os.path.join(folder, name)
+                    yield os.path.relpath(path, ROOT).replace(os.sep, "/"), path
+
+
+def test_every_wait_in_tests_and_bench_is_poll_until():
+    """The guide: one poll-until in tests/support. A new wait calls poll_until (or a thin
+    wrapper of it) instead of looping on a deadline itself. Code inside strings (the programs
+    some tests run in a child process) is not parsed, so not checked."""
+    offences = []
+    for relative, path in python_files():
+        with open(path, encoding="utf-8") as handle:
+            source = handle.read()
+        offences += [f"{relative}:{line} {name}()" for line, name in deadline_loops(source)
+                     if (relative, name) != THE_ONE]
+    assert not offences, ("hand-written deadline loops; call tests.support.poll.poll_until "
+                          f"instead: {offences}")
+    assert any(relative == THE_ONE[0] for relative, _ in python_files())

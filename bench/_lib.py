@@ -362,16 +362,19 @@ def image_ids_of_repository(repository, env):
 
 
 def wait_tasks_gone(name, env, timeout=60):
-    """Wait until the removed service's containers are gone (bounded)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Wait until the removed service's containers are gone (bounded); whether they are."""
+    from tests.support.poll import PollTimeout, poll_until
+
+    def gone():
         listed = subprocess.run([DOCKER, "ps", "-q", "--filter",
                                  f"label=com.docker.swarm.service.name={name}"],
                                 env=env, capture_output=True, text=True, timeout=30)
-        if not listed.stdout.strip():
-            return True
-        time.sleep(0.5)
-    return False
+        return not listed.stdout.strip()
+
+    try:
+        return poll_until(gone, timeout, f"the containers of {name} to go", 0.5)
+    except PollTimeout:
+        return False
 
 
 def run_bench(bench_class, args, report):

@@ -20,15 +20,12 @@ SETTLED = ("completed", "paused", "rollback_completed", "rollback_paused")
 def settle(api, service_name, timeout=120):
     """Wait (bounded) until swarm has finished the service's update: a tool may return
     before swarm marks it completed, and the next run must start from a settled service."""
-    import time
+    from tests.support.poll import poll_until
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = api.inspect_service(service_name).get("UpdateStatus") or {}
-        if not status or status.get("State") in SETTLED:
-            return status.get("State", "")
-        time.sleep(0.1)
-    raise RuntimeError(f"the update of {service_name} did not settle in {timeout}s")
+    status = poll_until(lambda: api.inspect_service(service_name).get("UpdateStatus") or {},
+                        timeout, f"the update of {service_name} to settle", 0.1,
+                        until=lambda status: not status or status.get("State") in SETTLED)
+    return status.get("State", "")
 
 
 def timeline(api, service_name, started_after, wall_start, wall_end, update_config):

@@ -9,9 +9,10 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
+
+from tests.support.poll import poll_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAB_DIR = os.environ.get("SHIPWAY_LAB_DIR", "/var/lib/shipway-lab")
@@ -64,14 +65,10 @@ def docker_client(lab):
 
 
 def wait_for(predicate, timeout=5.0, poll=0.01, what="condition"):
-    """The first true value of `predicate()`, polled until `timeout` seconds have passed."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"{what} not reached in {timeout} s")
+    """The first true value of `predicate()`, polled until `timeout` seconds have passed
+    (PollTimeout, an AssertionError, after that): tests/support/poll.py's poll_until with
+    this module's defaults, kept for the tests that import it from here."""
+    return poll_until(predicate, timeout, what, interval=poll)
 
 
 def random_name(prefix="t"):

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from tests.integration.conftest import LAB_DIR, ROOT, running_digests, write_catalog
+from tests.support.poll import poll_until
 
 pytestmark = pytest.mark.integration
 
@@ -49,18 +50,6 @@ sys.exit(main(sys.argv[1:]))
 
 def digest(ref):
     return ref.rsplit("@", 1)[1]
-
-
-def wait_until(condition, timeout, what, interval=0.2):
-    """Poll `condition` until it returns something true; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"gave up after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 class Started:
@@ -215,12 +204,12 @@ def test_shipway_killed_mid_deploy_swarm_finishes_and_a_rerun_tells_the_truth(
     shipway("deploy", *deploy_args, "--image", releases["v1"], "--replicas", REPLICAS, check=0)
     args = ("deploy", *deploy_args, "--image", releases["v2"], *SLOW)
     run = Started(shipway, args)
-    wait_until(lambda: update_state(docker_client, service_name) == "updating", 60,
+    poll_until(lambda: update_state(docker_client, service_name) == "updating", 60,
                "the update to start")
     killed = run.kill()
     assert killed.returncode == -9
     # Nothing of shipway is left to finish the job: swarm does, on its own.
-    wait_until(lambda: update_state(docker_client, service_name) == "completed", 120,
+    poll_until(lambda: update_state(docker_client, service_name) == "completed", 120,
                "swarm to complete the update by itself", interval=0.5)
     assert [r["seq"] for r in shipway.json("releases", *deploy_args)] == [1]  # killed: no record
 
@@ -290,7 +279,7 @@ def test_engine_restarted_while_deploy_waits(shipway, deploy_args, releases, ser
     shipway("deploy", *deploy_args, "--image", releases["v1"], "--replicas", REPLICAS, check=0)
     args = ("deploy", *deploy_args, "--image", releases["v2"], *SLOW, "--timeout", "150s")
     run = Started(shipway, args)
-    wait_until(lambda: update_state(docker_client, service_name) == "updating", 60,
+    poll_until(lambda: update_state(docker_client, service_name) == "updating", 60,
                "the update to start")
     began = time.monotonic()
     stop = _lab_shell('stop_pid "$LAB_STATE/dockerd.pid" dockerd 60', 120)

@@ -14,13 +14,13 @@ import secrets
 import shutil
 import stat
 import sys
-import time
 
 import pytest
 
 from pipeline import catalog, render
 from tests.integration.conftest import remove_service_and_releases
 from tests.support.groovy import groovy_available, pipeline_run, run_pipelines
+from tests.support.poll import poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.groovy,
               pytest.mark.skipif(not groovy_available(), reason="groovy/groovyc not installed")]
@@ -55,13 +55,11 @@ def _running_digests(client, service):
 
 
 def _wait_for_digests(client, service, digest, replicas, timeout=60):
-    """The running tasks' digests once all `replicas` run `digest` (or what runs at timeout)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = _running_digests(client, service)
-        if found == [digest] * replicas or time.monotonic() > deadline:
-            return found
-        time.sleep(1)
+    """The running tasks' digests once all `replicas` run `digest` (PollTimeout naming what
+    runs, if they do not within `timeout`)."""
+    return poll_until(lambda: _running_digests(client, service), timeout,
+                      f"{replicas} task(s) of {service} on {digest}", 1,
+                      until=lambda found: found == [digest] * replicas)
 
 
 def _read_json(workdir, name):

@@ -9,7 +9,6 @@ import os
 import secrets
 import stat
 import sys
-import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from tests.integration.conftest import ROOT, running_digests, write_catalog
 from tests.support.groovy import groovy_available, run_pipeline
 from tests.support.jenkins_double import JenkinsDouble
+from tests.support.poll import poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.groovy,
               pytest.mark.skipif(not groovy_available(), reason="groovy/groovyc not installed")]
@@ -49,9 +49,11 @@ def press_build(server, url, folder, name):
 
 
 def wait_for_build(server, job, queue_id, timeout=300):
-    deadline = time.monotonic() + timeout
+    """The build info of the queue item `queue_id` once that build has finished."""
     number = None
-    while time.monotonic() < deadline:
+
+    def finished():
+        nonlocal number
         if number is None:
             executable = server.get_queue_item(queue_id).get("executable")
             number = executable and executable["number"]
@@ -59,8 +61,9 @@ def wait_for_build(server, job, queue_id, timeout=300):
             info = server.get_build_info(job, number)
             if not info["building"] and info["result"]:
                 return info
-        time.sleep(0.5)
-    raise AssertionError(f"{job} did not finish in {timeout}s")
+        return None
+
+    return poll_until(finished, timeout, f"{job} to finish", 0.5)
 
 
 def test_pressing_the_rollback_button_restores_the_previous_digest(

@@ -14,6 +14,7 @@ release config objects, or the argv of any process on the machine while the comm
 Costs about 30 s: two source builds, image builds and pushes, three rollouts of one replica.
 """
 import base64
+import functools
 import json
 import os
 import secrets
@@ -25,6 +26,7 @@ import pytest
 
 from tests.integration.conftest import ROOT, random_name, write_catalog
 from tests.support.jenkins_double import JenkinsDouble
+from tests.support.poll import poll_until
 
 pytestmark = pytest.mark.integration
 
@@ -113,17 +115,19 @@ def repo(lab, docker_client):
     name = f"{lab['SHIPWAY_REGISTRY']}/test/{random_name('secret')}"
     yield name
     deadline = time.monotonic() + 30   # the removed service's container stops within ~2 s
+
+    def removed(image):
+        try:
+            docker_client.images.remove(image.id, force=True)
+        except docker.errors.NotFound:
+            pass
+        return True
+
     for image in docker_client.images.list(name=name):
-        while True:
-            try:
-                docker_client.images.remove(image.id, force=True)
-                break
-            except docker.errors.NotFound:
-                break
-            except docker.errors.APIError:   # still used by the task container
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+        # an APIError: the image is still used by the task container
+        poll_until(functools.partial(removed, image), max(0.0, deadline - time.monotonic()),
+                   f"image {image.id} of {name} removed", 0.5,
+                   retry_on=(docker.errors.APIError,))
 
 
 def test_registry_password_and_jenkins_token_never_leak(repo, lab, shipway, service_name,

@@ -22,6 +22,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from tests.support.poll import poll_until
+
 _VERSION = re.compile(r"version ([A-Za-z0-9._+-]+)")
 LAB_BRIDGE = ipaddress.ip_network("10.210.0.0/24")   # lab/multinode/lib.sh MN_SUBNET_PREFIX
 
@@ -290,14 +292,8 @@ def get(port, host, path="/", *, timeout=2.0, address="127.0.0.1"):
 
 def wait_until(port, host, predicate, *, timeout=60.0, interval=0.25, path="/",
                address="127.0.0.1"):
-    """Poll GET until predicate(status, version, error) holds; bounded. Returns the last
-    answer; raises TimeoutError with it when the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = get(port, host, path, address=address)
-        if predicate(*answer):
-            return answer
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"GET http://{address}:{port}{path} Host {host}: still {answer} "
-                               f"after {timeout:.0f}s")
-        time.sleep(interval)
+    """Poll GET until predicate(status, version, error) holds; bounded. Returns the answer;
+    raises PollTimeout (a TimeoutError) with the last one when the deadline passes."""
+    return poll_until(lambda: get(port, host, path, address=address), timeout,
+                      f"GET http://{address}:{port}{path} Host {host} to answer as wanted",
+                      interval, until=lambda answer: predicate(*answer))

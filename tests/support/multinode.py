@@ -8,10 +8,13 @@ every request with the address of the node that made it. Faults go through lab/m
 
 Only the lab's own sockets, its bridge (10.210.0.0/24) and loopback are ever contacted.
 """
+import functools
 import os
 import re
 import subprocess
 import time
+
+from tests.support.poll import PollTimeout, poll_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STATE = os.environ.get("SHIPWAY_LAB_MULTI_DIR", "/var/lib/shipway-lab-multi")
@@ -148,21 +151,25 @@ class MultiLab:
         still use them are gone (bounded; lab/down takes whatever is left)."""
         import docker
 
+        def removed(api):
+            left = 0
+            for image in api.images(name=repository):
+                try:
+                    api.remove_image(image["Id"], force=True)
+                except docker.errors.APIError:
+                    left += 1       # a stopping container still uses it
+            return not left
+
         deadline = time.monotonic() + timeout
         for node in self.nodes:
             if not self.up(node):
                 continue
-            api = self.client(node).api
-            while True:
-                left = 0
-                for image in api.images(name=repository):
-                    try:
-                        api.remove_image(image["Id"], force=True)
-                    except docker.errors.APIError:
-                        left += 1       # a stopping container still uses it
-                if not left or time.monotonic() >= deadline:
-                    break
-                time.sleep(0.5)
+            try:
+                poll_until(functools.partial(removed, self.client(node).api),
+                           max(0.0, deadline - time.monotonic()),
+                           f"{node}'s images of {repository} removed", interval=0.5)
+            except PollTimeout:
+                pass                # bounded on purpose: lab/down takes whatever is left
 
     # --- what runs where -------------------------------------------------------------------
     def running_tasks(self, service, exclude=()):
@@ -204,19 +211,10 @@ class MultiLab:
 
 
 def wait_for(predicate, timeout, what, interval=0.5):
-    """Poll predicate() until true; TimeoutError naming `what` after `timeout` seconds. A
-    RuntimeError from predicate (no manager with a leader, yet) counts as not yet."""
-    deadline = time.monotonic() + timeout
-    last = ""
-    while True:
-        try:
-            if predicate():
-                return
-        except RuntimeError as exc:
-            last = f" (last: {exc})"
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"gave up after {timeout:.0f}s waiting for {what}{last}")
-        time.sleep(interval)
+    """Poll predicate() until true; PollTimeout (a TimeoutError) naming `what` after `timeout`
+    seconds. A RuntimeError from predicate (no manager with a leader, yet) counts as not yet.
+    tests/support/poll.py's poll_until with this module's defaults; returns None."""
+    poll_until(predicate, timeout, what, interval, retry_on=(RuntimeError,))
 
 
 def unsupported_reason():

@@ -16,10 +16,10 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 
+from tests.support.poll import poll_until
 from tests.support.proxy import free_port
 
 PROMETHEUS = "/usr/bin/prometheus"
@@ -55,20 +55,6 @@ def web_config(directory, login):
     return path
 
 
-def _until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except OSError:
-            value = None
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"{what} not reached in {timeout:.0f}s")
-        time.sleep(0.2)
-
-
 class _Process:
     name = "process"
 
@@ -91,7 +77,8 @@ class _Process:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited {self.proc.returncode}: {self.log()}")
             return _get(self.url + ready_path, login=self.login)[0] == 200
-        _until(ready, timeout, f"{self.name} on {self.url} ready")
+        poll_until(ready, timeout, f"{self.name} on {self.url} ready", 0.2,
+                   retry_on=(OSError,))
         return self
 
     def log(self):
@@ -172,4 +159,5 @@ class PrometheusServer(_Process):
 
     def wait_for(self, promql, timeout=30.0):
         """Until `promql` returns a series (e.g. the first scrape of a target)."""
-        return _until(lambda: self.query(promql), timeout, f"{promql!r} returning data")
+        return poll_until(lambda: self.query(promql), timeout, f"{promql!r} returning data",
+                          0.2, retry_on=(OSError,))

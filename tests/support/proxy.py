@@ -21,7 +21,8 @@ import secrets
 import socket
 import subprocess
 import tempfile
-import time
+
+from tests.support.poll import PollTimeout, poll_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEMPLATE = os.path.join(ROOT, "lab", "haproxy", "haproxy.cfg.tmpl")
@@ -88,15 +89,6 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def _deadline_loop(timeout, interval=0.25):
-    deadline = time.monotonic() + timeout
-    while True:
-        yield
-        if time.monotonic() >= deadline:
-            return
-        time.sleep(interval)
-
-
 def service_problems(client, service):
     """The errors of the service's failed tasks, newest first (for failure messages)."""
     tasks = client.api.tasks(filters={"service": service})
@@ -114,12 +106,12 @@ def running_tasks(client, service, image=None):
 
 def wait_running(client, service, replicas, image=None, timeout=60.0):
     """Until exactly `replicas` tasks of `service` run [`image`] and no other is meant to."""
-    for _ in _deadline_loop(timeout):
+    def settled():
         live = client.api.tasks(filters={"service": service, "desired-state": "running"})
-        if len(running_tasks(client, service, image)) == replicas and len(live) == replicas:
-            return
-    raise TimeoutError(f"service {service}: not {replicas} running task(s) after {timeout:.0f}s;"
-                       f" {service_problems(client, service)}")
+        return len(running_tasks(client, service, image)) == replicas and len(live) == replicas
+
+    poll_until(settled, timeout, lambda: f"service {service} to run {replicas} task(s) "
+               f"({service_problems(client, service)})")
 
 
 def update_image(client, service, image, timeout=90.0):
@@ -132,17 +124,18 @@ def update_image(client, service, image, timeout=90.0):
     client.api.update_service(current["ID"], current["Version"]["Index"],
                               task_template=template, fetch_current_spec=True)
     replicas = current["Spec"]["Mode"]["Replicated"]["Replicas"]
-    state = None
-    for _ in _deadline_loop(timeout):
+
+    def state():
         status = client.api.inspect_service(service).get("UpdateStatus") or {}
         state = status.get("State")
         if state in ("paused", "rollback_started", "rollback_completed", "rollback_paused"):
             raise RuntimeError(f"update of {service} to {image}: {state} "
                                f"({status.get('Message', '')})")
-        if state == "completed":
-            wait_running(client, service, replicas, image, timeout=timeout)
-            return
-    raise TimeoutError(f"update of {service} to {image}: state {state} after {timeout:.0f}s")
+        return state
+
+    poll_until(state, timeout, f"the update of {service} to {image} to complete",
+               until=lambda state: state == "completed")
+    wait_running(client, service, replicas, image, timeout=timeout)
 
 
 def create_plain_service(client, name, image, *, network="proxy", replicas=1,
@@ -174,10 +167,12 @@ def remove_service(client, name, timeout=30.0, wait=True):
         return
     if not wait:
         return
-    for _ in _deadline_loop(timeout):
-        if not client.containers.list(all=True,
-                                      filters={"label": f"com.docker.swarm.service.name={name}"}):
-            return
+    try:
+        poll_until(lambda: not client.containers.list(
+            all=True, filters={"label": f"com.docker.swarm.service.name={name}"}),
+            timeout, f"the containers of {name} to go")
+    except PollTimeout:
+        pass        # bounded on purpose: the caller's cleanup goes on
 
 
 class SwarmProxy:
@@ -240,11 +235,8 @@ class SwarmProxy:
         return status == 200
 
     def wait_healthy(self, timeout=60.0):
-        for _ in _deadline_loop(timeout):
-            if self.healthy():
-                return
-        raise TimeoutError(f"proxy {self.name} on {self.address}:{self.port} not answering after "
-                           f"{timeout:.0f}s; {service_problems(self.client, self.name)}")
+        poll_until(self.healthy, timeout, lambda: f"proxy {self.name} on {self.address}:"
+                   f"{self.port} to answer ({service_problems(self.client, self.name)})")
 
     def wait_routed(self, service, predicate=None, timeout=60.0):
         """Poll GET / for `service` through the proxy until 200 [and predicate(version)]."""
@@ -261,14 +253,18 @@ class SwarmProxy:
 
         remove_service(self.client, self.name, wait=False)
         if self.config_id:
-            for _ in _deadline_loop(15):
+            def removed():
                 try:
                     self.client.api.remove_config(self.config_id)
-                    break
                 except docker.errors.NotFound:
-                    break
-                except docker.errors.APIError:
-                    continue      # still in use for a moment
+                    pass
+                return True
+
+            try:        # an APIError: still in use for a moment
+                poll_until(removed, 15, f"config {self.config_id} removed",
+                           retry_on=(docker.errors.APIError,))
+            except PollTimeout:
+                pass    # bounded on purpose, as remove_service
             self.config_id = None
 
     def __enter__(self):

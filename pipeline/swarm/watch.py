@@ -201,8 +201,8 @@ class Watcher:
             if self._follower is not None:
                 self._follower.close()
                 self._follower = self._forensics.followed = None
-            for line in forensics.digest(outcome.forensics):
-                self.report(line)
+        for line in forensics.digest(outcome.forensics):
+            self.report(line)
         return outcome
 
     def _wait(self, expect_image, mode, timeout, since=None):

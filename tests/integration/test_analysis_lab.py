@@ -18,6 +18,7 @@ from tests.integration.conftest import (
     Shipway,
     random_name,
     running_digests,
+    wait_for,
     write_catalog,
 )
 from tests.support import prometheus as promsupport
@@ -190,7 +191,10 @@ def test_unhealthy_first_batch_is_swarms_rollback_as_without_analysis(
     error = proc.stderr.strip().splitlines()[-1]
     assert "swarm rolled the update back" in error and judged_releases["good1"] in error, error
     assert record["analysis"]["evaluations"] == []      # never got to the canary
-    assert running_digests(docker_client, service_name) == [digest(judged_releases["good1"])] * 2
+    # swarm says rollback_completed as the last old task starts again: it may be a moment
+    # before both containers run
+    wait_for(lambda: running_digests(docker_client, service_name)
+             == [digest(judged_releases["good1"])] * 2, 30, what="both tasks on good1")
     spec = docker_client.api.inspect_service(service_name)["Spec"]
     assert not spec["UpdateConfig"].get("Delay")        # swarm restored the spec before
 
@@ -218,7 +222,6 @@ def test_prometheus_lost_during_the_canary_counts_as_failed(shipway, docker_clie
     silent pass) and the release is rolled back."""
     import threading
 
-    from tests.integration.conftest import wait_for
 
     proxy, prom = stack
     plain, judged = catalogs(tmp_path, service_name, judged_releases["repo"], prom.url,

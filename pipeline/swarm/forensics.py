@@ -114,7 +114,7 @@ class Collector:
 
     def pending(self, tasks, image):
         """True while the release's tasks may still leave forensics worth waiting for: one
-        of them is still starting (it may fail in a moment), or one runs in a slot whose
+        of them has not started yet (it may fail in a moment), or one runs in a slot whose
         record has no logs (a crash loop: it fails again, and its logs can be read)."""
         self._refresh()
         return any(pending_forensics(t, image, self._by_slot) for t in tasks)
@@ -143,7 +143,10 @@ def pending_forensics(task, image, by_slot):
     if (held and held["logs"]) or (held is None and len(by_slot) >= MAX_SLOTS):
         return False   # nothing more to learn from this slot
     state = task["Status"]["State"]
-    return state in PENDING_STATES or (state == "running" and held is not None)
+    # Not yet started (pulling, say): it may fail in a moment. A `starting` task is already
+    # running its process and health checks, which may take a while: not waited for.
+    return (state in PENDING_STATES and state != "starting") or (
+        state == "running" and held is not None)
 
 
 def _redacted(value, secrets):

@@ -204,8 +204,10 @@ def test_deploy_settings_reach_the_engine_and_a_paused_update_fails(
     assert (record["ok"], record["update_state"], record["image"]) == (
         False, "paused", releases["broken"])
     assert record["task_error"].startswith("container unhealthy")
-    # start-first: the old task is never stopped, so v1 still serves every request
-    assert running_digests(docker_client, service_name) == [digest(releases["v1"])]
+    # start-first: the old task is never stopped, so v1 still serves every request (on a
+    # loaded machine its own health check may restart it: wait for it to run)
+    wait_for(lambda: running_digests(docker_client, service_name) == [digest(releases["v1"])],
+             30, what="v1 running")
     assert docker_client.api.inspect_service(service_name)["UpdateStatus"]["State"] == "paused"
     assert f"the service now runs {releases['v1']} (" in last, last   # what the tasks run, a hint
 

@@ -191,8 +191,10 @@ def test_a_slot_without_logs_takes_them_from_the_follower_or_its_next_attempt(mo
     collector = forensics.Collector(_NoEngine(), lambda node: "m2", secrets=["s3cret"])
     collector.collect(_task("a", 1, "failed", "shutdown"))
     assert collector.records()[0]["logs_from"] == "unavailable"
-    # the slot's next attempt, still starting: worth waiting for; a healthy slot is not
-    assert collector.pending([_task("b", 1, "starting")], "r:crash")
+    # the slot's next attempt, not started yet: worth waiting for; one running its health
+    # checks (starting) is not, nor a healthy slot
+    assert collector.pending([_task("b", 1, "preparing")], "r:crash")
+    assert not collector.pending([_task("b", 1, "starting")], "r:crash")
     assert not collector.pending([_task("c", 2, "running")], "r:crash")
     collector.collect(_task("b", 1, "failed", "shutdown"))   # no logs either: a stays
     assert [r["task"] for r in collector.records()] == ["a"]
@@ -201,7 +203,7 @@ def test_a_slot_without_logs_takes_them_from_the_follower_or_its_next_attempt(mo
     [record] = collector.records()
     assert record["logs"] == ["pw=***", "hello: fatal"]
     assert record["logs_from"] == forensics.FOLLOWED
-    assert not collector.pending([_task("d", 1, "starting")], "r:crash")
+    assert not collector.pending([_task("d", 1, "preparing")], "r:crash")
 
 
 def test_forensics_keep_at_most_max_slots():
@@ -210,4 +212,4 @@ def test_forensics_keep_at_most_max_slots():
     for slot in range(1, forensics.MAX_SLOTS + 3):
         collector.collect(_task(f"t{slot}", slot, "failed", "shutdown"))
     assert len(collector.records()) == forensics.MAX_SLOTS
-    assert not collector.pending([_task("x", 99, "starting")], "r:crash")
+    assert not collector.pending([_task("x", 99, "preparing")], "r:crash")

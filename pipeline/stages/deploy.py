@@ -7,6 +7,7 @@ from pipeline.background import Background
 from pipeline.errors import CatalogError, UsageError
 from pipeline.stages import common
 from pipeline.swarm import apply as swarm_apply
+from pipeline.swarm import releases
 
 # shipway's own run options; the other flags set stack-file keys (flag_keys).
 OVERRIDES = [("timeout", "deploy.timeout"), ("with_registry_auth", "deploy.with_registry_auth"),
@@ -168,7 +169,7 @@ def run(ctx, args):
         pinned = imageref.pinned(repo, tag, digest)
         # Under the lock: the secrets and configs it makes, the write, the wait. The release
         # history is read meanwhile; the first attempt uses the service read here.
-        past = Background(swarm_apply.read_history, api, settings["name"])
+        past = Background(releases.history, api, settings["name"])
         desired = desired_service(ctx, args, api, settings, service, pinned, platforms)
         result = swarm_apply.deploy(api, desired, ctx.build, header, ctx.console.event,
                                     dry_run=args.dry_run, steps=steps,

@@ -166,11 +166,6 @@ class Desired:
     current: dict = None
 
 
-def read_history(api, name):
-    """The service's release history (see releases.history); [] when there is none."""
-    return history.history(api, name)
-
-
 def deploy(api, desired, build, registry_auth, report, dry_run=False, steps=None, first=None):
     """Make service `desired.name` run `desired.image` (pinned) with the fields asked for.
 
@@ -186,8 +181,9 @@ def deploy(api, desired, build, registry_auth, report, dry_run=False, steps=None
     read = {"first": first}
 
     def attempt():
-        if read.pop("first", None) is not None:
-            current, past = first
+        given = read.pop("first", None)
+        if given is not None:
+            current, past = given
             existing = past() if current else []
         else:
             current = engine.inspect_service(api, name)

@@ -68,10 +68,8 @@ def collect(api, task, node_name, secrets, followed=None):
         logs = engine.container_log_tail(api, container_id, LOG_LINES)
         if logs is not None:
             record["logs"], record["logs_from"] = logs, "container"
-    if record["logs_from"] == "unavailable" and followed is not None:
-        logs = followed(task["ID"])
-        if logs:
-            record["logs"], record["logs_from"] = logs, FOLLOWED
+    if record["logs_from"] == "unavailable":
+        _take_followed(record, followed)
     if record["logs_from"] == "unavailable":
         logs = engine.task_log_tail(api, task["ID"], LOG_LINES)
         if logs is not None:
@@ -128,11 +126,16 @@ class Collector:
         """A record still without logs takes what the follower has of its task by now (a
         node ships a task's output a little after swarm hears that the task failed)."""
         for record in self._by_slot.values():
-            if not record["logs"] and self.followed is not None:
-                logs = self.followed(record["task"])
-                if logs:
-                    record["logs"] = _redacted(logs, self.secrets or ())
-                    record["logs_from"] = FOLLOWED
+            if not record["logs"] and _take_followed(record, self.followed):
+                record["logs"] = _redacted(record["logs"], self.secrets or ())
+
+
+def _take_followed(record, followed):
+    """Give `record` the lines the follower kept of its task, if it has any; True then."""
+    logs = followed(record["task"]) if followed is not None else None
+    if logs:
+        record["logs"], record["logs_from"] = logs, FOLLOWED
+    return bool(logs)
 
 
 def pending_forensics(task, image, by_slot):

@@ -200,7 +200,8 @@ class Watcher:
         finally:
             if self._follower is not None:
                 self._follower.close()
-                self._follower = self._forensics.followed = None
+            self._follower = self._forensics.followed = None
+            self._follow_started = False
         for line in forensics.digest(outcome.forensics):
             self.report(line)
         return outcome
@@ -327,7 +328,8 @@ class Watcher:
             self._disconnected = engine.short(exc)
             return None
         self.service = service
-        if self._follower is None:
+        if not self._follow_started:
+            self._follow_started = True
             self._follow(service)
         if self._disconnected:
             self.report("reconnected to the Docker Engine")
@@ -431,6 +433,7 @@ class Watcher:
         self._forensics.collect(task)
 
     _follower = None
+    _follow_started = False   # once per wait, at its first read of the service
 
     def _follow(self, service):
         """Follow the service's logs from now on, for forensics (see pipeline.api.logs). Not

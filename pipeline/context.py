@@ -125,6 +125,7 @@ class Context:
     console: object
     build: BuildInfo = field(default_factory=BuildInfo)
     _docker: object = None
+    _engine: object = None
 
     @classmethod
     def from_env(cls, environ=None, console=None):
@@ -169,8 +170,19 @@ class Context:
                              hint="set SHIPWAY_REGISTRY_USER and SHIPWAY_REGISTRY_PASSWORD(_FILE)")
         return (user, password) if user is not None else None
 
+    def engine(self):
+        """The Engine connection of the swarm commands (deploy, rollback, status, remove,
+        unlock, releases): pipeline/api/http.py's stdlib client, without docker-py (honours
+        DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH; docker-py for ssh:// hosts)."""
+        if self._engine is None:
+            from pipeline.api.engine import open_client
+
+            self._engine = open_client(self.environ)
+        return self._engine
+
     def docker(self):
-        """The Engine connection (honours DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)."""
+        """docker-py's client, for build, image and push (honours DOCKER_HOST,
+        DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, DOCKER_CONFIG)."""
         if self._docker is None:
             from pipeline.api.engine import connect
 

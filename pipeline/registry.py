@@ -14,7 +14,9 @@ def auth_config(ctx, repository):
     if creds:
         user, password = creds
         return {"username": user, "password": password, "serveraddress": registry}
-    return api_auth.config_login(ctx.docker().api, registry)
+    # The Docker config docker-py's client would load, read without starting that client
+    # (the swarm commands do not load docker-py).
+    return api_auth.environ_login(ctx.environ, registry)
 
 
 def auth_header(config):

@@ -1,5 +1,9 @@
-"""Registry logins as docker-py holds them: the client's Docker config, X-Registry-Auth headers
-and the engine's login check (pipeline/registry.py decides which credentials to use)."""
+"""Registry logins: the Docker config's (read with docker-py's docker.auth), X-Registry-Auth
+headers and the engine's login check (pipeline/registry.py decides which credentials to use).
+
+docker.auth is imported only when a login must come from a Docker config that exists: docker
+imports requests and the rest of docker-py, which the swarm commands otherwise never load.
+"""
 import os
 
 NO_LOGIN = "no-login.invalid"  # the only "registry" a Docker config without logins has
@@ -32,7 +36,35 @@ def config_login(api, registry):
     wants it; None when it holds none."""
     from docker import auth
 
-    found = auth.resolve_authconfig(auth_configs(api), registry)
+    return _engine_keys(auth.resolve_authconfig(auth_configs(api), registry))
+
+
+def environ_login(environ, registry):
+    """config_login for the Docker config docker-py's client would load for `environ`:
+    DOCKER_CONFIG/config.json (none there: no login, see use_config_dir), else docker-py's
+    default search (DOCKER_CONFIG of the process, ~/.docker/config.json, ~/.dockercfg).
+    Without any such file: None, and docker-py is not imported."""
+    config_dir = environ.get("DOCKER_CONFIG")
+    if config_dir:
+        path = os.path.join(config_dir, "config.json")
+        if not os.path.isfile(path):
+            return None
+        candidates = [path]
+    else:
+        home = os.path.expanduser("~")
+        candidates = [os.path.join(home, ".docker", "config.json"),
+                      os.path.join(home, ".dockercfg")]
+        if os.environ.get("DOCKER_CONFIG"):
+            candidates.insert(0, os.path.join(os.environ["DOCKER_CONFIG"], "config.json"))
+        if not any(os.path.isfile(c) for c in candidates):
+            return None
+    from docker import auth
+
+    return _engine_keys(auth.resolve_authconfig(
+        auth.load_config(candidates[0] if config_dir else None), registry))
+
+
+def _engine_keys(found):
     if not found:
         return None
     # docker-py names the keys as in config.json; the engine wants these.
@@ -40,10 +72,12 @@ def config_login(api, registry):
 
 
 def encode_header(config):
-    """X-Registry-Auth value (str) for an auth dict."""
-    from docker import auth
+    """X-Registry-Auth value (str) for an auth dict: base64url of its JSON, the bytes
+    docker.auth.encode_header makes (no docker-py needed)."""
+    import base64
+    import json
 
-    return auth.encode_header(config).decode("ascii")
+    return base64.urlsafe_b64encode(json.dumps(config).encode("ascii")).decode("ascii")
 
 
 def login_accepted(api, username, password, registry):

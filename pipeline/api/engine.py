@@ -1,8 +1,12 @@
-"""Connection to the Docker Engine and the few raw Engine API calls docker-py lacks.
+"""Connections to the Docker Engine and the Engine API calls the swarm commands make.
 
 Service specs are handled as raw Engine API documents (dicts), so what shipway compares,
-records and sends is exactly what the engine stores. Errors are translated in
-pipeline/api/errors.py; its names are re-exported here, so callers need only `engine`.
+records and sends is exactly what the engine stores. `open_client` connects the swarm
+commands through the stdlib client (pipeline/api/http.py); `connect` gives docker-py's
+DockerClient to build, image and push. The functions below take either (`api`: an http.Client,
+an sdk.SDKEngine, or a bare docker-py APIClient, adapted by sdk.adapted for the generic calls),
+so there is one code path. Errors are translated in pipeline/api/errors.py; its names are
+re-exported here, so callers need only `engine`.
 """
 from pipeline.api import auth
 from pipeline.api.errors import (  # noqa: F401 (re-exported: callers need only `engine`)
@@ -37,39 +41,61 @@ def connect(environ):
         client = docker.DockerClient.from_env(environment=environ, timeout=API_TIMEOUT,
                                               version="auto")
     except DockerException as exc:
-        host = environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-        hint = "start dockerd or set DOCKER_HOST"
-        if environ.get("DOCKER_TLS_VERIFY") or environ.get("DOCKER_CERT_PATH"):
-            # With TLS asked for, a missing or wrong certificate is the likelier cause.
-            hint = ("check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem for this engine) "
-                    "and DOCKER_HOST")
-        raise EngineError(f"cannot reach the Docker Engine at {host}: {short(exc)}",
-                          hint=hint) from None
+        raise _unreachable(environ, exc) from None
     config_dir = environ.get("DOCKER_CONFIG")
     if config_dir:
         auth.use_config_dir(client.api, config_dir)
     return client
 
 
-def inspect_service(api, name):
-    """The service document, or None when there is no such service."""
-    from docker.errors import APIError, NotFound
+def open_client(environ):
+    """The Engine connection of the swarm commands (deploy, rollback, status, remove, unlock,
+    releases): pipeline/api/http.py's client for unix and tcp hosts, docker-py's (adapted,
+    see sdk.py) for the ones it does not speak (ssh://). Same errors as `connect`."""
+    from pipeline.api import http
 
     try:
-        return api.inspect_service(name)
-    except NotFound:
+        client = http.open_client(environ, API_TIMEOUT)
+    except (ValueError, OSError, *connection_errors(), http.HTTPStatusError) as exc:
+        raise _unreachable(environ, exc) from None
+    if client is None:
+        from pipeline.api import sdk
+
+        return sdk.SDKEngine(connect(environ).api)
+    return client
+
+
+def _unreachable(environ, exc):
+    host = environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    hint = "start dockerd or set DOCKER_HOST"
+    if environ.get("DOCKER_TLS_VERIFY") or environ.get("DOCKER_CERT_PATH"):
+        # With TLS asked for, a missing or wrong certificate is the likelier cause.
+        hint = ("check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem for this engine) "
+                "and DOCKER_HOST")
+    return EngineError(f"cannot reach the Docker Engine at {host}: {short(exc)}", hint=hint)
+
+
+def _raw(api):
+    from pipeline.api import sdk
+
+    return sdk.adapted(api)
+
+
+def inspect_service(api, name):
+    """The service document, or None when there is no such service."""
+    try:
+        return call(api.inspect_service, name)
+    except NotFoundError:
         return None
-    except APIError as exc:
+    except Refused as exc:
         raise api_error(exc, f"cannot inspect service {name}") from None
 
 
 def list_tasks(api, service_id):
     """All tasks of a service (the engine keeps a few dead ones per slot)."""
-    from docker.errors import APIError
-
     try:
-        return api.tasks(filters={"service": service_id})
-    except APIError as exc:
+        return call(api.tasks, filters={"service": service_id})
+    except Refused as exc:
         raise api_error(exc, "cannot list the service's tasks") from None
 
 
@@ -80,10 +106,9 @@ def _auth_headers(registry_auth):
 def create_service(api, spec, registry_auth=None):
     """POST /services/create with a raw spec; returns the new service id. Raises Refused
     (409 when the name is taken) and the other errors.py classes."""
-    url = api._url("/services/create")
     with translated():
-        response = api._post_json(url, data=spec, headers=_auth_headers(registry_auth))
-        return api._result(response, True)["ID"]
+        return _raw(api).post_json("/services/create", data=spec,
+                                   headers=_auth_headers(registry_auth))["ID"]
 
 
 def update_service(api, service_id, version, spec, registry_auth=None, rollback=False):
@@ -93,33 +118,29 @@ def update_service(api, service_id, version, spec, registry_auth=None, rollback=
     it, and so do we. Returns the engine's warnings. Raises Refused ("update out of
     sequence" for a stale version) and the other errors.py classes.
     """
-    url = api._url("/services/{0}/update", service_id)
     params = {"version": version}
     if rollback:
         params["rollback"] = "previous"
     with translated():
-        response = api._post_json(url, data=spec, params=params,
-                                  headers=_auth_headers(registry_auth))
-        body = api._result(response, True) or {}
+        body = _raw(api).post_json("/services/{0}/update", service_id, data=spec,
+                                   params=params, headers=_auth_headers(registry_auth)) or {}
     return body.get("Warnings") or []
 
 
 def remove_service(api, service_id):
     """DELETE /services/{id}."""
-    api.remove_service(service_id)
+    call(api.remove_service, service_id)
 
 
 def resolve_digest(api, reference, auth_config=None):
     """(digest, platforms) of `reference` as the registry serves it (the engine asks the
     registry): the manifest digest, and the platforms as a ServiceSpec's Placement lists them
     (what the docker client library puts on a service whose image it resolves)."""
-    from docker.errors import APIError
-
     from pipeline.errors import RegistryError
 
     try:
-        found = api.inspect_distribution(reference, auth_config=auth_config)
-    except APIError as exc:
+        found = call(api.inspect_distribution, reference, auth_config=auth_config)
+    except Refused as exc:
         raise RegistryError(f"cannot resolve {reference} in the registry: {short(exc)}",
                             hint="push it first, and check the registry credentials") from None
     platforms = [{"Architecture": p.get("architecture", ""), "OS": p.get("os", "")}
@@ -142,23 +163,19 @@ def find_object(api, kind, name):
 
     The Engine's `name` filter matches prefixes, so the exact name is checked here.
     """
-    from docker.errors import APIError
-
     try:
-        found = _object_call(api, kind, "list")(filters={"name": name})
-    except APIError as exc:
+        found = call(_object_call(api, kind, "list"), filters={"name": name})
+    except Refused as exc:
         raise api_error(exc, f"cannot look up {kind} {name}") from None
     return next((obj for obj in found if obj["Spec"]["Name"] == name), None)
 
 
 def list_objects(api, kind, labels):
     """Every secret or config carrying all of `labels` ({key: value}), as the Engine lists them."""
-    from docker.errors import APIError
-
     try:
-        found = _object_call(api, kind, "list")(
-            filters={"label": [f"{key}={value}" for key, value in labels.items()]})
-    except APIError as exc:
+        found = call(_object_call(api, kind, "list"),
+                     filters={"label": [f"{key}={value}" for key, value in labels.items()]})
+    except Refused as exc:
         raise api_error(exc, f"cannot list {kind}s") from None
     return [obj for obj in found
             if all((obj["Spec"].get("Labels") or {}).get(k) == v for k, v in labels.items())]
@@ -168,11 +185,9 @@ def config_data(api, config_id):
     """A config's content (bytes); configs, unlike secrets, are readable."""
     import base64
 
-    from docker.errors import APIError
-
     try:
-        return base64.b64decode(api.inspect_config(config_id)["Spec"].get("Data") or "")
-    except APIError as exc:
+        return base64.b64decode(call(api.inspect_config, config_id)["Spec"].get("Data") or "")
+    except Refused as exc:
         raise api_error(exc, f"cannot read config {config_id}") from None
 
 
@@ -182,11 +197,9 @@ def create_object(api, kind, name, data, labels):
     `data` goes only into the request body; the Engine's error text never holds it, so the
     EngineError raised on a refusal is safe to print.
     """
-    from docker.errors import APIError
-
     try:
-        return _object_call(api, kind, "create")(name, data, labels=labels)["ID"]
-    except APIError as exc:
+        return call(_object_call(api, kind, "create"), name, data, labels=labels)["ID"]
+    except Refused as exc:
         if exc.status_code == 409:
             return None
         raise api_error(exc, f"cannot create {kind} {name}") from None
@@ -195,14 +208,12 @@ def create_object(api, kind, name, data, labels):
 def remove_object(api, kind, object_id):
     """Remove a secret or config: "removed", "in use" (a service's spec refers to it: the
     Engine refuses) or "gone" (someone removed it first)."""
-    from docker.errors import APIError, NotFound
-
     try:
-        _object_call(api, kind, "remove")(object_id)
-    except NotFound:
+        call(_object_call(api, kind, "remove"), object_id)
+    except NotFoundError:
         return "gone"
-    except APIError as exc:
-        if exc.status_code == 400 and "in use" in str(exc.explanation or exc):
+    except Refused as exc:
+        if exc.status_code == 400 and "in use" in exc.detail:
             return "in use"
         raise api_error(exc, f"cannot remove {kind} {object_id}") from None
     return "removed"
@@ -215,11 +226,9 @@ def remove_object(api, kind, object_id):
 
 def create_config(api, name, data, labels):
     """Create config `name`; its id, or None when a config of that name exists (409)."""
-    from docker.errors import APIError
-
     try:
-        return api.create_config(name, data, labels=labels)["ID"]
-    except APIError as exc:
+        return call(api.create_config, name, data, labels=labels)["ID"]
+    except Refused as exc:
         if exc.status_code == 409:
             return None
         raise api_error(exc, f"cannot create config {name}") from None
@@ -227,27 +236,23 @@ def create_config(api, name, data, labels):
 
 def inspect_config(api, name_or_id):
     """The config document (the daemon resolves names too), or None when there is none."""
-    from docker.errors import APIError, NotFound
-
     try:
-        return api.inspect_config(name_or_id)
-    except NotFound:
+        return call(api.inspect_config, name_or_id)
+    except NotFoundError:
         return None
-    except APIError as exc:
+    except Refused as exc:
         raise api_error(exc, f"cannot inspect config {name_or_id}") from None
 
 
 def update_config_labels(api, config, labels):
     """Replace config's labels at the version it was read at (swarm lets only labels change).
     True when written; False when the config is gone or another writer came first."""
-    from docker.errors import APIError
-
     spec = {**config["Spec"], "Labels": labels}
-    url = api._url("/configs/{0}/update", config["ID"])
     try:
-        api._raise_for_status(api._post_json(url, data=spec,
-                                             params={"version": config["Version"]["Index"]}))
-    except APIError as exc:
+        with translated():
+            _raw(api).post_json("/configs/{0}/update", config["ID"], data=spec,
+                                params={"version": config["Version"]["Index"]})
+    except Refused as exc:
         if exc.status_code == 404 or is_out_of_sequence(exc):
             return False
         raise api_error(exc, f"cannot update config {config['Spec']['Name']}") from None
@@ -256,13 +261,11 @@ def update_config_labels(api, config, labels):
 
 def remove_config(api, config_id):
     """DELETE /configs/{id}: True when removed, False when it was gone already."""
-    from docker.errors import APIError, NotFound
-
     try:
-        api.remove_config(config_id)
-    except NotFound:
+        call(api.remove_config, config_id)
+    except NotFoundError:
         return False
-    except APIError as exc:
+    except Refused as exc:
         raise api_error(exc, f"cannot remove config {config_id[:12]}") from None
     return True
 
@@ -296,24 +299,14 @@ def task_log_tail(api, task_id, lines):
     """The last `lines` log lines of a task on any node, through GET /tasks/{id}/logs: the
     swarm's log broker (what the service logs endpoint uses) fetches them from the task's node.
     None when unreadable (the node is down, the task pruned)."""
-    url = api._url("/tasks/{0}/logs", task_id)
+    from pipeline.api.calls import demux
+
     try:
-        response = api._get(url, params={"stdout": 1, "stderr": 1, "tail": lines},
-                            timeout=10)
-        api._raise_for_status(response)
+        data = _raw(api).get_bytes("/tasks/{0}/logs", task_id,
+                                   params={"stdout": 1, "stderr": 1, "tail": lines}, timeout=10)
     except quiet_errors():
         return None
-    return _demux(response.content).decode("utf-8", "replace").splitlines()[-lines:]
-
-
-def _demux(data):
-    """The payload of a multiplexed (non-TTY) log stream: 8-byte frame headers removed."""
-    out, at = bytearray(), 0
-    while at + 8 <= len(data) and data[at] in (0, 1, 2):
-        size = int.from_bytes(data[at + 4:at + 8], "big")
-        out += data[at + 8:at + 8 + size]
-        at += 8 + size
-    return bytes(out) if at else data
+    return demux(data).decode("utf-8", "replace").splitlines()[-lines:]
 
 
 def wait_stopped(api, container_id, timeout):

@@ -1,17 +1,31 @@
-"""The error boundary: what docker-py and requests raise for the Docker Engine, translated.
+"""The error boundary: what the Engine clients raise, translated.
 
-Only this package imports `docker.errors` (and requests' errors for the engine's connection).
-Code outside it catches the classes defined here, all of them EngineErrors, or calls engine
-functions that return None for "not there". docker and requests are imported only when a
-call is made, so that `shipway --help` imports neither.
+Two clients reach the Engine: pipeline/api/http.py's (the swarm commands) and docker-py with
+requests (build, image, push; hosts the stdlib client cannot reach). Only this package imports
+`docker.errors` (and requests' errors for the engine's connection). Code outside it catches the
+classes defined here, all of them EngineErrors, or calls engine functions that return None for
+"not there". The raw classes of a client are looked up only in modules already loaded
+(sys.modules): an exception of a module that is not loaded cannot exist, and a deploy that
+never imported docker-py must not import it here.
 """
 import contextlib
+import sys
 
 from pipeline.errors import EngineError
 
 
+def _loaded(module, *names):
+    """The classes `names` of `module` if it is loaded, else ()."""
+    found = sys.modules.get(module)
+    return tuple(getattr(found, name) for name in names) if found is not None else ()
+
+
+def _http(*names):
+    return _loaded("pipeline.api.http", *names)
+
+
 class EngineCallError(EngineError):
-    """An Engine API call that failed, translated from docker-py or requests.
+    """An Engine API call that failed, translated from either client.
 
     `message`: the gist in one line (what `short` says); `detail`: the engine's own
     explanation, or the SDK error's text when it gave none; `text`: the SDK error's whole text;
@@ -27,7 +41,7 @@ class EngineCallError(EngineError):
 
 
 class Refused(EngineCallError):
-    """The engine answered with an error status (docker-py's APIError)."""
+    """The engine answered with an error status (http.HTTPStatusError, docker-py's APIError)."""
 
 
 class NotFoundError(Refused):
@@ -35,37 +49,47 @@ class NotFoundError(Refused):
 
 
 class Unreachable(EngineCallError):
-    """The connection to the engine failed or broke (requests' ConnectionError)."""
+    """The connection to the engine failed or broke (http.ConnectionFailed, requests'
+    ConnectionError)."""
 
 
 class TimedOut(EngineCallError):
-    """The engine did not answer in time (requests' Timeout, when no ConnectionError)."""
+    """The engine did not answer in time (http.TimedOutError; requests' Timeout when no
+    ConnectionError)."""
 
 
 def connection_errors():
-    """What requests raises when the engine does not answer (imported only when needed)."""
-    import requests
+    """What the clients raise when the engine does not answer (of the loaded ones)."""
+    return (*_http("ConnectionFailed", "TimedOutError"),
+            *_loaded("requests.exceptions", "ConnectionError", "Timeout"))
 
-    return (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+
+def translate(exc):
+    """The class below for a client's error, None for anything else (shipway's own errors
+    included). Connection errors first: requests' ConnectTimeout is both."""
+    if isinstance(exc, EngineCallError):
+        return exc
+    if isinstance(exc, _http("HTTPStatusError") + _loaded("docker.errors", "APIError")):
+        return (NotFoundError if exc.status_code == 404 else Refused)(exc)
+    if isinstance(exc, _http("ConnectionFailed")
+                  + _loaded("requests.exceptions", "ConnectionError")):
+        return Unreachable(exc)
+    if isinstance(exc, _http("TimedOutError") + _loaded("requests.exceptions", "Timeout")):
+        return TimedOut(exc)
+    return None
 
 
 @contextlib.contextmanager
 def translated():
-    """Raise the classes above for docker-py's API errors and requests' connection errors
-    escaping the block; anything else (shipway's own errors included) passes unchanged."""
-    import requests
-    from docker.errors import APIError, NotFound
-
+    """Raise the classes above for the clients' API and connection errors escaping the
+    block; anything else (shipway's own errors included) passes unchanged."""
     try:
         yield
-    except NotFound as exc:
-        raise NotFoundError(exc) from None
-    except APIError as exc:
-        raise Refused(exc) from None
-    except requests.exceptions.ConnectionError as exc:
-        raise Unreachable(exc) from None
-    except requests.exceptions.Timeout as exc:
-        raise TimedOut(exc) from None
+    except Exception as exc:
+        found = translate(exc)
+        if found is None or found is exc:
+            raise
+        raise found from None
 
 
 def call(fn, *args, **kwargs):
@@ -101,15 +125,13 @@ def api_error(exc, doing):
 
 
 def _lost():
-    """An engine that did not answer: requests' errors, raw or translated."""
+    """An engine that did not answer: the clients' errors, raw or translated."""
     return (Unreachable, TimedOut, *connection_errors())
 
 
 def _refused():
-    """An engine that answered with an error status: docker-py's APIError, raw or translated."""
-    from docker.errors import APIError
-
-    return (Refused, APIError)
+    """An engine that answered with an error status: the clients' errors, raw or translated."""
+    return (Refused, *_http("HTTPStatusError"), *_loaded("docker.errors", "APIError"))
 
 
 def is_transient(exc):

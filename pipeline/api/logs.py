@@ -9,7 +9,6 @@ log broker streams every task's output, from every node, tasks started later inc
 the last lines of each task are kept here, by task id, for the forensics of the ones that fail.
 """
 import collections
-import socket
 import threading
 
 TASK_ATTR = "com.docker.swarm.task.id="
@@ -28,7 +27,7 @@ class ServiceLogFollower:
         self.since = int(since) - SINCE_SLACK
         self._tasks = collections.OrderedDict()   # task id -> deque of its last lines
         self._lock = threading.Lock()
-        self._socket = None
+        self._stream = None
         self._closed = False
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name="shipway-service-logs")
@@ -50,27 +49,23 @@ class ServiceLogFollower:
         response's buffer lock, so closing the response from here would wait for that lock
         for as long as the service prints nothing; a shutdown wakes the recv at once."""
         self._closed = True
-        sock = self._socket
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass   # already closed by the other side
+        stream = self._stream
+        if stream is not None:
+            stream.shutdown()
 
     def _run(self):
-        url = self.api._url("/services/{0}/logs", self.service_id)
+        from pipeline.api import sdk
+
         params = {"details": 1, "follow": 1, "stdout": 1, "stderr": 1, "since": self.since}
         # Any failure ends the follow quietly, including the read error that close() causes
         # from the other thread: this thread only ever adds evidence, it never fails a deploy.
         try:
-            response = self.api._get(url, params=params, stream=True, timeout=None)
-            with response:
-                raw = self.api._get_raw_response_socket(response)
-                self._socket = getattr(raw, "_sock", raw)   # a unix socket's SocketIO wraps it
+            with sdk.adapted(self.api).stream("/services/{0}/logs", self.service_id,
+                                              params=params) as stream:
+                self._stream = stream
                 if self._closed:
                     return
-                self.api._raise_for_status(response)
-                for frame in self.api._multiplexed_response_stream_helper(response):
+                for frame in stream.frames():
                     self._add(frame.decode("utf-8", "replace"))
         except Exception:
             return

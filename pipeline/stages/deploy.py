@@ -147,7 +147,7 @@ def run(ctx, args):
         ctx.console.event(f"warning: {warning}")
     repo, tag, digest = image_to_deploy(ctx, args, settings)
     service = service_keys(settings, args)
-    api = ctx.docker().api
+    api = ctx.engine()
     auth = registry.auth_config(ctx, repo)
     platforms = None
     # The registry is asked for the tag's digest while the lock is taken: both wait on the

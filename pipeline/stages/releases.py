@@ -11,7 +11,7 @@ def add_arguments(parser):
 
 def run(ctx, args):
     settings = common.settings(args)
-    api = ctx.docker().api
+    api = ctx.engine()
     service = engine.inspect_service(api, settings["name"])
     releases = history.history(api, settings["name"])
     running = history.running_release(releases, service["Spec"]) if service else None

@@ -12,7 +12,7 @@ def add_arguments(parser):
 
 def run(ctx, args):
     settings = common.settings(args)
-    api = ctx.docker().api
+    api = ctx.engine()
     # Under the lock: a deploy in flight would otherwise recreate what this removes.
     with engine_errors(f"remove of {settings['name']}"), \
             common.locked(ctx, api, settings, "remove", args):

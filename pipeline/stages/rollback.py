@@ -17,7 +17,7 @@ def add_arguments(parser):
 
 def run(ctx, args):
     settings = common.settings(args, [("timeout", "deploy.timeout")])
-    api = ctx.docker().api
+    api = ctx.engine()
     with engine_errors(f"rollback of {settings['name']}"), \
             common.locked(ctx, api, settings, "rollback", args):
         result = _rollback(ctx, args, api, settings)

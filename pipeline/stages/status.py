@@ -85,7 +85,7 @@ def _release_status(api, name, spec):
 
 def run(ctx, args):
     settings = common.settings(args)  # validates --service (and --catalog, when given)
-    status = service_status(ctx.docker().api, settings["name"])
+    status = service_status(ctx.engine(), settings["name"])
     if args.json:
         ctx.console.json(status)
         return 0

@@ -16,7 +16,7 @@ def add_arguments(parser):
 def run(ctx, args):
     settings = common.settings(args)  # validates --service
     with engine_errors(f"unlock of {settings['name']}"):
-        info = lock.unlock(ctx.docker().api, settings["name"])
+        info = lock.unlock(ctx.engine(), settings["name"])
     if args.json:
         ctx.console.json({"service": settings["name"], "removed": info})
     elif info is None:

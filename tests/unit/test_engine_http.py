@@ -346,3 +346,53 @@ def test_the_swarm_commands_import_neither_docker_py_nor_requests(tmp_path):
     assert result["found"] == [True, True, True] and result["header"], out.stderr
     # no such service: one line naming it, a non-zero exit
     assert result["code"] == 2 and "there is no service web" in out.stderr, out.stderr
+
+
+def _certificates(directory):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate (cert.pem,
+    key.pem, ca.pem in `directory`, as DOCKER_CERT_PATH holds them), made with openssl."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *key, "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "1",
+            "-subj", "/CN=test-ca")
+    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    for name, extra in (("server", ["-extfile", "san.ext"]), ("client", [])):
+        openssl("req", *key, "-keyout", f"{name}-key.pem", "-out", f"{name}.csr",
+                "-subj", f"/CN={name}")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
+                "-CAcreateserial", "-out", f"{name}.pem", "-days", "1", *extra)
+    os.rename(directory / "client.pem", directory / "cert.pem")
+    os.rename(directory / "client-key.pem", directory / "key.pem")
+
+
+def test_tls_with_docker_cert_path_verifies_the_engine_and_shows_the_client_certificate(
+        tmp_path):
+    import shutil
+    import ssl
+
+    if not shutil.which("openssl"):
+        pytest.skip("no openssl to make certificates with")
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    _certificates(certs)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certs / "server.pem", certs / "server-key.pem")
+    context.load_verify_locations(certs / "ca.pem")
+    context.verify_mode = ssl.CERT_REQUIRED          # no client certificate: no answer
+    routes = {("GET", "/v1.41/tasks/t1"): lambda seen: Reply(body={"ID": "t1"})}
+    wrap = lambda sock: context.wrap_socket(sock, server_side=True)  # noqa: E731
+    with Server(routes=routes, tcp=True, wrap=wrap) as server:
+        env = {"DOCKER_HOST": server.host, "DOCKER_TLS_VERIFY": "1",
+               "DOCKER_CERT_PATH": str(certs)}
+        api = engine.open_client(env)
+        assert api.base_url.startswith("https://") and api.inspect_task("t1") == {"ID": "t1"}
+        other = tmp_path / "other"
+        other.mkdir()
+        _certificates(other)                          # another CA: the engine is not trusted
+        with pytest.raises(EngineError) as raised:
+            engine.open_client({**env, "DOCKER_CERT_PATH": str(other)})
+        assert "certificate verify failed" in str(raised.value)
+        assert str(raised.value).endswith("(check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem "
+                                          "for this engine) and DOCKER_HOST)")

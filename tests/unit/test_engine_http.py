@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 
 import pytest
 
@@ -396,3 +397,33 @@ def test_tls_with_docker_cert_path_verifies_the_engine_and_shows_the_client_cert
         assert "certificate verify failed" in str(raised.value)
         assert str(raised.value).endswith("(check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem "
                                           "for this engine) and DOCKER_HOST)")
+
+
+def test_events_stream_as_docker_py_asks_for_them_and_close_ends_them_at_once(tmp_path):
+    release = threading.Event()
+
+    def stream():
+        yield b'{"Type":"container","Action":"die","id":"c1"}\n{"Type":"container",'
+        yield b'"Action":"die","id":"c2"}\n'
+        release.wait(30)
+
+    routes = {("GET", "/v1.41/events"): lambda seen: Reply(body=stream)}
+    with Server(tmp_path, routes) as server:
+        api = client(server)
+        events = api.events(since=100, decode=True,
+                            filters={"type": "container", "event": "die", "label": "k=v"})
+        assert [next(events)["id"], next(events)["id"]] == ["c1", "c2"]
+        filters = {"type": ["container"], "event": ["die"], "label": ["k=v"]}
+        assert server.seen[-1].target == "/v1.41/events?" + urllib.parse.urlencode(
+            {"since": 100, "filters": json.dumps(filters)})
+        seen, done = [], threading.Event()
+
+        def read():
+            seen.extend(events)
+            done.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        time.sleep(0.1)
+        events.close()
+        assert done.wait(2) and seen == []
+        release.set()

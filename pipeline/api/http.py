@@ -110,7 +110,8 @@ def parse_host(environ):
     if scheme in ("ssh", "npipe"):
         return None
     if scheme in ("http", "https"):
-        tls = tls or ({"dir": None, "verify": False} if scheme == "https" else None)
+        # https:// without the TLS variables: requests' default, the system's CAs
+        tls = tls or ({"dir": None, "verify": True} if scheme == "https" else None)
         scheme = "tcp"
     elif scheme == "http+unix":
         scheme = "unix"
@@ -140,7 +141,10 @@ def _ssl_context(tls):
         ca = os.path.join(tls["dir"], "ca.pem") if tls["dir"] else None
         if ca and not os.path.isfile(ca):
             raise ValueError(f"no CA certificate {ca}")
-        context.load_verify_locations(ca) if ca else context.load_default_certs()
+        if ca:
+            context.load_verify_locations(ca)
+        else:
+            context.load_default_certs()
     else:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE

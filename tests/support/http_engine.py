@@ -101,11 +101,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class _Unix(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+class _Quiet:
+    def handle_error(self, request, client_address):
+        pass   # a client that hung up on purpose (timeouts, closed streams) is no failure
+
+
+class _Unix(_Quiet, socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
 
-class _TCP(socketserver.ThreadingMixIn, socketserver.TCPServer):
+class _TCP(_Quiet, socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
     allow_reuse_address = True
 

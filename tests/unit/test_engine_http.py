@@ -272,6 +272,7 @@ def test_each_thread_has_its_own_connection(tmp_path):
     ("tcp://10.210.0.2:2375", ("tcp", ("10.210.0.2", 2375), None)),
     ("10.0.0.1:2375", ("tcp", ("10.0.0.1", 2375), None)),
     ("http://h:80", ("tcp", ("h", 80), None)),
+    ("https://h:443", ("tcp", ("h", 443), {"dir": None, "verify": True})),
     ("ssh://me@host", None),
 ])
 def test_docker_host_as_docker_py_reads_it(host, expected):

@@ -428,3 +428,14 @@ def test_events_stream_as_docker_py_asks_for_them_and_close_ends_them_at_once(tm
         events.close()
         assert done.wait(2) and seen == []
         release.set()
+
+
+def test_an_ssh_host_falls_back_to_docker_py_adapted(monkeypatch):
+    from pipeline.api import sdk
+
+    class Client:
+        api = object()
+
+    monkeypatch.setattr(engine, "connect", lambda environ: Client())
+    found = engine.open_client({"DOCKER_HOST": "ssh://me@manager"})
+    assert isinstance(found, sdk.SDKEngine) and found.sdk is Client.api

@@ -276,11 +276,13 @@ def prepare(api, settings, environ, registry_auth, report, marker=None):
     """The Steps of a deploy of `settings`, or None when it has no analysis. The preflight
     runs here, before anything changes: Prometheus answers, every query parses and returns at
     most one series (else one UsageError naming the check)."""
-    from pipeline import analysis, prometheus
+    from pipeline import analysis
 
     config = analysis.config(settings)
     if config is None:
         return None
+    from pipeline import prometheus  # urllib.request: not on the start of a plain deploy
+
     client = prometheus.Client(config.prometheus, environ)
     report(f"analysis: {len(config.checks)} check{'s' if len(config.checks) != 1 else ''} "
            f"against {config.prometheus}: canary {config.canary:g}s, bake {config.bake:g}s, "
@@ -293,11 +295,12 @@ def prepare(api, settings, environ, registry_auth, report, marker=None):
 def marker(settings, environ, build, report):
     """mark(result, image, release) pushing a deploy marker, or None with no Pushgateway set
     (analysis.pushgateway or SHIPWAY_PUSHGATEWAY). `release`: a Release, "#N" or ""."""
-    from pipeline import analysis, prometheus
+    from pipeline import analysis
 
     url = analysis.pushgateway(settings, environ)
     if not url:
         return None
+    from pipeline import prometheus
 
     def mark(result, image, release=""):
         if hasattr(release, "seq"):

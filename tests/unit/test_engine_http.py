@@ -17,6 +17,7 @@ import pytest
 from pipeline.api import engine, errors, http, logs
 from pipeline.errors import EngineError, RegistryError
 from tests.support.http_engine import Reply, Server
+from tests.support.poll import poll_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -128,10 +129,8 @@ def test_the_service_log_follower_streams_and_stops_at_once(tmp_path):
     with Server(tmp_path, routes) as server:
         api = client(server)
         follower = logs.ServiceLogFollower(api, "s1", time.time(), 50).start()
-        deadline = time.monotonic() + 10
-        while not follower.tail("t1") and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert follower.tail("t1") == ["hello: fatal"]
+        assert poll_until(lambda: follower.tail("t1"), 10, "the task's line",
+                          interval=0.01) == ["hello: fatal"]
         assert "follow=1" in server.seen[-1].target and "details=1" in server.seen[-1].target
         started = time.monotonic()
         follower.close()
@@ -314,6 +313,7 @@ def test_a_docker_py_client_is_adapted_to_the_same_calls(tmp_path):
 NO_SDK = """
 import json, sys
 from tests.support.http_engine import Reply, Server
+from tests.support.poll import poll_until
 from pipeline.cli import main
 from pipeline.console import Console
 from pipeline.context import Context

@@ -332,6 +332,10 @@ with Server(sys.argv[1], routes) as server:
     found = (engine.inspect_service(api, "web"), history.history(api, "web"),
              lock.current(api, "web"))
     header = registry.auth_header(registry.auth_config(ctx, "127.0.0.1:5000/app"))
+    # no credentials in the environment, a per-build DOCKER_CONFIG without config.json
+    bare = Context.from_env({"DOCKER_HOST": server.host, "DOCKER_CONFIG": sys.argv[1]},
+                            Console())
+    assert registry.auth_config(bare, "127.0.0.1:5000/app") is None
 print(json.dumps({"code": code, "found": [f is None or f == [] for f in found],
                   "header": bool(header),
                   "loaded": sorted(m for m in ("docker", "requests", "urllib3")
@@ -439,3 +443,20 @@ def test_an_ssh_host_falls_back_to_docker_py_adapted(monkeypatch):
     monkeypatch.setattr(engine, "connect", lambda environ: Client())
     found = engine.open_client({"DOCKER_HOST": "ssh://me@manager"})
     assert isinstance(found, sdk.SDKEngine) and found.sdk is Client.api
+
+
+def test_a_login_from_the_docker_config_is_read_as_docker_pys_client_reads_it(tmp_path):
+    import base64
+
+    pytest.importorskip("docker")
+    from pipeline.api import auth
+
+    secret = base64.b64encode(b"u:p").decode()
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"auths": {"127.0.0.1:5000": {"auth": secret}}}))
+    env = {"DOCKER_CONFIG": str(tmp_path)}
+    assert auth.environ_login(env, "127.0.0.1:5000") == {
+        "username": "u", "password": "p", "serveraddress": "127.0.0.1:5000"}
+    assert auth.environ_login(env, "other:5000") is None
+    assert auth.environ_login({"DOCKER_CONFIG": str(tmp_path / "none")}, "127.0.0.1:5000") \
+        is None

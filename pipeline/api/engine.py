@@ -308,13 +308,3 @@ def task_log_tail(api, task_id, lines):
         return None
     return demux(data).decode("utf-8", "replace").splitlines()[-lines:]
 
-
-def wait_stopped(api, container_id, timeout):
-    """Block until the container on this engine is not running (POST /containers/{id}/wait,
-    condition not-running): True then; False when it is not on this engine, or on any error
-    or timeout (the caller falls back to the task state swarm reports)."""
-    try:
-        api.wait(container_id, timeout=timeout, condition="not-running")
-    except (*quiet_errors(), OSError):
-        return False
-    return True

@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from pipeline.api import engine, logs
+from pipeline.api import engine, events, logs
 from pipeline.swarm import forensics
 from pipeline.swarm.spec import PENDING_STATES, image_of, task_image, task_slot
 from pipeline.units import parse_timestamp
@@ -25,8 +25,7 @@ from pipeline.units import parse_timestamp
 POLL_SECONDS = 0.3
 DEFAULT_MONITOR = 5.0     # swarm's monitor period when the config names none
 SETTLE_MARGIN = 0.05      # for the updater to see the last task running after the store did
-FINAL_POLL = 0.05         # settled, waiting only for old tasks (on other nodes) to stop
-STOP_WAIT = 120           # at most, per old container a thread waits on (s)
+FINAL_POLL = 0.05         # settled, waiting only for old tasks whose exit no event tells
 FAILED_STATES = {"failed", "rejected"}
 _TASK_ID = re.compile(r"\btask ([a-z0-9]{25})\b")
 
@@ -185,9 +184,10 @@ class Watcher:
         self._settles_at = None           # local time the update settles, once known
         self.service = None               # the service as last read
         self._forensics = forensics.Collector(api, self._node_name, secrets)
-        self._wake = threading.Event()    # set when a watched old container has stopped
-        self._stopped = set()             # ids of old containers seen stopped on this engine
-        self._watched = set()             # ids of old containers a thread waits on
+        self._wake = threading.Event()    # set when a container of the service has exited
+        self._stopped = set()             # ids of its containers seen exited on this engine
+        self._exits = None                # events.ContainerExits, once an old task remains
+        self._old = ()                    # the old tasks that still run or are wanted
 
     def wait(self, expect_image, mode, timeout, since=None):
         """See `_wait`; a failed outcome carries the failed tasks' forensics, and their
@@ -198,9 +198,10 @@ class Watcher:
                 self._sweep(expect_image)
                 outcome.forensics = self._forensics.records()
         finally:
-            if self._follower is not None:
-                self._follower.close()
-            self._follower = self._forensics.followed = None
+            for follower in (self._follower, self._exits):
+                if follower is not None:
+                    follower.close()
+            self._follower = self._forensics.followed = self._exits = None
             self._follow_started = False
         for line in forensics.digest(outcome.forensics):
             self.report(line)
@@ -214,6 +215,7 @@ class Watcher:
         by the tasks alone (a fresh create, a scale, a label-only change).
         """
         deadline = time.monotonic() + timeout
+        self._since = time.time()
         while True:
             outcome = self._check(expect_image, mode, since)
             if outcome is not None:
@@ -240,7 +242,7 @@ class Watcher:
                 # loop at once (see _others_remain); one on another node is polled for
                 if left > 0:
                     pause = min(pause, max(0.01, left))
-                elif self._unwaitable:
+                elif self._exit_unseen():
                     pause = FINAL_POLL
             self._wake.wait(pause)
             self._wake.clear()
@@ -251,40 +253,44 @@ class Watcher:
     def _others_remain(self, tasks, image):
         """others_remain(), asking which nodes are down only when an old task still runs.
 
-        An old task swarm is stopping stays `running` in the store for 2-3 s (the agent
-        first takes it out of the service's network binding and sleeps for gossip to
+        An old task swarm is stopping stays `running` in the store for 3-3.5 s here (the
+        agent first takes it out of the service's network binding and sleeps for gossip to
         converge, then stops the container, then reports), and the store hears of the stop
-        after the engine does. So for an old container on this engine a thread blocks on
-        the engine's own wait (condition not-running), and its stop counts, and wakes the
-        loop, the moment the engine has it: the guarantee (no old container runs when
-        deploy returns) is checked on the container itself, sooner than polling the task
+        after the engine does. So once an old task remains, the engine's container exits are
+        followed (pipeline.api.events): a container of this engine counts as gone, and wakes
+        the loop, the moment its process has exited. The guarantee (no old container runs
+        when deploy returns) is checked on the container itself, sooner than polling the task
         could. Old tasks on other nodes are judged by their task state, as before.
         """
         tasks = [t for t in tasks if self._container(t) not in self._stopped]
         if not others_remain(tasks, image):
+            self._old = ()
             return False
-        for task in tasks:
-            container = self._container(task)
-            if (container and container not in self._watched and task_image(task) != image
-                    and task.get("DesiredState") != "running"
-                    and task["Status"]["State"] == "running"):
-                self._watched.add(container)
-                threading.Thread(target=self._await_stop, args=(container,), daemon=True,
-                                 name="shipway-old-task").start()
+        self._old = [t for t in tasks if task_image(t) != image]
+        if self._exits is None:
+            # by the id: the watcher may have been given the service's name
+            service_id = (self.service or {}).get("ID") or self.service_id
+            self._exits = events.ContainerExits(self.api, service_id, self._since,
+                                                self._exited).start()
         return others_remain(tasks, image, self._down_nodes())
 
     @staticmethod
     def _container(task):
         return (task["Status"].get("ContainerStatus") or {}).get("ContainerID")
 
-    def _await_stop(self, container):
-        if engine.wait_stopped(self.api, container, timeout=STOP_WAIT):
-            self._stopped.add(container)
-        else:
-            self._unwaitable = True   # on another node: the loop polls for it instead
+    def _exited(self, container):
+        self._stopped.add(container)
         self._wake.set()
 
-    _unwaitable = False
+    def _exit_unseen(self):
+        """True when an old task may stop without an event saying so: it is on another node,
+        or this engine's exits are not followed (not yet, or the stream broke)."""
+        exits = self._exits
+        if exits is None or not exits.alive or exits.node_id is None:
+            return True
+        return any(t.get("NodeID") != exits.node_id for t in self._old)
+
+    _since = 0.0   # when the wait began (wall clock): events are replayed from then
 
     def _down_nodes(self):
         """{node id: hostname} of the nodes swarm does not see ready; {} when it cannot say."""

@@ -117,43 +117,70 @@ def test_a_release_is_alone_only_once_old_containers_stopped():
     assert not watcher._others_remain(new + [_on("n2", "r:v1", "running", "shutdown")], "r:v2")
 
 
+class _Exits:
+    """An Engine events stream that yields container c-old's `die` once the test lets it."""
+
+    def __init__(self, die):
+        import threading
+
+        self.die, self.closed = die, threading.Event()
+
+    def __iter__(self):
+        while not self.die.wait(0.01):
+            if self.closed.is_set():
+                return
+        yield {"Type": "container", "Action": "die", "id": "c-old"}
+        self.closed.wait()
+
+    def close(self):
+        self.closed.set()
+
+
 class _Engine(_Nodes):
-    """Nodes, and an engine wait that returns once the test lets container c-old stop."""
+    """Nodes, this engine's node id (n1) and its container events."""
 
     def __init__(self):
         super().__init__()
         import threading
 
         self.stop = threading.Event()
+        self.asked = []
 
-    def wait(self, container, timeout=None, condition=None):
-        assert condition == "not-running"
-        if container != "c-old":
-            from docker.errors import NotFound
+    def info(self):
+        return {"Swarm": {"NodeID": "n1"}}
 
-            raise NotFound("no such container")   # on another node
-        self.stop.wait(timeout)
-        return {"StatusCode": 0}
+    def events(self, since=None, filters=None, decode=None):
+        self.asked.append(filters)
+        self.stream = _Exits(self.stop)
+        return self.stream
 
 
 def test_an_old_container_on_this_engine_counts_as_gone_the_moment_it_exits():
     from pipeline.swarm.watch import Watcher
+    from tests.support.poll import poll_until
 
     api = _Engine()
     watcher = Watcher(api, "svc", report=lambda line: None)
     new = [{**_on("n1", "r:v2"), "Slot": 1}]
     old = {**_on("n1", "r:v1", "running", "shutdown"),
            "Status": {"State": "running", "ContainerStatus": {"ContainerID": "c-old"}}}
-    assert watcher._others_remain(new + [old], "r:v2")      # still runs; a thread waits on it
+    assert watcher._others_remain(new + [old], "r:v2")      # still runs: its exit is followed
     assert not watcher._wake.wait(0.2)
-    api.stop.set()                                            # the engine has it stopped
+    assert api.asked == [{"type": "container", "event": "die",
+                          "label": "com.docker.swarm.service.id=svc"}]
+    assert not watcher._exit_unseen()          # on this engine: an event will say it exited
+    api.stop.set()                                            # the engine says it died
     assert watcher._wake.wait(5)                              # the loop is woken at once
     # the store still says running; the container says otherwise
     assert not watcher._others_remain(new + [old], "r:v2")
-    watcher._wake.clear()
-    remote = {**old, "Status": {"State": "running", "ContainerStatus": {"ContainerID": "c-w1"}}}
+    remote = {**_on("n2", "r:v1", "running", "shutdown"),
+              "Status": {"State": "running", "ContainerStatus": {"ContainerID": "c-w2"}}}
     assert watcher._others_remain(new + [remote], "r:v2")    # on another node: the task rules
-    assert watcher._wake.wait(5) and watcher._unwaitable      # so the loop polls for it
+    assert watcher._exit_unseen()                             # so the loop polls for it
+    watcher._exits.close()
+    poll_until(lambda: not watcher._exits.alive, 5, "the closed stream's thread to end",
+               interval=0.01)
+    assert watcher._exit_unseen()
 
 
 def test_desired_count_of_replicated_and_global_services():

@@ -210,7 +210,7 @@ def test_a_refused_connection_is_unreachable_and_transient(tmp_path):
         with engine.engine_errors("deploy of web"):
             engine.list_tasks(api, "s1")
     assert str(said.value).startswith("deploy of web: lost the connection to the Docker Engine")
-    assert engine.service_tasks(api, "s1") is None and engine.wait_stopped(api, "c", 1) is False
+    assert engine.service_tasks(api, "s1") is None
 
 
 def test_a_slow_answer_times_out_and_the_connection_is_not_reused_half_read(tmp_path):
@@ -460,3 +460,26 @@ def test_a_login_from_the_docker_config_is_read_as_docker_pys_client_reads_it(tm
     assert auth.environ_login(env, "other:5000") is None
     assert auth.environ_login({"DOCKER_CONFIG": str(tmp_path / "none")}, "127.0.0.1:5000") \
         is None
+
+
+def test_the_container_exits_follower_runs_on_the_stdlib_client(tmp_path):
+    from pipeline.api import events as exits
+
+    release = threading.Event()
+
+    def stream():
+        yield b'{"Type":"container","Action":"die","id":"c-old","status":"die"}\n'
+        release.wait(30)
+
+    routes = {("GET", "/v1.41/info"): lambda seen: Reply(body={"Swarm": {"NodeID": "n1"}}),
+              ("GET", "/v1.41/events"): lambda seen: Reply(body=stream)}
+    with Server(tmp_path, routes) as server:
+        gone = threading.Event()
+        follower = exits.ContainerExits(client(server), "s1", time.time(),
+                                        lambda container: gone.set()).start()
+        assert gone.wait(5) and follower.node_id == "n1"
+        assert "label" in urllib.parse.unquote(server.seen[-1].target)
+        follower.close()
+        follower._thread.join(5)
+        assert not follower._thread.is_alive() and not follower.alive
+        release.set()

@@ -103,14 +103,14 @@ class Bench:
     build: make
     workdir: hello
     context: hello
+    networks: [proxy]
+    stop_grace_period: 1s
     deploy:
       replicas: {self.args.replicas}
-      networks: [proxy]
-      stop_grace_period: 1s
       timeout: 120s
       labels: {{shipway.bench: "true"}}
-      update: {UPDATE}
-      rollback: {ROLLBACK}
+      update_config: {UPDATE}
+      rollback_config: {ROLLBACK}
 {block}""")
         return path
 

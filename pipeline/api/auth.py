@@ -26,21 +26,9 @@ def use_config_dir(api, config_dir):
                          else auth.AuthConfig({"auths": {NO_LOGIN: {}}}))
 
 
-def auth_configs(api):
-    """The registry logins the client loaded (its Docker config)."""
-    return api._auth_configs
-
-
-def config_login(api, registry):
-    """The auth dict the client's Docker config holds for `registry`, keyed as the engine
-    wants it; None when it holds none."""
-    from docker import auth
-
-    return _engine_keys(auth.resolve_authconfig(auth_configs(api), registry))
-
-
 def environ_login(environ, registry):
-    """config_login for the Docker config docker-py's client would load for `environ`:
+    """The auth dict (keyed as the engine wants it; None when it holds none) that the Docker
+    config docker-py's client would load for `environ` holds for `registry`:
     DOCKER_CONFIG/config.json (none there: no login, see use_config_dir), else docker-py's
     default search (DOCKER_CONFIG of the process, ~/.docker/config.json, ~/.dockercfg).
     Without any such file: None, and docker-py is not imported."""

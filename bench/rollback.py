@@ -22,7 +22,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _lib  # noqa: E402
 import swarmtimes  # noqa: E402
-from deploy import REPLICAS, ROLLBACK, UPDATE, Fixture, summarise  # noqa: E402
+from deploy import REPLICAS, ROLLBACK, UPDATE, Fixture, guarantee_report, summarise  # noqa: E402
 
 EXAMPLE_ROLLBACK = {"parallelism": 1, "delay": "0s", "order": "start-first",
                     "failure_action": "pause", "monitor": "3s", "max_failure_ratio": 0}
@@ -40,6 +40,7 @@ def main():
         _lib.log(f"service {fx.name}: release A, then B, with shipway")
         fx.shipway("deploy", "--image", f"{fx.repo}:a")
         fx.shipway("deploy", "--image", f"{fx.repo}:b")
+        fx.follow_deaths()
 
         def spec_config(kind):
             return fx.api.inspect_service(fx.name)["Spec"][kind]
@@ -50,7 +51,7 @@ def main():
             wall_end = time.time()
             record = {"seconds": round(seconds, 4)}
             record.update(swarmtimes.timeline(fx.api, fx.name, wall_start - 0.5, wall_start,
-                                              wall_end, spec_config(kind)))
+                                              wall_end, spec_config(kind), fx.deaths))
             image = fx.api.inspect_service(fx.name)["Spec"]["TaskTemplate"]["ContainerSpec"]
             if fx.digests["a"] not in image["Image"]:
                 raise RuntimeError(f"the rollback did not go back to A: {image['Image']}")
@@ -81,6 +82,7 @@ def main():
         "docker_cli_detail": summarise(b_runs),
         "targets": {"ratio_to_cli": "<= 1.0"},
     }
+    guarantee_report(result)
     figure = "rollback" if args.configs == "same" else "rollback-example-configs"
     _lib.write_results(figure, result, args.out)
     s, c = result["shipway_detail"], result["docker_cli_detail"]

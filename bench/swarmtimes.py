@@ -5,6 +5,7 @@ Used by the deploy and rollback figures to split a tool's wall time into what sw
 compute the lower bound of an update from its config and the measured task start times.
 """
 import math
+import threading
 
 from pipeline.units import parse_timestamp
 
@@ -28,7 +29,44 @@ def settle(api, service_name, timeout=120):
     return status.get("State", "")
 
 
-def timeline(api, service_name, started_after, wall_start, wall_end, update_config):
+class Deaths:
+    """The engine's `die` events of one service's containers, followed in a thread while
+    the runs go on (not timed): when each container's process ended, and of which image.
+
+    Used to check the guarantee "no container of the old image runs when the tool returns"
+    on every run, for both tools: a tool that returns before the last old container died
+    did not give it.
+    """
+
+    def __init__(self, api, service_id):
+        self._stream = api.events(decode=True, filters={
+            "type": "container", "event": "die",
+            "label": f"com.docker.swarm.service.id={service_id}"})
+        self.seen = []   # (POSIX seconds, image reference)
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+        self._thread.start()
+
+    def _follow(self):
+        try:
+            for event in self._stream:
+                image = event.get("Actor", {}).get("Attributes", {}).get("image", "")
+                self.seen.append((event["timeNano"] / 1e9, image))
+        except Exception:  # noqa: BLE001 - closed by close(); the figure says "unknown"
+            return
+
+    def last_other(self, image, since):
+        """When the last container not of `image` (a reference with its digest) died after
+        `since`; None if none did."""
+        digest = image.partition("@")[2]
+        times = [t for t, ref in self.seen if t >= since and (not digest or digest not in ref)]
+        return max(times) if times else None
+
+    def close(self):
+        self._stream.close()
+
+
+def timeline(api, service_name, started_after, wall_start, wall_end, update_config,
+             deaths=None):
     """What swarm did in the update that began after `started_after` (POSIX seconds).
 
     Returns swarm's duration, the tool's overhead before swarm started and after it
@@ -36,7 +74,9 @@ def timeline(api, service_name, started_after, wall_start, wall_end, update_conf
     HEALTHCHECK stays `starting` until its first good check), and the lower bounds:
     batches x (task start + time to healthy) + batches x delay + monitor (swarm's own
     timeline, to `completed`), and the same with the delays between batches only (when the
-    update is settled: every task healthy and past swarm's failure window).
+    update is settled: every task healthy and past swarm's failure window). With `deaths`
+    (a Deaths), also how long a container of the replaced image still ran after the tool
+    returned (negative: it had died before).
     """
     settle(api, service_name)
     service = api.inspect_service(service_name)
@@ -58,6 +98,13 @@ def timeline(api, service_name, started_after, wall_start, wall_end, update_conf
     delay = update_config.get("Delay", 0) / 1e9
     monitor = update_config.get("Monitor", 0) / 1e9
     task_total = _batched(new, parallelism)
+    guarantee = {}
+    if deaths is not None:
+        image = service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+        last = deaths.last_other(image, wall_start)
+        # > 0: the tool returned while a container of the old image still ran
+        guarantee = {"old_ran_after_return_s":
+                     round(last - wall_end, 4) if last is not None else None}
     return {
         "update_state": status.get("State", ""),
         "swarm_s": round(completed - started, 4) if started and completed else None,
@@ -71,6 +118,7 @@ def timeline(api, service_name, started_after, wall_start, wall_end, update_conf
         # What "healthy everywhere and past swarm's failure window" cannot beat: the delays
         # between batches (not after the last one, which swarm idles through) + monitor.
         "lower_bound_settled_s": round(task_total + (batches - 1) * delay + monitor, 4),
+        **guarantee,
     }
 
 

@@ -263,31 +263,43 @@ class Catalog:
 
 def load(path):
     """Read, validate and resolve the catalog at `path`."""
-    import yaml  # only stages that use a catalog pay for it
-
-    from pipeline import yamlload
+    from pipeline import doccache
 
     try:
-        with open(path, encoding="utf-8") as handle:
-            raw = yamlload.load(handle)  # safe_load that refuses duplicate keys
+        # safe_load that refuses duplicate keys; unchanged bytes are read back from the
+        # cache without importing PyYAML
+        raw = doccache.load_file(path)
     except OSError as exc:
         raise CatalogError(f"cannot read the catalog: {exc.strerror}", path=path,
                            hint="pass --catalog with the path of the catalog file") from None
-    except yaml.YAMLError as exc:
+    except Exception as exc:
+        error = _unreadable(exc, path)
+        if error is None:
+            raise
+        raise error from None
+    return from_data(raw, path)
+
+
+def _unreadable(exc, path):
+    """The CatalogError for a catalog file that is not a YAML document shipway can read;
+    None for any other exception."""
+    import yaml  # only a parse raises these; the cached path never imports it
+
+    if isinstance(exc, yaml.YAMLError):
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise CatalogError(f"not valid YAML{where}: {problem}", path=path) from None
-    except UnicodeDecodeError as exc:
-        raise CatalogError(f"not UTF-8 text (byte {exc.start})", path=path,
-                           hint="save the catalog as UTF-8") from None
-    except RecursionError:
-        raise CatalogError("not a catalog: nested too deeply", path=path) from None
-    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        return CatalogError(f"not valid YAML{where}: {problem}", path=path)
+    if isinstance(exc, UnicodeDecodeError):
+        return CatalogError(f"not UTF-8 text (byte {exc.start})", path=path,
+                            hint="save the catalog as UTF-8")
+    if isinstance(exc, RecursionError):
+        return CatalogError("not a catalog: nested too deeply", path=path)
+    if isinstance(exc, (ValueError, TypeError, AttributeError, OverflowError)):
         # PyYAML's constructors raise these for well-formed YAML with impossible values:
         # a date like 2001-13-01, `!!int abc`, `!!timestamp x`.
-        raise CatalogError(f"not valid YAML: a value cannot be read ({exc})", path=path) from None
-    return from_data(raw, path)
+        return CatalogError(f"not valid YAML: a value cannot be read ({exc})", path=path)
+    return None
 
 
 def from_data(raw, path="<catalog>", environ=None):

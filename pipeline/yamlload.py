@@ -48,3 +48,4 @@ def load(stream):
     """Parse one YAML document from `stream` (text or a file) like yaml.safe_load, refusing
     duplicate keys (DuplicateKey, a yaml.YAMLError)."""
     return yaml.load(stream, Loader=UniqueKeyLoader)  # a SafeLoader subclass
+

@@ -67,6 +67,7 @@ class Fixture:
         with open(self.catalog, "w", encoding="utf-8") as handle:
             handle.write(catalog_text(self.name, self.repo, update, rollback))
         self.ship_env = {**env, "SHIPWAY_STATE_DIR": os.path.join(self.tmp, "state"),
+                                "SHIPWAY_CACHE_DIR": os.path.join(self.tmp, "cache"),
                          "BUILD_NUMBER": "1", "JOB_NAME": "bench"}
         self.api = docker.from_env(timeout=60).api
         self.digests = {}

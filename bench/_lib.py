@@ -130,9 +130,48 @@ def run(cmd, env, *, timeout=300, cwd=None, check=True, input=None):
     return seconds, done
 
 
+_SHIPWAY = [sys.executable, "-m", "pipeline"]   # installed() may replace it
+
+
 def shipway(*args):
-    """argv of shipway: the installed entry point's code, `python -m pipeline`."""
-    return [sys.executable, "-m", "pipeline", *args]
+    """argv of shipway: by default this checkout's `python -m pipeline` (the console script's
+    code); inside installed("venv"), the console script of a venv that has it installed."""
+    return [*_SHIPWAY, *args]
+
+
+def add_install_argument(p):
+    """--install venv|checkout: how the timed shipway is installed (see installed())."""
+    p.add_argument("--install", choices=("venv", "checkout"), default="venv",
+                   help="time shipway as a user installs it: `pip install .` into a fresh "
+                        "venv, its `shipway` script (default); or this checkout's "
+                        "`python -m pipeline` (with whatever .pth files this Python runs)")
+
+
+@contextlib.contextmanager
+def installed(mode):
+    """Within the block, shipway() runs shipway installed as `mode` says. "venv": this
+    checkout installed (not editable) into a throw-away venv, its own site-packages only,
+    removed afterwards. Why: every Python start runs the .pth files of its site-packages,
+    and this machine's base Python has two a user's install would not: the editable
+    install's finder and the sandbox's certifi hook (40-50 ms of every start here)."""
+    global _SHIPWAY
+    if mode != "venv":
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="bench-venv-")
+    saved = _SHIPWAY
+    try:
+        log(f"installing shipway into a venv ({directory}): pip install {ROOT}")
+        subprocess.run([sys.executable, "-m", "venv", directory], check=True, timeout=300)
+        subprocess.run([os.path.join(directory, "bin", "pip"), "install", "-q",
+                        "--disable-pip-version-check", ROOT], check=True, timeout=900,
+                       capture_output=True)
+        os.environ.pop("PYTHONPATH", None)   # would put the checkout before the venv
+        _SHIPWAY = [os.path.join(directory, "bin", "shipway")]
+        yield
+    finally:
+        _SHIPWAY = saved
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def random_name(prefix):

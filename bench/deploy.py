@@ -125,9 +125,11 @@ class Fixture:
 
 
 def main():
-    args = _lib.parser(__doc__).parse_args()
+    p = _lib.parser(__doc__)
+    _lib.add_install_argument(p)
+    args = p.parse_args()
     env = _lib.lab_env()
-    with Fixture(env, "bench-deploy") as fx:
+    with _lib.installed(args.install), Fixture(env, "bench-deploy") as fx:
         _lib.log(f"service {fx.name}: creating with {REPLICAS} replicas of {fx.repo}:a")
         fx.shipway("deploy", "--image", f"{fx.repo}:a")
         fx.follow_deaths()
@@ -211,6 +213,7 @@ def report(args, a_runs, b_runs, config):
         "what": "shipway deploy vs docker service update --image --detach=false "
                 f"(/usr/bin/docker), {REPLICAS} replicas, same service and UpdateConfig",
         "pairs": args.pairs,
+        "shipway_install": args.install,
         "update_config": config,
         **_lib.compare(a_runs, b_runs, "shipway", "docker_cli"),
         "shipway_detail": summarise(a_runs),

@@ -33,10 +33,12 @@ def main():
     p.add_argument("--configs", choices=("same", "example"), default="same",
                    help="rollback config equal to the update config (default), or the "
                         "example catalog's (rollback delay 0s)")
+    _lib.add_install_argument(p)
     args = p.parse_args()
     env = _lib.lab_env()
     rollback_config = ROLLBACK if args.configs == "same" else EXAMPLE_ROLLBACK
-    with Fixture(env, "bench-rollback", UPDATE, rollback_config) as fx:
+    with _lib.installed(args.install), \
+            Fixture(env, "bench-rollback", UPDATE, rollback_config) as fx:
         _lib.log(f"service {fx.name}: release A, then B, with shipway")
         fx.shipway("deploy", "--image", f"{fx.repo}:a")
         fx.shipway("deploy", "--image", f"{fx.repo}:b")
@@ -75,6 +77,7 @@ def main():
                 f"--rollback --detach=false (/usr/bin/docker), {REPLICAS} replicas, same service",
         "configs": args.configs,
         "pairs": args.pairs,
+        "shipway_install": args.install,
         "update_config": spec["UpdateConfig"],
         "rollback_config": spec["RollbackConfig"],
         **_lib.compare(a_runs, b_runs, "shipway", "docker_cli"),

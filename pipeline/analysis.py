@@ -19,9 +19,9 @@ of failed evaluations, the schedule of a window); `Judge` runs a window against 
 import math
 import re
 import time
-from dataclasses import asdict, dataclass, field
 
 from pipeline.errors import UsageError
+from pipeline.record import asdict, field, record
 
 NO_DATA = ("fail", "pass", "wait")
 DEFAULTS = {"interval": 10.0, "failure_limit": 2, "canary": 60.0, "bake": 60.0,
@@ -131,7 +131,7 @@ ANALYSIS_SCHEMA = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Config:
     """A service's analysis with its defaults applied."""
 
@@ -174,7 +174,7 @@ def pushgateway(settings, environ):
 
 
 # --- one evaluation -----------------------------------------------------------------------
-@dataclass
+@record
 class Evaluation:
     """One check evaluated once. verdict: pass | fail | wait (no data, no_data: wait)."""
 
@@ -217,7 +217,7 @@ def judge(check, value, no_data, phase="", at=None, error=""):
     return Evaluation(name, phase, at, "pass", value, f"{value:g} within {bound_text(check)}")
 
 
-@dataclass
+@record
 class Tally:
     """Failed evaluations per check across the whole analysis (canary and bake)."""
 

@@ -1,8 +1,8 @@
 """The environment read in one place, and the per-run context every stage receives."""
 import os
-from dataclasses import dataclass, field
 
 from pipeline.errors import UsageError
+from pipeline.record import field, record
 
 # Environment variables shipway reads, in one table (name -> what it is for).
 ENVIRONMENT = {
@@ -84,7 +84,7 @@ def redacted(data, secrets):
     return data
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BuildInfo:
     """What the CI system says about this build (empty strings outside Jenkins)."""
 
@@ -117,7 +117,7 @@ def _strip_userinfo(url):
     return url
 
 
-@dataclass
+@record
 class Context:
     """Everything a stage needs that is not its own arguments. Built once by main()."""
 

@@ -5,10 +5,10 @@ the same release is a no-op that reports what runs. "update out of sequence" (so
 updated the service between our read and our write) is retried on the fresh spec.
 """
 import copy
-from dataclasses import dataclass, field
 
 from pipeline.api import engine
 from pipeline.errors import DeployError, NothingToRollBack, UsageError
+from pipeline.record import field, record
 from pipeline.swarm import plan as planner
 from pipeline.swarm import releases as history
 from pipeline.swarm import spec as specs
@@ -17,7 +17,7 @@ from pipeline.swarm.watch import Outcome, Watcher, serving
 OUT_OF_SEQUENCE_ATTEMPTS = 5
 
 
-@dataclass
+@record
 class Result:
     """What deploy/rollback did and how it ended."""
 
@@ -147,7 +147,7 @@ def objects_for(api, name, service, definitions, base_dir, environ, report, dry_
     return refs
 
 
-@dataclass
+@record
 class Desired:
     """What a deploy asks for: fields (path -> value, see pipeline/swarm/plan.py) besides the
     image and shipway's labels; `managed`, the paths the catalog sets (None: no catalog);

@@ -17,10 +17,10 @@ Placement and EndpointSpec, which the engine keeps (Privileges as two nulls, End
 Mode vip). Given a policy without parallelism it sends parallelism 1; the engine fills the rest
 of a given policy (failure action pause, order stop-first) whoever sends it.
 """
-import dataclasses
 import decimal
 import os
 
+from pipeline.record import record
 from pipeline.units import to_nanos
 
 CS = ("TaskTemplate", "ContainerSpec")
@@ -28,7 +28,7 @@ CS = ("TaskTemplate", "ContainerSpec")
 _BUILTIN_NETWORKS = ("default", "bridge", "host", "none")
 
 
-@dataclasses.dataclass
+@record
 class Conversion:
     """`fields`: path -> value for what the given keys set (applied on create and update).
     `implied`: path -> value stack deploy also sends on create (a default under a given key,

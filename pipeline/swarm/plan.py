@@ -12,9 +12,9 @@ kubectl's last-applied does; the release record keeps the list of those fields (
 JSON fixtures of real specs (tests/fixtures/deploy).
 """
 import copy
-from dataclasses import dataclass, field
 
 from pipeline.errors import UsageError
+from pipeline.record import field, record
 from pipeline.swarm.spec import DEPLOY_LABELS, LABEL_PREFIX, VOLATILE_LABELS
 
 IN_FLIGHT = ("updating", "rollback_started")
@@ -30,7 +30,7 @@ DURATION_KEYS = ("Delay", "Monitor", "StopGracePeriod", "Interval", "Timeout", "
                  "Window")
 
 
-@dataclass
+@record
 class Change:
     """One field that a deploy changes: `new` is None where it goes back to the default."""
 
@@ -48,7 +48,7 @@ class Change:
                f"{_show(self.path, self.new) if self.new is not None else '(default)'}"
 
 
-@dataclass
+@record
 class Plan:
     """What a deploy writes and how it then waits."""
 

@@ -14,10 +14,10 @@ import hashlib
 import json
 import secrets
 import time
-from dataclasses import dataclass, field, fields
 
 from pipeline.api import engine
 from pipeline.errors import EngineError, UsageError
+from pipeline.record import field, fields, record
 
 RELEASE_LABEL = "shipway.release"            # on the service spec: id of the running release
 CONFIG_SERVICE = "shipway.release.service"   # on each config: which service
@@ -32,7 +32,7 @@ def new_id():
     return secrets.token_hex(6)
 
 
-@dataclass
+@record
 class Release:
     """One recorded release of a service."""
 

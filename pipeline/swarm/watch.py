@@ -15,9 +15,9 @@ machine's clock through `LeaderClock`, which may err late, never early.
 import re
 import threading
 import time
-from dataclasses import dataclass, field
 
 from pipeline.api import engine, events, logs
+from pipeline.record import field, record
 from pipeline.swarm import forensics
 from pipeline.swarm.spec import PENDING_STATES, image_of, task_image, task_slot
 from pipeline.units import parse_timestamp
@@ -30,7 +30,7 @@ FAILED_STATES = {"failed", "rejected"}
 _TASK_ID = re.compile(r"\btask ([a-z0-9]{25})\b")
 
 
-@dataclass
+@record
 class Outcome:
     """How a wait ended. `ok` only when the desired image runs healthy on every replica."""
 

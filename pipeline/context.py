@@ -126,6 +126,7 @@ class Context:
     build: BuildInfo = field(default_factory=BuildInfo)
     _docker: object = None
     _engine: object = None
+    _opening: object = None   # a Background opening _engine (engine_soon)
 
     @classmethod
     def from_env(cls, environ=None, console=None):
@@ -177,8 +178,19 @@ class Context:
         if self._engine is None:
             from pipeline.api.engine import open_client
 
-            self._engine = open_client(self.environ)
+            opening, self._opening = self._opening, None
+            self._engine = opening.result() if opening else open_client(self.environ)
         return self._engine
+
+    def engine_soon(self):
+        """Start opening engine() in a thread: the API version's round trip then overlaps
+        reading the catalog. Its errors are raised by engine(), where the command would
+        have met them (a bad catalog is still the first thing said)."""
+        if self._engine is None and self._opening is None:
+            from pipeline.api.engine import open_client
+            from pipeline.background import Background
+
+            self._opening = Background(open_client, self.environ)
 
     def docker(self):
         """docker-py's client, for build, image and push (honours DOCKER_HOST,

@@ -142,6 +142,7 @@ def service_keys(settings, args):
 
 
 def run(ctx, args):
+    ctx.engine_soon()
     settings = common.settings(args, OVERRIDES)
     for warning in settings.get("warnings", []):
         ctx.console.event(f"warning: {warning}")
@@ -149,9 +150,9 @@ def run(ctx, args):
     service = service_keys(settings, args)
     api = ctx.engine()
     auth = registry.auth_config(ctx, repo)
-    platforms = None
-    # The registry is asked for the tag's digest while the lock is taken: both wait on the
-    # engine. A bad tag still fails before any wait for a busy lock (before_wait).
+    # The registry is asked for the tag's digest while the lock is taken and the service and
+    # its networks are read: all wait on the engine. A bad tag still fails before any wait
+    # for a busy lock (before_wait), and before anything is made (desired_service).
     resolving = None if digest else Background(resolve_digest, api, f"{repo}:{tag}", auth)
     header = registry.auth_header(auth) if settings["deploy"]["with_registry_auth"] else None
     from pipeline.swarm import canary  # analysis (deploy.analysis) and deploy markers
@@ -164,13 +165,16 @@ def run(ctx, args):
     with engine_errors(f"deploy of {settings['name']}"), \
             common.locked(ctx, api, settings, "deploy", args,
                           before_wait=resolving.result if resolving else None):
-        if resolving is not None:
-            digest, platforms = resolving.result()
-        pinned = imageref.pinned(repo, tag, digest)
+        def image():
+            """The pinned image and its platforms, once the registry has answered."""
+            found, platforms = resolving.result() if resolving is not None else (digest, None)
+            return imageref.pinned(repo, tag, found), platforms
+
         # Under the lock: the secrets and configs it makes, the write, the wait. The release
         # history is read meanwhile; the first attempt uses the service read here.
         past = Background(releases.history, api, settings["name"])
-        desired = desired_service(ctx, args, api, settings, service, pinned, platforms)
+        desired = desired_service(ctx, args, api, settings, service, image)
+        pinned = desired.image
         result = swarm_apply.deploy(api, desired, ctx.build, header, ctx.console.event,
                                     dry_run=args.dry_run, steps=steps,
                                     first=(desired.current, past.result))
@@ -226,10 +230,14 @@ def network_alias(name, settings, current):
     return name
 
 
-def desired_service(ctx, args, api, settings, service, image, platforms):
+def desired_service(ctx, args, api, settings, service, image):
     """The Desired of this deploy: the fields the keys set (with the secrets and configs they
     name made to exist, unless a dry run), which of them the catalog sets, and the create
-    defaults (shipway's for a catalog entry, only the stack file's for one from a stack file)."""
+    defaults (shipway's for a catalog entry, only the stack file's for one from a stack file).
+
+    `image()` gives (the pinned image, its platforms): it may wait for the registry, so the
+    service and its networks are read first, and nothing is made before it answered (a tag
+    the registry does not know changes nothing)."""
     from pipeline.api import engine
     from pipeline.swarm import compose, compose_defs
     from pipeline.swarm import plan as planner
@@ -270,6 +278,7 @@ def desired_service(ctx, args, api, settings, service, image, platforms):
         names = compose.network_names(service, definitions)
         ids = swarm_apply.network_ids(api, sorted(set(names.values())))
         network_ids = {key: ids[names[key]] for key in names}
+        pinned, platforms = image()
         refs = swarm_apply.objects_for(api, name, service, definitions, base_dir, ctx.environ,
                                        ctx.console.event, dry_run=args.dry_run)
     except UsageError as exc:
@@ -289,6 +298,6 @@ def desired_service(ctx, args, api, settings, service, image, platforms):
     defaults = dict(conversion.implied)
     if catalog_source:
         defaults.update(CREATE_DEFAULTS)
-    return swarm_apply.Desired(name, image, conversion.fields, managed, defaults,
+    return swarm_apply.Desired(name, pinned, conversion.fields, managed, defaults,
                                settings["deploy"]["timeout"], settings["deploy"]["keep_releases"],
                                conversion.mode, current)

@@ -16,6 +16,7 @@ def add_arguments(parser):
 
 
 def run(ctx, args):
+    ctx.engine_soon()
     settings = common.settings(args, [("timeout", "deploy.timeout")])
     api = ctx.engine()
     with engine_errors(f"rollback of {settings['name']}"), \

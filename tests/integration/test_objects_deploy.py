@@ -146,3 +146,29 @@ services:
     assert sentinels.found_in(shown) == []
     assert sentinels.found_in(shown + values["C"].encode()) == ["C"]     # the check sees one
     assert watch.sweeps > 10 and not watch.hits
+
+
+def test_a_tag_the_registry_does_not_know_makes_no_secret_and_no_service(
+        shipway, releases, docker_client, made, tmp_path):
+    """The registry is asked while the service and its networks are read, but nothing is
+    made before it answered: a tag never pushed leaves no secret, no config, no service."""
+    api = docker_client.api
+    name = made.service("adopt-notag")
+    (tmp_path / "secret.txt").write_text(secrets.token_hex(8))
+    catalog = write(tmp_path / "catalog.yml", f"""
+secrets:
+  filesec: {{file: secret.txt}}
+services:
+  {name}:
+    image: {releases['repo']}
+    secrets: [filesec]
+    deploy: {{replicas: 1, timeout: 30s}}
+""")
+    proc = shipway("deploy", "--catalog", catalog, "--service", name,
+                   "--image", f"{releases['repo']}:never-pushed-{secrets.token_hex(3)}",
+                   check=1)
+    assert "never-pushed" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, \
+        proc.stderr
+    assert service_objects(api, name) == {}
+    assert api.configs(filters={"label": f"shipway.release.service={name}"}) == []
+    assert api.services(filters={"name": name}) == []

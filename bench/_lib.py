@@ -131,12 +131,23 @@ def run(cmd, env, *, timeout=300, cwd=None, check=True, input=None):
 
 
 _SHIPWAY = [sys.executable, "-m", "pipeline"]   # installed() may replace it
+_PYTHON = [sys.executable]                       # the interpreter of the timed shipway
 
 
 def shipway(*args):
     """argv of shipway: by default this checkout's `python -m pipeline` (the console script's
     code); inside installed("venv"), the console script of a venv that has it installed."""
     return [*_SHIPWAY, *args]
+
+
+def python():
+    """The interpreter that runs the timed shipway (for a floor: `python -c pass`)."""
+    return _PYTHON[0]
+
+
+def from_checkout():
+    """True unless inside installed("venv"): shipway runs from this checkout."""
+    return _PYTHON[0] == sys.executable
 
 
 def add_install_argument(p):
@@ -168,9 +179,11 @@ def installed(mode):
                        capture_output=True)
         os.environ.pop("PYTHONPATH", None)   # would put the checkout before the venv
         _SHIPWAY = [os.path.join(directory, "bin", "shipway")]
+        _PYTHON[0] = os.path.join(directory, "bin", "python")
         yield
     finally:
         _SHIPWAY = saved
+        _PYTHON[0] = sys.executable
         shutil.rmtree(directory, ignore_errors=True)
 
 

@@ -11,7 +11,11 @@ shipway for the benchmark (the example image, releases a then b, one replica; re
 the end), or an existing one given with --service. Targets: --help under 0.3 s (docker and
 jenkins are imported lazily), peak memory under 60 MB.
 
-    python bench/cli_start.py [--pairs 10] [--service NAME]
+By default shipway is timed as a user installs it (`pip install .` into a fresh venv, its
+`shipway` script, and that venv's python for the floor); `--install checkout` times this
+checkout's `python -m pipeline` instead.
+
+    python bench/cli_start.py [--pairs 10] [--service NAME] [--install venv|checkout]
 """
 import os
 import shutil
@@ -25,7 +29,6 @@ import _measure  # noqa: E402
 
 HELP_TARGET_S = 0.3
 MEMORY_TARGET_MB = 60
-FLOOR = [sys.executable, "-c", "pass"]
 
 
 class BenchService:
@@ -70,7 +73,8 @@ class BenchService:
 
 def contestants(command, service, env):
     """[(name, fn(i) -> record)] for `command` ("help" or "status")."""
-    ship_env = {**env, "PYTHONPATH": _lib.ROOT}
+    ship_env = {**env, "PYTHONPATH": _lib.ROOT} if _lib.from_checkout() else dict(env)
+    floor = [_lib.python(), "-c", "pass"]   # the same interpreter and site-packages
     if command == "help":
         shipway, docker = _lib.shipway("--help"), [_lib.DOCKER, "--help"]
     else:
@@ -88,7 +92,7 @@ def contestants(command, service, env):
         return run
 
     return [("shipway", runner(shipway, ship_env)), ("docker", runner(docker, env)),
-            ("python-floor", runner(FLOOR, env))]
+            ("python-floor", runner(floor, env))]
 
 
 def summarise(command, results):
@@ -116,8 +120,15 @@ def main():
     p = _lib.parser(__doc__, pairs=10)
     p.add_argument("--service", metavar="NAME",
                    help="an existing swarm service for `status` (default: deploy one)")
+    _lib.add_install_argument(p)
     args = p.parse_args()
     env = _lib.lab_env()
+    with _lib.installed(args.install):
+        figures = run_figures(args, env)
+    report(args, figures)
+
+
+def run_figures(args, env):
     figures = {}
     if args.service:
         service = None
@@ -134,11 +145,16 @@ def main():
     finally:
         if service is not None:
             service.__exit__()
+    return figures
+
+
+def report(args, figures):
     result = {
         "what": "CLI start: shipway --help and shipway status --service X vs docker --help "
                 "and docker service inspect X (/usr/bin/docker), with python3 -c pass as "
                 "the floor; wall time and the child's peak RSS",
-        "pairs": args.pairs, "python": sys.executable, "commands": figures,
+        "pairs": args.pairs, "python": sys.executable, "shipway_install": args.install,
+        "commands": figures,
     }
     _lib.write_results("cli_start", result, args.out)
     rows = []

@@ -28,6 +28,7 @@ ONE_OF = {("Mode",): ("Replicated", "Global", "ReplicatedJob", "GlobalJob")}
 FOLLOWS = {("TaskTemplate", "LogDriver", "Options"): ("TaskTemplate", "LogDriver", "Name")}
 DURATION_KEYS = ("Delay", "Monitor", "StopGracePeriod", "Interval", "Timeout", "StartPeriod",
                  "Window")
+ENV = ("TaskTemplate", "ContainerSpec", "Env")
 
 
 @record
@@ -176,6 +177,17 @@ def check_mode(name, current, mode, key="deploy.mode"):
                               + ", or remove the service and deploy it again")
 
 
+def same_environment(have, want):
+    """True when two Env lists give a process the same environment in another order: the
+    same NAME=VALUE entries, each name once (with a name twice, the last one wins, so the
+    order matters). A service made with `docker service create --env B=2 --env A=1` keeps its
+    order, and a catalog that sorts it (as stack deploy does) must not restart its tasks."""
+    if not isinstance(have, list) or not isinstance(want, list):
+        return False
+    names = [str(entry).partition("=")[0] for entry in want]
+    return len(set(names)) == len(names) and sorted(map(str, have)) == sorted(map(str, want))
+
+
 def _followers(have, fields):
     """The FOLLOWS fields that go back to their default because their leader changes."""
     return [follower for follower, leader in FOLLOWS.items()
@@ -232,6 +244,8 @@ def plan_deploy(name, current, fields, *, defaults=None, managed=None, last_mana
         changes = [Change(p, None, v) for p, v in sorted(written.items())]
         return Plan("create", spec, changes, "tasks", None, kept)
     have = current["Spec"]
+    if ENV in fields and same_environment(get(have, ENV), fields[ENV]):
+        fields = {**fields, ENV: get(have, ENV)}   # the same environment: kept as it is
     cleared = removed + [p for p in _followers(have, fields) if p not in removed]
     spec = copy.deepcopy(have)
     for path in cleared:

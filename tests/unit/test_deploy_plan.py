@@ -293,3 +293,31 @@ def test_a_key_set_under_a_map_the_catalog_set_whole_is_written_into_a_cleared_m
                       last_managed=[list(health + ("Interval",))])
     assert plan.spec["TaskTemplate"]["ContainerSpec"]["Healthcheck"] == {"Test": ["NONE"]}
     assert changed(plan) == {}
+
+
+@pytest.mark.parametrize("have,want,same", [
+    (["B=2", "A=1"], ["A=1", "B=2"], True),          # another order: the same environment
+    (["A=1", "B=2"], ["A=1", "B=3"], False),         # another value
+    (["A=1", "A=2"], ["A=2", "A=1"], False),         # a name twice: the last one wins
+    (["A=1"], ["A=1", "B=2"], False),
+    (None, ["A=1"], False),
+])
+def test_env_in_another_order_is_no_change(have, want, same):
+    current = fixture("cli-service.json")
+    current["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"] = have
+    fields = deploy_fields(image=current["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"],
+                           extra={ENV: want})
+    fields.update({p: planner.get(current["Spec"], p) for p in fields if p[0] == "Labels"})
+    plan = planner.plan_deploy("fx-web", current, fields, managed=None)
+    assert (plan.action == "unchanged") is same, [c.line() for c in plan.changes]
+    if not same:
+        assert plan.spec["TaskTemplate"]["ContainerSpec"]["Env"] == want
+
+
+def test_a_deploy_that_changes_the_image_keeps_the_order_of_an_equal_env():
+    current = fixture("cli-service.json")
+    current["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"] = ["B=2", "A=1"]
+    plan = planner.plan_deploy("fx-web", current, deploy_fields(extra={ENV: ["A=1", "B=2"]}),
+                               managed=None)
+    assert plan.action == "update" and ENV not in [c.path for c in plan.changes]
+    assert plan.spec["TaskTemplate"]["ContainerSpec"]["Env"] == ["B=2", "A=1"]

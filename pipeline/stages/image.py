@@ -108,6 +108,7 @@ def build_image(api, context, dockerfile, tag, build_args, labels, no_cache, con
 
 
 def tag_image(api, image_id, repo, tags):
-    """Add the remaining tags to the built image."""
+    """Add the remaining tags to the built image (an engine that refuses one: EngineError)."""
     for tag in tags:
-        api.tag(image_id, repo, tag)
+        with engine.engine_errors(f"tagging {image_id} as {repo}:{tag}"):
+            engine.call(api.tag, image_id, repo, tag)

@@ -108,3 +108,23 @@ def test_the_rule_lets_pass(source, requests_allowed):
 def test_violations_name_file_and_line():
     assert violations("x = 1\nfrom docker import auth\n", "pipeline/registry.py") == [
         "pipeline/registry.py:2: imports docker (only pipeline/api/ may)"]
+
+
+def test_an_engine_that_refuses_a_tag_is_one_engine_error():
+    """image's extra tags go through the boundary too: docker-py's APIError becomes one
+    EngineError line naming the tag (it used to escape raw)."""
+    docker = pytest.importorskip("docker")
+    from pipeline.errors import EngineError
+    from pipeline.stages.image import tag_image
+
+    class Api:
+        def tag(self, image, repo, tag):
+            response = type("R", (), {"status_code": 404, "reason": "Not Found",
+                                      "url": "http://x/images/tag", "text": ""})()
+            raise docker.errors.APIError("404 Client Error", response,
+                                         explanation="No such image: sha256:abc")
+
+    with pytest.raises(EngineError) as caught:
+        tag_image(Api(), "sha256:abc", "127.0.0.1:5000/web", ["latest"])
+    assert "tagging sha256:abc as 127.0.0.1:5000/web:latest" in caught.value.message
+    assert "No such image" in caught.value.message

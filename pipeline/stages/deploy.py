@@ -4,7 +4,7 @@ import re
 from pipeline import imageref, registry, state
 from pipeline.api.engine import engine_errors, resolve_digest
 from pipeline.background import Background
-from pipeline.errors import CatalogError, UsageError
+from pipeline.errors import EXIT_USAGE, CatalogError, ShipwayError, UsageError
 from pipeline.stages import common
 from pipeline.swarm import apply as swarm_apply
 from pipeline.swarm import releases
@@ -162,22 +162,33 @@ def run(ctx, args):
         # The preflight (Prometheus answers, every query parses): before the lock, before
         # anything changes.
         steps = canary.prepare(api, settings, ctx.environ, header, ctx.console.event, mark)
-    with engine_errors(f"deploy of {settings['name']}"), \
-            common.locked(ctx, api, settings, "deploy", args,
-                          before_wait=resolving.result if resolving else None):
-        def image():
-            """The pinned image and its platforms, once the registry has answered."""
-            found, platforms = resolving.result() if resolving is not None else (digest, None)
-            return imageref.pinned(repo, tag, found), platforms
+    pinned = None
+    try:
+        with engine_errors(f"deploy of {settings['name']}"), \
+                common.locked(ctx, api, settings, "deploy", args,
+                              before_wait=resolving.result if resolving else None):
+            def image():
+                """The pinned image and its platforms, once the registry has answered."""
+                found, platforms = (resolving.result() if resolving is not None
+                                    else (digest, None))
+                return imageref.pinned(repo, tag, found), platforms
 
-        # Under the lock: the secrets and configs it makes, the write, the wait. The release
-        # history is read meanwhile; the first attempt uses the service read here.
-        past = Background(releases.history, api, settings["name"])
-        desired = desired_service(ctx, args, api, settings, service, image)
-        pinned = desired.image
-        result = swarm_apply.deploy(api, desired, ctx.build, header, ctx.console.event,
-                                    dry_run=args.dry_run, steps=steps,
-                                    first=(desired.current, past.result))
+            # Under the lock: the secrets and configs it makes, the write, the wait. The
+            # release history is read meanwhile; the first attempt uses the service read here.
+            past = Background(releases.history, api, settings["name"])
+            desired = desired_service(ctx, args, api, settings, service, image)
+            pinned = desired.image
+            result = swarm_apply.deploy(api, desired, ctx.build, header, ctx.console.event,
+                                        dry_run=args.dry_run, steps=steps,
+                                        first=(desired.current, past.result))
+    except ShipwayError as exc:
+        # A deploy that ended in an error (the engine refused, the lock stayed held, the
+        # connection broke) failed too: the dashboards get its marker, as for a failed wait.
+        # Bad input (exit 2) is not a deploy that failed: nothing is pushed for it.
+        if mark is not None and not args.dry_run and exc.exit_code != EXIT_USAGE:
+            tried = imageref.pinned(repo, tag, digest) if digest else f"{repo}:{tag}"
+            mark("failed", pinned or tried, "")
+        raise
     if args.dry_run:
         if args.json:
             ctx.console.json({**result.summary(), "dry_run": True})

@@ -298,6 +298,10 @@ def test_deploy_markers_reach_the_pushgateway(shipway, docker_client, judged_rel
         env["BUILD_NUMBER"] = "42"
         deploy(shipway, plain, service_name, judged_releases["good2"], 0, env=env)
         shipway("rollback", "--catalog", plain, "--service", service_name, env=env, check=0)
+        env["BUILD_NUMBER"] = "43"   # a deploy that ends in an error is marked failed too
+        never = f"{judged_releases['repo']}:never-pushed"
+        shipway("deploy", "--catalog", plain, "--service", service_name, "--image", never,
+                env=env, check=1)
         text = gateway.metrics()
     lines = [line for line in text.splitlines() if line.startswith("shipway_deploy_info{")]
     deployed = [line for line in lines if 'result="deployed"' in line]
@@ -306,6 +310,8 @@ def test_deploy_markers_reach_the_pushgateway(shipway, docker_client, judged_rel
     assert judged_releases["good2"] in deployed[0] and f'service="{service_name}"' in deployed[0]
     assert len(rolled) == 1 and judged_releases["good1"] in rolled[0], lines
     assert float(rolled[0].rsplit(" ", 1)[1]) > 1.7e9   # the time, in unix seconds
+    failed = [line for line in lines if 'result="failed"' in line]
+    assert len(failed) == 1 and 'build="43"' in failed[0] and never in failed[0], lines
 
 
 def test_prometheus_and_pushgateway_behind_basic_auth(shipway, docker_client, judged_releases,

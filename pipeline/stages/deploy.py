@@ -227,6 +227,7 @@ def _in_catalog(args, name, key, message, hint=None):
 
 
 STACK_NAMESPACE = "com.docker.stack.namespace"   # the label docker stack deploy sets
+PLATFORMS = ("TaskTemplate", "Placement", "Platforms")
 
 
 def network_alias(name, settings, current):
@@ -252,7 +253,7 @@ def desired_service(ctx, args, api, settings, service, image):
     from pipeline.api import engine
     from pipeline.swarm import compose, compose_defs
     from pipeline.swarm import plan as planner
-    from pipeline.swarm.spec import CREATE_DEFAULTS
+    from pipeline.swarm.spec import CREATE_DEFAULTS, digest_of
 
     name = settings["name"]
     definitions = settings["definitions"]
@@ -309,6 +310,15 @@ def desired_service(ctx, args, api, settings, service, image):
     defaults = dict(conversion.implied)
     if catalog_source:
         defaults.update(CREATE_DEFAULTS)
-    return swarm_apply.Desired(name, pinned, conversion.fields, managed, defaults,
+    fields = conversion.fields
+    running = (current or {}).get("Spec", {}).get("TaskTemplate", {}).get("ContainerSpec", {})
+    if current is not None and platforms and PLATFORMS not in fields and \
+            digest_of(running.get("Image") or "") != digest_of(pinned):
+        # What `docker service update --image` does (the client library, resolving the
+        # image): a new image's platforms, as the registry lists them, so that swarm puts
+        # its tasks only on nodes it runs on. The same platforms are no change, and the
+        # same image does not restart tasks for them.
+        fields = {**fields, PLATFORMS: platforms}
+    return swarm_apply.Desired(name, pinned, fields, managed, defaults,
                                settings["deploy"]["timeout"], settings["deploy"]["keep_releases"],
                                conversion.mode, current)

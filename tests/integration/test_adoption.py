@@ -604,3 +604,26 @@ def test_dnsrr_for_a_service_with_ingress_ports_is_refused(shipway, releases, do
         f"error: deploy.endpoint_mode: dnsrr cannot be used with the ingress port {port} the "
         "service publishes: set ports with mode: host too, or keep endpoint mode vip\n")
     assert api.inspect_service(name)["Version"]["Index"] == version
+
+
+def test_a_new_image_brings_its_platforms_as_the_cli_does(shipway, releases, docker_client,
+                                                          cli, made):
+    """A service made with `--no-resolve-image` has no Placement.Platforms; a shipway deploy
+    of a tag sets them to what `docker service create` (which resolves) sets, as `docker
+    service update --image` does; the same image again changes nothing."""
+    client = docker_client
+    resolved = made.service("adopt-plat")
+    cli("service", "create", "--detach", "--quiet", "--name", resolved, "--replicas", "0",
+        "--with-registry-auth", releases["v2"])
+    want = spec_of(client, resolved)["TaskTemplate"]["Placement"]["Platforms"]
+    assert want, "the CLI resolved the image's platforms"
+    name = made.service("adopt-noplat")
+    cli("service", "create", "--detach", "--quiet", "--name", name, "--no-resolve-image",
+        "--replicas", "1", "--stop-grace-period", "1s", releases["v1"])
+    converged(client, name, releases["v1"], 1)
+    assert not (spec_of(client, name)["TaskTemplate"].get("Placement") or {}).get("Platforms")
+    tag = f"{releases['repo']}:v2"
+    shipway("deploy", "--service", name, "--image", tag, "--timeout", TIMEOUT, check=0)
+    assert spec_of(client, name)["TaskTemplate"]["Placement"]["Platforms"] == want
+    again = shipway.json("deploy", "--service", name, "--image", tag, "--dry-run")
+    assert [c["path"] for c in again["changes"] if not c["path"].startswith("Labels")] == []

@@ -271,6 +271,13 @@ def desired_service(ctx, args, api, settings, service, image):
             raise _in_catalog(args, name, "env_file", str(exc), "lines are NAME=VALUE") from None
     catalog_source = settings.get("source", "catalog") == "catalog"
     current = engine.inspect_service(api, name)
+    kind = planner.mode_of(current["Spec"]) if current is not None else None
+    if kind in ("replicated-job", "global-job"):
+        # A job's tasks run to completion; a deploy waits for tasks that keep running and
+        # would only time out (and swarm re-runs the job on any change to it).
+        raise UsageError(f"service {name} is a {kind} service: its tasks run to completion, "
+                         "and shipway deploys services whose tasks keep running",
+                         hint="update a job with `docker service update --image`")
     try:
         # What the engine would refuse of this service is refused before a secret or config
         # is made for it: a mode it cannot change to, ingress ports on a dnsrr endpoint.

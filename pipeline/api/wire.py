@@ -7,7 +7,8 @@ ssl), more than the rest of a swarm command's start; the Engine client needs onl
 Pure: `Source` reads from any `recv(n)` callable (a socket's, or a list of pieces in the
 unit tests), so the reader is tested without a server. What it accepts:
 - a status line `HTTP/1.x NNN reason` (1.0 and 1.1); interim 1xx answers (100 Continue,
-  102, 103) are skipped, as RFC 9110 15.2 asks of a client that did not ask for them;
+  102, 103) before the final one are skipped (RFC 9110 15.2: a client must parse them and
+  may ignore the ones it did not expect; 101 would be final, and is never asked for);
 - header fields, looked up case-insensitively, repeated ones joined with ", ", obsolete
   line folding unfolded (RFC 9112 5.2);
 - a body framed by Transfer-Encoding chunked (extensions and trailers read and ignored), by
@@ -34,9 +35,9 @@ def host_header(host, port, default_port):
 def request_bytes(method, target, host, headers=None, body=None):
     """The bytes of one request, as http.client writes them: the request line, Host and
     `Accept-Encoding: identity` (unless `headers` has them), Content-Length (the body's, or 0
-    for a POST, PUT or PATCH without one), then `headers` in their order, then `body`
-    (bytes or None). Raises ValueError for a method, target or header that would break the
-    request's framing (control characters, CR or LF)."""
+    for a POST, PUT or PATCH without one), then `headers` in their order (values str, bytes
+    or int), then `body` (bytes or None). Raises ValueError for a method, target or header
+    that would break the request's framing (control characters, CR or LF)."""
     headers = headers or {}
     for text in (method, target):
         if not text or any(c <= " " or c == "\x7f" for c in text):
@@ -53,7 +54,7 @@ def request_bytes(method, target, host, headers=None, body=None):
         elif method.upper() in ("PATCH", "POST", "PUT"):
             lines.append("Content-Length: 0")
     for name, value in headers.items():
-        value = str(value)
+        value = value.decode("latin-1") if isinstance(value, bytes) else str(value)
         if not name or any(c in name for c in ": \t\r\n") or any(c in value for c in "\r\n\0"):
             raise ValueError(f"invalid header {name!r}: {value!r}")
         lines.append(f"{name}: {value}")

@@ -60,6 +60,7 @@ def http_client_bytes(connection, method, target, headers, body):
     ("POST", "/v1.41/containers/c1/wait?condition=not-running", {}, None),
     ("DELETE", "/v1.41/configs/c1", {}, None),
     ("GET", "/version", {"Host": "other", "Accept-Encoding": "gzip"}, None),
+    ("PUT", "/v1.41/x", {"X-Registry-Auth": b"eyJ9", "X-Count": 5, "Content-Length": 2}, b"{}"),
 ])
 def test_a_request_is_the_bytes_http_client_writes(make, host, method, target, headers, body):
     connection = make()

@@ -162,6 +162,7 @@ class RawServer:
 
     def __init__(self, directory, answers):
         self._answers, self.heads, self.connections = list(answers), [], 0
+        self._lock = threading.Lock()
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         path = os.path.join(str(directory), "raw.sock")
         self._listener.bind(path)
@@ -191,9 +192,15 @@ class RawServer:
                 while len(buffered) < size:   # the body: read, not recorded
                     buffered += _received(conn)
                 buffered = buffered[size:]
-                conn.sendall(self._answers.pop(0))
-                if self._answers and self._answers[0] is None:
-                    self._answers.pop(0)
+                # the answer and its None taken together: the thread of another connection,
+                # answered just before, must not take this None for its own
+                with self._lock:
+                    answer = self._answers.pop(0)
+                    close = bool(self._answers) and self._answers[0] is None
+                    if close:
+                        self._answers.pop(0)
+                conn.sendall(answer)
+                if close:
                     return
             while True:   # nothing more to say: keep the connection until the client goes
                 _received(conn)

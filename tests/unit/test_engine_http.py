@@ -309,6 +309,15 @@ def test_a_truncated_or_malformed_answer_is_a_lost_connection(tmp_path, answer, 
         assert server.connections == 2
 
 
+def test_a_connection_with_bytes_after_the_answer_is_not_reused(tmp_path):
+    extra = b'HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n{"ID": "t1"}\nHTTP/1.1 200'
+    with RawServer(tmp_path, [VERSION, extra, VERSION]) as server:
+        api = http.open_client({"DOCKER_HOST": server.host}, 5)
+        assert api.inspect_task("t1") == {"ID": "t1"}
+        assert api.version()["ApiVersion"] == "1.41"   # not the stray bytes: a new connection
+        assert server.connections == 2
+
+
 def test_a_read_timeout_inside_a_body_is_timed_out(tmp_path):
     with RawServer(tmp_path, [VERSION, b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{"]) \
             as server:

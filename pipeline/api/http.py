@@ -183,7 +183,8 @@ class _Connection:
 class Stream:
     """A streamed response (logs, events) on a connection of its own. Iterate `frames()`
     for a multiplexed stream's payloads, `lines()` for a line stream; `shutdown()` from any
-    thread wakes a reader blocked in recv and ends its iteration quietly."""
+    thread wakes a reader blocked in recv (a close from another thread would not) and ends
+    its iteration quietly."""
 
     def __init__(self, connection, response):
         self._connection, self._response = connection, response

@@ -3,9 +3,10 @@
 Why: the swarm commands (deploy, rollback, status, remove, unlock, releases) treat every
 Engine object as a raw API document, so docker-py is only their HTTP transport, and importing
 it (requests, urllib3, charset_normalizer, idna, certifi) costs more than the rest of a
-deploy's start. This client speaks HTTP/1.1 to the Engine with `http.client` and `socket`
-(`ssl` only for TLS) and honours what `docker.DockerClient.from_env` honours for them:
-DOCKER_HOST `unix://` (default /var/run/docker.sock), `tcp://`, `http(s)://`,
+deploy's start. This client speaks HTTP/1.1 to the Engine on `socket` (the wire format is
+pipeline/api/wire.py's: `http.client` alone costs ~30 ms to import, with email and ssl; `ssl`
+is imported only for a TLS host) and honours what `docker.DockerClient.from_env` honours for
+them: DOCKER_HOST `unix://` (default /var/run/docker.sock), `tcp://`, `http(s)://`,
 DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, and the API version the engine names in GET /version
 (docker-py's version="auto"). `open_client` returns None for what it cannot do (`ssh://`):
 the caller falls back to docker-py (pipeline/api/sdk.py).
@@ -29,7 +30,6 @@ Threads: a deploy calls the engine from several threads (pipeline/background.py,
 renewal, the log follower, waits on old containers); each thread gets its own keep-alive
 connection (threading.local), and a stream gets a connection of its own.
 """
-import http.client
 import json
 import os
 import select
@@ -37,6 +37,7 @@ import socket
 import threading
 import urllib.parse
 
+from pipeline.api import wire
 from pipeline.api.calls import EngineCalls
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
@@ -156,42 +157,58 @@ def _ssl_context(tls):
     return context
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    """HTTP over a unix socket (Host: localhost, as docker-py sends)."""
+class _Connection:
+    """One connection to the engine: its socket (None until connected, and once closed)
+    and the bytes read from it (wire.Source)."""
 
-    def __init__(self, path, timeout):
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
+    def __init__(self, client):
+        self._client, self.sock, self.source = client, None, None
 
-    def connect(self):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(self.timeout)
-            sock.connect(self.path)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
+    def connect(self, timeout):
+        self.sock = self._client._socket(timeout)
+        self.source = wire.Source(self.sock.recv)
+
+    def exchange(self, method, target, headers=None, body=None):
+        """Send one request, and read the response's status and headers (wire.Response)."""
+        self.sock.sendall(wire.request_bytes(method, target, self._client.host_header,
+                                             headers, body))
+        return wire.Response(self.source, method)
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+        self.sock = self.source = None
 
 
 class Stream:
     """A streamed response (logs, events) on a connection of its own. Iterate `frames()`
     for a multiplexed stream's payloads, `lines()` for a line stream; `shutdown()` from any
-    thread wakes a reader blocked in recv (a close would wait for the reader's buffer lock)."""
+    thread wakes a reader blocked in recv (a close from another thread would not) and ends
+    its iteration quietly."""
 
     def __init__(self, connection, response):
         self._connection, self._response = connection, response
-        self.content_type = response.getheader("Content-Type", "")
+        self.content_type = response.headers.get("Content-Type", "")
+        self._shut = False
+
+    def _read(self, read, *args):
+        try:
+            return read(*args)
+        except Exception as exc:
+            if self._shut:
+                return b""   # what our own shutdown() did to the read: the end, no failure
+            _raise_transport(exc)
 
     def frames(self):
-        """The payloads of a multiplexed (non-TTY) stream, frame by frame, until it ends."""
+        """The payloads of a multiplexed (non-TTY) stream, frame by frame, until it ends
+        (a frame's 8-byte header and its payload may span chunks)."""
         while True:
-            header = self._response.read(8)
+            header = self._read(self._response.read, 8)
             if len(header) < 8:
                 return
             size = int.from_bytes(header[4:8], "big")
             if size:
-                data = self._response.read(size)
+                data = self._read(self._response.read, size)
                 if not data:
                     return
                 yield data
@@ -199,13 +216,14 @@ class Stream:
     def lines(self):
         """The lines (bytes, newline kept) of a line stream, until it ends."""
         while True:
-            line = self._response.readline()
+            line = self._read(self._response.readline)
             if not line:
                 return
             yield line
 
     def shutdown(self):
         """End the stream now, from any thread."""
+        self._shut = True
         sock = self._connection.sock
         if sock is not None:
             try:
@@ -215,7 +233,6 @@ class Stream:
 
     def close(self):
         """Release the connection (the reading thread's job)."""
-        self._response.close()
         self._connection.close()
 
     def __enter__(self):
@@ -233,6 +250,10 @@ class Client(EngineCalls):
         self._ssl = _ssl_context(tls) if tls else None
         self.base_url = ("http+docker://localhost" if kind == "unix" else
                          f"http{'s' if tls else ''}://{address[0]}:{address[1]}")
+        # What http.client sent: docker-py's "localhost" on a unix socket; host:port on tcp,
+        # the port left out when it is the scheme's default
+        self.host_header = ("localhost" if kind == "unix" else
+                            wire.host_header(*address, 443 if tls else 80))
         self._local = threading.local()
         self.api_version = version
 
@@ -242,24 +263,40 @@ class Client(EngineCalls):
         self.api_version = found["ApiVersion"]
         return found
 
-    def _new_connection(self, timeout):
+    def _socket(self, timeout):
+        """A socket connected to the engine (TLS wrapped for a TLS host), `timeout` set."""
         if self.kind == "unix":
-            return _UnixConnection(self.address, timeout)
-        if self._ssl is not None:
-            return http.client.HTTPSConnection(*self.address, timeout=timeout,
-                                               context=self._ssl)
-        return http.client.HTTPConnection(*self.address, timeout=timeout)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(timeout)
+                sock.connect(self.address)
+            except BaseException:
+                sock.close()
+                raise
+            return sock
+        sock = socket.create_connection(self.address, timeout)
+        try:
+            # As http.client does: a request is one write, and its answer should not wait
+            # for the delayed ACK of the last one
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._ssl is not None:
+                sock = self._ssl.wrap_socket(sock, server_hostname=self.address[0])
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     def _connection(self, timeout):
         """This thread's connection, connected; a new one if the engine closed it."""
         conn = getattr(self._local, "conn", None)
-        if conn is not None and conn.sock is not None and _dropped(conn.sock):
-            conn.close()   # the engine closed it while idle: reconnect, as urllib3 does
         if conn is None:
-            conn = self._local.conn = self._new_connection(timeout)
-        conn.timeout = timeout
+            conn = self._local.conn = _Connection(self)
+        elif conn.sock is not None and (conn.source.pending() or _dropped(conn.sock)):
+            # the engine closed it while idle, or sent more than its last answer: reconnect,
+            # as urllib3 does
+            conn.close()
         if conn.sock is None:
-            _opened(conn)
+            _opened(conn, timeout)
         conn.sock.settimeout(timeout)
         return conn
 
@@ -271,15 +308,16 @@ class Client(EngineCalls):
         url, headers = self._target(path, args, params, versioned), dict(headers or {})
         conn = self._connection(timeout)
         try:
-            conn.request(method, url, body=body, headers=headers)
-            response = conn.getresponse()
+            response = conn.exchange(method, url, headers, body)
             data = response.read()
         except BaseException as exc:
             conn.close()   # a request half done leaves the connection unusable
             _raise_transport(exc)
+        if response.will_close:
+            conn.close()   # Connection: close, HTTP/1.0, a body to the end: the next reconnects
         if response.status >= 400:
             raise HTTPStatusError(response.status, response.reason, self.base_url + url, data)
-        return response.status, data, response.getheader("Content-Type", "")
+        return response.status, data, response.headers.get("Content-Type", "")
 
     def _target(self, path, args, params, versioned):
         url = quote_path(path, args)
@@ -322,17 +360,16 @@ class Client(EngineCalls):
         """GET a streamed response (no read timeout) on a connection of its own: a Stream,
         the status checked (HTTPStatusError)."""
         url = self._target(path, args, params, True)
-        conn = self._new_connection(self.timeout)
+        conn = _Connection(self)
         try:
-            _opened(conn)
+            _opened(conn, self.timeout)
             conn.sock.settimeout(None)   # a quiet service prints nothing for long
-            conn.request("GET", url)
-            response = conn.getresponse()
+            response = conn.exchange("GET", url)
+            data = response.read() if response.status >= 400 else None
         except BaseException as exc:
             conn.close()
             _raise_transport(exc)
-        if response.status >= 400:
-            data = response.read()
+        if data is not None:
             conn.close()
             raise HTTPStatusError(response.status, response.reason, self.base_url + url, data)
         return Stream(conn, response)
@@ -344,11 +381,11 @@ class Client(EngineCalls):
             conn.close()
 
 
-def _opened(conn):
+def _opened(conn, timeout):
     """Connect `conn`; any failure is a ConnectionFailed (requests calls a connect timeout
     a ConnectionError too)."""
     try:
-        conn.connect()
+        conn.connect(timeout)
     except OSError as exc:
         conn.close()
         raise ConnectionFailed(exc.strerror or str(exc) or type(exc).__name__) from exc
@@ -368,7 +405,7 @@ def _raise_transport(exc):
         raise exc
     if isinstance(exc, TimeoutError):
         raise TimedOutError(f"Read timed out: {exc}") from exc
-    if isinstance(exc, (OSError, http.client.HTTPException)):
+    if isinstance(exc, (OSError, wire.ProtocolError)):
         text = (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__)
         raise ConnectionFailed(f"Connection aborted: {text}") from exc
     raise exc

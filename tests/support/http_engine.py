@@ -2,8 +2,11 @@
 Engine client (pipeline/api/http.py). Not an Engine double: it answers what each test tells
 it (`routes`: (method, path) -> handler) and records every request, with the connection it
 came on, so tests can check the bytes a client sends."""
+import contextlib
 import json
 import os
+import re
+import socket
 import socketserver
 import threading
 from dataclasses import dataclass, field
@@ -148,3 +151,74 @@ class Server:
         self._server.stop.set()
         self._server.shutdown()
         self._server.server_close()
+
+
+class RawServer:
+    """`with RawServer(tmp_path, answers) as server:` on a unix socket (server.host) answers
+    each request, on whichever connection it comes, with the next of `answers`: raw bytes
+    as they should reach the client (malformed ones included), sent as they are; then the
+    connection is closed if the answer is followed by None in the list, and left open
+    otherwise. Counts connections; records each request's head (bytes)."""
+
+    def __init__(self, directory, answers):
+        self._answers, self.heads, self.connections = list(answers), [], 0
+        self._lock = threading.Lock()
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        path = os.path.join(str(directory), "raw.sock")
+        self._listener.bind(path)
+        self._listener.listen()
+        self.host = f"unix://{path}"
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return   # closed: the test is over
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        with conn, contextlib.suppress(EOFError):
+            buffered = b""
+            while self._answers:
+                while b"\r\n\r\n" not in buffered:
+                    buffered += _received(conn)
+                head, buffered = buffered.split(b"\r\n\r\n", 1)
+                self.heads.append(head)
+                length = re.search(rb"\r\ncontent-length: *(\d+)", head, re.IGNORECASE)
+                size = int(length.group(1)) if length else 0
+                while len(buffered) < size:   # the body: read, not recorded
+                    buffered += _received(conn)
+                buffered = buffered[size:]
+                # the answer and its None taken together: the thread of another connection,
+                # answered just before, must not take this None for its own
+                with self._lock:
+                    answer = self._answers.pop(0)
+                    close = bool(self._answers) and self._answers[0] is None
+                    if close:
+                        self._answers.pop(0)
+                conn.sendall(answer)
+                if close:
+                    return
+            while True:   # nothing more to say: keep the connection until the client goes
+                _received(conn)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)   # wakes the accept (a close would not)
+        except OSError:
+            pass
+        self._listener.close()
+
+
+def _received(conn):
+    data = conn.recv(65536)
+    if not data:
+        raise EOFError   # the client hung up
+    return data

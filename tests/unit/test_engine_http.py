@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.api import engine, errors, http, logs
 from pipeline.errors import EngineError, RegistryError
-from tests.support.http_engine import Reply, Server
+from tests.support.http_engine import RawServer, Reply, Server
 from tests.support.poll import poll_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -263,6 +263,87 @@ def test_each_thread_has_its_own_connection(tmp_path):
         assert all(len(paths) == 1 for paths in by_connection.values())
 
 
+def test_connection_close_makes_the_next_request_open_a_new_connection(tmp_path):
+    routes = {("GET", "/v1.41/tasks/t1"): lambda seen: Reply(body={"ID": "t1"},
+                                                            headers={"Connection": "close"})}
+    with Server(tmp_path, routes) as server:
+        api = client(server)
+        for _ in range(3):   # no pause: the answer's header, not the closed socket, says so
+            assert api.inspect_task("t1") == {"ID": "t1"}
+        assert server.connections == 3 and [s.connection for s in server.seen] == [1, 1, 2, 3]
+
+
+VERSION = (b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 39\r\n\r\n'
+           b'{"ApiVersion": "1.41", "Version": "x"}\n')
+
+
+def test_http_1_0_interim_answers_head_and_204_through_the_client(tmp_path):
+    answers = [VERSION,
+               b'HTTP/1.0 200 OK\r\nContent-Length: 13\r\n\r\n{"ID": "t1"}\n', None,
+               b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+               b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nContent-Type: text/x\r\n\r\n",
+               b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'
+               b'4;a=b\r\n{"ID\r\n8\r\n": "t2"}\r\n0\r\nX-Trailer: 1\r\n\r\n']
+    with RawServer(tmp_path, answers) as server:
+        api = http.open_client({"DOCKER_HOST": server.host}, 5)
+        assert api.inspect_task("t1") == {"ID": "t1"}          # HTTP/1.0: then closed
+        assert api.post("/containers/{0}/start", "c1") is None  # 100 skipped, 204: no body
+        assert api.request("HEAD", "/_ping")[1:] == (b"", "text/x")
+        assert api.inspect_task("t2") == {"ID": "t2"}
+        assert server.connections == 2
+
+
+@pytest.mark.parametrize("answer, message", [
+    (b'HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{"ID": "t1"', "ended inside the body"),
+    (b"220 smtp.example ESMTP\r\n", "not an HTTP/1.x status line"),
+    (b"", "ended before the status line"),
+])
+def test_a_truncated_or_malformed_answer_is_a_lost_connection(tmp_path, answer, message):
+    with RawServer(tmp_path, [VERSION, answer, None, VERSION]) as server:
+        api = http.open_client({"DOCKER_HOST": server.host}, 5)
+        with pytest.raises(http.ConnectionFailed, match=message) as raised:
+            api.inspect_task("t1")
+        assert str(raised.value).startswith("Connection aborted: ")
+        assert isinstance(errors.translate(raised.value), errors.Unreachable)
+        assert api.version()["ApiVersion"] == "1.41"   # on a new connection
+        assert server.connections == 2
+
+
+def test_a_connection_with_bytes_after_the_answer_is_not_reused(tmp_path):
+    extra = b'HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n{"ID": "t1"}\nHTTP/1.1 200'
+    with RawServer(tmp_path, [VERSION, extra, VERSION]) as server:
+        api = http.open_client({"DOCKER_HOST": server.host}, 5)
+        assert api.inspect_task("t1") == {"ID": "t1"}
+        assert api.version()["ApiVersion"] == "1.41"   # not the stray bytes: a new connection
+        assert server.connections == 2
+
+
+def test_a_read_timeout_inside_a_body_is_timed_out(tmp_path):
+    with RawServer(tmp_path, [VERSION, b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{"]) \
+            as server:
+        api = http.open_client({"DOCKER_HOST": server.host}, 0.2)
+        with pytest.raises(http.TimedOutError, match="Read timed out"):
+            api.inspect_task("t1")
+        assert isinstance(errors.translate(http.TimedOutError("x")), errors.TimedOut)
+
+
+def test_a_stream_cut_by_the_engine_fails_and_one_shut_down_here_ends_quietly(tmp_path):
+    cut = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b'1b\r\n{"Action":"die","id":"c1"}\n\r\n')
+    with RawServer(tmp_path, [VERSION, cut, None, cut]) as server:
+        api = http.open_client({"DOCKER_HOST": server.host}, 5)
+        events = api.events(decode=True)
+        assert next(events) == {"Action": "die", "id": "c1"}
+        with pytest.raises(http.ConnectionFailed, match="ended before the chunk size"):
+            next(events)
+        stream = api.stream("/events")
+        lines = stream.lines()
+        assert next(lines) == b'{"Action":"die","id":"c1"}\n'
+        stream.shutdown()   # the server keeps the connection open: our end, not a failure
+        assert list(lines) == []
+        stream.close()
+
+
 @pytest.mark.parametrize("host, expected", [
     (None, ("unix", "/var/run/docker.sock", None)),
     ("unix://", ("unix", "/var/run/docker.sock", None)),
@@ -310,48 +391,58 @@ def test_a_docker_py_client_is_adapted_to_the_same_calls(tmp_path):
         assert engine.update_service(api, "s1", 1, {}) == ["w"]
 
 
+# Imported by http.client (~30 ms): the stdlib client speaks HTTP itself (pipeline/api/wire.py)
+# and imports ssl only for a TLS host
+LEAN = ("http.client", "email", "email.parser", "ssl")
 NO_SDK = """
 import json, sys
-from tests.support.http_engine import Reply, Server
-from tests.support.poll import poll_until
 from pipeline.cli import main
 from pipeline.console import Console
 from pipeline.context import Context
-routes = {("GET", "/v1.41/configs"): lambda seen: Reply(body=[]),
-          ("GET", "/v1.41/services/web"): lambda seen: Reply(404, {"message": "no service"})}
-with Server(sys.argv[1], routes) as server:
-    env = {"DOCKER_HOST": server.host, "SHIPWAY_REGISTRY_USER": "u",
-           "SHIPWAY_REGISTRY_PASSWORD": "p", "HOME": sys.argv[1]}
-    code = main(["status", "--service", "web"], environ=env)
-    from pipeline import registry
-    from pipeline.api import engine
-    from pipeline.stages import deploy, releases, remove, rollback, status, unlock
-    from pipeline.swarm import lock, releases as history
-    ctx = Context.from_env(env, Console())
-    api = ctx.engine()
-    found = (engine.inspect_service(api, "web"), history.history(api, "web"),
-             lock.current(api, "web"))
-    header = registry.auth_header(registry.auth_config(ctx, "127.0.0.1:5000/app"))
-    # no credentials in the environment, a per-build DOCKER_CONFIG without config.json
-    bare = Context.from_env({"DOCKER_HOST": server.host, "DOCKER_CONFIG": sys.argv[1]},
-                            Console())
-    assert registry.auth_config(bare, "127.0.0.1:5000/app") is None
+directory, host = sys.argv[1:3]
+env = {"DOCKER_HOST": host, "SHIPWAY_REGISTRY_USER": "u", "SHIPWAY_REGISTRY_PASSWORD": "p",
+       "HOME": directory}
+code = main(["status", "--service", "web"], environ=env)
+from pipeline import registry
+from pipeline.api import engine
+from pipeline.stages import deploy, releases, remove, rollback, status, unlock
+from pipeline.swarm import lock, releases as history
+ctx = Context.from_env(env, Console())
+api = ctx.engine()
+found = (engine.inspect_service(api, "web"), history.history(api, "web"),
+         lock.current(api, "web"))
+header = registry.auth_header(registry.auth_config(ctx, "127.0.0.1:5000/app"))
+# no credentials in the environment, a per-build DOCKER_CONFIG without config.json
+bare = Context.from_env({"DOCKER_HOST": host, "DOCKER_CONFIG": directory}, Console())
+assert registry.auth_config(bare, "127.0.0.1:5000/app") is None
 print(json.dumps({"code": code, "found": [f is None or f == [] for f in found],
                   "header": bool(header),
-                  "loaded": sorted(m for m in ("docker", "requests", "urllib3")
+                  "loaded": sorted(m for m in ("docker", "requests", "urllib3", *%r)
                                    if m in sys.modules)}))
-"""
+""" % (LEAN,)
 
 
 def test_the_swarm_commands_import_neither_docker_py_nor_requests(tmp_path):
-    out = subprocess.run([sys.executable, "-c", NO_SDK, str(tmp_path)], capture_output=True,
-                         text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT},
-                         timeout=60)
+    """Nor http.client, email or ssl. (The server runs here: http.server imports them.)"""
+    routes = {("GET", "/v1.41/configs"): lambda seen: Reply(body=[]),
+              ("GET", "/v1.41/services/web"): lambda seen: Reply(404, {"message": "no service"})}
+    with Server(tmp_path, routes) as server:
+        out = subprocess.run([sys.executable, "-c", NO_SDK, str(tmp_path), server.host],
+                             capture_output=True, text=True, cwd=ROOT,
+                             env={**os.environ, "PYTHONPATH": ROOT}, timeout=60)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["loaded"] == [], out.stderr
     assert result["found"] == [True, True, True] and result["header"], out.stderr
     # no such service: one line naming it, a non-zero exit
     assert result["code"] == 2 and "there is no service web" in out.stderr, out.stderr
+
+
+def test_the_client_module_imports_neither_http_client_nor_email_nor_ssl():
+    code = ("import sys\nimport pipeline.api.http\n"
+            f"print(sorted(m for m in {LEAN!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr
 
 
 def _certificates(directory):
@@ -387,13 +478,29 @@ def test_tls_with_docker_cert_path_verifies_the_engine_and_shows_the_client_cert
     context.load_cert_chain(certs / "server.pem", certs / "server-key.pem")
     context.load_verify_locations(certs / "ca.pem")
     context.verify_mode = ssl.CERT_REQUIRED          # no client certificate: no answer
-    routes = {("GET", "/v1.41/tasks/t1"): lambda seen: Reply(body={"ID": "t1"})}
+    release = threading.Event()
+
+    def stream():
+        yield b'{"Type":"container","Action":"die","id":"c1"}\n'
+        release.wait(30)
+
+    routes = {("GET", "/v1.41/tasks/t1"): lambda seen: Reply(body={"ID": "t1"}),
+              ("GET", "/v1.41/events"): lambda seen: Reply(body=stream)}
     wrap = lambda sock: context.wrap_socket(sock, server_side=True)  # noqa: E731
     with Server(routes=routes, tcp=True, wrap=wrap) as server:
         env = {"DOCKER_HOST": server.host, "DOCKER_TLS_VERIFY": "1",
                "DOCKER_CERT_PATH": str(certs)}
         api = engine.open_client(env)
         assert api.base_url.startswith("https://") and api.inspect_task("t1") == {"ID": "t1"}
+        assert server.seen[-1].headers["Host"] == server.host.rsplit("/", 1)[1]  # host:port
+        # a stream over TLS: shut down from another thread, its reader ends at once
+        events = api.events(decode=True)
+        assert next(events)["id"] == "c1"
+        done = threading.Event()
+        threading.Thread(target=lambda: (list(events), done.set()), daemon=True).start()
+        events.close()
+        assert done.wait(2)
+        release.set()
         other = tmp_path / "other"
         other.mkdir()
         _certificates(other)                          # another CA: the engine is not trusted

@@ -121,41 +121,6 @@ class EngineCalls:
     def info(self):
         return self.get("/info")
 
-    def events(self, since=None, until=None, filters=None, decode=None):
-        """GET /events, streamed: an iterable of the events (dicts with decode=True, else
-        the JSON lines as bytes) whose close() ends it from any thread, like docker-py's
-        CancellableStream. (docker-py also takes datetimes for since/until; shipway passes
-        epoch seconds.)"""
-        params = {"since": since, "until": until,
-                  "filters": convert_filters(filters) if filters else None}
-        return Events(self.stream("/events", params=params), decode)
-
-
-class Events:
-    """The events of a Stream, one JSON object per line; iterated once, like docker-py's."""
-
-    def __init__(self, stream, decode):
-        self._stream, self._decode = stream, decode
-        self._events = self._read()
-
-    def _read(self):
-        try:
-            for line in self._stream.lines():
-                if line.strip():
-                    yield json.loads(line) if self._decode else line
-        finally:
-            self._stream.close()
-
-    def __iter__(self):
-        return self._events
-
-    def __next__(self):
-        return next(self._events)
-
-    def close(self):
-        """End the stream now, from any thread (the reader closes the connection)."""
-        self._stream.shutdown()
-
 
 def demux(data):
     """The payload of a multiplexed (non-TTY) log: 8-byte frame headers removed; `data`

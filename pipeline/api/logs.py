@@ -11,64 +11,38 @@ the last lines of each task are kept here, by task id, for the forensics of the 
 import collections
 import threading
 
+from pipeline.api.follow import Follower
+
 TASK_ATTR = "com.docker.swarm.task.id="
 MAX_TASKS = 64           # tasks whose lines are kept (the oldest is dropped first)
-SINCE_SLACK = 5          # seconds before the watch started that lines are taken from
 
 
-class ServiceLogFollower:
-    """Follows a service's logs in a daemon thread; `tail(task_id)` gives a task's last lines.
+class ServiceLogFollower(Follower):
+    """Follows a service's logs (see Follower); `tail(task_id)` gives a task's last lines.
 
     Best effort: if the stream cannot be opened or breaks, the follower just knows fewer
     lines (forensics then falls back to the container and the log broker)."""
 
+    name = "shipway-service-logs"
+
     def __init__(self, api, service_id, since, lines):
-        self.api, self.service_id, self.lines = api, service_id, lines
-        self.since = int(since) - SINCE_SLACK
+        super().__init__(api, service_id, since)
+        self.lines = lines
         self._tasks = collections.OrderedDict()   # task id -> deque of its last lines
         self._lock = threading.Lock()
-        self._stream = None
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name="shipway-service-logs")
-
-    def start(self):
-        """Open the stream in the background; returns self."""
-        self._thread.start()
-        return self
 
     def tail(self, task_id):
         """The task's last lines seen so far ([] when none)."""
         with self._lock:
             return list(self._tasks.get(task_id, ()))
 
-    def close(self):
-        """Stop following: shut the connection down; the thread then ends on its own.
+    def request(self):
+        return "/services/{0}/logs", (self.service_id,), {
+            "details": 1, "follow": 1, "stdout": 1, "stderr": 1, "since": self.since}
 
-        shutdown(), not close(): the reading thread is blocked in recv() holding the
-        response's buffer lock, so closing the response from here would wait for that lock
-        for as long as the service prints nothing; a shutdown wakes the recv at once."""
-        self._closed = True
-        stream = self._stream
-        if stream is not None:
-            stream.shutdown()
-
-    def _run(self):
-        from pipeline.api import sdk
-
-        params = {"details": 1, "follow": 1, "stdout": 1, "stderr": 1, "since": self.since}
-        # Any failure ends the follow quietly, including the read error that close() causes
-        # from the other thread: this thread only ever adds evidence, it never fails a deploy.
-        try:
-            with sdk.adapted(self.api).stream("/services/{0}/logs", self.service_id,
-                                              params=params) as stream:
-                self._stream = stream
-                if self._closed:
-                    return
-                for frame in stream.frames():
-                    self._add(frame.decode("utf-8", "replace"))
-        except Exception:
-            return
+    def read(self, stream):
+        for frame in stream.frames():
+            self._add(frame.decode("utf-8", "replace"))
 
     def _add(self, text):
         for line in text.splitlines():

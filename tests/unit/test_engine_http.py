@@ -332,10 +332,10 @@ def test_a_stream_cut_by_the_engine_fails_and_one_shut_down_here_ends_quietly(tm
            b'1b\r\n{"Action":"die","id":"c1"}\n\r\n')
     with RawServer(tmp_path, [VERSION, cut, None, cut]) as server:
         api = http.open_client({"DOCKER_HOST": server.host}, 5)
-        events = api.events(decode=True)
-        assert next(events) == {"Action": "die", "id": "c1"}
+        lines = api.stream("/events").lines()
+        assert json.loads(next(lines)) == {"Action": "die", "id": "c1"}
         with pytest.raises(http.ConnectionFailed, match="ended before the chunk size"):
-            next(events)
+            next(lines)
         stream = api.stream("/events")
         lines = stream.lines()
         assert next(lines) == b'{"Action":"die","id":"c1"}\n'
@@ -494,12 +494,14 @@ def test_tls_with_docker_cert_path_verifies_the_engine_and_shows_the_client_cert
         assert api.base_url.startswith("https://") and api.inspect_task("t1") == {"ID": "t1"}
         assert server.seen[-1].headers["Host"] == server.host.rsplit("/", 1)[1]  # host:port
         # a stream over TLS: shut down from another thread, its reader ends at once
-        events = api.events(decode=True)
-        assert next(events)["id"] == "c1"
+        stream = api.stream("/events")
+        lines = stream.lines()
+        assert json.loads(next(lines))["id"] == "c1"
         done = threading.Event()
-        threading.Thread(target=lambda: (list(events), done.set()), daemon=True).start()
-        events.close()
+        threading.Thread(target=lambda: (list(lines), done.set()), daemon=True).start()
+        stream.shutdown()
         assert done.wait(2)
+        stream.close()
         release.set()
         other = tmp_path / "other"
         other.mkdir()
@@ -509,36 +511,6 @@ def test_tls_with_docker_cert_path_verifies_the_engine_and_shows_the_client_cert
         assert "certificate verify failed" in str(raised.value)
         assert str(raised.value).endswith("(check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem "
                                           "for this engine) and DOCKER_HOST)")
-
-
-def test_events_stream_as_docker_py_asks_for_them_and_close_ends_them_at_once(tmp_path):
-    release = threading.Event()
-
-    def stream():
-        yield b'{"Type":"container","Action":"die","id":"c1"}\n{"Type":"container",'
-        yield b'"Action":"die","id":"c2"}\n'
-        release.wait(30)
-
-    routes = {("GET", "/v1.41/events"): lambda seen: Reply(body=stream)}
-    with Server(tmp_path, routes) as server:
-        api = client(server)
-        events = api.events(since=100, decode=True,
-                            filters={"type": "container", "event": "die", "label": "k=v"})
-        assert [next(events)["id"], next(events)["id"]] == ["c1", "c2"]
-        filters = {"type": ["container"], "event": ["die"], "label": ["k=v"]}
-        assert server.seen[-1].target == "/v1.41/events?" + urllib.parse.urlencode(
-            {"since": 100, "filters": json.dumps(filters)})
-        seen, done = [], threading.Event()
-
-        def read():
-            seen.extend(events)
-            done.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        time.sleep(0.1)
-        events.close()
-        assert done.wait(2) and seen == []
-        release.set()
 
 
 def test_an_ssh_host_falls_back_to_docker_py_adapted(monkeypatch):
@@ -569,24 +541,35 @@ def test_a_login_from_the_docker_config_is_read_as_docker_pys_client_reads_it(tm
         is None
 
 
-def test_the_container_exits_follower_runs_on_the_stdlib_client(tmp_path):
+def test_the_container_exits_follower_asks_as_docker_py_and_close_ends_it_at_once(tmp_path):
+    """GET /events as docker-py's events() asks (since, filters as JSON lists), events split
+    across chunks, and close() from another thread ending the follow at once."""
     from pipeline.api import events as exits
 
     release = threading.Event()
 
     def stream():
-        yield b'{"Type":"container","Action":"die","id":"c-old","status":"die"}\n'
+        yield b'{"Type":"container","Action":"die","id":"c1"}\n{"Type":"container",'
+        yield b'"Action":"die","id":"c2","status":"die"}\n'
         release.wait(30)
 
     routes = {("GET", "/v1.41/info"): lambda seen: Reply(body={"Swarm": {"NodeID": "n1"}}),
               ("GET", "/v1.41/events"): lambda seen: Reply(body=stream)}
     with Server(tmp_path, routes) as server:
-        gone = threading.Event()
-        follower = exits.ContainerExits(client(server), "s1", time.time(),
-                                        lambda container: gone.set()).start()
-        assert gone.wait(5) and follower.node_id == "n1"
-        assert "label" in urllib.parse.unquote(server.seen[-1].target)
+        seen, both = [], threading.Event()
+
+        def on_exit(container):
+            seen.append(container)
+            if len(seen) == 2:
+                both.set()
+        started = time.time()
+        follower = exits.ContainerExits(client(server), "s1", started, on_exit).start()
+        assert both.wait(5) and seen == ["c1", "c2"] and follower.node_id == "n1"
+        filters = {"type": ["container"], "event": ["die"],
+                   "label": ["com.docker.swarm.service.id=s1"]}
+        assert server.seen[-1].target == "/v1.41/events?" + urllib.parse.urlencode(
+            {"since": int(started) - 5, "filters": json.dumps(filters)})
         follower.close()
-        follower._thread.join(5)
+        follower._thread.join(2)
         assert not follower._thread.is_alive() and not follower.alive
         release.set()

@@ -118,26 +118,34 @@ def test_a_release_is_alone_only_once_old_containers_stopped():
 
 
 class _Exits:
-    """An Engine events stream that yields container c-old's `die` once the test lets it."""
+    """An Engine events stream (http.Stream's shape) that gives container c-old's `die`
+    line once the test lets it."""
 
     def __init__(self, die):
         import threading
 
         self.die, self.closed = die, threading.Event()
 
-    def __iter__(self):
+    def lines(self):
         while not self.die.wait(0.01):
             if self.closed.is_set():
                 return
-        yield {"Type": "container", "Action": "die", "id": "c-old"}
+        yield b'{"Type": "container", "Action": "die", "id": "c-old"}\n'
         self.closed.wait()
 
-    def close(self):
+    def shutdown(self):
+        self.closed.set()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
         self.closed.set()
 
 
 class _Engine(_Nodes):
-    """Nodes, this engine's node id (n1) and its container events."""
+    """Nodes, this engine's node id (n1) and its container events (the generic calls'
+    `stream`, as http.Client has it)."""
 
     def __init__(self):
         super().__init__()
@@ -149,10 +157,16 @@ class _Engine(_Nodes):
     def info(self):
         return {"Swarm": {"NodeID": "n1"}}
 
-    def events(self, since=None, filters=None, decode=None):
-        self.asked.append(filters)
-        self.stream = _Exits(self.stop)
-        return self.stream
+    def post_json(self, *args, **kwargs):
+        raise AssertionError("not called")
+
+    def stream(self, path, *args, params=None):
+        import json
+
+        assert path == "/events"
+        self.asked.append(json.loads(params["filters"]))
+        self.opened = _Exits(self.stop)
+        return self.opened
 
 
 def test_an_old_container_on_this_engine_counts_as_gone_the_moment_it_exits():
@@ -166,8 +180,8 @@ def test_an_old_container_on_this_engine_counts_as_gone_the_moment_it_exits():
            "Status": {"State": "running", "ContainerStatus": {"ContainerID": "c-old"}}}
     assert watcher._others_remain(new + [old], "r:v2")      # still runs: its exit is followed
     assert not watcher._wake.wait(0.2)
-    assert api.asked == [{"type": "container", "event": "die",
-                          "label": "com.docker.swarm.service.id=svc"}]
+    assert api.asked == [{"type": ["container"], "event": ["die"],
+                          "label": ["com.docker.swarm.service.id=svc"]}]
     assert not watcher._exit_unseen()          # on this engine: an event will say it exited
     api.stop.set()                                            # the engine says it died
     assert watcher._wake.wait(5)                              # the loop is woken at once

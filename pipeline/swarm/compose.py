@@ -17,7 +17,6 @@ Placement and EndpointSpec, which the engine keeps (Privileges as two nulls, End
 Mode vip). Given a policy without parallelism it sends parallelism 1; the engine fills the rest
 of a given policy (failure action pause, order stop-first) whoever sends it.
 """
-import decimal
 import os
 
 from pipeline.record import record
@@ -300,6 +299,8 @@ def _deploy(deploy, put, implied):
         resources = deploy.get("resources", {}).get(kind, {})
         where = ("TaskTemplate", "Resources", field)
         if "cpus" in resources:
+            import decimal  # exact nano-CPUs; imported only for a service that sets cpus
+
             put(where + ("NanoCPUs",), int(decimal.Decimal(resources["cpus"]) * 10 ** 9))
         if "memory" in resources:
             put(where + ("MemoryBytes",), resources["memory"])

@@ -1,8 +1,11 @@
 """The environment read in one place, and the per-run context every stage receives."""
 import os
+import threading
 
 from pipeline.errors import UsageError
 from pipeline.record import field, record
+
+_ENGINE_LOCK = threading.Lock()
 
 # Environment variables shipway reads, in one table (name -> what it is for).
 ENVIRONMENT = {
@@ -178,8 +181,10 @@ class Context:
         if self._engine is None:
             from pipeline.api.engine import open_client
 
-            opening, self._opening = self._opening, None
-            self._engine = opening.result() if opening else open_client(self.environ)
+            with _ENGINE_LOCK:   # a deploy's first callers are two threads (engine_soon)
+                if self._engine is None:
+                    opening = self._opening
+                    self._engine = opening.result() if opening else open_client(self.environ)
         return self._engine
 
     def engine_soon(self):

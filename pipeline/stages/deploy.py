@@ -6,8 +6,6 @@ from pipeline.api.engine import engine_errors, resolve_digest
 from pipeline.background import Background
 from pipeline.errors import EXIT_USAGE, CatalogError, ShipwayError, UsageError
 from pipeline.stages import common
-from pipeline.swarm import apply as swarm_apply
-from pipeline.swarm import releases
 
 # shipway's own run options; the other flags set stack-file keys (flag_keys).
 OVERRIDES = [("timeout", "deploy.timeout"), ("with_registry_auth", "deploy.with_registry_auth"),
@@ -147,15 +145,20 @@ def run(ctx, args):
     for warning in settings.get("warnings", []):
         ctx.console.event(f"warning: {warning}")
     repo, tag, digest = image_to_deploy(ctx, args, settings)
+    auth = registry.auth_config(ctx, repo)
+    # The registry is asked for the tag's digest as soon as the tag is known: while the
+    # flags are checked, the rest of the deploy is imported, the lock is taken and the
+    # service and its networks are read. Its answer is awaited only after the flags were
+    # checked (bad input is still the first thing said), before any wait for a busy lock
+    # (before_wait) and before anything is made (desired_service).
+    resolving = None if digest else Background(
+        lambda: resolve_digest(ctx.engine(), f"{repo}:{tag}", auth))
     service = service_keys(settings, args)
     api = ctx.engine()
-    auth = registry.auth_config(ctx, repo)
-    # The registry is asked for the tag's digest while the lock is taken and the service and
-    # its networks are read: all wait on the engine. A bad tag still fails before any wait
-    # for a busy lock (before_wait), and before anything is made (desired_service).
-    resolving = None if digest else Background(resolve_digest, api, f"{repo}:{tag}", auth)
     header = registry.auth_header(auth) if settings["deploy"]["with_registry_auth"] else None
-    from pipeline.swarm import canary  # analysis (deploy.analysis) and deploy markers
+    # Imported once the registry was asked (20 ms here): canary for analysis and markers.
+    from pipeline.swarm import apply as swarm_apply
+    from pipeline.swarm import canary, releases
 
     mark = canary.marker(settings, ctx.environ, ctx.build, ctx.console.event)
     with engine_errors(f"deploy of {settings['name']}"):
@@ -251,6 +254,7 @@ def desired_service(ctx, args, api, settings, service, image):
     service and its networks are read first, and nothing is made before it answered (a tag
     the registry does not know changes nothing)."""
     from pipeline.api import engine
+    from pipeline.swarm import apply as swarm_apply
     from pipeline.swarm import compose, compose_defs
     from pipeline.swarm import plan as planner
     from pipeline.swarm.spec import CREATE_DEFAULTS, digest_of

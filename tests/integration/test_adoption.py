@@ -641,6 +641,10 @@ def test_a_job_service_is_refused_before_anything_changes(shipway, releases, doc
         "replicated-job", "--replicas", "1", "--restart-condition", "none",
         "--with-registry-auth", releases["crash"])
     try:
+        # its task ended (failed, exit 3): no container of it can start after the cleanup
+        wait_for(lambda: [t for t in api.tasks(filters={"service": name})
+                          if t["Status"]["State"] in ("failed", "complete")],
+                 timeout=60, poll=0.2, what=f"the task of job {name} to end")
         before = api.inspect_service(name)["Version"]["Index"]
         proc = shipway("deploy", "--service", name, "--image", releases["v2"], check=2)
         assert "replicated-job" in proc.stderr and "docker service update" in proc.stderr

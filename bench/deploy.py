@@ -33,10 +33,12 @@ ROLLBACK = {"parallelism": 1, "delay": "1s", "order": "start-first",
             "failure_action": "pause", "monitor": "3s", "max_failure_ratio": 0}
 
 
-def catalog_text(name, repo, update=UPDATE, rollback=ROLLBACK, replicas=REPLICAS):
+def catalog_text(name, repo, update=UPDATE, rollback=ROLLBACK, replicas=REPLICAS,
+                 keep_releases=None):
     def flow(mapping):
         return "{" + ", ".join(f"{k}: {v}" for k, v in mapping.items()) + "}"
 
+    keep = f"\n      keep_releases: {keep_releases}" if keep_releases else ""
     return f"""version: 1
 services:
   {name}:
@@ -47,7 +49,7 @@ services:
     deploy:
       replicas: {replicas}
       timeout: 120s
-      with_registry_auth: true
+      with_registry_auth: true{keep}
       update_config: {flow(update)}
       rollback_config: {flow(rollback)}
 """
@@ -56,7 +58,7 @@ services:
 class Fixture:
     """A service of the example image with tags a and b pushed; removed on exit."""
 
-    def __init__(self, env, prefix, update=UPDATE, rollback=ROLLBACK):
+    def __init__(self, env, prefix, update=UPDATE, rollback=ROLLBACK, keep_releases=None):
         import docker
 
         self.env = env
@@ -65,7 +67,8 @@ class Fixture:
         self.tmp = tempfile.mkdtemp(prefix=f"{prefix}-")
         self.catalog = os.path.join(self.tmp, "catalog.yml")
         with open(self.catalog, "w", encoding="utf-8") as handle:
-            handle.write(catalog_text(self.name, self.repo, update, rollback))
+            handle.write(catalog_text(self.name, self.repo, update, rollback,
+                                      keep_releases=keep_releases))
         self.ship_env = {**env, "SHIPWAY_STATE_DIR": os.path.join(self.tmp, "state"),
                                 "SHIPWAY_CACHE_DIR": os.path.join(self.tmp, "cache"),
                          "BUILD_NUMBER": "1", "JOB_NAME": "bench"}

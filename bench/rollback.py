@@ -38,7 +38,9 @@ def main():
     env = _lib.lab_env()
     rollback_config = ROLLBACK if args.configs == "same" else EXAMPLE_ROLLBACK
     with _lib.installed(args.install), \
-            Fixture(env, "bench-rollback", UPDATE, rollback_config) as fx:
+            Fixture(env, "bench-rollback", UPDATE, rollback_config,
+                    # every pair records two releases of B: release A must not be pruned
+                    keep_releases=max(10, 2 * args.pairs + 4)) as fx:
         _lib.log(f"service {fx.name}: release A, then B, with shipway")
         fx.shipway("deploy", "--image", f"{fx.repo}:a")
         fx.shipway("deploy", "--image", f"{fx.repo}:b")

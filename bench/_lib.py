@@ -130,24 +130,25 @@ def run(cmd, env, *, timeout=300, cwd=None, check=True, input=None):
     return seconds, done
 
 
-_SHIPWAY = [sys.executable, "-m", "pipeline"]   # installed() may replace it
-_PYTHON = [sys.executable]                       # the interpreter of the timed shipway
+_VENV = [None]   # the venv of installed("venv") while its block runs; None: this checkout
 
 
 def shipway(*args):
     """argv of shipway: by default this checkout's `python -m pipeline` (the console script's
     code); inside installed("venv"), the console script of a venv that has it installed."""
-    return [*_SHIPWAY, *args]
+    if _VENV[0]:
+        return [os.path.join(_VENV[0], "bin", "shipway"), *args]
+    return [sys.executable, "-m", "pipeline", *args]
 
 
 def python():
     """The interpreter that runs the timed shipway (for a floor: `python -c pass`)."""
-    return _PYTHON[0]
+    return os.path.join(_VENV[0], "bin", "python") if _VENV[0] else sys.executable
 
 
 def from_checkout():
     """True unless inside installed("venv"): shipway runs from this checkout."""
-    return _PYTHON[0] == sys.executable
+    return _VENV[0] is None
 
 
 def add_install_argument(p):
@@ -165,12 +166,10 @@ def installed(mode):
     removed afterwards. Why: every Python start runs the .pth files of its site-packages,
     and this machine's base Python has two a user's install would not: the editable
     install's finder and the sandbox's certifi hook (40-50 ms of every start here)."""
-    global _SHIPWAY
     if mode != "venv":
         yield
         return
     directory = tempfile.mkdtemp(prefix="bench-venv-")
-    saved = _SHIPWAY
     try:
         log(f"installing shipway into a venv ({directory}): pip install {ROOT}")
         subprocess.run([sys.executable, "-m", "venv", directory], check=True, timeout=300)
@@ -178,12 +177,10 @@ def installed(mode):
                         "--disable-pip-version-check", ROOT], check=True, timeout=900,
                        capture_output=True)
         os.environ.pop("PYTHONPATH", None)   # would put the checkout before the venv
-        _SHIPWAY = [os.path.join(directory, "bin", "shipway")]
-        _PYTHON[0] = os.path.join(directory, "bin", "python")
+        _VENV[0] = directory
         yield
     finally:
-        _SHIPWAY = saved
-        _PYTHON[0] = sys.executable
+        _VENV[0] = None
         shutil.rmtree(directory, ignore_errors=True)
 
 

@@ -105,11 +105,12 @@ def main(argv=None, environ=None, console=None):
             build_parser().print_help(console.err)
             return EXIT_USAGE
         console.timestamps = args.timestamps
-        # Imported only once a stage runs: `--help` never needs it.
-        from pipeline.context import Context
-
         module = importlib.import_module(STAGES[args.stage][0])
-        ctx = ctx or Context.from_env(environ, console)
+        if ctx is None:
+            # Imported only once a stage runs: `--help` never needs it.
+            from pipeline.context import Context
+
+            ctx = Context.from_env(environ, console)
         code = module.run(ctx, args)
         return 0 if code is None else code
     except ShipwayError as exc:

@@ -257,7 +257,7 @@ def desired_service(ctx, args, api, settings, service, image):
     from pipeline.swarm import apply as swarm_apply
     from pipeline.swarm import compose, compose_defs
     from pipeline.swarm import plan as planner
-    from pipeline.swarm.spec import CREATE_DEFAULTS, digest_of
+    from pipeline.swarm.spec import CREATE_DEFAULTS, digest_of, image_of
 
     name = settings["name"]
     definitions = settings["definitions"]
@@ -322,9 +322,8 @@ def desired_service(ctx, args, api, settings, service, image):
     if catalog_source:
         defaults.update(CREATE_DEFAULTS)
     fields = conversion.fields
-    running = (current or {}).get("Spec", {}).get("TaskTemplate", {}).get("ContainerSpec", {})
     if current is not None and platforms and PLATFORMS not in fields and \
-            digest_of(running.get("Image") or "") != digest_of(pinned):
+            digest_of(image_of(current["Spec"])) != digest_of(pinned):
         # What `docker service update --image` does (the client library, resolving the
         # image): a new image's platforms, as the registry lists them, so that swarm puts
         # its tasks only on nodes it runs on. The same platforms are no change, and the

@@ -111,4 +111,4 @@ def tag_image(api, image_id, repo, tags):
     """Add the remaining tags to the built image (an engine that refuses one: EngineError)."""
     for tag in tags:
         with engine.engine_errors(f"tagging {image_id} as {repo}:{tag}"):
-            engine.call(api.tag, image_id, repo, tag)
+            api.tag(image_id, repo, tag)

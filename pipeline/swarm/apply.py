@@ -184,11 +184,12 @@ def deploy(api, desired, build, registry_auth, report, dry_run=False, steps=None
         given = read.pop("first", None)
         if given is not None:
             current, past = given
-            existing = past() if current else []
+            existing = past()
         else:
             current = engine.inspect_service(api, name)
-            existing = history.history(api, name) if current else []
-        # The running release's record says which fields the catalog set last time.
+            existing = history.history(api, name)
+        # The history outlives a `docker service rm` (a service made anew numbers on from its
+        # newest record); the running release's record says which fields the catalog set last.
         read["history"] = existing
         running = history.running_release(existing, current["Spec"]) if current else None
         plan = planner.plan_deploy(name, current, fields, defaults=desired.defaults,

@@ -12,6 +12,7 @@ from pipeline.record import field, record
 from pipeline.swarm import plan as planner
 from pipeline.swarm import releases as history
 from pipeline.swarm import spec as specs
+from pipeline.swarm.expect import Expectation, Follow
 from pipeline.swarm.watch import Outcome, Watcher, serving
 
 OUT_OF_SEQUENCE_ATTEMPTS = 5
@@ -232,9 +233,11 @@ def deploy(api, desired, build, registry_auth, report, dry_run=False, steps=None
     since = None if plan.since == "never" else plan.since
     judged = plan.action == "create" or (plan.action == "update" and plan.wait == "update")
     if steps is not None and judged:   # a new task template: judged by analysis
-        result.outcome = steps.wait(watcher, image, plan.wait, desired.timeout, since)
+        result.outcome = steps.wait(watcher, Expectation(image, Follow(plan.wait), since),
+                                    desired.timeout)
     else:
-        result.outcome = watcher.wait(image, plan.wait, desired.timeout, since)
+        result.outcome = watcher.wait(Expectation(image, Follow(plan.wait), since),
+                                      desired.timeout)
     if result.outcome.ok:
         ours = release_id if plan.action in ("create", "update") else None
         result.release = remember(api, name, desired.keep_releases, report, result.outcome,
@@ -344,7 +347,8 @@ def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, 
         report(f"service {name} already runs release #{target.seq}")
         result.action = "unchanged"
         if not dry_run:
-            result.outcome = Watcher(api, name, report).wait(target.image, "tasks", timeout)
+            result.outcome = Watcher(api, name, report).wait(
+                Expectation(target.image, Follow.TASKS), timeout)
         return result
     if dry_run:
         result.plan = [f"roll back service {name} to release #{target.seq} "
@@ -363,7 +367,8 @@ def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, 
         return (fresh.get("UpdateStatus") or {}).get("StartedAt")
 
     since = _retry_out_of_sequence(attempt, report)
-    result.outcome = Watcher(api, name, report).wait(target.image, "update", timeout, since)
+    result.outcome = Watcher(api, name, report).wait(
+        Expectation(target.image, Follow.UPDATE, since), timeout)
     return result
 
 
@@ -400,7 +405,7 @@ def _restore_before_shipway(api, name, current, before, running, build, registry
 
     since = _retry_out_of_sequence(attempt, report)
     watcher = Watcher(api, name, report)
-    result.outcome = watcher.wait(to_image, "update", timeout, since)
+    result.outcome = watcher.wait(Expectation(to_image, Follow.UPDATE, since), timeout)
     if result.outcome.ok and watcher.service is not None:
         result.release = history.record(api, name, watcher.service["Spec"],
                                         managed=(), seq=max(0, running.seq - 1))
@@ -431,7 +436,8 @@ def _swarm_rollback(api, name, registry_auth, report, dry_run, timeout, current)
 
     result, since = _retry_out_of_sequence(attempt, report)
     if not dry_run:
-        result.outcome = Watcher(api, name, report).wait(result.image, "rollback", timeout, since)
+        result.outcome = Watcher(api, name, report).wait(
+            Expectation(result.image, Follow.ROLLBACK, since), timeout)
     return result
 
 

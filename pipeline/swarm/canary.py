@@ -19,6 +19,7 @@ import time
 from pipeline.analysis import Failed
 from pipeline.api import engine
 from pipeline.swarm import releases as history
+from pipeline.swarm.expect import Expectation, Follow
 from pipeline.swarm.spec import image_of, task_image
 from pipeline.swarm.watch import POLL_SECONDS, Outcome, serving
 from pipeline.units import to_nanos
@@ -86,13 +87,14 @@ class Steps:
         return canary_spec(spec, self.batch, hold)
 
     # --- the steps ---------------------------------------------------------------------
-    def wait(self, watcher, image, mode, timeout, since=None):
+    def wait(self, watcher, expectation, timeout):
         """Roll out in steps and judge; the Outcome of the whole deploy (after a failed
         check: not ok, naming the check, after the release before was restored)."""
+        image, since = expectation.image, expectation.since
         # `timeout` bounds each convergence (the first batch, the rest, a rollback), as it
         # bounds the one of a plain deploy; the windows come on top.
         if self.batch is None:
-            outcome = watcher.wait(image, mode, timeout, since)
+            outcome = watcher.wait(expectation, timeout)
             if not outcome.ok:
                 return outcome
             windows = [("canary", self.config.canary), ("bake", self.config.bake)]
@@ -107,7 +109,7 @@ class Steps:
         if isinstance(first_started, Outcome):
             # swarm rolled the first batch back by itself meanwhile, or someone else changed
             # the service: the watcher names which
-            return watcher.wait(image, "update", 5.0, since)
+            return watcher.wait(Expectation(image, Follow.UPDATE, since), 5.0)
         self.report("analysis: canary passed; updating the rest")
         # The bake window starts once every task runs the release healthy, not when swarm
         # says `completed`: swarm's monitor period runs during the window, and its verdict
@@ -117,7 +119,8 @@ class Steps:
             failed = self._window("bake", self.config.bake, image, timeout)
             if failed is not None:
                 return self._restore(failed, image, timeout)
-            outcome = watcher.wait(image, "update", timeout, first_started)
+            outcome = watcher.wait(Expectation(image, Follow.UPDATE, first_started),
+                                     timeout)
             if outcome.ok:
                 outcome.reason += "; analysis passed"
                 return outcome
@@ -177,7 +180,7 @@ class Steps:
         """The watcher's account (within `seconds`) of an update that did not get there: it
         names a pause, a rollback by swarm, another change, the task's error; None if it
         got there after all. A timeout is named as the deploy's own."""
-        outcome = watcher.wait(image, "update", seconds, since)
+        outcome = watcher.wait(Expectation(image, Follow.UPDATE, since), seconds)
         if outcome.ok:
             return None
         outcome.reason = outcome.reason.replace(f"timed out after {seconds:.0f}s",
@@ -255,8 +258,8 @@ class Steps:
             return (service.get("UpdateStatus") or {}).get("StartedAt")
 
         since = _retry_out_of_sequence(attempt, self.report)
-        return Watcher(self.api, self.name, self.report).wait(image_of(self.before), "update",
-                                                              timeout, since)
+        return Watcher(self.api, self.name, self.report).wait(
+            Expectation(image_of(self.before), Follow.UPDATE, since), timeout)
 
     def _tasks(self):
         service = engine.inspect_service(self.api, self.name)

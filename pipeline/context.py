@@ -186,8 +186,8 @@ class Context:
         return self.docker().api
 
     def docker(self):
-        """docker-py's DockerClient (build, image and push use its higher-level calls),
-        connected on first use; safe from two threads (a deploy's first callers are)."""
+        """docker-py's DockerClient (`from_env` reads the variables above), connected on
+        first use; safe from two threads (a deploy's first callers are)."""
         with self._connecting:
             if self._docker is None:
                 self._docker = engine.connect(self.environ)

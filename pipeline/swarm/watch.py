@@ -189,11 +189,14 @@ class Watcher:
         self._exits = None                # events.ContainerExits, once an old task remains
         self._old = ()                    # the old tasks that still run or are wanted
 
-    def wait(self, expect_image, mode, timeout, since=None):
-        """See `_wait`; a failed outcome carries the failed tasks' forensics, and their
-        digest goes to the console."""
+    def wait(self, expectation, timeout):
+        """Wait until the service meets `expectation` (an expect.Expectation), fails, or
+        `timeout` seconds pass (see `_wait`); a failed outcome carries the failed tasks'
+        forensics, and their digest goes to the console."""
+        expect_image = expectation.image
         try:
-            outcome = self._wait(expect_image, mode, timeout, since)
+            outcome = self._wait(expect_image, expectation.follow.value, timeout,
+                                 expectation.since)
             if not outcome.ok:
                 self._sweep(expect_image)
                 outcome.forensics = self._forensics.records()

@@ -11,6 +11,7 @@ class Follow(enum.Enum):
     TASKS = "tasks"          # by the tasks alone: a create, a scale, a label-only change
     UPDATE = "update"        # swarm's rolling update of the task template (UpdateStatus)
     ROLLBACK = "rollback"    # swarm's own rollback to PreviousSpec (`rollback=previous`)
+    JOB = "job"              # a job service's run: every task it needs completed (exit 0)
 
 
 @dataclass(frozen=True)

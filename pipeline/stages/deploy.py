@@ -137,7 +137,6 @@ def service_keys(settings, args):
 
 
 def run(ctx, args):
-    ctx.engine_soon()   # main() has usually started it already
     settings = common.settings(args, OVERRIDES)
     for warning in settings.get("warnings", []):
         ctx.console.event(f"warning: {warning}")

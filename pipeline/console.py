@@ -33,7 +33,7 @@ class Console:
         self.secrets = ()
 
     def _masked(self, text):
-        from pipeline.swarm.forensics import redact
+        from pipeline.context import redact
 
         return redact(text, self.secrets)
 

@@ -112,19 +112,19 @@ class Watcher:
         service is gone; None while the engine does not answer."""
         try:
             snap = self._read(expect)
-        except engine.NotFoundError:
-            image = self._last.running_image if self._last else ""
-            return Outcome(False, "the service was removed while shipway waited for it",
-                           running_image=image or "nothing")
         except engine.EngineCallError as exc:
             if not engine.is_transient(exc):
-                raise engine.api_error(exc, "cannot follow the service") from None
+                raise
             # A restarting engine: first no socket, then a swarm without a leader. Both pass.
             if not self._disconnected:
                 self.report(f"lost the connection to the Docker Engine ({engine.short(exc)}); "
                             "still waiting for it")
             self._disconnected = engine.short(exc)
             return None
+        if snap is None:
+            image = self._last.running_image if self._last else ""
+            return Outcome(False, "the service was removed while shipway waited for it",
+                           running_image=image or "nothing")
         if self._disconnected:
             self.report("reconnected to the Docker Engine")
             self._disconnected = ""
@@ -136,9 +136,12 @@ class Watcher:
         return verdict
 
     def _read(self, expect):
-        """The Snapshot of this moment (engine errors of the service's own reads pass up)."""
-        service = engine.call(self.api.inspect_service, self.service_id)
-        tasks = engine.call(self.api.tasks, filters={"service": self.service_id})
+        """The Snapshot of this moment, None when the service is gone (engine errors of the
+        service's own reads pass up)."""
+        service = engine.inspect_service(self.api, self.service_id)
+        if service is None:
+            return None
+        tasks = engine.list_tasks(self.api, self.service_id)
         read_at = time.time()
         self.service = service
         if not self._follow_started:
@@ -180,18 +183,22 @@ class Watcher:
     def _inspect_task(self, task_id):
         """{"ID", "Status", "Health"} of a task the update names; None when unreadable."""
         try:
-            status = engine.call(self.api.inspect_task, task_id)["Status"]
-        except (engine.Refused, engine.Unreachable):
+            task = engine.inspect_task(self.api, task_id)
+        except engine.EngineCallError:
+            return None   # the named task's error is a detail of the failure line
+        if task is None:
             return None
+        status = task["Status"]
         return {"ID": task_id, "Status": status, "Health": self._container_health(status)}
 
     def _down_nodes(self):
         """{node id: hostname} of the nodes swarm does not see ready; {} when it cannot say."""
         try:
-            return {n["ID"]: n["Description"]["Hostname"] for n in self.api.nodes()
-                    if n["Status"]["State"] != "ready"}
-        except engine.quiet_errors():
-            return {}
+            nodes = engine.nodes(self.api)
+        except engine.EngineCallError:
+            return {}   # only sharpens a timeout's line: unknown is "none down"
+        return {n["ID"]: n["Description"]["Hostname"] for n in nodes
+                if n["Status"]["State"] != "ready"}
 
     def _names(self, tasks):
         return {t["NodeID"]: self._node_name(t["NodeID"]) for t in tasks if t.get("NodeID")}
@@ -199,9 +206,9 @@ class Watcher:
     def _node_name(self, node_id):
         if node_id and node_id not in self._nodes:
             try:
-                node = engine.call(self.api.inspect_node, node_id)
+                node = engine.inspect_node(self.api, node_id)
                 self._nodes[node_id] = node["Description"]["Hostname"]
-            except (engine.Refused, engine.Unreachable, KeyError):
+            except (engine.EngineCallError, KeyError, TypeError):
                 self._nodes[node_id] = node_id[:12]  # a node name is decoration, not a failure
         return self._nodes.get(node_id, "-")
 

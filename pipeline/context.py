@@ -72,21 +72,6 @@ def secret_values(environ):
     return values
 
 
-def redacted(data, secrets):
-    """`data` (JSON-ready: dicts, lists, strings) with every secret value in it, as
-    secret_values() gives them, replaced by ***: for records written to files, which the
-    console's masking does not see."""
-    from pipeline.swarm.forensics import redact
-
-    if isinstance(data, str):
-        return redact(data, secrets)
-    if isinstance(data, dict):
-        return {key: redacted(value, secrets) for key, value in data.items()}
-    if isinstance(data, list):
-        return [redacted(value, secrets) for value in data]
-    return data
-
-
 @record(frozen=True)
 class BuildInfo:
     """What the CI system says about this build (empty strings outside Jenkins)."""

@@ -204,7 +204,8 @@ def run(ctx, args):
         record["analysis"] = steps.record()
     if mark is not None:
         mark("deployed" if result.outcome.ok else "failed", pinned, result.release)
-    from pipeline.context import redacted, secret_values
+    from pipeline.context import secret_values
+    from pipeline.redaction import redacted
 
     # A plan's env values may hold a secret shipway knows: not in the file the job archives.
     record = redacted(record, secret_values(ctx.environ))

@@ -9,29 +9,24 @@ Engine API when it is on this engine; a task on another node is read through the
 log broker (GET /tasks/{id}/logs, what the service logs endpoint uses), the only way to reach
 it from a manager.
 
-Everything collected passes through `redact`: the secrets shipway knows (its registry
+Everything collected passes through `redaction.redacted`: the secrets shipway knows (its registry
 password and Jenkins token, from the variables pipeline.context names) never reach the
 console, the --json record or the state file.
 """
+import os
+
 from pipeline.api import engine
+from pipeline.context import secret_values
+from pipeline.redaction import redacted
 from pipeline.swarm.spec import PENDING_STATES, task_image, task_slot
 
 LOG_LINES = 50
 HEALTH_ENTRIES = 3          # the last probe runs kept (docker keeps 5)
 OUTPUT_CHARS = 300          # of each probe's output
 DIGEST_LOG_LINES = 5        # of each task's log, in the console digest
-MASK = "***"
 MAX_SLOTS = 5               # failed slots examined per wait (a crash loop makes dozens of tasks)
 SWEEP_SECONDS = 3.0         # after a failure, how long the release's tasks are still followed
 SWEEP_POLL = 0.25
-
-
-def redact(text, secrets):
-    """`text` with every secret value (4 characters or more) replaced by ***."""
-    for secret in secrets:
-        if secret and len(secret) >= 4 and secret in text:
-            text = text.replace(secret, MASK)
-    return text
 
 
 def health_log(health):
@@ -74,7 +69,7 @@ def collect(api, task, node_name, secrets, followed=None):
         logs = engine.task_log_tail(api, task["ID"], LOG_LINES)
         if logs is not None:
             record["logs"], record["logs_from"] = logs, "task logs (swarm log broker)"
-    return _redacted(record, secrets)
+    return redacted(record, secrets)
 
 
 class Collector:
@@ -100,10 +95,6 @@ class Collector:
             return
         self._seen.add(task["ID"])
         if self.secrets is None:
-            import os
-
-            from pipeline.context import secret_values
-
             self.secrets = secret_values(os.environ)
         record = collect(self.api, task, self._node_name(task.get("NodeID")), self.secrets,
                          self.followed)
@@ -127,7 +118,7 @@ class Collector:
         node ships a task's output a little after swarm hears that the task failed)."""
         for record in self._by_slot.values():
             if not record["logs"] and _take_followed(record, self.followed):
-                record["logs"] = _redacted(record["logs"], self.secrets or ())
+                record["logs"] = redacted(record["logs"], self.secrets or ())
 
 
 def _take_followed(record, followed):
@@ -150,16 +141,6 @@ def pending_forensics(task, image, by_slot):
     # running its process and health checks, which may take a while: not waited for.
     return (state in PENDING_STATES and state != "starting") or (
         state == "running" and held is not None)
-
-
-def _redacted(value, secrets):
-    if isinstance(value, str):
-        return redact(value, secrets)
-    if isinstance(value, list):
-        return [_redacted(v, secrets) for v in value]
-    if isinstance(value, dict):
-        return {k: _redacted(v, secrets) for k, v in value.items()}
-    return value
 
 
 def digest(records):

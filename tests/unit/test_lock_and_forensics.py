@@ -7,6 +7,7 @@ import time
 from pipeline.console import Console
 from pipeline.context import BuildInfo, secret_values
 from pipeline.errors import NothingToRollBack
+from pipeline.redaction import redacted
 from pipeline.swarm import forensics, lock
 from pipeline.swarm.releases import Release, choice
 from pipeline.swarm.watch import LeaderClock, health_failed, others_remain, replaced_by
@@ -102,8 +103,8 @@ def test_others_remain_counts_tasks_on_down_nodes_as_gone():
 
 
 def test_redaction_and_digest():
-    record = forensics._redacted({"logs": ["pw=s3cret!", "fine"], "error": "s3cret!"},
-                                 ["s3cret!", "ab"])
+    record = redacted({"logs": ["pw=s3cret!", "fine"], "error": "s3cret!"},
+                      ["s3cret!", "ab"])
     assert record == {"logs": ["pw=***", "fine"], "error": "***"}
     lines = forensics.digest([{"task": "t" * 25, "slot": 1, "node": "vm", "state": "failed",
                                "exit_code": 3, "error": "task: non-zero exit (3)",

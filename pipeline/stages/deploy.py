@@ -127,7 +127,7 @@ def service_keys(settings, args):
     """The catalog's stack-file keys with the flags' over them: maps merge key by key (env,
     labels, update policy), lists replace (networks, ports)."""
     from pipeline import catalog
-    from pipeline.swarm import compose_defs, compose_keys
+    from pipeline.catalog import compose_defs, compose_keys
 
     def fail(key, message):
         raise UsageError(f"deploy flag for {key}: {message}", hint="see shipway deploy --help")
@@ -255,8 +255,9 @@ def desired_service(ctx, args, api, settings, service, image):
     service and its networks are read first, and nothing is made before it answered (a tag
     the registry does not know changes nothing)."""
     from pipeline.api import engine
+    from pipeline.catalog import compose_defs
     from pipeline.swarm import apply as swarm_apply
-    from pipeline.swarm import compose, compose_defs
+    from pipeline.swarm import compose
     from pipeline.swarm import plan as planner
     from pipeline.swarm.spec import CREATE_DEFAULTS, digest_of, image_of
 

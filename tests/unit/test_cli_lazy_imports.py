@@ -16,16 +16,3 @@ def test_help_imports_no_heavy_library():
                          check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
-
-def test_the_swarm_commands_modules_import_no_dataclasses_and_no_yaml():
-    """deploy, rollback, status and what they run on: records from pipeline/record.py, not
-    dataclasses (20-30 ms of a start); PyYAML only when a catalog must be parsed."""
-    modules = ["pipeline.stages.deploy", "pipeline.stages.rollback", "pipeline.stages.status",
-               "pipeline.swarm.apply", "pipeline.swarm.canary", "pipeline.swarm.watch",
-               "pipeline.swarm.releases", "pipeline.swarm.compose", "pipeline.context",
-               "pipeline.catalog", "pipeline.analysis", "pipeline.doccache"]
-    code = (f"import importlib, sys\nfor m in {modules!r}:\n    importlib.import_module(m)\n"
-            "print(sorted(m for m in ('dataclasses', 'yaml', 'inspect') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})
-    assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr

@@ -68,6 +68,7 @@ class Evaluation:
     reason: str = ""
 
     def summary(self):
+        """The evaluation for the --json record (its time to the millisecond)."""
         out = asdict(self)
         out["at"] = round(self.at, 3)
         return out

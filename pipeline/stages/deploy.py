@@ -1,11 +1,19 @@
 """`shipway deploy`: create or update the swarm service on a pinned digest, wait until healthy."""
+import argparse
 import re
 
-from pipeline import imageref, registry, state
+from pipeline import catalog, imageref, registry, state
+from pipeline.api import engine
 from pipeline.api.engine import engine_errors, resolve_digest
-from pipeline.background import Background
+from pipeline.catalog import compose_defs, compose_keys
+from pipeline.context import secret_values
 from pipeline.errors import EXIT_USAGE, CatalogError, ShipwayError, UsageError
+from pipeline.redaction import redacted
 from pipeline.stages import common
+from pipeline.swarm import apply as swarm_apply
+from pipeline.swarm import canary, compose, releases
+from pipeline.swarm import plan as planner
+from pipeline.swarm.spec import CREATE_DEFAULTS, digest_of, image_of
 
 # shipway's own run options; the other flags set stack-file keys (flag_keys).
 OVERRIDES = [("timeout", "deploy.timeout"), ("with_registry_auth", "deploy.with_registry_auth"),
@@ -16,8 +24,6 @@ _PUBLISH = re.compile(r"^(\d{1,5}):(\d{1,5})(?:/(tcp|udp|sctp))?$")
 
 def publish(text):
     """argparse type for PUBLISHED:TARGET[/PROTO] (always host mode)."""
-    import argparse
-
     match = _PUBLISH.match(text)
     if not match:
         raise argparse.ArgumentTypeError(f"{text!r} is not PUBLISHED:TARGET[/tcp|udp]")
@@ -26,8 +32,6 @@ def publish(text):
 
 
 def _ratio(text):
-    import argparse
-
     try:
         value = float(text)
     except ValueError:
@@ -126,9 +130,6 @@ def flag_keys(args):
 def service_keys(settings, args):
     """The catalog's stack-file keys with the flags' over them: maps merge key by key (env,
     labels, update policy), lists replace (networks, ports)."""
-    from pipeline import catalog
-    from pipeline.catalog import compose_defs, compose_keys
-
     def fail(key, message):
         raise UsageError(f"deploy flag for {key}: {message}", hint="see shipway deploy --help")
 
@@ -146,20 +147,9 @@ def run(ctx, args):
         ctx.console.event(f"warning: {warning}")
     repo, tag, digest = image_to_deploy(ctx, args, settings)
     auth = registry.auth_config(ctx, repo)
-    # The registry is asked for the tag's digest as soon as the tag is known: while the
-    # flags are checked, the rest of the deploy is imported, the lock is taken and the
-    # service and its networks are read. Its answer is awaited only after the flags were
-    # checked (bad input is still the first thing said), before any wait for a busy lock
-    # (before_wait) and before anything is made (desired_service).
-    resolving = None if digest else Background(
-        lambda: resolve_digest(ctx.engine(), f"{repo}:{tag}", auth))
-    service = service_keys(settings, args)
+    service = service_keys(settings, args)   # bad input is the first thing said
     api = ctx.engine()
     header = registry.auth_header(auth) if settings["deploy"]["with_registry_auth"] else None
-    # Imported once the registry was asked (20 ms here): canary for analysis and markers.
-    from pipeline.swarm import apply as swarm_apply
-    from pipeline.swarm import canary, releases
-
     mark = canary.marker(settings, ctx.environ, ctx.build, ctx.console.event)
     with engine_errors(f"deploy of {settings['name']}"):
         # The preflight (Prometheus answers, every query parses): before the lock, before
@@ -167,23 +157,19 @@ def run(ctx, args):
         steps = canary.prepare(api, settings, ctx.environ, header, ctx.console.event, mark)
     pinned = None
     try:
+        with engine_errors(f"deploy of {settings['name']}"):
+            # A tag the registry does not know changes nothing (and waits for no lock).
+            found, platforms = ((digest, None) if digest else
+                                resolve_digest(api, f"{repo}:{tag}", auth))
         with engine_errors(f"deploy of {settings['name']}"), \
-                common.locked(ctx, api, settings, "deploy", args,
-                              before_wait=resolving.result if resolving else None):
-            def image():
-                """The pinned image and its platforms, once the registry has answered."""
-                found, platforms = (resolving.result() if resolving is not None
-                                    else (digest, None))
-                return imageref.pinned(repo, tag, found), platforms
-
-            # Under the lock: the secrets and configs it makes, the write, the wait. The
-            # release history is read meanwhile; the first attempt uses the service read here.
-            past = Background(releases.history, api, settings["name"])
-            desired = desired_service(ctx, args, api, settings, service, image)
+                common.locked(ctx, api, settings, "deploy", args):
+            desired = desired_service(ctx, args, api, settings, service,
+                                      lambda: (imageref.pinned(repo, tag, found), platforms))
             pinned = desired.image
-            result = swarm_apply.deploy(api, desired, ctx.build, header, ctx.console.event,
-                                        dry_run=args.dry_run, steps=steps,
-                                        first=(desired.current, past.result))
+            result = swarm_apply.deploy(
+                api, desired, ctx.build, header, ctx.console.event, dry_run=args.dry_run,
+                steps=steps, first=(desired.current,
+                                    lambda: releases.history(api, settings["name"])))
     except ShipwayError as exc:
         # A deploy that ended in an error (the engine refused, the lock stayed held, the
         # connection broke) failed too: the dashboards get its marker, as for a failed wait.
@@ -204,9 +190,6 @@ def run(ctx, args):
         record["analysis"] = steps.record()
     if mark is not None:
         mark("deployed" if result.outcome.ok else "failed", pinned, result.release)
-    from pipeline.context import secret_values
-    from pipeline.redaction import redacted
-
     # A plan's env values may hold a secret shipway knows: not in the file the job archives.
     record = redacted(record, secret_values(ctx.environ))
     state.save(ctx.state_dir(args.state_dir), settings["name"], "deploy", record)
@@ -254,13 +237,6 @@ def desired_service(ctx, args, api, settings, service, image):
     `image()` gives (the pinned image, its platforms): it may wait for the registry, so the
     service and its networks are read first, and nothing is made before it answered (a tag
     the registry does not know changes nothing)."""
-    from pipeline.api import engine
-    from pipeline.catalog import compose_defs
-    from pipeline.swarm import apply as swarm_apply
-    from pipeline.swarm import compose
-    from pipeline.swarm import plan as planner
-    from pipeline.swarm.spec import CREATE_DEFAULTS, digest_of, image_of
-
     name = settings["name"]
     definitions = settings["definitions"]
     # Relative env_file and bind paths are relative to the catalog (common.settings).

@@ -1,9 +1,10 @@
 """`shipway rollback`: put the service back on its previous spec and wait until healthy."""
 from pipeline import imageref, registry
-from pipeline.api.engine import engine_errors
+from pipeline.api.engine import engine_errors, inspect_service
 from pipeline.stages import common
 from pipeline.stages.deploy import add_rollout_arguments
 from pipeline.swarm import apply as swarm_apply
+from pipeline.swarm import canary
 from pipeline.swarm.spec import image_of
 
 
@@ -29,8 +30,6 @@ def run(ctx, args):
             for line in result.plan:
                 ctx.console.result(line)
         return 0
-    from pipeline.swarm import canary
-
     mark = canary.marker(settings, ctx.environ, ctx.build, ctx.console.event)
     if mark is not None and result.action != "unchanged":
         mark("rollback" if result.outcome.ok else "rollback-failed", result.image, result.release)
@@ -47,8 +46,6 @@ def run(ctx, args):
 
 
 def _rollback(ctx, args, api, settings):
-    from pipeline.api.engine import inspect_service
-
     header = None
     current = inspect_service(api, settings["name"])  # read once, handed on
     current_image = image_of(current["Spec"]) if current else None

@@ -14,13 +14,19 @@ Swarm's own failure action during "the rest" would roll back to the spec before 
 write, i.e. the canary's, with the new image: so a failed rest is restored here too.
 """
 import copy
+import dataclasses
 import time
 
+from pipeline import analysis
 from pipeline.analysis import Failed
 from pipeline.api import engine
+from pipeline.swarm import apply, execute
+from pipeline.swarm import plan as planner
 from pipeline.swarm import releases as history
+from pipeline.swarm.expect import Expectation, Follow
 from pipeline.swarm.spec import image_of, task_image
-from pipeline.swarm.watch import POLL_SECONDS, Outcome, serving
+from pipeline.swarm.watch import POLL_SECONDS, Outcome, Watcher, serving
+from pipeline.swarm.writes import UpdateService
 from pipeline.units import to_nanos
 
 SWARM_GAVE_UP = ("paused", "rollback_started", "rollback_completed", "rollback_paused")
@@ -47,9 +53,30 @@ def canary_spec(spec, batch, hold_seconds):
     return out
 
 
+def first_write(plan, config, timeout):
+    """The plan of an update judged by analysis (pure): when it takes several steps, its
+    write carries the canary's UpdateConfig (the first batch, then a hold longer than the
+    canary window), and the plan says how it differs from the spec (`plan.canary`); swarm
+    gets the user's own UpdateConfig again once the canary passed (Steps.wait)."""
+    batch = first_batch(plan.spec)
+    if batch is None:
+        return plan
+    held = canary_spec(plan.spec, batch, config.canary + 2 * timeout + 60)
+    write = plan.writes[0]
+    note = (f"analysis: updating a first batch of {batch}, then a {config.canary:g}s canary "
+            "window before the rest")
+    changes = [planner.Change(("UpdateConfig", key), planner.get(plan.spec, ("UpdateConfig", key)),
+                              held["UpdateConfig"][key]) for key in ("Parallelism", "Delay")
+               if planner.normal(planner.get(plan.spec, ("UpdateConfig", key)))
+               != planner.normal(held["UpdateConfig"][key])]
+    return dataclasses.replace(plan, writes=[dataclasses.replace(
+        write, spec=held, doing=f"{note}\n{write.doing}")] + plan.writes[1:],
+        canary=changes, batch=batch)
+
+
 class Steps:
-    """The deploy's analysis: `apply.deploy` writes `first(current, spec)` instead of `spec`
-    and calls `wait(...)` instead of `watcher.wait(...)`.
+    """The deploy's analysis: `apply.deploy` plans the first write with `first_write`, calls
+    `start(...)` once it is written and `wait(...)` instead of `watcher.wait(...)`.
 
     judge: an analysis.Judge. marker(result, image, release): a deploy marker, or None.
     """
@@ -69,30 +96,30 @@ class Steps:
         self.previous = None      # the recorded release it ran, if any
         self.rolled_back = None   # apply.Result of the automatic rollback
 
-    def first(self, current_spec, spec):
-        """The spec to write first (the canary's when the update takes several steps)."""
-        self.before = copy.deepcopy(current_spec) if current_spec else None
-        if current_spec:
-            self.previous = history.running_release(history.history(self.api, self.name),
-                                                    current_spec)
-        self.user_update = copy.deepcopy(spec.get("UpdateConfig") or {})
-        self.batch = first_batch(spec) if current_spec else None
-        if self.batch is None:
-            return spec
-        timeout = self.settings["deploy"]["timeout"]
-        hold = self.config.canary + 2 * timeout + 60
-        self.report(f"analysis: updating a first batch of {self.batch}, then a "
-                    f"{self.config.canary:g}s canary window before the rest")
-        return canary_spec(spec, self.batch, hold)
+    def start(self, current, releases, plan):
+        """Keep what the steps after the first write need: the spec before (None: a
+        create), the release it was, the user's UpdateConfig, the first batch."""
+        if current is None:
+            return
+        self.before = copy.deepcopy(current["Spec"])
+        self.previous = history.running_release(releases, current["Spec"])
+        self.user_update = copy.deepcopy((plan.spec or current["Spec"]).get("UpdateConfig")
+                                         or {})
+        self.batch = plan.batch
+
+    def first(self, plan, timeout):
+        """The plan with its first write as the analysis makes it (first_write)."""
+        return first_write(plan, self.config, timeout)
 
     # --- the steps ---------------------------------------------------------------------
-    def wait(self, watcher, image, mode, timeout, since=None):
+    def wait(self, watcher, expectation, timeout):
         """Roll out in steps and judge; the Outcome of the whole deploy (after a failed
         check: not ok, naming the check, after the release before was restored)."""
+        image, since = expectation.image, expectation.since
         # `timeout` bounds each convergence (the first batch, the rest, a rollback), as it
         # bounds the one of a plain deploy; the windows come on top.
         if self.batch is None:
-            outcome = watcher.wait(image, mode, timeout, since)
+            outcome = watcher.wait(expectation, timeout)
             if not outcome.ok:
                 return outcome
             windows = [("canary", self.config.canary), ("bake", self.config.bake)]
@@ -107,7 +134,7 @@ class Steps:
         if isinstance(first_started, Outcome):
             # swarm rolled the first batch back by itself meanwhile, or someone else changed
             # the service: the watcher names which
-            return watcher.wait(image, "update", 5.0, since)
+            return watcher.wait(Expectation(image, Follow.UPDATE, since), 5.0)
         self.report("analysis: canary passed; updating the rest")
         # The bake window starts once every task runs the release healthy, not when swarm
         # says `completed`: swarm's monitor period runs during the window, and its verdict
@@ -117,7 +144,8 @@ class Steps:
             failed = self._window("bake", self.config.bake, image, timeout)
             if failed is not None:
                 return self._restore(failed, image, timeout)
-            outcome = watcher.wait(image, "update", timeout, first_started)
+            outcome = watcher.wait(Expectation(image, Follow.UPDATE, first_started),
+                                     timeout)
             if outcome.ok:
                 outcome.reason += "; analysis passed"
                 return outcome
@@ -177,7 +205,7 @@ class Steps:
         """The watcher's account (within `seconds`) of an update that did not get there: it
         names a pause, a rollback by swarm, another change, the task's error; None if it
         got there after all. A timeout is named as the deploy's own."""
-        outcome = watcher.wait(image, "update", seconds, since)
+        outcome = watcher.wait(Expectation(image, Follow.UPDATE, since), seconds)
         if outcome.ok:
             return None
         outcome.reason = outcome.reason.replace(f"timed out after {seconds:.0f}s",
@@ -188,20 +216,19 @@ class Steps:
         """Write the spec again with the user's UpdateConfig; the first update's StartedAt
         (what the watcher must not take for the new one), or an Outcome when another change
         replaced ours meanwhile."""
-        from pipeline.swarm.apply import _retry_out_of_sequence
-
-        def attempt():
+        def step():
             service = engine.inspect_service(self.api, self.name)
             if service is None or image_of(service["Spec"]) != image:
                 return Outcome(False, "another change to the service replaced this one",
                                running_image=image_of((service or {}).get("Spec")) or "nothing")
             spec = copy.deepcopy(service["Spec"])
             spec["UpdateConfig"] = copy.deepcopy(self.user_update)
-            engine.update_service(self.api, service["ID"], service["Version"]["Index"], spec,
-                                  self.registry_auth)
+            execute.carry_out(self.api, [UpdateService(service["ID"],
+                                                       service["Version"]["Index"], spec)],
+                              self.registry_auth, self.report)
             return (service.get("UpdateStatus") or {}).get("StartedAt")
 
-        return _retry_out_of_sequence(attempt, self.report)
+        return execute.retried(step, self.report)
 
     # --- going back --------------------------------------------------------------------
     def _restore(self, failed, image, timeout):
@@ -214,8 +241,6 @@ class Steps:
 
     def _go_back(self, why, image, timeout, last=None):
         """Restore the release before; the deploy's Outcome: not ok, why, and what runs."""
-        from pipeline.swarm import apply
-
         self.report(f"analysis failed: {why}; rolling back")
         if self.before is None:
             tasks = self._tasks()
@@ -245,18 +270,16 @@ class Steps:
 
     def _write_before(self, timeout):
         """No recorded release: write back the spec the service had (as swarm's rollback)."""
-        from pipeline.swarm.apply import _retry_out_of_sequence
-        from pipeline.swarm.watch import Watcher
-
-        def attempt():
+        def step():
             service = engine.inspect_service(self.api, self.name)
-            engine.update_service(self.api, service["ID"], service["Version"]["Index"],
-                                  self.before, self.registry_auth)
+            execute.carry_out(self.api, [UpdateService(service["ID"],
+                                                       service["Version"]["Index"], self.before)],
+                              self.registry_auth, self.report)
             return (service.get("UpdateStatus") or {}).get("StartedAt")
 
-        since = _retry_out_of_sequence(attempt, self.report)
-        return Watcher(self.api, self.name, self.report).wait(image_of(self.before), "update",
-                                                              timeout, since)
+        since = execute.retried(step, self.report)
+        return Watcher(self.api, self.name, self.report).wait(
+            Expectation(image_of(self.before), Follow.UPDATE, since), timeout)
 
     def _tasks(self):
         service = engine.inspect_service(self.api, self.name)
@@ -276,12 +299,12 @@ def prepare(api, settings, environ, registry_auth, report, marker=None):
     """The Steps of a deploy of `settings`, or None when it has no analysis. The preflight
     runs here, before anything changes: Prometheus answers, every query parses and returns at
     most one series (else one UsageError naming the check)."""
-    from pipeline import analysis
-
     config = analysis.config(settings)
     if config is None:
         return None
-    from pipeline import prometheus  # urllib.request: not on the start of a plain deploy
+    # Imported here until the Engine client is docker-py's (issue 17): urllib.request brings
+    # http.client and ssl, which tests/unit/test_engine_http.py keeps off the swarm commands.
+    from pipeline import prometheus
 
     client = prometheus.Client(config.prometheus, environ)
     report(f"analysis: {len(config.checks)} check{'s' if len(config.checks) != 1 else ''} "
@@ -295,12 +318,10 @@ def prepare(api, settings, environ, registry_auth, report, marker=None):
 def marker(settings, environ, build, report):
     """mark(result, image, release) pushing a deploy marker, or None with no Pushgateway set
     (analysis.pushgateway or SHIPWAY_PUSHGATEWAY). `release`: a Release, "#N" or ""."""
-    from pipeline import analysis
-
     url = analysis.pushgateway(settings, environ)
     if not url:
         return None
-    from pipeline import prometheus
+    from pipeline import prometheus  # see prepare()
 
     def mark(result, image, release=""):
         if hasattr(release, "seq"):

@@ -8,14 +8,20 @@ used only when it creates the service. A field an earlier deploy set from the ca
 catalog no longer sets goes back to the engine's default (it is removed from the spec), as
 kubectl's last-applied does; the release record keeps the list of those fields (`managed`).
 
-`apply.deploy` carries a plan out; everything it decides is decided here, so it is tested from
-JSON fixtures of real specs (tests/fixtures/deploy).
+A plan is typed: its `action`, the writes to make in order (pipeline/swarm/writes.py, carried
+out by pipeline/swarm/execute.py) and what to wait for after them (an expect.Expectation, or
+`Paused`: swarm paused this very spec earlier). `apply.deploy` carries a plan out; everything it
+decides is decided here, so it is tested from JSON fixtures of real specs (tests/fixtures/deploy).
 """
 import copy
+import enum
+from dataclasses import dataclass, field
+from typing import Optional, Union
 
 from pipeline.errors import UsageError
-from pipeline.record import field, record
+from pipeline.swarm.expect import Expectation, Follow
 from pipeline.swarm.spec import DEPLOY_LABELS, LABEL_PREFIX, VOLATILE_LABELS
+from pipeline.swarm.writes import CreateService, UpdateService
 
 IN_FLIGHT = ("updating", "rollback_started")
 IMAGE = ("TaskTemplate", "ContainerSpec", "Image")
@@ -31,7 +37,7 @@ DURATION_KEYS = ("Delay", "Monitor", "StopGracePeriod", "Interval", "Timeout", "
 ENV = ("TaskTemplate", "ContainerSpec", "Env")
 
 
-@record
+@dataclass(frozen=True)
 class Change:
     """One field that a deploy changes: `new` is None where it goes back to the default."""
 
@@ -49,20 +55,63 @@ class Change:
                f"{_show(self.path, self.new) if self.new is not None else '(default)'}"
 
 
-@record
-class Plan:
-    """What a deploy writes and how it then waits."""
+class Action(enum.Enum):
+    """What a deploy does to the service."""
 
-    action: str                  # create | update | unchanged
-    spec: dict = None            # the document to write (None: nothing to write)
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class Paused:
+    """Nothing to write and nothing to wait for: swarm paused an update to this very spec
+    earlier (`message`: what it said then)."""
+
+    message: str = ""
+
+
+@dataclass
+class Plan:
+    """What a deploy writes, in order, and what it then waits for."""
+
+    action: Action
+    spec: Optional[dict] = None  # the service document to write (None: nothing to write)
     changes: list = field(default_factory=list)
-    wait: str = "tasks"          # tasks | update | paused: how apply judges the outcome
-    since: object = None         # UpdateStatus.StartedAt before the write ("never": no write)
+    writes: list = field(default_factory=list)   # writes.* in the order they are made
+    expect: Union[Expectation, Paused, None] = None
     managed: list = field(default_factory=list)   # fields the catalog sets, for the record
+    # A rollout judged by analysis in steps (canary.first_write): the first batch, and how
+    # the first write differs from `spec` (the second writes `spec` as it is).
+    batch: Optional[int] = None
+    canary: list = field(default_factory=list)
 
     def summary(self):
         """JSON-ready plan for `--dry-run --json`."""
-        return {"action": self.action, "changes": [c.summary() for c in self.changes]}
+        out = {"action": self.action.value, "changes": [c.summary() for c in self.changes]}
+        if self.batch is not None:
+            out["first_write"] = {"first_batch": self.batch,
+                                  "changes": [c.summary() for c in self.canary]}
+        return out
+
+    def lines(self, name, image):
+        """The console lines of a dry run: every write, field by field."""
+        verb = {Action.CREATE: f"create service {name} with {image}:",
+                Action.UPDATE: f"update service {name}:"}.get(self.action,
+                                                              f"service {name}: no change")
+        lines = [verb] + ["  " + c.line() for c in self.changes]
+        if self.batch is not None:
+            lines += [f"analysis: written first with a first batch of {self.batch} and a hold "
+                      "for the canary window, then as above:"]
+            lines += ["  " + c.line() for c in self.canary]
+        return lines
+
+    @property
+    def new_template(self):
+        """True when the writes start tasks of a new template (a create, or an update swarm
+        rolls out): what a deploy's analysis judges."""
+        return self.action is Action.CREATE or (
+            self.action is Action.UPDATE and self.expect.follow is Follow.UPDATE)
 
 
 def path_text(path):
@@ -242,7 +291,9 @@ def plan_deploy(name, current, fields, *, defaults=None, managed=None, last_mana
                         and p not in fields and normal(get(spec, p)) is not None
                         and not any(len(q) > len(p) and q[:len(p)] == p for q in paths)})
         changes = [Change(p, None, v) for p, v in sorted(written.items())]
-        return Plan("create", spec, changes, "tasks", None, kept)
+        write = CreateService(spec, doing=f"creating service {name} with {fields.get(IMAGE)}")
+        return Plan(Action.CREATE, spec, changes, [write],
+                    Expectation(fields.get(IMAGE), Follow.TASKS), kept)
     have = current["Spec"]
     if ENV in fields and same_environment(get(have, ENV), fields[ENV]):
         fields = {**fields, ENV: get(have, ENV)}   # the same environment: kept as it is
@@ -261,14 +312,25 @@ def plan_deploy(name, current, fields, *, defaults=None, managed=None, last_mana
     changes += [Change(p, get(have, p), get(spec, p)) for p in cleared
                 if normal(get(have, p)) != normal(get(spec, p))]
     check_mode(name, current, mode_of(spec))   # e.g. `deploy.mode: global` no longer set
+    return _update_or_not(name, current, spec, changes, fields.get(IMAGE), kept)
+
+
+def _update_or_not(name, current, spec, changes, image, kept):
+    """The plan of a service that exists: an update at the version read, or no write (and
+    then a wait for an update in flight, or for the tasks; nothing after a pause)."""
     status = current.get("UpdateStatus") or {}
     state = status.get("State")
     if not changes:
-        wait = "paused" if state == "paused" else "update" if state in IN_FLIGHT else "tasks"
-        return Plan("unchanged", None, [], wait, "never", kept)
+        if state == "paused":
+            return Plan(Action.UNCHANGED, None, [], [], Paused(status.get("Message", "")), kept)
+        follow = Follow.UPDATE if state in IN_FLIGHT else Follow.TASKS
+        return Plan(Action.UNCHANGED, None, [], [], Expectation(image, follow), kept)
     template = any(c.path[0] == "TaskTemplate" for c in changes)
-    return Plan("update", spec, changes, "update" if template else "tasks",
-                status.get("StartedAt"), kept)
+    doing = f"updating service {name}: " + "; ".join(c.line() for c in changes)
+    write = UpdateService(current["ID"], current["Version"]["Index"], spec, doing=doing)
+    follow = Follow.UPDATE if template else Follow.TASKS
+    return Plan(Action.UPDATE, spec, changes, [write],
+                Expectation(image, follow, status.get("StartedAt")), kept)
 
 
 def label_fields(labels):

@@ -95,3 +95,38 @@ def test_history_is_bounded_and_removed_with_the_service(shipway, deployer, rele
     assert not docker_client.services.list(filters={"name": service_name})
     assert not docker_client.api.configs(
         filters={"label": f"shipway.release.service={service_name}"})
+
+
+def test_a_service_removed_by_hand_numbers_its_next_release_on(shipway, deployer, releases,
+                                                              service_name, docker_client):
+    """`docker service rm` leaves the history: the service created again records its
+    release after the newest record (5 records: as many numbers as a deploy tries)."""
+    for build in "12345":
+        deployer("v1", build)   # a new build number: a new release, no new tasks
+    docker_client.services.get(service_name).remove()
+    again = deployer("v2", "6")
+    assert "release #6 recorded" in again.stderr + again.stdout
+    listed = shipway.json("releases", *deployer.args)
+    assert [(r["seq"], r["running"]) for r in listed] == \
+        [(6, True), (5, False), (4, False), (3, False), (2, False), (1, False)]
+    assert listed[0]["digest"] == digest(releases["v2"]) and listed[0]["build_number"] == "6"
+
+
+def test_release_records_removed_by_hand(shipway, deployer, releases, service_name,
+                                         docker_client):
+    """With the records gone, the running spec names a release no record has: a rollback
+    goes to swarm's previous spec, and the next deploy records its release as #1."""
+    deployer("v1", "1")
+    deployer("v2", "2")
+    for config in docker_client.api.configs(
+            filters={"label": f"shipway.release.service={service_name}"}):
+        docker_client.api.remove_config(config["ID"])
+    assert shipway.json("releases", *deployer.args) == []
+    back = shipway.json("rollback", *deployer.args)
+    assert back["image"] == releases["v1"] and back["release"] is None
+    assert running_digests(docker_client, service_name) == [digest(releases["v1"])] * 2
+    deployer("v3", "3")
+    listed = shipway.json("releases", *deployer.args)
+    assert [(r["seq"], r["running"], r["build_number"]) for r in listed] == [(1, True, "3")]
+    labels = docker_client.api.inspect_service(service_name)["Spec"]["Labels"]
+    assert labels["shipway.release"] == listed[0]["id"]

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HEAVY = ("docker", "requests", "jenkins", "jinja2", "yaml", "tenacity", "dataclasses")
+HEAVY = ("docker", "requests", "jenkins", "jinja2", "yaml", "tenacity")
 
 
 def test_help_imports_no_heavy_library():

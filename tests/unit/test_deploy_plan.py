@@ -20,6 +20,9 @@ from pipeline.swarm import compose
 from pipeline.swarm import plan as planner
 from pipeline.swarm import releases as history
 from pipeline.swarm import spec as specs
+from pipeline.swarm.expect import Expectation, Follow
+from pipeline.swarm.plan import Action, Paused
+from pipeline.swarm.writes import CreateService, UpdateService
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "deploy")
 NEW = "127.0.0.1:5000/fixture/hello:3@sha256:" + "c" * 64
@@ -48,7 +51,13 @@ def without_shipway_labels(spec):
 def test_an_image_change_keeps_every_field_of_a_cli_made_service():
     current = fixture("cli-service.json")
     plan = planner.plan_deploy("fx-web", current, deploy_fields(), managed=None)
-    assert plan.action == "update" and plan.wait == "update"
+    assert plan.action is Action.UPDATE
+    assert plan.expect == Expectation(NEW, Follow.UPDATE, current["UpdateStatus"]["StartedAt"]
+                                      if current.get("UpdateStatus") else None)
+    [write] = plan.writes   # one compare-and-swap write, at the version read
+    assert write == UpdateService(current["ID"], current["Version"]["Index"], plan.spec,
+                                  doing=write.doing)
+    assert write.doing.startswith("updating service fx-web: Labels[shipway.digest]: ")
     assert [planner.path_text(c.path) for c in plan.changes] == [
         "Labels[shipway.digest]", "Labels[shipway.image]", "TaskTemplate.ContainerSpec.Image"]
     assert without_shipway_labels(plan.spec) == without_shipway_labels(current["Spec"])
@@ -110,12 +119,15 @@ def test_the_same_release_again_is_unchanged():
     current["Spec"]["Labels"]["shipway.release"] = "older"
     current["Spec"]["Labels"]["shipway.deployed-at"] = "2020-01-01T00:00:00Z"
     plan = planner.plan_deploy("fx-web", current, fields, managed=None)
-    assert plan.action == "unchanged" and plan.spec is None and plan.since == "never"
-    assert plan.wait == "tasks"
+    assert plan.action is Action.UNCHANGED and plan.spec is None and plan.writes == []
+    assert plan.expect == Expectation(image, Follow.TASKS)   # no write: no status of its own
     current["UpdateStatus"]["State"] = "paused"
-    assert planner.plan_deploy("fx-web", current, fields).wait == "paused"
+    current["UpdateStatus"]["Message"] = "update paused due to failure"
+    assert planner.plan_deploy("fx-web", current, fields).expect == \
+        Paused("update paused due to failure")
     current["UpdateStatus"]["State"] = "updating"
-    assert planner.plan_deploy("fx-web", current, fields).wait == "update"
+    assert planner.plan_deploy("fx-web", current, fields).expect == \
+        Expectation(image, Follow.UPDATE)
 
 
 def test_a_stale_deploy_label_goes_and_label_only_changes_wait_on_tasks():
@@ -128,14 +140,15 @@ def test_a_stale_deploy_label_goes_and_label_only_changes_wait_on_tasks():
     assert [(planner.path_text(c.path), c.new) for c in plan.changes] == [
         ("Labels[shipway.commit]", None)]
     assert "shipway.commit" not in plan.spec["Labels"]
-    assert plan.wait == "tasks"       # no task changes: swarm starts no update
+    assert plan.expect.follow is Follow.TASKS      # no task changes: swarm starts no update
 
 
 def test_create_uses_the_defaults_under_what_was_asked():
     fields = deploy_fields(extra={("Mode", "Global"): {}, ENV: ["A=1"]})
     plan = planner.plan_deploy("new-svc", None, fields, defaults=specs.CREATE_DEFAULTS,
                                managed=[("Mode", "Global"), ENV])
-    assert plan.action == "create" and plan.wait == "tasks"
+    assert plan.action is Action.CREATE and plan.expect == Expectation(NEW, Follow.TASKS)
+    assert plan.writes == [CreateService(plan.spec, doing=f"creating service new-svc with {NEW}")]
     assert plan.spec["Name"] == "new-svc"
     assert plan.spec["Mode"] == {"Global": {}}            # no Replicas mixed in
     assert plan.spec["UpdateConfig"]["Order"] == "start-first"
@@ -309,7 +322,7 @@ def test_env_in_another_order_is_no_change(have, want, same):
                            extra={ENV: want})
     fields.update({p: planner.get(current["Spec"], p) for p in fields if p[0] == "Labels"})
     plan = planner.plan_deploy("fx-web", current, fields, managed=None)
-    assert (plan.action == "unchanged") is same, [c.line() for c in plan.changes]
+    assert (plan.action is Action.UNCHANGED) is same, [c.line() for c in plan.changes]
     if not same:
         assert plan.spec["TaskTemplate"]["ContainerSpec"]["Env"] == want
 
@@ -319,5 +332,5 @@ def test_a_deploy_that_changes_the_image_keeps_the_order_of_an_equal_env():
     current["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"] = ["B=2", "A=1"]
     plan = planner.plan_deploy("fx-web", current, deploy_fields(extra={ENV: ["A=1", "B=2"]}),
                                managed=None)
-    assert plan.action == "update" and ENV not in [c.path for c in plan.changes]
+    assert plan.action is Action.UPDATE and ENV not in [c.path for c in plan.changes]
     assert plan.spec["TaskTemplate"]["ContainerSpec"]["Env"] == ["B=2", "A=1"]

@@ -1,12 +1,23 @@
-"""When an update is settled before swarm says `completed`: the leader clock and the window."""
-from pipeline.swarm.watch import (
+"""When an update is settled before swarm says `completed`: the leader clock and the window;
+when the old tasks are gone."""
+import json
+import threading
+
+from pipeline.swarm.expect import Expectation, Follow
+from pipeline.swarm.judge import Memory, Snapshot, Status, judge, needs
+from pipeline.swarm.replicas import (
     DEFAULT_MONITOR,
     SETTLE_MARGIN,
     LeaderClock,
+    desired_count,
     monitor_seconds,
+    replica_slots,
+    serving,
     settled_at,
 )
+from pipeline.swarm.watch import Watcher
 from pipeline.units import parse_timestamp
+from tests.support.poll import poll_until
 
 T0 = "2026-11-29T15:00:00.000000000Z"
 BASE = parse_timestamp(T0)
@@ -77,8 +88,6 @@ def _task(image, state="running", desired="running"):
 
 
 def test_serving_names_what_the_running_tasks_run():
-    from pipeline.swarm.watch import serving
-
     assert serving([_task("r:v1"), _task("r:v1"), _task("r:v2", "starting")]) == "r:v1"
     assert serving([_task("r:v1"), _task("r:v2"), _task("r:v2"),
                     _task("r:v3", "running", "shutdown")]) == "r:v2 on 2 tasks and r:v1 on 1 task"
@@ -101,20 +110,38 @@ def _on(node, image, state="running", desired="running"):
     return {**_task(image, state, desired), "NodeID": node}
 
 
-def test_a_release_is_alone_only_once_old_containers_stopped():
-    from pipeline.swarm.watch import Watcher, replica_slots
+def _service(replicas):
+    return {"ID": "svc", "Spec": {"Mode": {"Replicated": {"Replicas": replicas}},
+                                  "TaskTemplate": {"ContainerSpec": {"Image": "r:v2"}}}}
 
-    watcher = Watcher(_Nodes(down={"n2"}), "svc", report=lambda line: None)
-    new = [{**_on("n1", "r:v2"), "Slot": 1}, {**_on("n1", "r:v2"), "Slot": 1},
-           {**_on("n1", "r:v2"), "Slot": 2}]
+
+def test_a_release_is_alone_only_once_old_containers_stopped():
+    expect = Expectation("r:v2", Follow.TASKS)
+    new = [{**_on("n1", "r:v2"), "ID": "a", "Slot": 1},
+           {**_on("n1", "r:v2"), "ID": "b", "Slot": 1},
+           {**_on("n1", "r:v2"), "ID": "c", "Slot": 2}]
     assert len(replica_slots(new, "r:v2")) == 2          # two tasks of slot 1 count once
-    assert not watcher._others_remain(new, "r:v2")
+
+    def verdict(tasks, down=None, stopped=frozenset()):
+        snap = Snapshot(_service(2), tasks, 0.0, down=down, stopped=stopped)
+        return judge(expect, snap, Memory()).status
+
+    assert verdict(new) is Status.CONVERGED
     # start-first: the old container is told to stop but still serves
-    assert watcher._others_remain(new + [_on("n1", "r:v1", "running", "shutdown")], "r:v2")
-    assert watcher._others_remain(new + [_on("n1", "r:v1", "pending")], "r:v2")
-    assert not watcher._others_remain(new + [_on("n1", "r:v1", "shutdown", "shutdown")], "r:v2")
+    old = {**_on("n1", "r:v1", "running", "shutdown"), "ID": "d",
+           "Status": {"State": "running", "ContainerStatus": {"ContainerID": "c-old"}}}
+    assert needs(expect, _service(2), new + [old], frozenset(), Memory()).old
+    assert verdict(new + [old]) is Status.WAITING
+    assert verdict(new + [{**_on("n1", "r:v1", "pending"), "ID": "e"}]) is Status.WAITING
+    assert verdict(new + [{**_on("n1", "r:v1", "shutdown", "shutdown"), "ID": "f"}]) \
+        is Status.CONVERGED
+    # its container exited (the engine said so): gone, whatever the store says yet
+    assert not needs(expect, _service(2), new + [old], frozenset({"c-old"}), Memory()).old
+    assert verdict(new + [old], stopped=frozenset({"c-old"})) is Status.CONVERGED
     # a node swarm sees down reports nothing more: its old task is not waited for
-    assert not watcher._others_remain(new + [_on("n2", "r:v1", "running", "shutdown")], "r:v2")
+    remote = {**_on("n2", "r:v1", "running", "shutdown"), "ID": "g"}
+    assert verdict(new + [remote], down={"n2": "n2"}) is Status.CONVERGED
+    assert verdict(new + [remote], down={}) is Status.WAITING
 
 
 class _Exits:
@@ -122,8 +149,6 @@ class _Exits:
     line once the test lets it."""
 
     def __init__(self, die):
-        import threading
-
         self.die, self.closed = die, threading.Event()
 
     def lines(self):
@@ -149,8 +174,6 @@ class _Engine(_Nodes):
 
     def __init__(self):
         super().__init__()
-        import threading
-
         self.stop = threading.Event()
         self.asked = []
 
@@ -161,8 +184,6 @@ class _Engine(_Nodes):
         raise AssertionError("not called")
 
     def stream(self, path, *args, params=None):
-        import json
-
         assert path == "/events"
         self.asked.append(json.loads(params["filters"]))
         self.opened = _Exits(self.stop)
@@ -170,36 +191,24 @@ class _Engine(_Nodes):
 
 
 def test_an_old_container_on_this_engine_counts_as_gone_the_moment_it_exits():
-    from pipeline.swarm.watch import Watcher
-    from tests.support.poll import poll_until
-
     api = _Engine()
     watcher = Watcher(api, "svc", report=lambda line: None)
-    new = [{**_on("n1", "r:v2"), "Slot": 1}]
-    old = {**_on("n1", "r:v1", "running", "shutdown"),
-           "Status": {"State": "running", "ContainerStatus": {"ContainerID": "c-old"}}}
-    assert watcher._others_remain(new + [old], "r:v2")      # still runs: its exit is followed
+    watcher._follow_exits({"ID": "svc"})            # an old task remains: its exit is followed
     assert not watcher._wake.wait(0.2)
+    poll_until(lambda: api.asked, 5, "the events stream to open", interval=0.01)
     assert api.asked == [{"type": ["container"], "event": ["die"],
                           "label": ["com.docker.swarm.service.id=svc"]}]
-    assert not watcher._exit_unseen()          # on this engine: an event will say it exited
+    assert watcher._exits_node() == "n1"       # on this engine: an event will say it exited
     api.stop.set()                                            # the engine says it died
     assert watcher._wake.wait(5)                              # the loop is woken at once
-    # the store still says running; the container says otherwise
-    assert not watcher._others_remain(new + [old], "r:v2")
-    remote = {**_on("n2", "r:v1", "running", "shutdown"),
-              "Status": {"State": "running", "ContainerStatus": {"ContainerID": "c-w2"}}}
-    assert watcher._others_remain(new + [remote], "r:v2")    # on another node: the task rules
-    assert watcher._exit_unseen()                             # so the loop polls for it
+    assert watcher._stopped == {"c-old"}   # the store still says running; the engine not
     watcher._exits.close()
     poll_until(lambda: not watcher._exits.alive, 5, "the closed stream's thread to end",
                interval=0.01)
-    assert watcher._exit_unseen()
+    assert watcher._exits_node() is None       # the stream ended: old tasks are polled for
 
 
 def test_desired_count_of_replicated_and_global_services():
-    from pipeline.swarm.watch import desired_count
-
     assert desired_count({"Mode": {"Replicated": {"Replicas": 3}}}, []) == 3
     assert desired_count({"Mode": {"Replicated": {}}}, []) == 0
     live = [{"NodeID": "a"}, {"NodeID": "b"}, {"NodeID": "b"}]

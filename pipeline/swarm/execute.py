@@ -1,0 +1,116 @@
+"""The one executor of plans: it carries out typed writes (pipeline/swarm/writes.py) in order,
+and the one retry policy for a service write swarm refused as "update out of sequence".
+
+A service update is a compare-and-swap: it is written at the version the plan was made from.
+When someone else wrote the service in between, swarm refuses it, and the whole step is done
+again: read again, plan again, write at the fresh version (`retried`, with tenacity).
+"""
+import tenacity
+
+from pipeline.api import engine
+from pipeline.swarm import objects
+from pipeline.swarm import releases as history
+from pipeline.swarm.writes import (
+    CreateNamingKey,
+    CreateObject,
+    CreateService,
+    RemoveObjects,
+    RemoveRecords,
+    RemoveService,
+    UpdateService,
+)
+
+ATTEMPTS = 5           # reads and writes of one step, when swarm keeps refusing it
+NEW_ID = "(new)"       # the id a plan gives a secret or config it creates (known once made)
+
+
+def _out_of_sequence(exc):
+    return isinstance(exc, engine.Refused) and engine.is_out_of_sequence(exc)
+
+
+def retried(step, report=None):
+    """step() (read, plan, write at the version read), done again while swarm refuses the
+    write as out of sequence (someone else wrote the service meanwhile), up to ATTEMPTS
+    times, a random 0.1 to 0.5 s apart (to let the other writer finish). Its value; a refusal
+    of any other kind, or the last one, as an EngineError."""
+    def before_sleep(state):
+        if report:
+            report(f"the service changed meanwhile ({engine.short(state.outcome.exception())});"
+                   " retrying on its fresh spec")
+
+    retrying = tenacity.Retrying(retry=tenacity.retry_if_exception(_out_of_sequence),
+                                 stop=tenacity.stop_after_attempt(ATTEMPTS),
+                                 wait=tenacity.wait_random(0.1, 0.5),
+                                 before_sleep=before_sleep, reraise=True)
+    try:
+        return retrying(step)
+    except engine.Refused as exc:
+        raise engine.api_error(exc, "the engine refused the service change") from None
+
+
+def carry_out(api, writes, registry_auth, report):
+    """Make `writes` in order, reporting each one's lines. Returns {(kind, name): id} of the
+    secrets and configs created, which the service writes after them refer to (a plan names
+    them NEW_ID)."""
+    made = {}
+    for write in writes:
+        for line in write.doing.splitlines():
+            report(line)
+        if isinstance(write, CreateObject):
+            item = write.wanted
+            made[(item.kind, item.name)] = objects.ensure(api, [item], report)[item.source]["ID"]
+        elif isinstance(write, CreateNamingKey):
+            objects.naming_key(api, report)
+        elif isinstance(write, CreateService):
+            engine.create_service(api, with_ids(write.spec, made), registry_auth)
+        elif isinstance(write, UpdateService):
+            engine.update_service(api, write.service_id, write.version,
+                                  with_ids(write.spec, made), registry_auth,
+                                  rollback=write.rollback)
+        elif isinstance(write, RemoveService):
+            engine.remove_service(api, write.service_id)
+        elif isinstance(write, RemoveRecords):
+            history.remove_all(api, write.name)
+        elif isinstance(write, RemoveObjects):
+            remove_objects(api, write.name, write.settle, report)
+        else:
+            raise TypeError(f"not a write: {write!r}")
+        if write.done:
+            report(write.done)
+    return made
+
+
+def with_ids(spec, made):
+    """`spec` with the ids of the secrets and configs just made where the plan had NEW_ID
+    (the spec itself when it names none)."""
+    container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+    lists = [(kind, key) for kind, key in (("secret", "Secrets"), ("config", "Configs"))
+             if any(ref.get(f"{kind.capitalize()}ID") == NEW_ID
+                    for ref in container.get(key) or ())]
+    if not lists:
+        return spec
+    out = {**spec, "TaskTemplate": {**spec["TaskTemplate"], "ContainerSpec": dict(container)}}
+    for kind, key in lists:
+        ident, name = f"{kind.capitalize()}ID", f"{kind.capitalize()}Name"
+        out["TaskTemplate"]["ContainerSpec"][key] = [
+            {**ref, ident: made[(kind, ref[name])]} if ref.get(ident) == NEW_ID else ref
+            for ref in container[key]]
+    return out
+
+
+def remove_objects(api, name, settle, report):
+    """Remove what shipway made for service `name`, trying again for `settle` seconds: a
+    container that is still stopping holds its secrets a moment longer (the engine says "in
+    use" until it is gone)."""
+    def still_owned(_):
+        return bool(objects.collect_garbage(api, name, [], None, dry_run=True))
+
+    retrying = tenacity.Retrying(retry=tenacity.retry_if_result(still_owned),
+                                 stop=tenacity.stop_after_delay(settle),
+                                 wait=tenacity.wait_fixed(0.5),
+                                 retry_error_callback=lambda state: None)
+    retrying(objects.remove_all, api, name, report)
+    owned = objects.collect_garbage(api, name, [], None, dry_run=True)
+    if owned:
+        report(f"left in place, still in use: {', '.join(f'{k} {o}' for k, o in owned)} "
+               "(run shipway remove again to remove them)")

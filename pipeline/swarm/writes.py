@@ -1,0 +1,80 @@
+"""The writes a plan makes, as types: what pipeline/swarm/execute.py carries out, in order.
+
+Each write carries the lines reported before it is made (`doing`) and after (`done`); a plan
+decides them as it decides the write. A service
+write is a compare-and-swap: an update names the version it was planned from, and swarm
+refuses it ("update out of sequence") when the service changed since; then the deploy reads
+again and plans again (execute.retried).
+"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CreateObject:
+    """Create a secret or config a service needs (an objects.Wanted; its content sealed)."""
+
+    wanted: object
+    doing: str = ""
+    done: str = ""
+
+
+@dataclass(frozen=True)
+class CreateNamingKey:
+    """Create the swarm's key of secret names (objects.naming_key): the names of the secrets
+    depend on it, so a plan that needs it is planned again once it exists."""
+
+    doing: str = ""
+    done: str = ""
+
+
+@dataclass(frozen=True)
+class CreateService:
+    """Create the service with `spec`."""
+
+    spec: dict
+    doing: str = ""
+    done: str = ""
+
+
+@dataclass(frozen=True)
+class UpdateService:
+    """Write `spec` to the service at `version` (the one it was planned from). rollback:
+    swarm's own `rollback=previous` (the spec sent is the current one, as the docker CLI
+    does)."""
+
+    service_id: str
+    version: int
+    spec: dict
+    rollback: bool = False
+    doing: str = ""
+    done: str = ""
+
+
+@dataclass(frozen=True)
+class RemoveService:
+    """Remove the service."""
+
+    service_id: str
+    doing: str = ""
+    done: str = ""
+
+
+@dataclass(frozen=True)
+class RemoveRecords:
+    """Remove every release record of service `name` (`count` of them)."""
+
+    name: str
+    count: int
+    doing: str = ""
+    done: str = ""
+
+
+@dataclass(frozen=True)
+class RemoveObjects:
+    """Remove the secrets and configs shipway made for service `name` that nothing uses,
+    again for up to `settle` seconds while a stopping container still holds them."""
+
+    name: str
+    settle: float = 30.0
+    doing: str = ""
+    done: str = ""

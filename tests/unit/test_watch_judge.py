@@ -1,0 +1,202 @@
+"""The watch's judgement, from snapshots recorded from a real engine (tests/fixtures/watch,
+made by its record.py): each case judged again without an engine must reach the verdicts the
+live wait reached, and say the same lines."""
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.swarm.expect import Expectation, Follow
+from pipeline.swarm.judge import (
+    POLL_SECONDS,
+    Memory,
+    Snapshot,
+    Status,
+    judge,
+    report_lines,
+    task_errors,
+    timed_out,
+)
+from pipeline.swarm.replicas import health_failed
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "watch"
+CASES = ("starting", "converged", "paused", "rollback", "job-complete", "job-failed",
+         "worker-lost-converged", "worker-lost-timeout")
+
+
+def load(case):
+    doc = json.loads((FIXTURES / f"{case}.json").read_text())
+    e = doc["expectation"]
+    expect = Expectation(e["image"], Follow(e["follow"]), e["since"])
+    snaps = [Snapshot(**{**entry["snapshot"], "stopped": frozenset(entry["snapshot"]["stopped"])})
+             for entry in doc["snapshots"]]
+    return doc, expect, snaps
+
+
+def replay(expect, snaps):
+    """Judge the snapshots in order as the Watcher does: (verdicts, report lines)."""
+    memory, before, verdicts, lines = Memory(), None, [], []
+    for snap in snaps:
+        lines += report_lines(before, snap, expect.since)
+        verdict = judge(expect, snap, memory)
+        memory, before = verdict.memory, snap
+        verdicts.append(verdict)
+    return verdicts, lines
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_recorded_case_is_judged_again_as_it_was_live(case):
+    doc, expect, snaps = load(case)
+    verdicts, lines = replay(expect, snaps)
+    assert [(v.status.value, v.outcome.reason) for v in verdicts] == \
+        [(entry["verdict"], entry["reason"]) for entry in doc["snapshots"]]
+    assert lines == [line for line in doc["lines"] if not line.startswith("forensics:")]
+    last = verdicts[-1].outcome
+    if verdicts[-1].status is Status.WAITING:      # the live wait timed out
+        last = timed_out(last, snaps[-1], expect.image, doc["timeout"])
+    live = doc["outcome"]
+    assert (last.ok, last.reason, last.running_image, last.task_error) == \
+        (live["ok"], live["reason"], live["running_image"], live["task_error"])
+    assert (last.update_state, last.running, last.desired) == \
+        (live["update_state"], live["running"], live["desired"])
+
+
+def test_a_task_still_starting_is_waited_for_at_the_poll():
+    _, expect, snaps = load("starting")
+    verdicts, lines = replay(expect, snaps)
+    starting = [i for i, s in enumerate(snaps) if s.tasks[0]["Status"]["State"] == "starting"]
+    assert starting
+    verdict = verdicts[starting[0]]
+    assert verdict.status is Status.WAITING and verdict.look_again == POLL_SECONDS
+    assert (verdict.outcome.running, verdict.outcome.desired) == (0, 1)
+    assert verdicts[-1].status is Status.CONVERGED
+    assert verdicts[-1].outcome.reason == "all replicas running"
+    assert lines[0].startswith("task 1 ") and lines[0].endswith(
+        ": pending (desired running, shipway-watch-fixture:v1)")
+
+
+def test_a_replaced_task_marked_unhealthy_with_a_streak_of_0_is_no_health_failure():
+    _, expect, snaps = load("converged")
+    marked = [(s, task_id) for s in snaps for task_id, health in s.health.items()
+              if health.get("Status") == "unhealthy" and health.get("FailingStreak") == 0]
+    assert marked, "the recording has the stopped old task docker marked unhealthy"
+    snap, task_id = marked[0]
+    assert not health_failed(snap.health[task_id])
+    memory = task_errors(snap.tasks, snap.health, expect.image, Memory())
+    assert memory.errors == {} and task_id in memory.checked    # not read again
+    # the same container with a probe that failed would have been the task's error
+    failing = {**snap.health[task_id], "FailingStreak": 3,
+               "Log": [{"ExitCode": 1, "Output": "  HTTP 404\n"}]}
+    v1 = {**next(t for t in snap.tasks if t["ID"] == task_id)}
+    v1["Spec"] = {"ContainerSpec": {"Image": expect.image}}
+    memory = task_errors([v1], {task_id: failing}, expect.image, Memory())
+    assert memory.errors[task_id][1] == ("container unhealthy: 3 failed health checks, "
+                                         "last exit 1: HTTP 404")
+    verdicts, _ = replay(expect, snaps)
+    assert verdicts[-1].outcome.ok and verdicts[-1].outcome.task_error == ""
+
+
+def test_an_update_settles_once_every_new_task_ran_through_the_monitor_period():
+    _, expect, snaps = load("converged")
+    verdicts, _ = replay(expect, snaps)
+    settling = [v for v in verdicts if v.settles_at is not None]
+    assert settling, "every v2 task ran healthy before swarm said completed"
+    first = settling[0]
+    assert first.status is Status.WAITING and first.look_again <= POLL_SECONDS
+    # the same snapshot, read once the monitor period is over, with the old tasks gone:
+    # nothing can undo the update any more
+    i = verdicts.index(first)
+    snap = snaps[i]
+    alone = [t for t in snap.tasks if t["Spec"]["ContainerSpec"]["Image"] == expect.image]
+    later = dataclasses.replace(snap, tasks=alone, read_at=first.settles_at + 0.001)
+    memory = verdicts[i - 1].memory
+    verdict = judge(expect, later, memory)
+    assert verdict.status is Status.CONVERGED
+    assert verdict.outcome.reason == ("update converged: every task healthy through the "
+                                      "monitor period")
+    early = dataclasses.replace(later, read_at=first.settles_at - 0.5)
+    assert judge(expect, early, memory).status is Status.WAITING
+
+
+def test_paused_and_rolled_back_updates_name_the_failed_task_and_what_runs():
+    for case, reason in (("paused", "swarm paused the update"),
+                         ("rollback", "swarm rolled the update back")):
+        _, expect, snaps = load(case)
+        verdicts, _ = replay(expect, snaps)
+        outcome = verdicts[-1].outcome
+        assert verdicts[-1].status is Status.FAILED and outcome.reason == reason
+        assert "unhealthy container" in outcome.task_error, outcome
+        assert "task " in outcome.update_message, outcome   # the message naming the task
+        assert outcome.running_image == "shipway-watch-fixture:v1"
+
+
+def test_a_job_completes_when_every_task_of_its_run_exited_0():
+    _, expect, snaps = load("job-complete")
+    verdicts, _ = replay(expect, snaps)
+    assert all(v.status is Status.WAITING for v in verdicts[:-1])
+    assert (verdicts[-2].outcome.running, verdicts[-2].outcome.desired) == (1, 2)
+    assert verdicts[-1].status is Status.CONVERGED
+    assert verdicts[-1].outcome.reason == "job completed: 2/2 tasks exited 0"
+
+
+def test_a_job_fails_with_its_first_failed_task():
+    _, expect, snaps = load("job-failed")
+    verdicts, _ = replay(expect, snaps)
+    assert verdicts[-1].status is Status.FAILED
+    assert verdicts[-1].outcome.reason == "1 task of the job failed (0/2 completed)"
+    assert verdicts[-1].outcome.task_error == "task: non-zero exit (3)"
+
+
+def test_a_worker_lost_with_only_old_tasks_on_it_leaves_them_behind():
+    _, expect, snaps = load("worker-lost-converged")
+    verdicts, _ = replay(expect, snaps)
+    last = snaps[-1]
+    lost = [t for t in last.tasks if t.get("NodeID") in (last.down or {})
+            and t["Status"]["State"] == "running"]
+    assert lost and all(t["Spec"]["ContainerSpec"]["Image"] != expect.image for t in lost)
+    assert verdicts[-1].status is Status.CONVERGED
+    # the same tasks with the node still up: its old task is waited for
+    assert judge(expect, dataclasses.replace(last, down={}), verdicts[-2].memory).status \
+        is Status.WAITING
+
+
+def test_a_worker_lost_with_a_task_of_the_update_is_named_when_the_wait_times_out():
+    _, expect, snaps = load("worker-lost-timeout")
+    verdicts, _ = replay(expect, snaps)
+    last = snaps[-1]
+    assert last.down and set(last.down.values()) == {"w1"}
+    outcome = timed_out(verdicts[-1].outcome, last, expect.image, 40)
+    assert outcome.reason.startswith("timed out after 40s: update state updating, ")
+    assert "; node w1 is down with task 1 " in outcome.reason
+    # without knowing which nodes are down, the reason names none
+    blind = timed_out(verdicts[-1].outcome, dataclasses.replace(last, down=None),
+                      expect.image, 40)
+    assert "is down" not in blind.reason
+    # the engine not answering at the end says so instead
+    gone = timed_out(verdicts[-1].outcome, last, expect.image, 40, "connection refused")
+    assert "waiting for the Docker Engine to answer again (connection refused)" in gone.reason
+
+
+def test_another_change_replacing_the_update_is_named():
+    _, expect, snaps = load("converged")
+    snap = snaps[2]
+    spec = {**snap.service["Spec"], "TaskTemplate": {
+        **snap.service["Spec"]["TaskTemplate"],
+        "ContainerSpec": {**snap.service["Spec"]["TaskTemplate"]["ContainerSpec"],
+                          "Image": "shipway-watch-fixture:v3"}}}
+    other = dataclasses.replace(snap, service={**snap.service, "Spec": spec})
+    verdict = judge(expect, other, Memory())
+    assert verdict.status is Status.FAILED
+    assert verdict.outcome.reason == ("another change to the service replaced this one: it "
+                                      "wants shipway-watch-fixture:v3 (a change made outside "
+                                      "shipway)")
+    assert verdict.outcome.update_message == ""
+
+
+def test_the_first_snapshot_reports_no_history_and_an_unchanged_one_nothing():
+    _, expect, snaps = load("converged")
+    last = snaps[-1]
+    first = report_lines(None, last, expect.since)
+    assert not any(": shutdown (" in line for line in first), first
+    assert report_lines(last, last, expect.since) == []

@@ -8,8 +8,9 @@ A rule is one of:
 - any other callable: a value check, taking the value and returning it converted, or raising
   ValueError with what is wrong (pipeline/catalog/values.py has the shared ones).
 
-Every value a check or a Part converted is also checked for characters no output can carry (a NUL ends a C
-string in argv or the environment; U+FFFE is not allowed in a job's config.xml).
+Every value a check or a Part converted is also checked for characters no output can carry
+(a NUL ends a C string in argv or the environment; U+FFFE is not allowed in a job's
+config.xml).
 """
 import re
 from dataclasses import dataclass

@@ -1,12 +1,11 @@
 """The `shipway` command: parse arguments, run one stage, map errors to exit codes.
 
-Stage modules are imported only when chosen, and keep docker/jenkins/jinja2 imports inside
-their functions, so `shipway --help` stays fast.
+Stage modules (and with them docker-py, python-jenkins or jinja2) are imported only when
+chosen, so `shipway --help` stays fast.
 """
 import argparse
 import importlib
 import importlib.util
-import os
 import sys
 
 from pipeline import __version__
@@ -27,9 +26,6 @@ STAGES = {
                "render Jenkinsfiles and job config.xml from the catalog"),
     "jobs": ("pipeline.stages.jobs", "provision Jenkins jobs from the catalog (sync/diff/list)"),
 }
-# The stages that talk to the swarm through ctx.engine(): their connection is opened while
-# Python imports the stage (see main).
-ENGINE_STAGES = ("deploy", "rollback", "status", "releases", "remove", "unlock")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -90,28 +86,16 @@ def main(argv=None, environ=None, console=None):
     console = console or Console()
     args = None
     try:
-        stage = _chosen_stage(argv)
-        ctx = None
-        if stage in ENGINE_STAGES and not {"-h", "--help"} & set(argv):
-            # The engine's API version is asked while the stage's modules are imported
-            # (40-60 ms here): the round trip is off the path to swarm. Its errors are
-            # raised where the stage first needs the engine, as before.
-            from pipeline.context import Context
-
-            ctx = Context.from_env(environ, console)
-            ctx.engine_soon()
-        args = build_parser(stage).parse_args(argv)
+        args = build_parser(_chosen_stage(argv)).parse_args(argv)
         if not args.stage:
             build_parser().print_help(console.err)
             return EXIT_USAGE
         console.timestamps = args.timestamps
         module = importlib.import_module(STAGES[args.stage][0])
-        if ctx is None:
-            # Imported only once a stage runs: `--help` never needs it.
-            from pipeline.context import Context
+        # Imported only once a stage runs: `--help` never needs it (nor docker-py with it).
+        from pipeline.context import Context
 
-            ctx = Context.from_env(environ, console)
-        code = module.run(ctx, args)
+        code = module.run(Context.from_env(environ, console), args)
         return 0 if code is None else code
     except ShipwayError as exc:
         console.error(exc)
@@ -128,20 +112,8 @@ def main(argv=None, environ=None, console=None):
 
 
 def entry():
-    """The `shipway` command and `python -m pipeline`: main(), then a quick exit.
-
-    When main() returns, its files are closed and its subprocesses waited for. What the
-    interpreter's teardown would still do (free the objects of some 450 modules, the Docker
-    SDK's among them) costs 0.05-0.2 s per command on a busy 2-core machine, four times per
-    pipeline run (bench/commit.py): so flush the output and leave without it.
-    """
-    code = main()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):  # the reader went away: nothing more to tell it
-        code = code or 1
-    os._exit(code)
+    """The `shipway` command and `python -m pipeline`."""
+    sys.exit(main())
 
 
 if __name__ == "__main__":

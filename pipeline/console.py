@@ -9,8 +9,6 @@ import re
 import sys
 import time
 
-from pipeline.redaction import redact
-
 _CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|[\x00-\x08\x0b-\x1f\x7f]")
 # What clean() keeps but would still break a line (str.splitlines, many log viewers).
 _LINE_BREAK = re.compile("[\n\x85\u2028\u2029]")
@@ -35,6 +33,8 @@ class Console:
         self.secrets = ()
 
     def _masked(self, text):
+        from pipeline.context import redact
+
         return redact(text, self.secrets)
 
     def event(self, message):

@@ -1,11 +1,13 @@
 """The environment read in one place, and the per-run context every stage receives."""
 import os
 import threading
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
+from pipeline.api import engine
 from pipeline.errors import UsageError
-from pipeline.record import field, record
 
-_ENGINE_LOCK = threading.Lock()
+MASK = "***"
 
 # Environment variables shipway reads, in one table (name -> what it is for).
 ENVIRONMENT = {
@@ -72,7 +74,28 @@ def secret_values(environ):
     return values
 
 
-@record(frozen=True)
+def redact(text, secrets):
+    """`text` with every secret value (4 characters or more) replaced by ***."""
+    for secret in secrets:
+        if secret and len(secret) >= 4 and secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def redacted(data, secrets):
+    """`data` (JSON-ready: dicts, lists, strings) with every secret value in it, as
+    secret_values() gives them, replaced by ***: for records written to files, which the
+    console's masking does not see."""
+    if isinstance(data, str):
+        return redact(data, secrets)
+    if isinstance(data, dict):
+        return {key: redacted(value, secrets) for key, value in data.items()}
+    if isinstance(data, list):
+        return [redacted(value, secrets) for value in data]
+    return data
+
+
+@dataclass(frozen=True)
 class BuildInfo:
     """What the CI system says about this build (empty strings outside Jenkins)."""
 
@@ -90,8 +113,6 @@ class BuildInfo:
 
 def _strip_userinfo(url):
     """https://user:token@host/x -> https://host/x: a token must not end up in a label."""
-    from urllib.parse import urlsplit, urlunsplit
-
     if not url:
         return url
     parts = urlsplit(url)
@@ -105,16 +126,15 @@ def _strip_userinfo(url):
     return url
 
 
-@record
+@dataclass
 class Context:
     """Everything a stage needs that is not its own arguments. Built once by main()."""
 
     environ: dict
     console: object
     build: BuildInfo = field(default_factory=BuildInfo)
-    _docker: object = None
-    _engine: object = None
-    _opening: object = None   # a Background opening _engine (engine_soon)
+    _docker: object = field(default=None, repr=False)
+    _connecting: object = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def from_env(cls, environ=None, console=None):
@@ -160,33 +180,15 @@ class Context:
         return (user, password) if user is not None else None
 
     def engine(self):
-        """The Engine connection of the swarm commands (deploy, rollback, status, remove,
-        unlock, releases): pipeline/api/http.py's stdlib client, without docker-py (honours
-        DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH; docker-py for ssh:// hosts)."""
-        if self._engine is None:
-            from pipeline.api.engine import open_client
-
-            with _ENGINE_LOCK:   # a deploy's first callers are two threads (engine_soon)
-                if self._engine is None:
-                    opening = self._opening
-                    self._engine = opening.result() if opening else open_client(self.environ)
-        return self._engine
-
-    def engine_soon(self):
-        """Start opening engine() in a thread: the API version's round trip then overlaps
-        reading the catalog. Its errors are raised by engine(), where the command would
-        have met them (a bad catalog is still the first thing said)."""
-        if self._engine is None and self._opening is None:
-            from pipeline.api.engine import open_client
-            from pipeline.background import Background
-
-            self._opening = Background(open_client, self.environ)
+        """The Engine client of every command: docker-py's low-level APIClient, the one of
+        docker() (one connection pool; honours DOCKER_HOST, DOCKER_TLS_VERIFY,
+        DOCKER_CERT_PATH, DOCKER_CONFIG)."""
+        return self.docker().api
 
     def docker(self):
-        """docker-py's client, for build, image and push (honours DOCKER_HOST,
-        DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, DOCKER_CONFIG)."""
-        if self._docker is None:
-            from pipeline.api.engine import connect
-
-            self._docker = connect(self.environ)
+        """docker-py's DockerClient (`from_env` reads the variables above), connected on
+        first use; safe from two threads (a deploy's first callers are)."""
+        with self._connecting:
+            if self._docker is None:
+                self._docker = engine.connect(self.environ)
         return self._docker

@@ -14,8 +14,7 @@ def auth_config(ctx, repository):
     if creds:
         user, password = creds
         return {"username": user, "password": password, "serveraddress": registry}
-    # The Docker config docker-py's client would load, read without starting that client
-    # (the swarm commands do not load docker-py).
+    # The login the Docker config holds for that registry, as docker-py's client loads it.
     return api_auth.environ_login(ctx.environ, registry)
 
 

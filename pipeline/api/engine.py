@@ -1,14 +1,20 @@
-"""Connections to the Docker Engine and the Engine API calls the swarm commands make.
+"""The connection to the Docker Engine and every Engine call the code above pipeline/api/
+makes, each with its errors translated.
 
-Service specs are handled as raw Engine API documents (dicts), so what shipway compares,
-records and sends is exactly what the engine stores. `open_client` connects the swarm
-commands through the stdlib client (pipeline/api/http.py); `connect` gives docker-py's
-DockerClient to build, image and push. The functions below take either (`api`: an http.Client,
-an sdk.SDKEngine, or a bare docker-py APIClient, adapted by sdk.adapted for the generic calls),
-so there is one code path. Errors are translated in pipeline/api/errors.py; its names are
-re-exported here, so callers need only `engine`.
+One client: docker-py's low-level `docker.APIClient` (`connect(environ).api`), used through its
+public API; where it has no call, rest.py's request-level ones. Service specs are handled as
+raw Engine API documents (dicts), so what shipway compares, records and sends is exactly what
+the engine stores. Every function here raises errors.py's classes only (all EngineErrors: a
+refusal as one line saying what could not be done, Unreachable / TimedOut when the engine did
+not answer) or returns None where "not there" is an answer; errors.py's names are re-exported,
+so callers need only `engine`.
 """
-from pipeline.api import auth
+import base64
+
+import docker
+import docker.errors
+
+from pipeline.api import auth, rest
 from pipeline.api.errors import (  # noqa: F401 (re-exported: callers need only `engine`)
     EngineCallError,
     NotFoundError,
@@ -17,7 +23,6 @@ from pipeline.api.errors import (  # noqa: F401 (re-exported: callers need only 
     Unreachable,
     api_error,
     call,
-    connection_errors,
     engine_errors,
     is_out_of_sequence,
     is_transient,
@@ -25,43 +30,24 @@ from pipeline.api.errors import (  # noqa: F401 (re-exported: callers need only 
     short,
     translated,
 )
-from pipeline.errors import EngineError
+from pipeline.errors import EngineError, RegistryError
 
 API_TIMEOUT = 60  # seconds per HTTP request to the engine
+TASK_LOGS_TIMEOUT = 10  # the log broker asks the task's node, which may be down
 
 
 def connect(environ):
     """A docker.DockerClient from DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH /
-    DOCKER_CONFIG."""
-    import docker
-    from docker.errors import DockerException
-
+    DOCKER_CONFIG of `environ`; its `.api` is the APIClient every function here takes."""
     try:
         # "auto" asks the engine for its API version: that one call also proves it answers.
         client = docker.DockerClient.from_env(environment=environ, timeout=API_TIMEOUT,
                                               version="auto")
-    except DockerException as exc:
+    except docker.errors.DockerException as exc:
         raise _unreachable(environ, exc) from None
     config_dir = environ.get("DOCKER_CONFIG")
     if config_dir:
         auth.use_config_dir(client.api, config_dir)
-    return client
-
-
-def open_client(environ):
-    """The Engine connection of the swarm commands (deploy, rollback, status, remove, unlock,
-    releases): pipeline/api/http.py's client for unix and tcp hosts, docker-py's (adapted,
-    see sdk.py) for the ones it does not speak (ssh://). Same errors as `connect`."""
-    from pipeline.api import http
-
-    try:
-        client = http.open_client(environ, API_TIMEOUT)
-    except (ValueError, OSError, *connection_errors(), http.HTTPStatusError) as exc:
-        raise _unreachable(environ, exc) from None
-    if client is None:
-        from pipeline.api import sdk
-
-        return sdk.SDKEngine(connect(environ).api)
     return client
 
 
@@ -75,56 +61,76 @@ def _unreachable(environ, exc):
     return EngineError(f"cannot reach the Docker Engine at {host}: {short(exc)}", hint=hint)
 
 
-def _raw(api):
-    from pipeline.api import sdk
-
-    return sdk.adapted(api)
-
-
-def inspect_service(api, name):
-    """The service document, or None when there is no such service."""
+def _read(doing, fn, *args, **kwargs):
+    """fn(...)'s answer; None for a 404; a refusal as one EngineError line saying `doing`."""
     try:
-        return call(api.inspect_service, name)
+        return call(fn, *args, **kwargs)
     except NotFoundError:
         return None
     except Refused as exc:
-        raise api_error(exc, f"cannot inspect service {name}") from None
+        raise api_error(exc, doing) from None
+
+
+def info(api):
+    """GET /info: the engine's own description (its swarm node id under Swarm.NodeID)."""
+    return _read("cannot ask the engine for its info", api.info)
+
+
+# --- services, tasks, nodes, networks ----------------------------------------------------
+
+def inspect_service(api, name):
+    """The service document, or None when there is no such service."""
+    return _read(f"cannot inspect service {name}", api.inspect_service, name)
 
 
 def list_tasks(api, service_id):
     """All tasks of a service (the engine keeps a few dead ones per slot)."""
-    try:
-        return call(api.tasks, filters={"service": service_id})
-    except Refused as exc:
-        raise api_error(exc, "cannot list the service's tasks") from None
+    return _read("cannot list the service's tasks", api.tasks,
+                 filters={"service": service_id}) or []
+
+
+def inspect_task(api, task_id):
+    """The task document, or None when swarm no longer has it (pruned)."""
+    return _read(f"cannot inspect task {task_id}", api.inspect_task, task_id)
+
+
+def nodes(api):
+    """The swarm's nodes."""
+    return _read("cannot list the swarm's nodes", api.nodes) or []
+
+
+def inspect_node(api, node_id):
+    """The node document, or None when the swarm has no such node (any more)."""
+    return _read(f"cannot inspect node {node_id}", api.inspect_node, node_id)
+
+
+def inspect_network(api, name):
+    """The network document (by name or id), or None when there is no such network."""
+    return _read(f"cannot inspect network {name}", api.inspect_network, name)
 
 
 def _auth_headers(registry_auth):
-    return {"X-Registry-Auth": registry_auth} if registry_auth else {}
+    return {"X-Registry-Auth": registry_auth} if registry_auth else None
 
 
 def create_service(api, spec, registry_auth=None):
     """POST /services/create with a raw spec; returns the new service id. Raises Refused
     (409 when the name is taken) and the other errors.py classes."""
-    with translated():
-        return _raw(api).post_json("/services/create", data=spec,
-                                   headers=_auth_headers(registry_auth))["ID"]
+    return rest.post_json(api, "/services/create", body=spec,
+                          headers=_auth_headers(registry_auth))["ID"]
 
 
 def update_service(api, service_id, version, spec, registry_auth=None, rollback=False):
-    """POST /services/{id}/update; with rollback=True the engine restores PreviousSpec.
-
-    docker-py has no call for `rollback=previous`; the docker CLI sends the current spec with
-    it, and so do we. Returns the engine's warnings. Raises Refused ("update out of
-    sequence" for a stale version) and the other errors.py classes.
-    """
+    """POST /services/{id}/update of a raw spec; with rollback=True the engine restores
+    PreviousSpec (`rollback=previous`: the docker CLI sends the current spec with it, and so
+    do we). Returns the engine's warnings. Raises Refused ("update out of sequence" for a
+    stale version) and the other errors.py classes."""
     params = {"version": version}
     if rollback:
         params["rollback"] = "previous"
-    with translated():
-        body = _raw(api).post_json("/services/{0}/update", service_id, data=spec,
-                                   params=params, headers=_auth_headers(registry_auth)) or {}
-    return body.get("Warnings") or []
+    answer = rest.post_json(api, "/services/{0}/update", service_id, body=spec, params=params,
+                            headers=_auth_headers(registry_auth)) or {}
+    return answer.get("Warnings") or []
 
 
 def remove_service(api, service_id):
@@ -136,8 +142,6 @@ def resolve_digest(api, reference, auth_config=None):
     """(digest, platforms) of `reference` as the registry serves it (the engine asks the
     registry): the manifest digest, and the platforms as a ServiceSpec's Placement lists them
     (what the docker client library puts on a service whose image it resolves)."""
-    from pipeline.errors import RegistryError
-
     try:
         found = call(api.inspect_distribution, reference, auth_config=auth_config)
     except Refused as exc:
@@ -148,7 +152,30 @@ def resolve_digest(api, reference, auth_config=None):
     return found["Descriptor"]["digest"], platforms or None
 
 
-# --- swarm secrets and configs (pipeline/swarm/objects.py) -----------------------------------
+# --- images: build, tag, push (the image and push stages) ---------------------------------
+
+def build(api, **kwargs):
+    """docker-py's legacy-builder build (`api.build`, its keyword arguments, decode=True):
+    the decoded chunks of its stream, errors translated, the stream's included."""
+    with translated():
+        yield from api.build(decode=True, **kwargs)
+
+
+def tag(api, image, repository, tag):
+    """Tag `image` as repository:tag. Raises errors.py's classes."""
+    call(api.tag, image, repository, tag)
+
+
+def push(api, repository, tag, auth_config):
+    """docker-py's push of repository:tag: the decoded chunks of its stream, errors
+    translated, the stream's included. docker-py does not raise on the stream's
+    `errorDetail`: the caller reads it."""
+    with translated():
+        yield from api.push(repository, tag=tag, stream=True, decode=True,
+                            auth_config=auth_config)
+
+
+# --- swarm secrets and configs (pipeline/swarm/objects.py, releases.py) -------------------
 # `kind` is "secret" or "config": the two APIs are twins in docker-py and in the Engine.
 
 def _object_call(api, kind, action):
@@ -163,32 +190,31 @@ def find_object(api, kind, name):
 
     The Engine's `name` filter matches prefixes, so the exact name is checked here.
     """
-    try:
-        found = call(_object_call(api, kind, "list"), filters={"name": name})
-    except Refused as exc:
-        raise api_error(exc, f"cannot look up {kind} {name}") from None
+    found = _read(f"cannot look up {kind} {name}", _object_call(api, kind, "list"),
+                  filters={"name": name}) or []
     return next((obj for obj in found if obj["Spec"]["Name"] == name), None)
 
 
 def list_objects(api, kind, labels):
     """Every secret or config carrying all of `labels` ({key: value}), as the Engine lists them."""
-    try:
-        found = call(_object_call(api, kind, "list"),
-                     filters={"label": [f"{key}={value}" for key, value in labels.items()]})
-    except Refused as exc:
-        raise api_error(exc, f"cannot list {kind}s") from None
+    found = _read(f"cannot list {kind}s", _object_call(api, kind, "list"),
+                  filters={"label": [f"{key}={value}" for key, value in labels.items()]}) or []
     return [obj for obj in found
             if all((obj["Spec"].get("Labels") or {}).get(k) == v for k, v in labels.items())]
 
 
+def list_configs(api, labels):
+    """Every config carrying all of `labels`, as the Engine lists them."""
+    return list_objects(api, "config", labels)
+
+
 def config_data(api, config_id):
     """A config's content (bytes); configs, unlike secrets, are readable."""
-    import base64
-
     try:
-        return base64.b64decode(call(api.inspect_config, config_id)["Spec"].get("Data") or "")
+        config = call(api.inspect_config, config_id)
     except Refused as exc:
         raise api_error(exc, f"cannot read config {config_id}") from None
+    return base64.b64decode(config["Spec"].get("Data") or "")
 
 
 def create_object(api, kind, name, data, labels):
@@ -219,39 +245,28 @@ def remove_object(api, kind, object_id):
     return "removed"
 
 
-# --- the deploy lock's config object and failure forensics (pipeline/swarm/lock.py,
-# pipeline/swarm/forensics.py). Config objects live in the managers' Raft store: a create is
-# atomic across the swarm (409 when the name is taken), and an update names the version it
-# was read at, so it is a compare-and-swap.
+# --- config objects as records: the deploy lock, the release history (pipeline/swarm/lock.py,
+# releases.py). Config objects live in the managers' Raft store: a create is atomic across
+# the swarm (409 when the name is taken), and an update names the version it was read at,
+# so it is a compare-and-swap.
 
 def create_config(api, name, data, labels):
     """Create config `name`; its id, or None when a config of that name exists (409)."""
-    try:
-        return call(api.create_config, name, data, labels=labels)["ID"]
-    except Refused as exc:
-        if exc.status_code == 409:
-            return None
-        raise api_error(exc, f"cannot create config {name}") from None
+    return create_object(api, "config", name, data, labels)
 
 
 def inspect_config(api, name_or_id):
     """The config document (the daemon resolves names too), or None when there is none."""
-    try:
-        return call(api.inspect_config, name_or_id)
-    except NotFoundError:
-        return None
-    except Refused as exc:
-        raise api_error(exc, f"cannot inspect config {name_or_id}") from None
+    return _read(f"cannot inspect config {name_or_id}", api.inspect_config, name_or_id)
 
 
 def update_config_labels(api, config, labels):
     """Replace config's labels at the version it was read at (swarm lets only labels change).
     True when written; False when the config is gone or another writer came first."""
-    spec = {**config["Spec"], "Labels": labels}
     try:
-        with translated():
-            _raw(api).post_json("/configs/{0}/update", config["ID"], data=spec,
-                                params={"version": config["Version"]["Index"]})
+        rest.post_json(api, "/configs/{0}/update", config["ID"],
+                       body={**config["Spec"], "Labels": labels},
+                       params={"version": config["Version"]["Index"]})
     except Refused as exc:
         if exc.status_code == 404 or is_out_of_sequence(exc):
             return False
@@ -270,27 +285,29 @@ def remove_config(api, config_id):
     return True
 
 
+# --- best-effort reads (forensics, the watch's decoration): None when unreadable ----------
+
 def service_tasks(api, service_id):
-    """The service's tasks, or None when the engine cannot list them now (best effort)."""
+    """The service's tasks, or None when the engine cannot list them now."""
     try:
-        return api.tasks(filters={"service": service_id})
-    except quiet_errors():
+        return call(api.tasks, filters={"service": service_id})
+    except EngineCallError:
         return None
 
 
 def inspect_container(api, container_id):
     """The container document, or None when it is not on this engine (another node, removed)."""
     try:
-        return api.inspect_container(container_id)
-    except quiet_errors():
+        return call(api.inspect_container, container_id)
+    except EngineCallError:
         return None
 
 
 def container_log_tail(api, container_id, lines):
     """The last `lines` lines of a container's stdout and stderr, or None when unreadable."""
     try:
-        raw = api.logs(container_id, stdout=True, stderr=True, tail=lines)
-    except quiet_errors():
+        raw = call(api.logs, container_id, stdout=True, stderr=True, tail=lines)
+    except EngineCallError:
         return None
     return raw.decode("utf-8", "replace").splitlines()[-lines:]
 
@@ -299,12 +316,27 @@ def task_log_tail(api, task_id, lines):
     """The last `lines` log lines of a task on any node, through GET /tasks/{id}/logs: the
     swarm's log broker (what the service logs endpoint uses) fetches them from the task's node.
     None when unreadable (the node is down, the task pruned)."""
-    from pipeline.api.calls import demux
-
     try:
-        data = _raw(api).get_bytes("/tasks/{0}/logs", task_id,
-                                   params={"stdout": 1, "stderr": 1, "tail": lines}, timeout=10)
-    except quiet_errors():
+        data = rest.get_logs(api, "/tasks/{0}/logs", task_id,
+                             params={"stdout": 1, "stderr": 1, "tail": lines},
+                             timeout=TASK_LOGS_TIMEOUT)
+    except EngineCallError:
         return None
-    return demux(data).decode("utf-8", "replace").splitlines()[-lines:]
+    return data.decode("utf-8", "replace").splitlines()[-lines:]
 
+
+# --- streams followed in a thread while a change is watched (follow.py) -------------------
+
+def follow_events(api, since, filters):
+    """GET /events from `since` (epoch seconds) on, `filters` as docker-py takes them: a
+    docker.types.CancellableStream of the events (dicts). docker-py checks the answer's status
+    only once the stream is read: an error status surfaces then, as docker.errors.APIError
+    (translate it there)."""
+    return call(api.events, since=since, filters=filters, decode=True)
+
+
+def follow_service_logs(api, service_id, since):
+    """GET /services/{id}/logs?follow=1&details=1 from `since` on, what `docker service
+    logs -f` does: a CancellableStream of the log's payloads (see rest.follow_logs)."""
+    return rest.follow_logs(api, "/services/{0}/logs", service_id, params={
+        "details": 1, "follow": 1, "stdout": 1, "stderr": 1, "since": since})

@@ -1,35 +1,34 @@
-"""The error boundary: what the Engine clients raise, translated.
+"""The error boundary: what docker-py's APIClient raises, translated once, here.
 
-Two clients reach the Engine: pipeline/api/http.py's (the swarm commands) and docker-py with
-requests (build, image, push; hosts the stdlib client cannot reach). Only this package imports
-`docker.errors` (and requests' errors for the engine's connection). Code outside it catches the
-classes defined here, all of them EngineErrors, or calls engine functions that return None for
-"not there". The raw classes of a client are looked up only in modules already loaded
-(sys.modules): an exception of a module that is not loaded cannot exist, and a deploy that
-never imported docker-py must not import it here.
+docker-py raises `docker.errors.APIError` (NotFound for a 404) when the engine answers with an
+error status, and lets requests' own errors through when it does not answer: a
+ConnectionError (refused, reset, broken; a connect timeout is one too) or a Timeout; a
+stream read from its response (logs, events) raises urllib3's. Only this package imports
+them. Everything above it catches the classes defined here, all of them EngineErrors, or
+calls engine functions that return None for "not there".
 """
 import contextlib
-import sys
+
+import docker.errors
+import requests.exceptions
+import urllib3.exceptions
 
 from pipeline.errors import EngineError
 
-
-def _loaded(module, *names):
-    """The classes `names` of `module` if it is loaded, else ()."""
-    found = sys.modules.get(module)
-    return tuple(getattr(found, name) for name in names) if found is not None else ()
-
-
-def _http(*names):
-    return _loaded("pipeline.api.http", *names)
+# The engine's connection failed or broke. requests raises ChunkedEncodingError, not a
+# ConnectionError, when the engine goes away in the middle of an answer's body; a stream's
+# reader gets urllib3's ProtocolError, or its SSLError on a TLS connection.
+_BROKEN = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
+           urllib3.exceptions.ProtocolError, urllib3.exceptions.SSLError)
+_LATE = (requests.exceptions.Timeout, urllib3.exceptions.ReadTimeoutError)
 
 
 class EngineCallError(EngineError):
-    """An Engine API call that failed, translated from either client.
+    """An Engine API call that failed, translated.
 
     `message`: the gist in one line (what `short` says); `detail`: the engine's own
-    explanation, or the SDK error's text when it gave none; `text`: the SDK error's whole text;
-    `status_code`: the HTTP status, None when the engine did not answer.
+    explanation, or the client error's text when it gave none; `text`: the client error's
+    whole text; `status_code`: the HTTP status, None when the engine did not answer.
     """
 
     def __init__(self, exc):
@@ -41,7 +40,7 @@ class EngineCallError(EngineError):
 
 
 class Refused(EngineCallError):
-    """The engine answered with an error status (http.HTTPStatusError, docker-py's APIError)."""
+    """The engine answered with an error status (docker-py's APIError)."""
 
 
 class NotFoundError(Refused):
@@ -49,39 +48,32 @@ class NotFoundError(Refused):
 
 
 class Unreachable(EngineCallError):
-    """The connection to the engine failed or broke (http.ConnectionFailed, requests'
-    ConnectionError)."""
+    """The connection to the engine failed or broke (requests' ConnectionError)."""
 
 
 class TimedOut(EngineCallError):
-    """The engine did not answer in time (http.TimedOutError; requests' Timeout when no
-    ConnectionError)."""
-
-
-def connection_errors():
-    """What the clients raise when the engine does not answer (of the loaded ones)."""
-    return (*_http("ConnectionFailed", "TimedOutError"),
-            *_loaded("requests.exceptions", "ConnectionError", "Timeout"))
+    """The engine did not answer in time (requests' Timeout that is no ConnectionError,
+    urllib3's ReadTimeoutError in a stream)."""
 
 
 def translate(exc):
-    """The class below for a client's error, None for anything else (shipway's own errors
-    included). Connection errors first: requests' ConnectTimeout is both."""
+    """The class above for a client's error, None for anything else (shipway's own errors
+    included). An APIError is a requests HTTPError, so it is asked first; a connection error
+    before a timeout, since requests' ConnectTimeout is both."""
     if isinstance(exc, EngineCallError):
         return exc
-    if isinstance(exc, _http("HTTPStatusError") + _loaded("docker.errors", "APIError")):
+    if isinstance(exc, docker.errors.APIError):
         return (NotFoundError if exc.status_code == 404 else Refused)(exc)
-    if isinstance(exc, _http("ConnectionFailed")
-                  + _loaded("requests.exceptions", "ConnectionError")):
+    if isinstance(exc, _BROKEN):
         return Unreachable(exc)
-    if isinstance(exc, _http("TimedOutError") + _loaded("requests.exceptions", "Timeout")):
+    if isinstance(exc, _LATE):
         return TimedOut(exc)
     return None
 
 
 @contextlib.contextmanager
 def translated():
-    """Raise the classes above for the clients' API and connection errors escaping the
+    """Raise the classes above for the client's API and connection errors escaping the
     block; anything else (shipway's own errors included) passes unchanged."""
     try:
         yield
@@ -124,14 +116,21 @@ def api_error(exc, doing):
     return EngineError(f"{doing}: {short(exc)}")
 
 
+# The raw classes below are caught too while code above pipeline/api/ still calls APIClient
+# methods itself (swarm/watch.py, apply.py, canary.py): once every call goes through an
+# engine function, only the translated classes can reach these handlers.
+_RAW_LOST = (*_BROKEN, *_LATE)
+_RAW_REFUSED = (docker.errors.APIError,)
+
+
 def _lost():
-    """An engine that did not answer: the clients' errors, raw or translated."""
-    return (Unreachable, TimedOut, *connection_errors())
+    """An engine that did not answer: translated (or raw, see above)."""
+    return (Unreachable, TimedOut, *_RAW_LOST)
 
 
 def _refused():
-    """An engine that answered with an error status: the clients' errors, raw or translated."""
-    return (Refused, *_http("HTTPStatusError"), *_loaded("docker.errors", "APIError"))
+    """An engine that answered with an error status: translated (or raw, see above)."""
+    return (Refused, *_RAW_REFUSED)
 
 
 def is_transient(exc):
@@ -155,8 +154,7 @@ def is_out_of_sequence(exc):
 @contextlib.contextmanager
 def engine_errors(doing):
     """Turn what escapes the Engine calls in the block into one EngineError line: a lost
-    connection (requests raises its own errors, not docker's) or an unmapped API error,
-    raw or already translated."""
+    connection or an unmapped API error."""
     try:
         yield
     except _lost() as exc:
@@ -169,5 +167,5 @@ def engine_errors(doing):
 
 def quiet_errors():
     """The errors a best-effort read (forensics, decoration) swallows: any API or connection
-    failure, raw or translated. For `except engine.quiet_errors():` outside this package."""
+    failure. For `except engine.quiet_errors():` outside this package."""
     return (*_refused(), *_lost())

@@ -10,9 +10,7 @@ watch started, so an exit before the stream opened is replayed too) and tells th
 each exit the moment the engine has it. Events are per engine: containers on other nodes are
 judged by their tasks (see `node_id`).
 """
-import json
-
-from pipeline.api.calls import convert_filters
+from pipeline.api import engine
 from pipeline.api.follow import Follower
 
 SERVICE_LABEL = "com.docker.swarm.service.id"
@@ -34,18 +32,15 @@ class ContainerExits(Follower):
         self.alive = True
 
     def prepare(self):
-        self.node_id = (self.api.info().get("Swarm") or {}).get("NodeID") or None
+        self.node_id = ((engine.info(self.api) or {}).get("Swarm") or {}).get("NodeID") or None
 
-    def request(self):
-        filters = {"type": "container", "event": "die",
-                   "label": f"{SERVICE_LABEL}={self.service_id}"}
-        return "/events", (), {"since": self.since, "filters": convert_filters(filters)}
+    def open(self):
+        return engine.follow_events(self.api, self.since, {
+            "type": "container", "event": "die",
+            "label": f"{SERVICE_LABEL}={self.service_id}"})
 
     def read(self, stream):
-        for line in stream.lines():
-            if not line.strip():
-                continue
-            event = json.loads(line)
+        for event in stream:
             container = event.get("id") or (event.get("Actor") or {}).get("ID")
             if container and event.get("Action", event.get("status")) == "die":
                 self.on_exit(container)

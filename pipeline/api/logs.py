@@ -11,6 +11,7 @@ the last lines of each task are kept here, by task id, for the forensics of the 
 import collections
 import threading
 
+from pipeline.api import engine
 from pipeline.api.follow import Follower
 
 TASK_ATTR = "com.docker.swarm.task.id="
@@ -36,13 +37,12 @@ class ServiceLogFollower(Follower):
         with self._lock:
             return list(self._tasks.get(task_id, ()))
 
-    def request(self):
-        return "/services/{0}/logs", (self.service_id,), {
-            "details": 1, "follow": 1, "stdout": 1, "stderr": 1, "since": self.since}
+    def open(self):
+        return engine.follow_service_logs(self.api, self.service_id, self.since)
 
     def read(self, stream):
-        for frame in stream.frames():
-            self._add(frame.decode("utf-8", "replace"))
+        for payload in stream:
+            self._add(payload.decode("utf-8", "replace"))
 
     def _add(self, text):
         for line in text.splitlines():

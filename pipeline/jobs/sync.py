@@ -123,12 +123,8 @@ def execute(client, actions, *, workers=4, report=None):
             while ready and len(running) < workers:
                 path, ok, message = ready.pop(0)
                 action = by_path[path]
-                if ok is None and action.op == planmod.FAIL:
-                    ok, message = False, action.reason
-                elif ok is None and action.op == planmod.UNCHANGED:
-                    ok, message = True, action.reason
-                elif ok is None and aborted:
-                    ok, message = False, f"not attempted after: {aborted[0]}"
+                if ok is None:
+                    ok, message = _settled_without_work(action, aborted) or (None, "")
                 if ok is None:
                     running[pool.submit(_perform, client, action)] = path
                 else:
@@ -144,6 +140,18 @@ def execute(client, actions, *, workers=4, report=None):
                 ready.extend(settle(path, failure is None,
                                     failure.message if failure else by_path[path].reason))
     return [outcomes[a.path] for a in actions if a.path in outcomes]
+
+
+def _settled_without_work(action, aborted):
+    """(ok, message) for an action that needs no request (a failed read, nothing to change,
+    or a global failure before it), else None."""
+    if action.op == planmod.FAIL:
+        return False, action.reason
+    if action.op == planmod.UNCHANGED:
+        return True, action.reason
+    if aborted:
+        return False, f"not attempted after: {aborted[0]}"
+    return None
 
 
 def _perform(client, action):

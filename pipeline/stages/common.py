@@ -3,11 +3,14 @@
 Settings are resolved once: catalog entry (with its defaults), then command-line flags on top.
 """
 import argparse
+import contextlib
+import os
 import re
 
 from pipeline import catalog, imageref
 from pipeline.catalog import values
 from pipeline.errors import UsageError
+from pipeline.swarm import lock
 from pipeline.units import parse_duration
 
 
@@ -106,8 +109,6 @@ def require(settings_, key, flag):
 
 def path_of(settings_, key, default=None):
     """A catalog path resolved against the catalog's directory (flags: against the cwd)."""
-    import os
-
     value = settings_.get(key) or default
     if value is None:
         return None
@@ -125,10 +126,6 @@ def locked(ctx, api, settings_, command, args, before_wait=None):
     """The service's deploy lock held for a `with` block (nothing for --dry-run, which
     changes nothing): waits up to --lock-timeout, else the deploy timeout. before_wait: called
     once if the lock is busy, before waiting for it (to raise what makes waiting pointless)."""
-    import contextlib
-
-    from pipeline.swarm import lock
-
     if getattr(args, "dry_run", False):
         return contextlib.nullcontext()
     timeout = (getattr(args, "lock_timeout", None) or getattr(args, "timeout", None)

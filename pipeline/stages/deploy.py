@@ -3,17 +3,14 @@ import argparse
 import re
 
 from pipeline import catalog, imageref, registry, state
-from pipeline.api import engine
 from pipeline.api.engine import engine_errors, resolve_digest
 from pipeline.catalog import compose_defs, compose_keys
-from pipeline.context import secret_values
-from pipeline.errors import EXIT_USAGE, CatalogError, ShipwayError, UsageError
-from pipeline.redaction import redacted
+from pipeline.context import redacted, secret_values
+from pipeline.errors import EXIT_USAGE, ShipwayError, UsageError
 from pipeline.stages import common
 from pipeline.swarm import apply as swarm_apply
-from pipeline.swarm import canary, compose, releases
-from pipeline.swarm import plan as planner
-from pipeline.swarm.spec import CREATE_DEFAULTS, digest_of, image_of
+from pipeline.swarm import canary
+from pipeline.swarm.request import DeployRequest
 
 # shipway's own run options; the other flags set stack-file keys (flag_keys).
 OVERRIDES = [("timeout", "deploy.timeout"), ("with_registry_auth", "deploy.with_registry_auth"),
@@ -141,7 +138,6 @@ def service_keys(settings, args):
 
 
 def run(ctx, args):
-    ctx.engine_soon()   # main() has usually started it already
     settings = common.settings(args, OVERRIDES)
     for warning in settings.get("warnings", []):
         ctx.console.event(f"warning: {warning}")
@@ -161,15 +157,12 @@ def run(ctx, args):
             # A tag the registry does not know changes nothing (and waits for no lock).
             found, platforms = ((digest, None) if digest else
                                 resolve_digest(api, f"{repo}:{tag}", auth))
+        request = deploy_request(ctx, args, settings, service, imageref.pinned(repo, tag, found),
+                                 platforms, header)
         with engine_errors(f"deploy of {settings['name']}"), \
                 common.locked(ctx, api, settings, "deploy", args):
-            desired = desired_service(ctx, args, api, settings, service,
-                                      lambda: (imageref.pinned(repo, tag, found), platforms))
-            pinned = desired.image
-            result = swarm_apply.deploy(
-                api, desired, ctx.build, header, ctx.console.event, dry_run=args.dry_run,
-                steps=steps, first=(desired.current,
-                                    lambda: releases.history(api, settings["name"])))
+            pinned = request.image
+            result = swarm_apply.deploy(api, request, steps)
     except ShipwayError as exc:
         # A deploy that ended in an error (the engine refused, the lock stayed held, the
         # connection broke) failed too: the dashboards get its marker, as for a failed wait.
@@ -205,108 +198,16 @@ def run(ctx, args):
     return 0
 
 
-def _in_catalog(args, name, key, message, hint=None):
-    """A problem with a catalog key found while deploying, naming file, service and key
-    (without a catalog, the flags set the key: the message alone)."""
-    if not args.catalog:
-        return UsageError(f"{key}: {message}", hint=hint)
-    return CatalogError(message, path=args.catalog, service=name, key=key, hint=hint)
-
-
-STACK_NAMESPACE = "com.docker.stack.namespace"   # the label docker stack deploy sets
-PLATFORMS = ("TaskTemplate", "Placement", "Platforms")
-
-
-def network_alias(name, settings, current):
-    """The short name a service has as an alias on its networks, as stack deploy makes it:
-    the stack file's service name; for a service a stack made (`<stack>_<svc>`, labelled
-    with its stack), `<svc>`, which the stack's other services reach it by; else its name."""
-    if settings.get("compose"):
-        return settings["compose"]["service"]
-    stack = ((current or {}).get("Spec", {}).get("Labels") or {}).get(STACK_NAMESPACE)
-    if stack and name.startswith(stack + "_") and len(name) > len(stack) + 1:
-        return name[len(stack) + 1:]
-    return name
-
-
-def desired_service(ctx, args, api, settings, service, image):
-    """The Desired of this deploy: the fields the keys set (with the secrets and configs they
-    name made to exist, unless a dry run), which of them the catalog sets, and the create
-    defaults (shipway's for a catalog entry, only the stack file's for one from a stack file).
-
-    `image()` gives (the pinned image, its platforms): it may wait for the registry, so the
-    service and its networks are read first, and nothing is made before it answered (a tag
-    the registry does not know changes nothing)."""
-    name = settings["name"]
-    definitions = settings["definitions"]
-    # Relative env_file and bind paths are relative to the catalog (common.settings).
-    base_dir = settings.get("_base_dir") or "."
-    if "env_file" in service:
-        # Read before anything is created, so that a missing or bad file changes nothing.
-        try:
-            compose.environment(service, base_dir, ctx.environ)
-        except OSError as exc:
-            raise _in_catalog(args, name, "env_file",
-                              f"cannot read {exc.filename}: {exc.strerror}",
-                              "env_file paths are relative to the catalog") from None
-        except ValueError as exc:
-            raise _in_catalog(args, name, "env_file", str(exc), "lines are NAME=VALUE") from None
-    catalog_source = settings.get("source", "catalog") == "catalog"
-    current = engine.inspect_service(api, name)
-    kind = planner.mode_of(current["Spec"]) if current is not None else None
-    if kind in ("replicated-job", "global-job"):
-        # A job's tasks run to completion; a deploy waits for tasks that keep running and
-        # would only time out (and swarm re-runs the job on any change to it).
-        raise UsageError(f"service {name} is a {kind} service: its tasks run to completion, "
-                         "and shipway deploys services whose tasks keep running",
-                         hint="update a job with `docker service update --image`")
-    try:
-        # What the engine would refuse of this service is refused before a secret or config
-        # is made for it: a mode it cannot change to, ingress ports on a dnsrr endpoint.
-        planner.check_mode(name, current, compose.asked_mode(service),
-                           "deploy.mode" if "mode" in service.get("deploy", {})
-                           else "deploy.replicas")
-        endpoint = (current or {}).get("Spec", {}).get("EndpointSpec") or {}
-        if current is not None:
-            mode, why = endpoint.get("Mode", "vip"), f", which service {name} has"
-        else:
-            mode = CREATE_DEFAULTS[("EndpointSpec", "Mode")] if catalog_source else "vip"
-            why = ", shipway's default for a new service"
-
-        def fail(key, message):
-            raise UsageError(message, key=key)
-        compose_defs.check_endpoint(service, fail, mode, why, endpoint.get("Ports") or ())
-        names = compose.network_names(service, definitions)
-        ids = swarm_apply.network_ids(api, sorted(set(names.values())))
-        network_ids = {key: ids[names[key]] for key in names}
-        pinned, platforms = image()
-        refs = swarm_apply.objects_for(api, name, service, definitions, base_dir, ctx.environ,
-                                       ctx.console.event, dry_run=args.dry_run)
-    except UsageError as exc:
-        if "key" not in exc.context or isinstance(exc, CatalogError):
-            raise
-        raise _in_catalog(args, name, exc.context["key"], exc.message, exc.hint) from None
-    alias = network_alias(name, settings, current)
-
-    def convert(keys):
-        return compose.convert(keys, name=name, alias=alias, network_ids=network_ids,
-                               secret_refs=refs["secret"], config_refs=refs["config"],
-                               base_dir=base_dir, definitions=definitions,
-                               environ=ctx.environ, platforms=platforms)
-
-    conversion = convert(service)
-    managed = list(convert(settings["service"]).fields) if args.catalog else None
-    defaults = dict(conversion.implied)
-    if catalog_source:
-        defaults.update(CREATE_DEFAULTS)
-    fields = conversion.fields
-    if current is not None and platforms and PLATFORMS not in fields and \
-            digest_of(image_of(current["Spec"])) != digest_of(pinned):
-        # What `docker service update --image` does (the client library, resolving the
-        # image): a new image's platforms, as the registry lists them, so that swarm puts
-        # its tasks only on nodes it runs on. The same platforms are no change, and the
-        # same image does not restart tasks for them.
-        fields = {**fields, PLATFORMS: platforms}
-    return swarm_apply.Desired(name, pinned, fields, managed, defaults,
-                               settings["deploy"]["timeout"], settings["deploy"]["keep_releases"],
-                               conversion.mode, current)
+def deploy_request(ctx, args, settings, service, image, platforms, registry_auth):
+    """The DeployRequest of this deploy: the keys, where they come from, the pinned image."""
+    return DeployRequest(
+        name=settings["name"], image=image, service=service, platforms=platforms,
+        catalog_keys=settings["service"] if args.catalog else None, catalog=args.catalog,
+        source_catalog=settings.get("source", "catalog") == "catalog",
+        compose_service=(settings.get("compose") or {}).get("service"),
+        definitions=settings["definitions"],
+        # Relative env_file and bind paths are relative to the catalog (common.settings).
+        base_dir=settings.get("_base_dir") or ".", environ=ctx.environ,
+        timeout=settings["deploy"]["timeout"], keep_releases=settings["deploy"]["keep_releases"],
+        build=ctx.build, registry_auth=registry_auth, dry_run=args.dry_run,
+        report=ctx.console.event)

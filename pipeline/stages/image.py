@@ -86,20 +86,18 @@ def build_image(api, context, dockerfile, tag, build_args, labels, no_cache, con
     """Legacy-builder build through the SDK; returns the image id. Stream errors raise."""
     image_id = None
     try:
-        with engine.translated():  # the stream, not only the call, can fail
-            stream = api.build(path=context, dockerfile=dockerfile, tag=tag,
-                               buildargs=build_args, labels=labels, rm=True, forcerm=True,
-                               nocache=no_cache, decode=True)
-            for chunk in stream:
-                if "error" in chunk or "errorDetail" in chunk:
-                    detail = chunk.get("errorDetail", {}).get("message") or chunk.get("error")
-                    raise BuildError(f"image build failed: {clean(detail).strip()}")
-                if "aux" in chunk and "ID" in chunk["aux"]:
-                    image_id = chunk["aux"]["ID"]
-                text = chunk.get("stream", "").rstrip("\n")
-                if text.strip():
-                    for line in text.splitlines():
-                        console.event("| " + line)
+        for chunk in engine.build(api, path=context, dockerfile=dockerfile, tag=tag,
+                                  buildargs=build_args, labels=labels, rm=True, forcerm=True,
+                                  nocache=no_cache):
+            if "error" in chunk or "errorDetail" in chunk:
+                detail = chunk.get("errorDetail", {}).get("message") or chunk.get("error")
+                raise BuildError(f"image build failed: {clean(detail).strip()}")
+            if "aux" in chunk and "ID" in chunk["aux"]:
+                image_id = chunk["aux"]["ID"]
+            text = chunk.get("stream", "").rstrip("\n")
+            if text.strip():
+                for line in text.splitlines():
+                    console.event("| " + line)
     except engine.Refused as exc:
         raise BuildError(f"image build failed: {exc.detail}") from None
     if not image_id:
@@ -111,4 +109,4 @@ def tag_image(api, image_id, repo, tags):
     """Add the remaining tags to the built image (an engine that refuses one: EngineError)."""
     for tag in tags:
         with engine.engine_errors(f"tagging {image_id} as {repo}:{tag}"):
-            api.tag(image_id, repo, tag)
+            engine.tag(api, image_id, repo, tag)

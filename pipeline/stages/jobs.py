@@ -10,7 +10,12 @@ come from JENKINS_URL (Jenkins sets it in every build).
 
 Exit codes: 0 all done, 1 some item failed (or Jenkins refused us), 2 bad input.
 """
+from pipeline import catalog as catalogs
+from pipeline import render
 from pipeline.errors import UsageError
+from pipeline.jobs import client as clientmod
+from pipeline.jobs import plan as planmod
+from pipeline.jobs import sync as syncmod
 from pipeline.stages import common
 
 SUMMARY_KEYS = ("created", "updated", "unchanged", "pruned", "failed")
@@ -60,12 +65,6 @@ def add_arguments(parser):
 
 
 def run(ctx, args):
-    from pipeline import catalog as catalogs
-    from pipeline import render
-    from pipeline.jobs import client as clientmod
-    from pipeline.jobs import plan as planmod
-    from pipeline.jobs import sync as syncmod
-
     catalog = catalogs.load(args.catalog)
     desired = render.desired_items(catalog)
     if not desired:
@@ -90,9 +89,6 @@ def run(ctx, args):
 
 
 def _sync(ctx, client, actions, args, event):
-    from pipeline.jobs import plan as planmod
-    from pipeline.jobs import sync as syncmod
-
     for action in actions:
         if action.op == planmod.ORPHAN:
             hint = (" (pass --prune to delete it)"
@@ -137,8 +133,6 @@ def _summary(ctx, counts, failures, suffix=""):
 
 
 def _diff(ctx, actions, exit_code):
-    from pipeline.jobs import plan as planmod
-
     differs = failed = 0
     for action in actions:
         if action.op == planmod.UPDATE:

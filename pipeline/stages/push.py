@@ -1,6 +1,8 @@
 """`shipway push`: push every tag of this build, retrying transient registry failures."""
 import re
 
+import tenacity
+
 from pipeline import imageref, registry, state
 from pipeline.api import auth as api_auth
 from pipeline.api import engine
@@ -74,8 +76,6 @@ def run(ctx, args):
 
 def push_with_retries(api, repo, tag, auth, console, attempts, backoff):
     """push_once, retried with exponential backoff on transient failures (each one logged)."""
-    import tenacity
-
     def log_retry(retry_state):
         exc = retry_state.outcome.exception()
         wait = retry_state.next_action.sleep
@@ -109,18 +109,17 @@ def push_once(api, repo, tag, auth):
     """One push; returns the manifest digest. The SDK does not raise on `errorDetail`: we do."""
     digest = None
     try:
-        with engine.translated():  # the stream, not only the call, can fail
-            for chunk in api.push(repo, tag=tag, stream=True, decode=True, auth_config=auth):
-                if "errorDetail" in chunk or "error" in chunk:
-                    message = clean(chunk.get("errorDetail", {}).get("message")
-                                    or chunk.get("error", "")).strip()
-                    raise _classify(f"push failed: {message}", message)
-                aux = chunk.get("aux") or {}
-                if aux.get("Digest"):
-                    digest = aux["Digest"]
-                match = _DIGEST.search(chunk.get("status", ""))
-                if match and not digest:
-                    digest = match.group(1)
+        for chunk in engine.push(api, repo, tag, auth):
+            if "errorDetail" in chunk or "error" in chunk:
+                message = clean(chunk.get("errorDetail", {}).get("message")
+                                or chunk.get("error", "")).strip()
+                raise _classify(f"push failed: {message}", message)
+            aux = chunk.get("aux") or {}
+            if aux.get("Digest"):
+                digest = aux["Digest"]
+            match = _DIGEST.search(chunk.get("status", ""))
+            if match and not digest:
+                digest = match.group(1)
     except engine.Refused as exc:
         message = exc.detail
         if "No such image" in message or "does not exist" in message:

@@ -11,6 +11,7 @@ paths are printed; without it the content goes to stdout, several files each aft
 """
 import os
 
+from pipeline import catalog, render
 from pipeline.errors import UsageError
 
 WHAT = ("jenkinsfile", "rollback", "job-config")
@@ -37,8 +38,6 @@ def folder_file_name(folder_path):
 
 def rendered_files(cat, args):
     """[(file name, content)] for `args.what`, in the order they are written."""
-    from pipeline import render
-
     service = args.service
     if args.what == "jenkinsfile":
         path = args.catalog_path if args.catalog_path is not None else render.DEFAULT_CATALOG_PATH
@@ -78,8 +77,6 @@ def _write(directory, files):
 
 
 def run(ctx, args):
-    from pipeline import catalog
-
     if args.catalog_path is not None and args.what != "jenkinsfile":
         raise UsageError("--catalog-path only applies to `render jenkinsfile`")
     if args.script_path is not None and args.what != "job-config":

@@ -17,7 +17,6 @@ def add_arguments(parser):
 
 
 def run(ctx, args):
-    ctx.engine_soon()   # main() has usually started it already
     settings = common.settings(args, [("timeout", "deploy.timeout")])
     api = ctx.engine()
     with engine_errors(f"rollback of {settings['name']}"), \

@@ -3,8 +3,9 @@ from pipeline.api import engine
 from pipeline.errors import UsageError
 from pipeline.stages import common
 from pipeline.swarm import lock
+from pipeline.swarm import releases as history
 from pipeline.swarm.spec import DEPLOY_LABELS, LABEL_PREFIX, digest_of, image_of, task_image
-from pipeline.swarm.watch import desired_count
+from pipeline.swarm.watch import desired_count, others_remain, replica_slots
 
 
 def add_arguments(parser):
@@ -53,8 +54,6 @@ def _settled(service, tasks, image):
     """True while swarm still says `updating`/`rollback_started` but every replica already
     runs `image` and no other task runs: the update is done, swarm idles its last delay or
     monitor period before it writes `completed` (what `shipway deploy` returned on)."""
-    from pipeline.swarm.watch import others_remain, replica_slots
-
     state = (service.get("UpdateStatus") or {}).get("State", "")
     if state not in ("updating", "rollback_started"):
         return False
@@ -73,8 +72,6 @@ def _update_line(update):
 
 def _release_status(api, name, spec):
     """The running release and the one a rollback would go to, from the history."""
-    from pipeline.swarm import releases as history
-
     releases = history.history(api, name)
     running = history.running_release(releases, spec)
     target = history.choose(releases, running, current_digest=digest_of(image_of(spec)))

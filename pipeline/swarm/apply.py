@@ -10,13 +10,13 @@ from typing import Optional
 
 from pipeline.api import engine
 from pipeline.context import BuildInfo
-from pipeline.errors import DeployError, UsageError
-from pipeline.swarm import execute, objects, rollback_plan
-from pipeline.swarm import plan as planner
+from pipeline.errors import DeployError
+from pipeline.swarm import deploy_plan, deploy_read, execute, objects, rollback_plan
 from pipeline.swarm import releases as history
 from pipeline.swarm import spec as specs
 from pipeline.swarm.plan import Action, Paused
 from pipeline.swarm.watch import Outcome, Watcher, serving
+from pipeline.swarm.writes import CreateNamingKey
 
 
 @dataclass
@@ -33,6 +33,7 @@ class Result:
     changes: list = field(default_factory=list)    # plan.Change: what was (or would be) written
     release: object = None           # the Release recorded or restored
     first_write: Optional[dict] = None   # a dry run judged by analysis: its first write
+    objects: Optional[list] = None       # a dry run: the secrets and configs it would make
 
     def summary(self):
         """The JSON record (and Jenkins artifact) of this run."""
@@ -48,6 +49,7 @@ class Result:
             "release": self.release.summary() if self.release else None,
             "forensics": o.forensics if o else [],
             **({"first_write": self.first_write} if self.first_write else {}),
+            **({"objects": self.objects} if self.objects else {}),
         }
 
     def failure(self):
@@ -69,143 +71,66 @@ class Result:
         return text + f"; the service now runs {o.running_image}"
 
 
-def network_ids(api, names):
-    """Network name -> id (the engine stores ids in the spec)."""
-    ids = {}
-    for name in names:
-        try:
-            ids[name] = engine.call(api.inspect_network, name)["Id"]
-        except engine.NotFoundError:
-            raise UsageError(f"network {name!r} does not exist", key="networks",
-                             hint="create it: docker network create -d overlay --attachable "
-                                  f"{name}") from None
-    return ids
-
-
-def objects_for(api, name, service, definitions, base_dir, environ, report, dry_run=False):
-    """{"secret": refs, "config": refs} for the secrets and configs `service` names, as
-    compose.convert takes them. Every one is planned first (a missing file or an unset
-    variable stops the deploy here, before anything is created), then made to exist; a dry
-    run only looks up which exist ("ID": "(new)" for the others)."""
-    used = {kind: [ref["source"] for ref in service.get(kind + "s", [])]
-            for kind in ("secret", "config")}
-    if not any(used.values()):
-        return {"secret": {}, "config": {}}
-
-    def plan_all(key):
-        wanted = {}
-        for kind, names in used.items():
-            try:   # a kind the service does not use needs no plan (nor, for secrets, a key)
-                wanted[kind] = objects.plan(name, kind, definitions.get(kind + "s", {}), names,
-                                            base_dir, environ,
-                                            key=key if kind == "secret" else None) if names else []
-            except UsageError as exc:
-                exc.context.setdefault("key", kind + "s")   # the stage names the catalog key
-                raise
-        return wanted
-
-    # No key yet (a dry run on a swarm shipway never made a secret in): all are new. Every
-    # definition is read before the key is made, so that a bad one creates nothing.
-    key = objects.naming_key(api, report, create=False) if used["secret"] else None
-    wanted = plan_all(key or b"dry-run")
-    if not dry_run:
-        for kind, items in wanted.items():  # every external, of both kinds, before a create
-            try:
-                objects.ensure(api, [item for item in items if item.external], report)
-            except UsageError as exc:
-                exc.context.setdefault("key", kind + "s")
-                raise
-        if used["secret"] and key is None:
-            wanted = plan_all(objects.naming_key(api, report))
-        return {kind: objects.ensure(api, items, report) for kind, items in wanted.items()}
-    refs = {}
-    for kind, items in wanted.items():
-        refs[kind] = {}
-        for item in items:
-            found = engine.find_object(api, kind, item.name)
-            refs[kind][item.source] = {"Name": item.name, "ID": found["ID"] if found else "(new)"}
-    return refs
-
-
-@dataclass
-class Desired:
-    """What a deploy asks for: fields (path -> value, see pipeline/swarm/plan.py) besides the
-    image and shipway's labels; `managed`, the paths the catalog sets (None: no catalog);
-    `defaults`, the fields a create adds where nothing was asked; `mode`, the mode the keys ask
-    for (None: any); `current`, the service as read while the fields were worked out (None: no
-    such service)."""
-
-    name: str
-    image: str
-    fields: dict = field(default_factory=dict)
-    managed: Optional[list] = None
-    defaults: dict = field(default_factory=dict)
-    timeout: float = 300.0
-    keep_releases: int = 10
-    mode: Optional[str] = None
-    current: Optional[dict] = None
-
-
-def deploy(api, desired, build, registry_auth, report, dry_run=False, steps=None, first=None):
-    """Make service `desired.name` run `desired.image` (pinned) with the fields asked for:
-    read, plan, carry the plan out (again on a refused out-of-sequence write), watch, record.
-
-    steps: a canary.Steps when the release is judged by analysis (first batch, canary, the
-    rest, bake), else None. first: (the service, a function giving its release history), both
-    read under the lock just before, for the first attempt; a retry reads them again.
-    """
-    name, image = desired.name, desired.image
+def deploy(api, request, steps=None):
+    """Make service `request.name` run `request.image` (pinned) with the fields asked for:
+    read, plan (deploy_plan), carry the plan out (again from the read on a write refused as
+    out of sequence), watch, record. steps: a canary.Steps when the release is judged by
+    analysis (first batch, canary, the rest, bake), else None."""
+    name, image, report = request.name, request.image, request.report
     release_id = history.new_id()
-    labels = specs.deploy_labels(image, specs.digest_of(image), build, release_id)
-    fields = {**desired.fields, planner.IMAGE: image, **planner.label_fields(labels)}
-    read = {"first": first}
+    labels = specs.deploy_labels(image, specs.digest_of(image), request.build, release_id)
+
+    def read():
+        with deploy_plan.catalog_keys(request):   # a bad secret or config definition
+            return deploy_read.read(api, request)
 
     def step():
-        given = read.pop("first", None)
-        current, existing = ((given[0], given[1]()) if given is not None else
-                             (engine.inspect_service(api, name), history.history(api, name)))
-        # The history outlives a `docker service rm` (a service made anew numbers on from its
-        # newest record); the running release's record says which fields the catalog set last.
-        read["history"] = existing
-        plan = _plan(desired, current, existing, fields, steps)
-        if not dry_run:
-            execute.carry_out(api, plan.writes, registry_auth, report)
-            if plan.action is Action.UNCHANGED and not isinstance(plan.expect, Paused):
-                report(f"service {name} already has this spec "
-                       f"({(current.get('UpdateStatus') or {}).get('State') or 'no update'})")
-        return current, plan
+        reading = read()
+        plan = _plan(request, reading, labels, steps)
+        if request.dry_run:
+            return reading, plan
+        if plan.writes and isinstance(plan.writes[0], CreateNamingKey):
+            # The secrets are named with the key: made first, then read and planned again.
+            execute.carry_out(api, plan.writes[:1], request.registry_auth, report)
+            reading = read()
+            plan = _plan(request, reading, labels, steps)
+        for line in plan.notes:
+            report(line)
+        execute.carry_out(api, plan.writes, request.registry_auth, report)
+        if plan.action is Action.UNCHANGED and not isinstance(plan.expect, Paused):
+            state = (reading.current.get("UpdateStatus") or {}).get("State")
+            report(f"service {name} already has this spec ({state or 'no update'})")
+        return reading, plan
 
-    current, plan = execute.retried(step, report)
+    reading, plan = execute.retried(step, report)
+    current = reading.current
     previous = (specs.image_of(current["Spec"]) if current else "") or ""
-    action = plan.action.value if dry_run else PAST[plan.action]
+    action = plan.action.value if request.dry_run else PAST[plan.action]
     result = Result(name, action, image, previous, changes=plan.changes)
-    if dry_run:
+    if request.dry_run:
         result.plan = plan.lines(name, image)
         result.first_write = plan.summary().get("first_write")
+        result.objects = plan.summary().get("objects")
         return result
     if steps is not None and plan.new_template:
-        steps.start(current, read["history"], plan)
+        steps.start(current, reading.releases, plan)
     watcher = Watcher(api, name, report)
-    result.outcome = _watch(api, name, watcher, plan, steps, desired.timeout)
+    result.outcome = _watch(api, name, watcher, plan, steps, request.timeout)
     if result.outcome.ok:
         ours = release_id if plan.action is not Action.UNCHANGED else None
-        result.release = remember(api, name, desired.keep_releases, report, result.outcome,
-                                  ours, watcher.service, read.get("history"), plan.managed)
+        result.release = remember(api, name, request.keep_releases, report, result.outcome,
+                                  ours, watcher.service, reading.releases, plan.managed)
     return result
 
 
 PAST = {Action.CREATE: "created", Action.UPDATE: "updated", Action.UNCHANGED: "unchanged"}
 
 
-def _plan(desired, current, existing, fields, steps):
-    """The deploy's plan from what was read (pure but for the analysis' history read)."""
-    running = history.running_release(existing, current["Spec"]) if current else None
-    plan = planner.plan_deploy(desired.name, current, fields, defaults=desired.defaults,
-                               managed=desired.managed,
-                               last_managed=running.managed if running else (),
-                               mode=desired.mode)
+def _plan(request, reading, labels, steps):
+    """The deploy's plan from what was read (pure); with analysis, its first write."""
+    plan = deploy_plan.plan_request(request, reading, labels)
     if steps is not None and plan.action is Action.UPDATE and plan.new_template:
-        plan = steps.first(plan, desired.timeout)   # analysis: the first batch only
+        plan = steps.first(plan, request.timeout)   # analysis: the first batch only
     return plan
 
 

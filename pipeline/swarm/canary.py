@@ -26,7 +26,7 @@ from pipeline.swarm import releases as history
 from pipeline.swarm.expect import Expectation, Follow
 from pipeline.swarm.spec import image_of, task_image
 from pipeline.swarm.watch import POLL_SECONDS, Outcome, Watcher, serving
-from pipeline.swarm.writes import UpdateService
+from pipeline.swarm.writes import ReleaseRest, UpdateService
 from pipeline.units import to_nanos
 
 SWARM_GAVE_UP = ("paused", "rollback_started", "rollback_completed", "rollback_paused")
@@ -69,9 +69,23 @@ def first_write(plan, config, timeout):
                               held["UpdateConfig"][key]) for key in ("Parallelism", "Delay")
                if planner.normal(planner.get(plan.spec, ("UpdateConfig", key)))
                != planner.normal(held["UpdateConfig"][key])]
+    rest = ReleaseRest(write.spec["TaskTemplate"]["ContainerSpec"]["Image"],
+                       copy.deepcopy(plan.spec.get("UpdateConfig") or {}),
+                       done="analysis: canary passed; updating the rest")
     return dataclasses.replace(plan, writes=[dataclasses.replace(
         write, spec=held, doing=f"{note}\n{write.doing}")] + plan.writes[1:],
-        canary=changes, batch=batch)
+        canary=changes, batch=batch, then=[rest])
+
+
+def rest_write(rest, service):
+    """The UpdateService of a ReleaseRest against the service as just read (pure), or the
+    Outcome when another change replaced the release meanwhile."""
+    if service is None or image_of(service["Spec"]) != rest.image:
+        return Outcome(False, "another change to the service replaced this one",
+                       running_image=image_of((service or {}).get("Spec")) or "nothing")
+    spec = copy.deepcopy(service["Spec"])
+    spec["UpdateConfig"] = copy.deepcopy(rest.update_config)
+    return UpdateService(service["ID"], service["Version"]["Index"], spec, done=rest.done)
 
 
 class Steps:
@@ -91,7 +105,7 @@ class Steps:
         self.report = report
         self.marker = marker
         self.batch = None
-        self.user_update = None
+        self.rest = None          # writes.ReleaseRest: the second write the plan made
         self.before = None        # the spec before the deploy (None: a create)
         self.previous = None      # the recorded release it ran, if any
         self.rolled_back = None   # apply.Result of the automatic rollback
@@ -103,8 +117,7 @@ class Steps:
             return
         self.before = copy.deepcopy(current["Spec"])
         self.previous = history.running_release(releases, current["Spec"])
-        self.user_update = copy.deepcopy((plan.spec or current["Spec"]).get("UpdateConfig")
-                                         or {})
+        self.rest = plan.then[0] if plan.then else None
         self.batch = plan.batch
 
     def first(self, plan, timeout):
@@ -130,12 +143,11 @@ class Steps:
         failed = self._window("canary", self.config.canary, image, timeout)
         if failed is not None:
             return self._restore(failed, image, timeout)
-        first_started = self._write_rest(image)
+        first_started = self._write_rest()
         if isinstance(first_started, Outcome):
             # swarm rolled the first batch back by itself meanwhile, or someone else changed
             # the service: the watcher names which
             return watcher.wait(Expectation(image, Follow.UPDATE, since), 5.0)
-        self.report("analysis: canary passed; updating the rest")
         # The bake window starts once every task runs the release healthy, not when swarm
         # says `completed`: swarm's monitor period runs during the window, and its verdict
         # is read after it.
@@ -212,20 +224,16 @@ class Steps:
                                                 f"timed out after {timeout:.0f}s", 1)
         return outcome
 
-    def _write_rest(self, image):
-        """Write the spec again with the user's UpdateConfig; the first update's StartedAt
+    def _write_rest(self):
+        """The plan's second write, at the version read now; the first update's StartedAt
         (what the watcher must not take for the new one), or an Outcome when another change
         replaced ours meanwhile."""
         def step():
             service = engine.inspect_service(self.api, self.name)
-            if service is None or image_of(service["Spec"]) != image:
-                return Outcome(False, "another change to the service replaced this one",
-                               running_image=image_of((service or {}).get("Spec")) or "nothing")
-            spec = copy.deepcopy(service["Spec"])
-            spec["UpdateConfig"] = copy.deepcopy(self.user_update)
-            execute.carry_out(self.api, [UpdateService(service["ID"],
-                                                       service["Version"]["Index"], spec)],
-                              self.registry_auth, self.report)
+            write = rest_write(self.rest, service)
+            if isinstance(write, Outcome):
+                return write
+            execute.carry_out(self.api, [write], self.registry_auth, self.report)
             return (service.get("UpdateStatus") or {}).get("StartedAt")
 
         return execute.retried(step, self.report)

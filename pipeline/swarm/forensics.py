@@ -9,15 +9,14 @@ Engine API when it is on this engine; a task on another node is read through the
 log broker (GET /tasks/{id}/logs, what the service logs endpoint uses), the only way to reach
 it from a manager.
 
-Everything collected passes through `redaction.redacted`: the secrets shipway knows (its registry
-password and Jenkins token, from the variables pipeline.context names) never reach the
-console, the --json record or the state file.
+Everything collected passes through pipeline.context's `redacted`: the secrets shipway knows
+(its registry password and Jenkins token, from the variables pipeline.context names) never
+reach the console, the --json record or the state file.
 """
 import os
 
 from pipeline.api import engine
-from pipeline.context import secret_values
-from pipeline.redaction import redacted
+from pipeline.context import redacted, secret_values
 from pipeline.swarm.spec import PENDING_STATES, task_image, task_slot
 
 LOG_LINES = 50

@@ -33,6 +33,7 @@ import time
 
 from pipeline.api import engine
 from pipeline.errors import ShipwayError
+from pipeline.swarm.watch import LeaderClock
 from pipeline.units import parse_timestamp
 
 PREFIX = "shipway.lock."
@@ -163,11 +164,11 @@ class Lock:
                 if failing:
                     self.report("lock: renewed again")
                 failing = False
-            except (ShipwayError, *engine.quiet_errors()) as exc:
+            except ShipwayError as exc:
                 # An engine that does not answer (a manager restarting): say so once, try
                 # again; the lease covers the gap, or the lock expires as it should.
                 if not failing:
-                    self.report(f"lock: could not renew it ({_gist(exc)}); trying again "
+                    self.report(f"lock: could not renew it ({exc.message}); trying again "
                                 f"every {self.lease / 3:g}s")
                 failing = True
 
@@ -184,14 +185,10 @@ class Lock:
         if self.config_id and not self.lost:
             try:
                 engine.remove_config(self.api, self.config_id)
-            except (ShipwayError, *engine.quiet_errors()) as exc:
+            except ShipwayError as exc:
                 # Never let the release hide how the command itself ended.
-                self.report(f"lock: could not release it ({_gist(exc)}); it expires "
+                self.report(f"lock: could not release it ({exc.message}); it expires "
                             f"{self.lease:g}s after its last renewal")
-
-
-def _gist(exc):
-    return exc.message if isinstance(exc, ShipwayError) else engine.short(exc)
 
 
 def _expired(config, clock, first_seen):
@@ -225,8 +222,6 @@ def held(api, service, *, holder, command, timeout, report, lease=DEFAULT_LEASE,
     """Hold service's lock for the block: wait for it up to `timeout` seconds (printing who
     holds it), break it once it expired, raise LockError naming the holder when time is up.
     before_wait: called once when the lock is busy, before the first wait."""
-    from pipeline.swarm.watch import LeaderClock
-
     lock = Lock(api, service, holder, command, lease, report)
     deadline = time.monotonic() + timeout
     clock = LeaderClock()

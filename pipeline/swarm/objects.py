@@ -32,10 +32,10 @@ import hmac
 import os
 import re
 import secrets as random
+from dataclasses import dataclass, field
 
 from pipeline.api import engine
 from pipeline.errors import EngineError, UsageError
-from pipeline.record import field, record
 
 SERVICE_LABEL = "shipway.object.service"  # on each object shipway created: which service
 KIND_LABEL = "shipway.object.kind"        # secret | config
@@ -74,7 +74,7 @@ class Sealed:
     __hash__ = None
 
 
-@record
+@dataclass
 class Wanted:
     """One secret or config a service needs, as planned: what to name it and where from."""
 

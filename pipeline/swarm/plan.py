@@ -20,8 +20,9 @@ from typing import Optional, Union
 
 from pipeline.errors import UsageError
 from pipeline.swarm.expect import Expectation, Follow
+from pipeline.swarm.objects import KEY_CONFIG
 from pipeline.swarm.spec import DEPLOY_LABELS, LABEL_PREFIX, VOLATILE_LABELS
-from pipeline.swarm.writes import CreateService, UpdateService
+from pipeline.swarm.writes import CreateNamingKey, CreateObject, CreateService, UpdateService
 
 IN_FLIGHT = ("updating", "rollback_started")
 IMAGE = ("TaskTemplate", "ContainerSpec", "Image")
@@ -85,10 +86,15 @@ class Plan:
     # the first write differs from `spec` (the second writes `spec` as it is).
     batch: Optional[int] = None
     canary: list = field(default_factory=list)
+    then: list = field(default_factory=list)      # writes after the canary window passed
+    notes: list = field(default_factory=list)     # said when it is carried out (reused objects)
 
     def summary(self):
         """JSON-ready plan for `--dry-run --json`."""
         out = {"action": self.action.value, "changes": [c.summary() for c in self.changes]}
+        made = [w.wanted.summary() for w in self.writes if isinstance(w, CreateObject)]
+        if made:
+            out["objects"] = made
         if self.batch is not None:
             out["first_write"] = {"first_batch": self.batch,
                                   "changes": [c.summary() for c in self.canary]}
@@ -99,11 +105,17 @@ class Plan:
         verb = {Action.CREATE: f"create service {name} with {image}:",
                 Action.UPDATE: f"update service {name}:"}.get(self.action,
                                                               f"service {name}: no change")
-        lines = [verb] + ["  " + c.line() for c in self.changes]
+        lines = [f"create config {KEY_CONFIG} (the key of secret names)"
+                 for w in self.writes if isinstance(w, CreateNamingKey)]
+        lines += [f"create {w.wanted.kind} {w.wanted.name} for {w.wanted.source!r} from "
+                  f"{w.wanted.origin}" for w in self.writes if isinstance(w, CreateObject)]
+        lines += [verb] + ["  " + c.line() for c in self.changes]
         if self.batch is not None:
             lines += [f"analysis: written first with a first batch of {self.batch} and a hold "
-                      "for the canary window, then as above:"]
+                      "for the canary window:"]
             lines += ["  " + c.line() for c in self.canary]
+            lines += ["analysis: once the canary passed, written again with the update "
+                      "policy above (the rest)"]
         return lines
 
     @property

@@ -14,10 +14,11 @@ import hashlib
 import json
 import secrets
 import time
+from dataclasses import dataclass, field, fields
 
 from pipeline.api import engine
 from pipeline.errors import EngineError, UsageError
-from pipeline.record import field, fields, record
+from pipeline.swarm.spec import LABEL_PREFIX, digest_of, image_of
 
 RELEASE_LABEL = "shipway.release"            # on the service spec: id of the running release
 CONFIG_SERVICE = "shipway.release.service"   # on each config: which service
@@ -32,7 +33,7 @@ def new_id():
     return secrets.token_hex(6)
 
 
-@record
+@dataclass
 class Release:
     """One recorded release of a service."""
 
@@ -83,27 +84,14 @@ def config_name(service, seq):
     return name
 
 
-def _api_call(doing, fn, *args, **kwargs):
-    try:
-        return engine.call(fn, *args, **kwargs)
-    except engine.Refused as exc:
-        raise EngineError(f"{doing}: {exc.detail}") from None
-
-
 def history(api, service):
     """The service's releases, newest first."""
-    configs = _api_call("cannot list release records", api.configs,
-                        filters={"label": f"{CONFIG_SERVICE}={service}"})
     found = []
-    for config in configs:
-        labels = config["Spec"].get("Labels") or {}
-        if labels.get(CONFIG_SERVICE) != service:
-            continue
+    for config in engine.list_configs(api, {CONFIG_SERVICE: service}):
         data = config["Spec"].get("Data")
-        if data is None:  # older engines leave Data out of the list; ask for the one config
-            data = _api_call("cannot read a release record", api.inspect_config,
-                             config["ID"])["Spec"]["Data"]
-        record = json.loads(base64.b64decode(data))
+        # older engines leave Data out of the list: ask for the one config
+        record = json.loads(base64.b64decode(data) if data is not None
+                            else engine.config_data(api, config["ID"]))
         known = {f.name for f in fields(Release)}  # a newer shipway may record more
         found.append(Release(config_id=config["ID"],
                              **{k: v for k, v in record.items() if k in known}))
@@ -124,8 +112,6 @@ def record(api, service, spec, existing=None, managed=(), seq=None):
     `managed`: the fields the deploy took from the catalog. `seq`: the number to record it
     under (default: after the newest); 0 is the spec from before shipway's first deploy.
     """
-    from pipeline.swarm.spec import LABEL_PREFIX, digest_of, image_of
-
     labels = spec.get("Labels") or {}
     release_id = labels.get(RELEASE_LABEL)
     if not release_id:
@@ -152,15 +138,15 @@ def record(api, service, spec, existing=None, managed=(), seq=None):
         data = release.summary()
         data.update(service=service, spec=spec, managed=managed)
         config_labels = {CONFIG_SERVICE: service, CONFIG_SEQ: str(seq), CONFIG_ID: release_id}
-        try:
-            release.config_id = engine.call(api.create_config, config_name(service, seq),
-                                            json.dumps(data).encode(),
-                                            labels=config_labels)["ID"]
+        config_id = engine.create_config(api, config_name(service, seq),
+                                         json.dumps(data).encode(), config_labels)
+        if config_id is not None:
+            release.config_id = config_id
             return release
-        except engine.Refused as exc:
-            if exc.status_code != 409 or fixed:  # 409: a concurrent deploy took this number
-                raise EngineError(f"cannot record the release: {exc.detail}") from None
-            seq += 1
+        if fixed:
+            raise EngineError(f"cannot record the release: config {config_name(service, seq)} "
+                              "exists already")
+        seq += 1  # a concurrent deploy took this number
     raise EngineError(f"cannot record the release: {RECORD_ATTEMPTS} numbers taken in a row")
 
 
@@ -177,7 +163,7 @@ def prune(api, service, keep, running=None, existing=None):
     for release in releases[keep:]:
         if running is not None and release.id == running.id:
             continue
-        _api_call("cannot remove an old release record", api.remove_config, release.config_id)
+        engine.remove_config(api, release.config_id)
         removed.append(release)
     return removed
 
@@ -186,7 +172,7 @@ def remove_all(api, service):
     """Remove every release record of `service` (when shipway removes the service)."""
     releases = history(api, service)
     for release in releases:
-        _api_call("cannot remove a release record", api.remove_config, release.config_id)
+        engine.remove_config(api, release.config_id)
     return releases
 
 
@@ -230,8 +216,6 @@ def choose(releases, running, to=None, current_digest=None):
 
 def _without_own_labels(spec):
     """`spec` without the shipway.* labels a redeploy of the same build changes."""
-    from pipeline.swarm.spec import LABEL_PREFIX
-
     labels = {k: v for k, v in ((spec or {}).get("Labels") or {}).items()
               if not k.startswith(LABEL_PREFIX)}
     return {**(spec or {}), "Labels": labels}
@@ -245,8 +229,6 @@ def before_shipway(service, releases, running):
     release label), or one of a release no longer recorded (pruned) that runs another image.
     Release #0, such a restored spec, is the floor: nothing goes back from it.
     """
-    from pipeline.swarm.spec import image_of
-
     previous = (service or {}).get("PreviousSpec")
     if not previous or running is None or running.seq <= 0 or not releases:
         return None

@@ -51,6 +51,19 @@ class UpdateService:
 
 
 @dataclass(frozen=True)
+class ReleaseRest:
+    """The second write of a rollout judged by analysis, once the canary passed: the service
+    as read then, with `update_config` (the user's own) instead of the canary's hold, so that
+    swarm rolls out the rest; not when another change replaced `image` meanwhile. It depends
+    on that read: canary.rest_write turns it into the UpdateService to make."""
+
+    image: str
+    update_config: dict
+    doing: str = ""
+    done: str = ""
+
+
+@dataclass(frozen=True)
 class RemoveService:
     """Remove the service."""
 

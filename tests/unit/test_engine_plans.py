@@ -28,7 +28,6 @@ def fixture(name):
         return json.load(handle)
 
 
-
 def refused(text):
     exc = Exception(text)
     exc.status_code = 500
@@ -159,5 +158,17 @@ def test_the_canary_first_write_is_in_the_plan_and_the_dry_run():
     assert write.doing.splitlines()[0].startswith("analysis: updating a first batch of 1")
     assert judged.summary()["first_write"]["changes"] == [
         {"path": "UpdateConfig.Delay", "before": None, "after": 210 * 10 ** 9}]
-    assert judged.lines("fx-web", NEW)[-1] == "  UpdateConfig.Delay: (none) -> 210s"
+    assert judged.lines("fx-web", NEW)[-2:] == [
+        "  UpdateConfig.Delay: (none) -> 210s",
+        "analysis: once the canary passed, written again with the update policy above "
+        "(the rest)"]
     assert plan.writes[0].spec["UpdateConfig"] == current["Spec"]["UpdateConfig"]
+    # the second write: the service as read then, with the user's own policy again
+    [rest] = judged.then
+    service = {**current, "Spec": write.spec}
+    second = canary.rest_write(rest, service)
+    assert second.spec["UpdateConfig"] == current["Spec"]["UpdateConfig"]
+    assert second.version == current["Version"]["Index"]
+    replaced = {**current, "Spec": {**write.spec, "TaskTemplate": current["Spec"]["TaskTemplate"]}}
+    assert canary.rest_write(rest, replaced).reason == \
+        "another change to the service replaced this one"

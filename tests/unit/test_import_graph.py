@@ -7,8 +7,7 @@ import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOW_TO_BREAK = ("Break it: move what both sides need into a module of its own that imports "
-                "neither (as pipeline/redaction.py serves the console, the context and the "
-                "forensics), or pass it in as an argument.")
+                "neither, or pass it in as an argument.")
 
 
 def modules(root):

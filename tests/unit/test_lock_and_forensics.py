@@ -5,9 +5,8 @@ import io
 import time
 
 from pipeline.console import Console
-from pipeline.context import BuildInfo, secret_values
+from pipeline.context import BuildInfo, redacted, secret_values
 from pipeline.errors import NothingToRollBack
-from pipeline.redaction import redacted
 from pipeline.swarm import forensics, lock
 from pipeline.swarm.releases import Release, choice
 from pipeline.swarm.watch import LeaderClock, health_failed, others_remain, replaced_by
@@ -103,8 +102,7 @@ def test_others_remain_counts_tasks_on_down_nodes_as_gone():
 
 
 def test_redaction_and_digest():
-    record = redacted({"logs": ["pw=s3cret!", "fine"], "error": "s3cret!"},
-                      ["s3cret!", "ab"])
+    record = redacted({"logs": ["pw=s3cret!", "fine"], "error": "s3cret!"}, ["s3cret!", "ab"])
     assert record == {"logs": ["pw=***", "fine"], "error": "***"}
     lines = forensics.digest([{"task": "t" * 25, "slot": 1, "node": "vm", "state": "failed",
                                "exit_code": 3, "error": "task: non-zero exit (3)",
@@ -176,12 +174,6 @@ class _NoEngine:
 
     def inspect_container(self, container_id):
         raise AssertionError("no container id was given")
-
-    def _url(self, path, *args):
-        return path
-
-    def _get(self, url, **kw):
-        raise ConnectionError("task not found")
 
 
 def test_a_slot_without_logs_takes_them_from_the_follower_or_its_next_attempt(monkeypatch):

@@ -2,6 +2,7 @@
 errors, and which objects garbage collection takes, from Engine JSON recorded on the lab
 (tests/fixtures/objects/record.py)."""
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -11,7 +12,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline import record
 from pipeline.errors import UsageError
 from pipeline.swarm import objects
 from pipeline.swarm.objects import (
@@ -187,7 +187,7 @@ def test_secret_names_need_the_key(tmp_path):
 def test_the_value_is_in_no_repr_str_summary_or_record_dump(tmp_path):
     wanted, = plan("web", "secret", {"db": {"environment": "DB_PW"}}, ["db"], str(tmp_path),
                    {"DB_PW": VALUE}, KEY)
-    dumped = record.asdict(wanted)
+    dumped = dataclasses.asdict(wanted)
     shown = [repr(wanted), str(wanted), json.dumps(wanted.summary()), repr(dumped),
              str(wanted.content), repr([wanted])]
     for text in shown:

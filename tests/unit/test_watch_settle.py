@@ -1,6 +1,5 @@
 """When an update is settled before swarm says `completed`: the leader clock and the window;
 when the old tasks are gone."""
-import json
 import threading
 
 from pipeline.swarm.expect import Expectation, Follow
@@ -95,7 +94,8 @@ def test_serving_names_what_the_running_tasks_run():
 
 
 class _Nodes:
-    """Only what Watcher._others_remain asks the engine: the nodes and their state."""
+    """Only what Watcher._others_remain asks the engine: the nodes and their state, this
+    engine's node id (n1), and its container events (none: the stream ends at once)."""
 
     def __init__(self, down=()):
         self.down = set(down)
@@ -104,6 +104,12 @@ class _Nodes:
         return [{"ID": n, "Description": {"Hostname": n},
                  "Status": {"State": "down" if n in self.down else "ready"}}
                 for n in ("n1", "n2")]
+
+    def info(self):
+        return {"Swarm": {"NodeID": "n1"}}
+
+    def events(self, since=None, filters=None, decode=None):
+        return _Exits(None)
 
 
 def _on(node, image, state="running", desired="running"):
@@ -145,47 +151,37 @@ def test_a_release_is_alone_only_once_old_containers_stopped():
 
 
 class _Exits:
-    """An Engine events stream (http.Stream's shape) that gives container c-old's `die`
-    line once the test lets it."""
+    """An Engine events stream (docker.types.CancellableStream's shape: iterated, closed from
+    another thread) that gives container c-old's `die` event once the test lets it (`die`
+    set), or none (`die` None)."""
 
     def __init__(self, die):
         self.die, self.closed = die, threading.Event()
 
-    def lines(self):
+    def __iter__(self):
+        if self.die is None:
+            return
         while not self.die.wait(0.01):
             if self.closed.is_set():
                 return
-        yield b'{"Type": "container", "Action": "die", "id": "c-old"}\n'
+        yield {"Type": "container", "Action": "die", "id": "c-old"}
         self.closed.wait()
 
-    def shutdown(self):
-        self.closed.set()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
+    def close(self):
         self.closed.set()
 
 
 class _Engine(_Nodes):
-    """Nodes, this engine's node id (n1) and its container events (the generic calls'
-    `stream`, as http.Client has it)."""
+    """The nodes, and the container events the test lets come."""
 
     def __init__(self):
         super().__init__()
         self.stop = threading.Event()
         self.asked = []
 
-    def info(self):
-        return {"Swarm": {"NodeID": "n1"}}
-
-    def post_json(self, *args, **kwargs):
-        raise AssertionError("not called")
-
-    def stream(self, path, *args, params=None):
-        assert path == "/events"
-        self.asked.append(json.loads(params["filters"]))
+    def events(self, since=None, filters=None, decode=None):
+        assert decode
+        self.asked.append(filters)
         self.opened = _Exits(self.stop)
         return self.opened
 
@@ -196,8 +192,8 @@ def test_an_old_container_on_this_engine_counts_as_gone_the_moment_it_exits():
     watcher._follow_exits({"ID": "svc"})            # an old task remains: its exit is followed
     assert not watcher._wake.wait(0.2)
     poll_until(lambda: api.asked, 5, "the events stream to open", interval=0.01)
-    assert api.asked == [{"type": ["container"], "event": ["die"],
-                          "label": ["com.docker.swarm.service.id=svc"]}]
+    assert api.asked == [{"type": "container", "event": "die",
+                          "label": "com.docker.swarm.service.id=svc"}]
     assert watcher._exits_node() == "n1"       # on this engine: an event will say it exited
     api.stop.set()                                            # the engine says it died
     assert watcher._wake.wait(5)                              # the loop is woken at once

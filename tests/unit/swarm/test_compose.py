@@ -157,15 +157,19 @@ def test_create_spec_is_implied_then_fields():
 
 
 def test_the_network_alias_is_the_short_name_stack_deploy_gives():
-    from pipeline.stages.deploy import network_alias
+    from pipeline.swarm.deploy_plan import network_alias
+    from pipeline.swarm.request import DeployRequest
 
     def service(labels):
         return {"Spec": {"Labels": labels}}
+
+    def alias(name, current, compose_service=None):
+        return network_alias(DeployRequest(name, "img", {}, compose_service=compose_service),
+                             current)
     stack = service({"com.docker.stack.namespace": "shop"})
-    assert network_alias("shop_web", {}, stack) == "web"          # adopted stack service
-    assert network_alias("shop_web", {}, None) == "shop_web"      # a new one: its name
-    assert network_alias("shop_web", {}, service({})) == "shop_web"
-    assert network_alias("shop_", {}, stack) == "shop_"
-    assert network_alias("other_web", {}, stack) == "other_web"
-    assert network_alias("shop_web", {"compose": {"file": "s.yml", "service": "api"}},
-                         stack) == "api"                          # the stack file's service
+    assert alias("shop_web", stack) == "web"          # adopted stack service
+    assert alias("shop_web", None) == "shop_web"      # a new one: its name
+    assert alias("shop_web", service({})) == "shop_web"
+    assert alias("shop_", stack) == "shop_"
+    assert alias("other_web", stack) == "other_web"
+    assert alias("shop_web", stack, "api") == "api"   # the stack file's service

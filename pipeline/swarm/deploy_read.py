@@ -1,0 +1,70 @@
+"""The read step of a deploy: what the plan is a function of, read from the engine (and the
+secret and config sources the request names, read from files and the environment)."""
+from dataclasses import dataclass, field
+from typing import Optional
+
+from pipeline.api import engine
+from pipeline.errors import UsageError
+from pipeline.swarm import compose, objects
+from pipeline.swarm import releases as history
+
+DRY_RUN_KEY = b"dry-run"   # names secrets when the swarm has no naming key yet (all are new)
+
+
+@dataclass
+class Reading:
+    """The service (None: there is none), its release history (read whether or not the
+    service exists: it outlives `docker service rm`), the ids of the networks the keys name
+    (None: no such network), whether the swarm has the key of secret names, the secrets and
+    configs the keys need (objects.Wanted) and the ids of those that exist, and the configs
+    that exist with other content."""
+
+    current: Optional[dict]
+    releases: list
+    networks: dict = field(default_factory=dict)
+    has_key: bool = True
+    wanted: list = field(default_factory=list)
+    found: dict = field(default_factory=dict)       # (kind, name) -> id
+    other_content: list = field(default_factory=list)   # config names
+
+
+def read(api, request):
+    """The Reading of `request` (a DeployRequest). A bad secret or config definition (a
+    missing file, an unset variable) is a UsageError naming `secrets` or `configs`."""
+    current = engine.inspect_service(api, request.name)
+    names = compose.network_names(request.service, request.definitions)
+    networks = {}
+    for network in sorted(set(names.values())):
+        try:
+            networks[network] = engine.call(api.inspect_network, network)["Id"]
+        except engine.NotFoundError:
+            networks[network] = None
+    reading = Reading(current, history.history(api, request.name), networks)
+    _read_objects(api, request, reading)
+    return reading
+
+
+def _read_objects(api, request, reading):
+    used = {kind: [ref["source"] for ref in request.service.get(kind + "s", [])]
+            for kind in objects.KINDS}
+    key = objects.naming_key(api, create=False) if used["secret"] else None
+    reading.has_key = key is not None or not used["secret"]
+    for kind, sources in used.items():
+        if not sources:
+            continue
+        try:
+            reading.wanted += objects.plan(
+                request.name, kind, request.definitions.get(kind + "s", {}), sources,
+                request.base_dir, request.environ,
+                key=(key or DRY_RUN_KEY) if kind == "secret" else None)
+        except UsageError as exc:
+            exc.context.setdefault("key", kind + "s")   # the stage names the catalog key
+            raise
+    for item in reading.wanted:
+        found = engine.find_object(api, item.kind, item.name)
+        if found is None:
+            continue
+        reading.found[(item.kind, item.name)] = found["ID"]
+        if item.kind == "config" and not item.external and \
+                engine.config_data(api, found["ID"]) != item.content.reveal():
+            reading.other_content.append(item.name)

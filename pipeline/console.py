@@ -12,6 +12,15 @@ import time
 _CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|[\x00-\x08\x0b-\x1f\x7f]")
 # What clean() keeps but would still break a line (str.splitlines, many log viewers).
 _LINE_BREAK = re.compile("[\n\x85\u2028\u2029]")
+MASK = "***"
+
+
+def redact(text, secrets):
+    """`text` with every secret value (4 characters or more) replaced by ***."""
+    for secret in secrets:
+        if secret and len(secret) >= 4 and secret in text:
+            text = text.replace(secret, MASK)
+    return text
 
 
 def clean(text):
@@ -33,8 +42,6 @@ class Console:
         self.secrets = ()
 
     def _masked(self, text):
-        from pipeline.context import redact
-
         return redact(text, self.secrets)
 
     def event(self, message):

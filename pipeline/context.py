@@ -5,9 +5,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from pipeline.api import engine
+from pipeline.console import redact
 from pipeline.errors import UsageError
-
-MASK = "***"
 
 # Environment variables shipway reads, in one table (name -> what it is for).
 ENVIRONMENT = {
@@ -72,14 +71,6 @@ def secret_values(environ):
         if value:
             values.append(value)
     return values
-
-
-def redact(text, secrets):
-    """`text` with every secret value (4 characters or more) replaced by ***."""
-    for secret in secrets:
-        if secret and len(secret) >= 4 and secret in text:
-            text = text.replace(secret, MASK)
-    return text
 
 
 def redacted(data, secrets):

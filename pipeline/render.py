@@ -17,9 +17,14 @@ escaped (`groovy_string`), shell words are quoted before they become Groovy lite
 from __future__ import annotations  # `str | None` on Python 3.9
 
 import functools
+import os
 import re
 import shlex
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+
+import jinja2
+from markupsafe import Markup
 
 from pipeline.errors import CatalogError, UsageError
 
@@ -82,8 +87,6 @@ def xml_text(value):
     characters an XML 1.1 parser (Jenkins reads config.xml as 1.1) would not keep as they are:
     C1 controls must be character references there, and U+0085/U+2028 would become newlines.
     """
-    from markupsafe import Markup
-
     text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return Markup(_XML11_UNSAFE.sub(lambda m: f"&#x{ord(m.group()):X};", text))
 
@@ -151,13 +154,11 @@ def duration_arg(seconds):
 
 # ---------------------------------------------------------------------------- environment
 
-def _loader(jinja2):
+def _loader():
     """The templates next to this package in a source tree (`templates/`, what setup.cfg
     maps to pipeline.templates), else the installed pipeline.templates. Without the first,
     `python -m pipeline` in a checkout renders with whatever tree is pip-installed (an
     editable install of another checkout resolves pipeline.templates to its own files)."""
-    import os
-
     source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "templates")
     if os.path.isfile(os.path.join(source, "Jenkinsfile.j2")):
@@ -167,10 +168,8 @@ def _loader(jinja2):
 
 @functools.lru_cache(maxsize=None)
 def _environment():
-    import jinja2  # only `shipway render`/`jobs` pay for jinja2
-
     env = jinja2.Environment(
-        loader=_loader(jinja2),
+        loader=_loader(),
         undefined=jinja2.StrictUndefined,
         # Only the config.xml templates are escaped: a Jenkinsfile is not HTML.
         autoescape=jinja2.select_autoescape(enabled_extensions=("xml.j2",),
@@ -331,8 +330,6 @@ def owner_of(config_xml):
     Only the root element's own <description> counts (a parameter's description does not).
     XML that does not parse counts as not owned: provisioning then leaves the item alone.
     """
-    import xml.etree.ElementTree as ET
-
     try:
         root = ET.fromstring(config_xml.encode("utf-8") if isinstance(config_xml, str)
                              else config_xml)

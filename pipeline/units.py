@@ -1,5 +1,6 @@
 """Parsing of small value types shared by the catalog and the command line."""
 import re
+from datetime import datetime, timezone
 
 from pipeline.errors import UsageError
 
@@ -52,8 +53,6 @@ def parse_key_value(text, what):
 def parse_timestamp(text):
     """POSIX seconds (float) from an Engine API time (RFC 3339, nanoseconds, Z or an offset);
     None for an empty or zero time (0001-01-01...)."""
-    from datetime import datetime, timezone
-
     if not text or text.startswith("0001-"):
         return None
     text = text.replace("Z", "+00:00")

@@ -5,9 +5,9 @@ One client: docker-py's low-level `docker.APIClient` (`connect(environ).api`), u
 public API; where it has no call, rest.py's request-level ones. Service specs are handled as
 raw Engine API documents (dicts), so what shipway compares, records and sends is exactly what
 the engine stores. Every function here raises errors.py's classes only (all EngineErrors: a
-refusal as one line saying what could not be done, Unreachable / TimedOut when the engine did
-not answer) or returns None where "not there" is an answer; errors.py's names are re-exported,
-so callers need only `engine`.
+Refused whose line says what could not be done, its status kept; Unreachable / TimedOut when
+the engine did not answer) or returns None where "not there" is an answer; errors.py's names
+are re-exported, so callers need only `engine`.
 """
 import base64
 
@@ -27,6 +27,7 @@ from pipeline.api.errors import (  # noqa: F401 (re-exported: callers need only 
     is_out_of_sequence,
     is_transient,
     quiet_errors,
+    refusal,
     short,
     translated,
 )
@@ -62,13 +63,13 @@ def _unreachable(environ, exc):
 
 
 def _read(doing, fn, *args, **kwargs):
-    """fn(...)'s answer; None for a 404; a refusal as one EngineError line saying `doing`."""
+    """fn(...)'s answer; None for a 404; a refusal as a Refused saying `doing` first."""
     try:
         return call(fn, *args, **kwargs)
     except NotFoundError:
         return None
     except Refused as exc:
-        raise api_error(exc, doing) from None
+        raise refusal(exc, doing) from None
 
 
 def info(api):
@@ -213,7 +214,7 @@ def config_data(api, config_id):
     try:
         config = call(api.inspect_config, config_id)
     except Refused as exc:
-        raise api_error(exc, f"cannot read config {config_id}") from None
+        raise refusal(exc, f"cannot read config {config_id}") from None
     return base64.b64decode(config["Spec"].get("Data") or "")
 
 
@@ -228,7 +229,7 @@ def create_object(api, kind, name, data, labels):
     except Refused as exc:
         if exc.status_code == 409:
             return None
-        raise api_error(exc, f"cannot create {kind} {name}") from None
+        raise refusal(exc, f"cannot create {kind} {name}") from None
 
 
 def remove_object(api, kind, object_id):
@@ -241,7 +242,7 @@ def remove_object(api, kind, object_id):
     except Refused as exc:
         if exc.status_code == 400 and "in use" in exc.detail:
             return "in use"
-        raise api_error(exc, f"cannot remove {kind} {object_id}") from None
+        raise refusal(exc, f"cannot remove {kind} {object_id}") from None
     return "removed"
 
 
@@ -270,7 +271,7 @@ def update_config_labels(api, config, labels):
     except Refused as exc:
         if exc.status_code == 404 or is_out_of_sequence(exc):
             return False
-        raise api_error(exc, f"cannot update config {config['Spec']['Name']}") from None
+        raise refusal(exc, f"cannot update config {config['Spec']['Name']}") from None
     return True
 
 
@@ -281,7 +282,7 @@ def remove_config(api, config_id):
     except NotFoundError:
         return False
     except Refused as exc:
-        raise api_error(exc, f"cannot remove config {config_id[:12]}") from None
+        raise refusal(exc, f"cannot remove config {config_id[:12]}") from None
     return True
 
 

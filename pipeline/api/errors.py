@@ -26,17 +26,20 @@ _LATE = (requests.exceptions.Timeout, urllib3.exceptions.ReadTimeoutError)
 class EngineCallError(EngineError):
     """An Engine API call that failed, translated.
 
-    `message`: the gist in one line (what `short` says); `detail`: the engine's own
+    `message`: the gist in one line (what `short` says), after what could not be done when
+    an engine function says so (`doing`, see `refusal`); `detail`: the engine's own
     explanation, or the client error's text when it gave none; `text`: the client error's
     whole text; `status_code`: the HTTP status, None when the engine did not answer.
     """
 
-    def __init__(self, exc):
-        status_code = getattr(exc, "status_code", None)
-        super().__init__(short(exc), status_code=status_code)
-        self.detail = str(getattr(exc, "explanation", None) or exc)
-        self.text = str(exc)
-        self.status_code = status_code
+    def __init__(self, exc, doing=None):
+        if isinstance(exc, EngineCallError):   # said again, with what could not be done
+            gist, status_code, detail, text = exc.message, exc.status_code, exc.detail, exc.text
+        else:
+            gist, status_code = short(exc), getattr(exc, "status_code", None)
+            detail, text = str(getattr(exc, "explanation", None) or exc), str(exc)
+        super().__init__(f"{doing}: {gist}" if doing else gist, status_code=status_code)
+        self.doing, self.detail, self.text, self.status_code = doing, detail, text, status_code
 
 
 class Refused(EngineCallError):
@@ -116,6 +119,13 @@ def api_error(exc, doing):
     return EngineError(f"{doing}: {short(exc)}")
 
 
+def refusal(exc, doing):
+    """A translated refusal again, its message saying first what could not be done: still a
+    Refused (NotFoundError for a 404), its status kept for is_transient and
+    is_out_of_sequence, and printed as it is by engine_errors."""
+    return type(exc)(exc, doing)
+
+
 # The raw classes below are caught too while code above pipeline/api/ still calls APIClient
 # methods itself (swarm/watch.py, apply.py, canary.py): once every call goes through an
 # engine function, only the translated classes can reach these handlers.
@@ -154,7 +164,8 @@ def is_out_of_sequence(exc):
 @contextlib.contextmanager
 def engine_errors(doing):
     """Turn what escapes the Engine calls in the block into one EngineError line: a lost
-    connection or an unmapped API error."""
+    connection or an unmapped API error (a refusal that says what could not be done, as the
+    engine functions raise them, stays as it is)."""
     try:
         yield
     except _lost() as exc:
@@ -162,6 +173,8 @@ def engine_errors(doing):
                           f"({short(exc)})", hint="check that dockerd runs, then run the "
                           "same command again: it picks up what the swarm did") from None
     except _refused() as exc:
+        if getattr(exc, "doing", None):
+            raise
         raise api_error(exc, doing) from None
 
 

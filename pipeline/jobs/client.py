@@ -9,10 +9,21 @@ No message built here contains the API token: python-jenkins puts none in its me
 URL is refused if it carries userinfo, and `Credentials.redact` scrubs what we print anyway.
 """
 import contextlib
+import json
 import re
 import threading
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
+
+import jenkins
+import requests
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 
 from pipeline.errors import UsageError
 from pipeline.jobs.failures import Failure, RequestFailed, classify
@@ -138,8 +149,6 @@ class Client:
         with self._lock:
             server = self._idle.pop() if self._idle else None
         if server is None:
-            import jenkins
-
             # retries=0: tenacity below is the only retry layer, so attempts stay bounded.
             server = jenkins.Jenkins(self.url, username=self.credentials.user,
                                      password=self.credentials.token,
@@ -156,14 +165,6 @@ class Client:
         `what` names the operation in messages ("create demo/hello"). Whatever still fails
         is raised as RequestFailed, whose `failure` says how.
         """
-        from tenacity import (
-            Retrying,
-            retry_if_exception,
-            stop_after_attempt,
-            wait_exponential,
-            wait_random,
-        )
-
         def retryable(exc):
             return isinstance(exc, RequestFailed) and exc.failure.retryable
 
@@ -186,9 +187,6 @@ class Client:
         raise AssertionError("unreachable: Retrying reraises")  # pragma: no cover
 
     def _once(self, what, fn, attempt_number):
-        import jenkins
-        import requests
-
         with self._server() as server:
             for crumb_try in (1, 2):
                 try:
@@ -218,10 +216,6 @@ class Client:
         return found
 
     def _tree(self, folder, depth):
-        import json
-
-        import requests
-
         tree = "jobs"
         for _ in range(depth):
             tree = f"jobs[name,description,{tree}]"
@@ -232,7 +226,6 @@ class Client:
             text = server.jenkins_open(requests.Request(
                 "GET", f"{self.url}{prefix}api/json?tree={tree}"))
             if not text:
-                import jenkins
                 raise jenkins.EmptyResponseException(f"empty answer to {where}")
             return text
 
@@ -261,8 +254,6 @@ class Client:
 
     def get_config(self, path):
         """The item's config.xml, or None when it does not exist."""
-        import jenkins
-
         def fetch(server, _attempt):
             try:
                 return server.get_job_config(path)
@@ -277,9 +268,6 @@ class Client:
         Not `Jenkins.create_job`: that wraps the POST in two existence checks (three requests
         per item), and the listing already told us the item is missing.
         """
-        import jenkins
-        import requests
-
         parent, _, name = path.rpartition("/")
         url = f"{self.url}{_folder_url(parent)}createItem?name={quote(name, safe='')}"
 
@@ -307,8 +295,6 @@ class Client:
 
     def delete(self, path):
         """Delete the item; one that is gone already counts as deleted."""
-        import jenkins
-
         def delete(server, _attempt):
             try:
                 server.delete_job(path)

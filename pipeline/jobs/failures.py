@@ -12,6 +12,9 @@ import html
 import re
 from dataclasses import dataclass
 
+import jenkins
+import requests
+
 from pipeline.errors import JenkinsError
 
 # Failures that say nothing about one item but about the whole connection: once one is
@@ -68,9 +71,6 @@ def classify(exc, *, what, url, user, crumb_state=None):
     `what` names the operation ("create demo/hello"), `crumb_state` is the python-jenkins
     `Jenkins.crumb` at the time: False when the crumb issuer answered 404.
     """
-    import jenkins
-    import requests
-
     if isinstance(exc, jenkins.TimeoutException):
         return Failure("timeout", f"Jenkins at {url} did not answer {what} in time",
                        retryable=True)

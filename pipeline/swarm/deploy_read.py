@@ -35,10 +35,8 @@ def read(api, request):
     names = compose.network_names(request.service, request.definitions)
     networks = {}
     for network in sorted(set(names.values())):
-        try:
-            networks[network] = engine.call(api.inspect_network, network)["Id"]
-        except engine.NotFoundError:
-            networks[network] = None
+        found = engine.inspect_network(api, network)
+        networks[network] = found["Id"] if found else None
     reading = Reading(current, history.history(api, request.name), networks)
     _read_objects(api, request, reading)
     return reading

@@ -17,6 +17,7 @@ import os
 
 from pipeline.api import engine
 from pipeline.context import redacted, secret_values
+from pipeline.swarm.failure import probe_result
 from pipeline.swarm.spec import PENDING_STATES, task_image, task_slot
 
 LOG_LINES = 50
@@ -153,8 +154,8 @@ def digest(records):
         lines.append(head)
         if rec["health"]:
             last = rec["health"][-1]
-            lines.append(f"forensics:   health probe: exit {last['exit']}"
-                         + (f": {last['output'][:200]}" if last["output"] else " (no output)"))
+            lines.append("forensics:   health probe: " + probe_result(last["exit"], last["output"])
+                         + ("" if last["output"] else " (no output)"))
         tail = [line for line in rec["logs"] if line.strip()][-DIGEST_LOG_LINES:]
         if tail:
             lines.append(f"forensics:   last {len(tail)} of {len(rec['logs'])} log lines "

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from pipeline.swarm.expect import Follow
+from pipeline.swarm.failure import counts_for, event_note, health_failure, replaced
 from pipeline.swarm.replicas import (
     LeaderClock,
     desired_count,
-    health_failure,
     others_remain,
     replaced_by,
     replica_slots,
@@ -146,8 +146,7 @@ def report_lines(before, after, since):
         line = (f"task {task.get('Slot', '-')} {task['ID'][:12]} on "
                 f"{after.nodes.get(task.get('NodeID'), '-')}: {change} "
                 f"(desired {key[1]}, {short_image(task_image(task))})")
-        err = task["Status"].get("Err")
-        lines.append(line + (f": {err}" if err else ""))
+        lines.append(line + event_note(task))
     state, message = update_status(after.service, since)
     # Compared with the status before as it was, this write's or not: a second write of
     # the same wait (the canary's rest) that starts in the same state is no news.
@@ -185,7 +184,7 @@ def unexplained_stops(tasks, memory):
     health says whether a failing probe was why."""
     return tuple(t for t in tasks if not t["Status"].get("Err")
                  and t["Status"]["State"] in STOPPED_STATES
-                 and t.get("DesiredState") == "shutdown"
+                 and t.get("DesiredState") == "shutdown" and not replaced(t)
                  and t["ID"] not in memory.errors and t["ID"] not in memory.checked)
 
 
@@ -211,7 +210,7 @@ def task_errors(tasks, health, image, memory):
             err = health_failure(health[task["ID"]])
             if not err:
                 checked.add(task["ID"])
-        if err and task_image(task) == image:
+        if err and counts_for(task, image):   # not a task swarm stopped (replaced)
             errors[task["ID"]] = (task["Status"].get("Timestamp", ""), err)
     return dataclasses.replace(memory, errors=errors, checked=frozenset(checked))
 

@@ -2,15 +2,14 @@
 
 What the watch judges with (pipeline/swarm/judge.py), and what `status` shows: which replicas
 run an image, whether another image still runs, how many tasks a service wants, what serves,
-which change replaced ours, when swarm can no longer undo an update, and whether a stopped
-container's health check really failed.
+which change replaced ours, and when swarm can no longer undo an update (how a container's
+health reads as a failure is pipeline/swarm/failure.py's).
 """
 from pipeline.swarm.spec import image_of, task_image, task_slot
 from pipeline.units import parse_timestamp
 
 DEFAULT_MONITOR = 5.0     # swarm's monitor period when the config names none
 SETTLE_MARGIN = 0.05      # for the updater to see the last task running after the store did
-HEALTH_OUTPUT_CHARS = 200
 
 
 def replica_slots(live, image):
@@ -131,23 +130,3 @@ def settled_at(clock, service, live, mode):
             return None
         newest = running_since if newest is None else max(newest, running_since)
     return newest + monitor_seconds(service["Spec"], mode) + SETTLE_MARGIN
-
-
-def health_failed(health):
-    """True when a container's Health says its probe really failed: docker also marks a
-    container `unhealthy` when it is stopped (swarm replacing the task), with a failing
-    streak of 0 and a last probe that passed; that is no health failure."""
-    log = health.get("Log") or [{}]
-    return (health.get("Status") == "unhealthy" and (health.get("FailingStreak") or 0) > 0
-            and log[-1].get("ExitCode") not in (0, None))
-
-
-def health_failure(health):
-    """"container unhealthy: N failed health checks, last exit N: <probe output>" from a
-    container's State.Health when its probe really failed (see health_failed), else ""."""
-    if not health_failed(health or {}):
-        return ""
-    log = health.get("Log") or [{}]
-    output = " ".join((log[-1].get("Output") or "").split())[:HEALTH_OUTPUT_CHARS]
-    return (f"container unhealthy: {health.get('FailingStreak', '?')} failed health checks, "
-            f"last exit {log[-1].get('ExitCode')}" + (f": {output}" if output else ""))

@@ -33,7 +33,6 @@ from pipeline.swarm.replicas import (  # noqa: F401 (re-exported, as above)
     SETTLE_MARGIN,
     LeaderClock,
     desired_count,
-    health_failed,
     monitor_seconds,
     others_remain,
     replaced_by,

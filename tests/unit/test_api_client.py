@@ -50,11 +50,23 @@ def test_an_error_status_is_refused_with_the_engines_message_and_404_is_not_foun
             engine.call(api.inspect_service, "busy")
         assert busy.value.message == "rpc error: the swarm does not have a leader"
         assert errors.is_transient(busy.value)
-        with pytest.raises(EngineError) as refused:
-            engine.list_tasks(api, "svc")
+        # an engine function says what it could not do, and keeps what the engine said
+        with pytest.raises(errors.Refused) as said:
+            engine.inspect_service(api, "busy")
+        assert said.value.message == ("cannot inspect service busy: rpc error: the swarm does "
+                                      "not have a leader")
+        assert errors.is_transient(said.value) and said.value.status_code == 500
+        with pytest.raises(errors.Refused) as refused:
+            with errors.engine_errors("status of svc"):   # said already: left as it is
+                engine.list_tasks(api, "svc")
         assert str(refused.value) == ("cannot list the service's tasks: this node is not a "
                                       "manager")
-        assert not isinstance(refused.value, errors.EngineCallError)
+        assert refused.value.detail == "this node is not a manager"
+        assert not errors.is_transient(refused.value)
+        with pytest.raises(EngineError) as wrapped:
+            with errors.engine_errors("status of svc"):
+                engine.call(api.tasks)
+        assert str(wrapped.value) == "status of svc: this node is not a manager"
 
 
 def test_no_engine_is_unreachable_and_transient(tmp_path):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.swarm.expect import Expectation, Follow
+from pipeline.swarm.failure import health_failed
 from pipeline.swarm.judge import (
     POLL_SECONDS,
     Memory,
@@ -18,7 +19,6 @@ from pipeline.swarm.judge import (
     task_errors,
     timed_out,
 )
-from pipeline.swarm.replicas import health_failed
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "watch"
 CASES = ("starting", "converged", "paused", "rollback", "job-complete", "job-failed",
@@ -85,11 +85,16 @@ def test_a_replaced_task_marked_unhealthy_with_a_streak_of_0_is_no_health_failur
     assert not health_failed(snap.health[task_id])
     memory = task_errors(snap.tasks, snap.health, expect.image, Memory())
     assert memory.errors == {} and task_id in memory.checked    # not read again
-    # the same container with a probe that failed would have been the task's error
+    # The same container with a probe that failed: still no error of the release, since
+    # swarm stopped this task (`shutdown`: replaced); had it stopped by itself (`complete`:
+    # the executor stops a container that fails its health check), it would have been one.
     failing = {**snap.health[task_id], "FailingStreak": 3,
                "Log": [{"ExitCode": 1, "Output": "  HTTP 404\n"}]}
     v1 = {**next(t for t in snap.tasks if t["ID"] == task_id)}
     v1["Spec"] = {"ContainerSpec": {"Image": expect.image}}
+    assert v1["Status"]["State"] == "shutdown"
+    assert task_errors([v1], {task_id: failing}, expect.image, Memory()).errors == {}
+    v1["Status"] = {**v1["Status"], "State": "complete", "Message": "finished"}
     memory = task_errors([v1], {task_id: failing}, expect.image, Memory())
     assert memory.errors[task_id][1] == ("container unhealthy: 3 failed health checks, "
                                          "last exit 1: HTTP 404")

@@ -216,14 +216,21 @@ def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, 
     timeout = timeout or settings["deploy"]["timeout"]
     release_id = history.new_id()
     given = [current] if current is not None else []
+    # The release the first read chose stays the target when a refused write is planned
+    # again: the rollback asked for is to it, not to whatever came before a change made
+    # meanwhile (another deploy's, not recorded yet).
+    target = {"to": to}
 
     def step():
         service = given.pop() if given else engine.inspect_service(api, name)
         releases = history.history(api, name) if service is not None else []
         image = specs.image_of((service or {}).get("Spec")) or ""
         plan = rollback_plan.plan_rollback(
-            name, service, releases, to, specs.deploy_labels(
+            name, service, releases, target["to"], specs.deploy_labels(
                 image, specs.digest_of(image), build or BuildInfo(), release_id))
+        if plan.target is not None:
+            target["to"] = f"#{plan.target.seq}"
+        target.setdefault("from", plan.previous_image)   # what it ran when asked
         if plan.note:
             report(plan.note)
         if not dry_run:
@@ -231,7 +238,7 @@ def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, 
         return plan
 
     plan = execute.retried(step, report)
-    result = Result(name, plan.action, plan.image, plan.previous_image, release=plan.target)
+    result = Result(name, plan.action, plan.image, target["from"], release=plan.target)
     if dry_run:
         result.plan = plan.lines
         return result

@@ -116,7 +116,6 @@ class Bench:
 
     def shipway(self, *args, catalog=None, extra_env=None, check=True):
         env = {**self.env, "SHIPWAY_STATE_DIR": os.path.join(self.tmp, ".shipway"),
-                           "SHIPWAY_CACHE_DIR": os.path.join(self.tmp, "cache"),
                "PYTHONPATH": _lib.ROOT, **(extra_env or {})}
         env.pop("SHIPWAY_PUSHGATEWAY", None)
         _, done = _lib.run(_lib.shipway(*args, "--catalog", catalog or self.catalog(False),

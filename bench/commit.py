@@ -73,7 +73,6 @@ class Fixture:
         shutil.copytree(_lib.EXAMPLE, self.source,
                         ignore=shutil.ignore_patterns("dist", "dist.tmp"))
         self.ship_env = {**env, "SHIPWAY_STATE_DIR": os.path.join(self.tmp, "state"),
-                                "SHIPWAY_CACHE_DIR": os.path.join(self.tmp, "cache"),
                          "JOB_NAME": "bench-commit"}
         self.ship_env.pop("GIT_COMMIT", None)  # one tag per build on both sides: BUILD_NUMBER
         self.api = docker.from_env(timeout=60).api

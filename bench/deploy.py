@@ -70,7 +70,6 @@ class Fixture:
             handle.write(catalog_text(self.name, self.repo, update, rollback,
                                       keep_releases=keep_releases))
         self.ship_env = {**env, "SHIPWAY_STATE_DIR": os.path.join(self.tmp, "state"),
-                                "SHIPWAY_CACHE_DIR": os.path.join(self.tmp, "cache"),
                          "BUILD_NUMBER": "1", "JOB_NAME": "bench"}
         self.api = docker.from_env(timeout=60).api
         self.digests = {}

@@ -68,7 +68,6 @@ def main():
     with open(catalog, "w", encoding="utf-8") as handle:
         handle.write(catalog_text(name, repo, replicas=1))
     ship_env = {**env, "SHIPWAY_STATE_DIR": os.path.join(tmp, "state"),
-                       "SHIPWAY_CACHE_DIR": os.path.join(tmp, "cache"),
                 "BUILD_NUMBER": "1", "JOB_NAME": "bench"}
     api = docker.from_env(timeout=60).api
     digests = {}

@@ -85,7 +85,6 @@ class Bench:
     # --- setup and cleanup ---------------------------------------------------------
     def shipway(self, *args, extra_env=None, check=True):
         env = {**self.env, "SHIPWAY_STATE_DIR": os.path.join(self.tmp, ".shipway"),
-                           "SHIPWAY_CACHE_DIR": os.path.join(self.tmp, "cache"),
                "PYTHONPATH": _lib.ROOT, **(extra_env or {})}
         _, done = _lib.run(_lib.shipway(*args, "--catalog", self.catalog,
                                         "--service", self.service),

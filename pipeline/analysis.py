@@ -1,137 +1,19 @@
-"""Releases judged by their traffic: the catalog's `deploy.analysis`, and its evaluation.
-
-    deploy:
-      analysis:
-        prometheus: http://127.0.0.1:9090    # credentials, if any, from the environment
-        interval: 2s        # how often each check is evaluated
-        failure_limit: 2    # failed evaluations of one check before the release is judged bad
-        canary: 20s         # judged after the first batch, before the rest
-        bake: 30s           # judged after the last batch, before deploy says ok
-        no_data: fail       # fail | pass | wait: what an empty result means
-        pushgateway: http://127.0.0.1:9091   # optional: deploy markers
-        checks:
-          - {name: success-rate, query: '...', min: 0.99}
+"""Releases judged by their traffic: a service's `deploy.analysis` (its keys are checked by
+pipeline/catalog/analysis_keys.py) applied during a deploy.
 
 Everything that decides is a pure function here (one check's verdict on one value, the tally
 of failed evaluations, the schedule of a window); `Judge` runs a window against a Prometheus
 (pipeline/prometheus.py) and pipeline/swarm/canary.py steps the rollout around the windows.
 """
 import math
-import re
 import time
+from dataclasses import asdict, dataclass, field
 
+from pipeline.catalog.analysis_keys import DEFAULTS, check_url
 from pipeline.errors import UsageError
-from pipeline.record import asdict, field, record
-
-NO_DATA = ("fail", "pass", "wait")
-DEFAULTS = {"interval": 10.0, "failure_limit": 2, "canary": 60.0, "bake": 60.0,
-            "no_data": "fail"}
-_CHECK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
-# --- the schema (catalog.validate rules: a callable raising ValueError, or a dict) -----------
-def _catalog():
-    from pipeline import catalog  # catalog imports this module's schema: import it late
-
-    return catalog
-
-
-def _url(value):
-    from urllib.parse import urlsplit
-
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("must be a URL like http://127.0.0.1:9090")
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"must be an http:// or https:// URL (got {value!r})")
-    if parts.username or parts.password:
-        # A password in the catalog ends up in job configs and logs.
-        raise ValueError("must not carry credentials: set SHIPWAY_PROMETHEUS_USER and "
-                         "SHIPWAY_PROMETHEUS_PASSWORD_FILE (or _TOKEN_FILE) instead")
-    return value.strip().rstrip("/")
-
-
-def _positive_duration(value):
-    seconds = _catalog()._duration(value)
-    if seconds <= 0:
-        raise ValueError("must be more than 0s")
-    return seconds
-
-
-def _duration(value):
-    return _catalog()._duration(value)
-
-
-def _number(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError("must be a number")
-    return float(value)
-
-
-def _check_name(value):
-    if not isinstance(value, str) or not _CHECK_NAME.match(value):
-        raise ValueError("must be letters, digits and ._- (max 63), e.g. success-rate")
-    return value
-
-
-def _query(value):
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("must be a PromQL expression returning one number")
-    return value.strip()
-
-
-CHECK_SCHEMA = {"name": _check_name, "query": _query, "min": _number, "max": _number}
-
-
-def _checks(value):
-    """The list of checks: each a mapping with name, query and min and/or max."""
-    catalog = _catalog()
-    if not isinstance(value, list) or not value:
-        raise ValueError("must be a list of checks (name, query, min and/or max)")
-    out, names = [], set()
-    for index, item in enumerate(value):
-        def fail(key, message, index=index):
-            raise ValueError(f"check {index + 1}" + (f", {key}" if key else "") + f": {message}")
-
-        check = catalog.validate(item, CHECK_SCHEMA, fail)
-        for key in ("name", "query"):
-            if key not in check:
-                fail(key, "is required")
-        if "min" not in check and "max" not in check:
-            fail(None, f"{check['name']} needs min or max (the bound its value must keep)")
-        if check.get("min", -math.inf) > check.get("max", math.inf):
-            fail("min", "must not be above max")
-        if check["name"] in names:
-            fail("name", f"{check['name']!r} is used twice")
-        names.add(check["name"])
-        out.append(check)
-    return out
-
-
-def _no_data(value):
-    if value not in NO_DATA:
-        raise ValueError(f"must be one of {', '.join(NO_DATA)} (got {value!r})")
-    return value
-
-
-def _limit(value):
-    return _catalog().whole_number(1)(value)
-
-
-# The lead's deploy schema takes this as `"analysis": ANALYSIS_SCHEMA`.
-ANALYSIS_SCHEMA = {
-    "prometheus": _url,
-    "pushgateway": _url,
-    "interval": _positive_duration,
-    "failure_limit": _limit,
-    "canary": _duration,
-    "bake": _duration,
-    "no_data": _no_data,
-    "checks": _checks,
-}
-
-
-@record(frozen=True)
+@dataclass(frozen=True)
 class Config:
     """A service's analysis with its defaults applied."""
 
@@ -167,14 +49,14 @@ def pushgateway(settings, environ):
     url = raw.get("pushgateway") or (environ or {}).get("SHIPWAY_PUSHGATEWAY", "")
     if url and not raw.get("pushgateway"):
         try:
-            url = _url(url)
+            url = check_url(url)
         except ValueError as exc:
             raise UsageError(f"SHIPWAY_PUSHGATEWAY {exc}") from None
     return url
 
 
 # --- one evaluation -----------------------------------------------------------------------
-@record
+@dataclass
 class Evaluation:
     """One check evaluated once. verdict: pass | fail | wait (no data, no_data: wait)."""
 
@@ -186,6 +68,7 @@ class Evaluation:
     reason: str = ""
 
     def summary(self):
+        """The evaluation for the --json record (its time to the millisecond)."""
         out = asdict(self)
         out["at"] = round(self.at, 3)
         return out
@@ -217,7 +100,7 @@ def judge(check, value, no_data, phase="", at=None, error=""):
     return Evaluation(name, phase, at, "pass", value, f"{value:g} within {bound_text(check)}")
 
 
-@record
+@dataclass
 class Tally:
     """Failed evaluations per check across the whole analysis (canary and bake)."""
 

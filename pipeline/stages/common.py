@@ -8,6 +8,7 @@ import os
 import re
 
 from pipeline import catalog, imageref
+from pipeline.catalog import values
 from pipeline.errors import UsageError
 from pipeline.swarm import lock
 from pipeline.units import parse_duration
@@ -16,14 +17,14 @@ from pipeline.units import parse_duration
 def duration(text):
     """argparse type for 5s / 500ms / 1m30s."""
     try:
-        return catalog.check_duration(parse_duration(text))
+        return values.check_duration(parse_duration(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def count(minimum=0, maximum=catalog.MAX_COUNT):
+def count(minimum=0, maximum=values.MAX_COUNT):
     """argparse type for a whole number from `minimum` to `maximum`."""
-    check = catalog.whole_number(minimum, maximum)
+    check = values.whole_number(minimum, maximum)
 
     def parse(text):
         if not re.fullmatch(r"[0-9]+", text):

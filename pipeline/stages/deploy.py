@@ -4,11 +4,12 @@ import re
 
 from pipeline import catalog, imageref, registry, state
 from pipeline.api.engine import engine_errors, resolve_digest
+from pipeline.catalog import compose_defs, compose_keys
 from pipeline.context import redacted, secret_values
 from pipeline.errors import EXIT_USAGE, ShipwayError, UsageError
 from pipeline.stages import common
 from pipeline.swarm import apply as swarm_apply
-from pipeline.swarm import canary, compose_defs, compose_keys
+from pipeline.swarm import canary
 from pipeline.swarm.request import DeployRequest
 
 # shipway's own run options; the other flags set stack-file keys (flag_keys).

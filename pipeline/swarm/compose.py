@@ -1,4 +1,9 @@
-"""A normalised compose service (compose_keys.normalise) as Engine ServiceSpec fields.
+"""A normalised compose service (pipeline/catalog/compose_keys.normalise) as Engine
+ServiceSpec fields.
+
+The catalog checks the keys and brings them to one shape; what they become in an Engine
+ServiceSpec is swarm knowledge, kept here with the code that plans and writes those specs
+(plan.py, apply.py): a change to the Engine's spec touches pipeline/swarm/ only.
 
 `convert` says, path by path, what the keys that were given set in the raw Engine API
 ServiceSpec (as `docker service inspect` shows it), in the engine's units and shapes, following
@@ -17,9 +22,12 @@ Placement and EndpointSpec, which the engine keeps (Privileges as two nulls, End
 Mode vip). Given a policy without parallelism it sends parallelism 1; the engine fills the rest
 of a given policy (failure action pause, order stop-first) whoever sends it.
 """
+import decimal
 import os
+from dataclasses import dataclass
 
-from pipeline.record import record
+from pipeline.catalog.env_file import read_env_file
+from pipeline.catalog.values import size
 from pipeline.units import to_nanos
 
 CS = ("TaskTemplate", "ContainerSpec")
@@ -27,7 +35,7 @@ CS = ("TaskTemplate", "ContainerSpec")
 _BUILTIN_NETWORKS = ("default", "bridge", "host", "none")
 
 
-@record
+@dataclass
 class Conversion:
     """`fields`: path -> value for what the given keys set (applied on create and update).
     `implied`: path -> value stack deploy also sends on create (a default under a given key,
@@ -77,6 +85,34 @@ def convert(service, *, name, alias, network_ids, secret_refs, config_refs, base
     definitions = definitions or {}
     fields, implied = {}, {("Name",): name}
     put = fields.__setitem__
+    _container(service, put, base_dir, environ, definitions)
+    for kind, refs, ident in (("secrets", secret_refs, "Secret"),
+                              ("configs", config_refs, "Config")):
+        if kind in service:
+            put(CS + (kind.capitalize(),), _references(service[kind], refs, ident))
+    if "networks" in service:
+        put(("TaskTemplate", "Networks"), _networks(service, alias, network_ids, definitions))
+    if "ports" in service:
+        ports = [_pruned({"Protocol": p["protocol"], "TargetPort": p["target"],
+                          "PublishedPort": p.get("published", 0), "PublishMode": p["mode"]})
+                 for p in service["ports"]]
+        put(("EndpointSpec", "Ports"), sorted(ports, key=lambda p: p.get("PublishedPort", 0)))
+    _deploy(service.get("deploy", {}), put, implied)
+    if platforms:
+        implied[("TaskTemplate", "Placement", "Platforms")] = platforms
+    # stack deploy always sends these (empty); the engine keeps them as sent (an empty
+    # EndpointSpec becomes {"Mode": "vip"}). Only where no field goes under them, so that
+    # implied and fields never overlap.
+    for parent in (CS + ("Privileges",), ("TaskTemplate", "Resources"),
+                   ("TaskTemplate", "Placement"), ("EndpointSpec",)):
+        if not any(path[:len(parent)] == parent for path in (*fields, *implied)):
+            implied[parent] = {}
+    return Conversion(fields, implied, asked_mode(service))
+
+
+def _container(service, put, base_dir, environ, definitions):
+    """The ContainerSpec fields (and the task's log driver) of the keys that set them, but
+    secrets and configs."""
     simple = {"image": "Image", "user": "User", "working_dir": "Dir", "hostname": "Hostname",
               "init": "Init", "read_only": "ReadOnly", "tty": "TTY", "stdin_open": "OpenStdin",
               "stop_signal": "StopSignal", "entrypoint": "Command", "command": "Args",
@@ -109,28 +145,6 @@ def convert(service, *, name, alias, network_ids, secret_refs, config_refs, base
     _healthcheck(service.get("healthcheck"), put)
     if "volumes" in service or "tmpfs" in service:
         put(CS + ("Mounts",), mounts(service, base_dir, definitions.get("volumes", {}), environ))
-    for kind, refs, ident in (("secrets", secret_refs, "Secret"),
-                              ("configs", config_refs, "Config")):
-        if kind in service:
-            put(CS + (kind.capitalize(),), _references(service[kind], refs, ident))
-    if "networks" in service:
-        put(("TaskTemplate", "Networks"), _networks(service, alias, network_ids, definitions))
-    if "ports" in service:
-        ports = [_pruned({"Protocol": p["protocol"], "TargetPort": p["target"],
-                          "PublishedPort": p.get("published", 0), "PublishMode": p["mode"]})
-                 for p in service["ports"]]
-        put(("EndpointSpec", "Ports"), sorted(ports, key=lambda p: p.get("PublishedPort", 0)))
-    _deploy(service.get("deploy", {}), put, implied)
-    if platforms:
-        implied[("TaskTemplate", "Placement", "Platforms")] = platforms
-    # stack deploy always sends these (empty); the engine keeps them as sent (an empty
-    # EndpointSpec becomes {"Mode": "vip"}). Only where no field goes under them, so that
-    # implied and fields never overlap.
-    for parent in (CS + ("Privileges",), ("TaskTemplate", "Resources"),
-                   ("TaskTemplate", "Placement"), ("EndpointSpec",)):
-        if not any(path[:len(parent)] == parent for path in (*fields, *implied)):
-            implied[parent] = {}
-    return Conversion(fields, implied, asked_mode(service))
 
 
 def asked_mode(service):
@@ -153,28 +167,6 @@ def environment(service, base_dir, environ):
             value = environ[key]
         out.append(key if value is None else f"{key}={value}")
     return sorted(out)
-
-
-def read_env_file(path, environ):
-    """{name: value} from an env file as docker reads one: `#` comments, a leading BOM and
-    leading blanks skipped, a `NAME` alone taken from `environ` (left out when not there).
-    OSError when it cannot be read, ValueError (naming the line) when a line is bad."""
-    values = {}
-    with open(path, encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, 1):
-            line = line.rstrip("\r\n").lstrip()
-            if not line or line.startswith("#"):
-                continue
-            key, sep, value = line.partition("=")
-            if not key:
-                raise ValueError(f"line {number}: no variable name")
-            if any(c.isspace() for c in key):
-                raise ValueError(f"line {number}: variable {key!r} contains whitespaces")
-            if sep:
-                values[key] = value
-            elif key in environ:
-                values[key] = environ[key]
-    return values
 
 
 def _capabilities(service, put):
@@ -242,8 +234,6 @@ def mounts(service, base_dir, volumes, environ):
         mount = {"Type": "tmpfs", "Target": path}
         for option in filter(None, options.split(",")):
             if option.startswith("size="):
-                from pipeline.swarm.compose_keys import size
-
                 mount["TmpfsOptions"] = {"SizeBytes": size(option[5:])}
         out.append(mount)
     return out
@@ -295,22 +285,7 @@ def _deploy(deploy, put, implied):
                                        for p in placement["preferences"]])
     if "max_replicas_per_node" in placement:
         put(where + ("MaxReplicas",), placement["max_replicas_per_node"])
-    for kind, field in (("limits", "Limits"), ("reservations", "Reservations")):
-        resources = deploy.get("resources", {}).get(kind, {})
-        where = ("TaskTemplate", "Resources", field)
-        if "cpus" in resources:
-            import decimal  # exact nano-CPUs; imported only for a service that sets cpus
-
-            put(where + ("NanoCPUs",), int(decimal.Decimal(resources["cpus"]) * 10 ** 9))
-        if "memory" in resources:
-            put(where + ("MemoryBytes",), resources["memory"])
-        if "pids" in resources:
-            put(where + ("Pids",), resources["pids"])
-        if "generic_resources" in resources:
-            specs = [r["discrete_resource_spec"] for r in resources["generic_resources"]]
-            put(where + ("GenericResources",), [
-                {"DiscreteResourceSpec": _pruned({"Kind": d.get("kind"), "Value": d.get("value")})}
-                for d in specs])
+    _resources(deploy.get("resources", {}), put)
     restart = deploy.get("restart_policy", {})
     for key, field in (("condition", "Condition"), ("max_attempts", "MaxAttempts")):
         if key in restart:
@@ -332,6 +307,23 @@ def _deploy(deploy, put, implied):
         for key, name in (("delay", "Delay"), ("monitor", "Monitor")):
             if key in policy:
                 put((field, name), to_nanos(policy[key]))
+
+
+def _resources(resources, put):
+    for kind, field in (("limits", "Limits"), ("reservations", "Reservations")):
+        given = resources.get(kind, {})
+        where = ("TaskTemplate", "Resources", field)
+        if "cpus" in given:   # exact nano-CPUs
+            put(where + ("NanoCPUs",), int(decimal.Decimal(given["cpus"]) * 10 ** 9))
+        if "memory" in given:
+            put(where + ("MemoryBytes",), given["memory"])
+        if "pids" in given:
+            put(where + ("Pids",), given["pids"])
+        if "generic_resources" in given:
+            specs = [r["discrete_resource_spec"] for r in given["generic_resources"]]
+            put(where + ("GenericResources",), [
+                {"DiscreteResourceSpec": _pruned({"Kind": d.get("kind"), "Value": d.get("value")})}
+                for d in specs])
 
 
 def _pruned(doc, keep=()):

@@ -5,8 +5,9 @@ sets, then plan.plan_deploy's service write and what to wait for.
 Nothing is written before the whole plan stands, so a refusal changes nothing."""
 import contextlib
 
+from pipeline.catalog import compose_defs
 from pipeline.errors import CatalogError, EngineError, UsageError
-from pipeline.swarm import compose, compose_defs, execute
+from pipeline.swarm import compose, execute
 from pipeline.swarm import plan as planner
 from pipeline.swarm import releases as history
 from pipeline.swarm.spec import CREATE_DEFAULTS, digest_of, image_of

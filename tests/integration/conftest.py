@@ -84,7 +84,6 @@ class Shipway:
         self.env = {
             "PATH": os.environ["PATH"],
             "HOME": os.environ.get("HOME", "/root"),
-            "SHIPWAY_CACHE_DIR": os.environ.get("SHIPWAY_CACHE_DIR", "off"),
             "SHIPWAY_REGISTRY_USER": lab["SHIPWAY_REGISTRY_USER"],
             "SHIPWAY_REGISTRY_PASSWORD_FILE": lab["SHIPWAY_REGISTRY_PASSWORD_FILE"],
             "SHIPWAY_STATE_DIR": os.path.join(workdir, ".shipway"),

@@ -85,8 +85,7 @@ def deployed(lab, docker_client, tmp_path_factory):
     bin_dir = os.path.join(base, ".bin")
     _shipway_wrapper(bin_dir)
     env = {"PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-           "HOME": os.environ.get("HOME", "/root"), "PYTHONPATH": ROOT,
-           "SHIPWAY_CACHE_DIR": os.environ.get("SHIPWAY_CACHE_DIR", "off")}
+           "HOME": os.environ.get("HOME", "/root"), "PYTHONPATH": ROOT}
     if os.environ.get("DOCKER_HOST"):
         env["DOCKER_HOST"] = os.environ["DOCKER_HOST"]
     credentials = {CREDENTIALS_ID: {"username": lab["SHIPWAY_REGISTRY_USER"],

@@ -87,7 +87,7 @@ def test_pressing_the_rollback_button_restores_the_previous_digest(
     wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m pipeline "$@"\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": os.environ.get("HOME", "/root"),
-           "PYTHONPATH": ROOT, "SHIPWAY_CACHE_DIR": os.environ.get("SHIPWAY_CACHE_DIR", "off")}
+           "PYTHONPATH": ROOT}
     credentials = {"lab-registry": {"username": lab["SHIPWAY_REGISTRY_USER"],
                                     "password": lab["password"]}}
     token = secrets.token_hex(16)

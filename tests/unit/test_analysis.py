@@ -1,12 +1,13 @@
-"""deploy.analysis without an engine: the schema, the verdicts, the tally, the windows, the
-Prometheus answers (recorded shapes of /api/v1/query), the canary spec, the markers."""
+"""deploy.analysis without an engine (pipeline/analysis.py): the config, the verdicts, the
+tally, the windows, the Prometheus answers (recorded shapes of /api/v1/query), the canary
+spec, the markers. Its keys in the catalog: tests/unit/catalog/test_analysis_keys.py."""
 import json
 import math
 
 import pytest
 
 from pipeline import analysis, catalog, prometheus
-from pipeline.errors import CatalogError, UsageError
+from pipeline.errors import UsageError
 from pipeline.swarm import canary
 
 CHECK = {"name": "success-rate", "query": "sum(x)", "min": 0.99}
@@ -24,30 +25,6 @@ def test_the_issue_example_loads_with_these_names():
     config = analysis.config(settings)
     assert (config.interval, config.failure_limit, config.canary, config.bake) == (2, 2, 20, 30)
     assert config.checks[0]["min"] == 0.99 and config.prometheus == "http://127.0.0.1:9090"
-
-
-@pytest.mark.parametrize("block,key,text", [
-    ({"checks": [{"name": "a", "query": "x"}]}, "deploy.analysis.checks", "needs min or max"),
-    ({"checks": [{"name": "a", "query": "x", "min": "high"}]}, "deploy.analysis.checks",
-     "check 1, min: must be a number"),
-    ({"checks": [{"name": "a", "query": "x", "min": 2, "max": 1}]}, "deploy.analysis.checks",
-     "must not be above max"),
-    ({"checks": [CHECK, CHECK]}, "deploy.analysis.checks", "used twice"),
-    ({"checks": [{"name": "a", "query": "x", "mn": 1}]}, "deploy.analysis.checks",
-     "unknown key"),
-    ({"no_data": "skip"}, "deploy.analysis.no_data", "fail, pass, wait"),
-    ({"interval": "0s"}, "deploy.analysis.interval", "more than 0s"),
-    ({"failure_limit": 0}, "deploy.analysis.failure_limit", "1 or more"),
-    ({"prometheus": "http://u:secret@prom:9090"}, "deploy.analysis.prometheus",
-     "must not carry credentials"),
-    ({"prometheus": "prom:9090"}, "deploy.analysis.prometheus", "http://"),
-    ({"canary_window": "1s"}, "deploy.analysis.canary_window", "unknown key"),
-])
-def test_bad_analysis_is_one_line_naming_the_key(block, key, text):
-    with pytest.raises(CatalogError) as caught:
-        load(block)
-    assert f"key {key!r}" in str(caught.value) and text in str(caught.value)
-    assert "secret" not in str(caught.value)
 
 
 def test_checks_without_prometheus_and_none_without_checks():

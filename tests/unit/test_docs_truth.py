@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from pipeline import catalog, cli
+from pipeline.catalog import compose_keys, keys
 from pipeline.console import Console
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -94,8 +95,6 @@ networks:
 
 
 def test_docs_catalog_example_loads_and_shows_every_key(tmp_path, monkeypatch):
-    from pipeline.swarm import compose_keys
-
     (block,) = yaml_blocks(read("docs", "catalog.md"))
     path = tmp_path / "shipway.yml"
     path.write_text(block)
@@ -109,11 +108,11 @@ def test_docs_catalog_example_loads_and_shows_every_key(tmp_path, monkeypatch):
     used = set()
     for service in data["services"].values():
         used |= used_keys(service)
-    every = schema_keys(catalog.SERVICE_SCHEMA) | set(compose_keys.KEYS) | {
-        f"deploy.{key}" for key in (*compose_keys.DEPLOY_KEYS, *catalog.RUN_SCHEMA)} | {
+    every = schema_keys(keys.SERVICE_SCHEMA) | set(compose_keys.KEYS) | {
+        f"deploy.{key}" for key in (*compose_keys.DEPLOY_KEYS, *keys.RUN_SCHEMA)} | {
         f"healthcheck.{key}" for key in compose_keys.HEALTHCHECK_KEYS if key != "disable"}
     assert every <= used, sorted(every - used)
-    assert {"version", "name", "defaults", "services", *catalog.DEFINITION_KINDS} <= set(data)
+    assert set(keys.TOP_LEVEL) <= set(data)
 
 
 def test_readme_catalog_example_loads(tmp_path):

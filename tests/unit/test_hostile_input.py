@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pipeline import catalog, cli
+from pipeline.catalog import compose_keys, keys
 from pipeline.console import Console
 from pipeline.errors import CatalogError
 from pipeline.jobs import client as jobs_client
-from pipeline.swarm import compose_keys
 
 # SHIPWAY_HYPOTHESIS_SCALE=20 runs 20 times the examples (a deeper search, minutes long).
 SCALE = int(os.environ.get("SHIPWAY_HYPOTHESIS_SCALE", "1"))
@@ -289,8 +289,8 @@ def test_the_table_covers_every_stage_and_sub_command():
 
 # ---------------------------------------------------------------------------- catalogs
 
-KNOWN_KEYS = sorted({"version", "name", "defaults", "services", *catalog.DEFINITION_KINDS,
-                     *catalog.SERVICE_SCHEMA, *catalog.JENKINS_SCHEMA, *catalog.RUN_SCHEMA,
+KNOWN_KEYS = sorted({*keys.TOP_LEVEL,
+                     *keys.SERVICE_SCHEMA, *keys.JENKINS_SCHEMA, *keys.RUN_SCHEMA,
                      *compose_keys.KEYS, *compose_keys.DEPLOY_KEYS, *compose_keys.UPDATE_KEYS,
                      *compose_keys.PORT_KEYS, *compose_keys.VOLUME_KEYS, "aliases", "external"})
 SCALARS = st.one_of(

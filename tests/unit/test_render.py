@@ -9,6 +9,7 @@ import markupsafe
 import pytest
 
 from pipeline import catalog, render
+from pipeline.catalog import keys
 from pipeline.cli import main
 from pipeline.console import Console
 from pipeline.errors import CatalogError, UsageError
@@ -403,7 +404,7 @@ def _field_paths(schema, prefix=""):
 
 
 # shipway's own keys (the compose keys are sent to the Engine, never rendered).
-FIELDS = sorted(_field_paths({**catalog.SERVICE_SCHEMA, "deploy": catalog.RUN_SCHEMA}))
+FIELDS = sorted(_field_paths({**keys.SERVICE_SCHEMA, "deploy": keys.RUN_SCHEMA}))
 # The fields that reach a rendered Jenkinsfile or config.xml, and how. Every other field is
 # used at run time only (a path, a command, the service spec sent to the Engine as JSON): it
 # must leave every rendered file as it is. test_every_field_is_classified keeps this true.
@@ -432,16 +433,16 @@ def _place(path, value):
         else:
             node = node.setdefault(part, {})
     rule = _rule(path)
-    if rule in (catalog._str_list,):
+    if rule is keys.string_list:
         value = [value]
-    elif getattr(rule, "__qualname__", "").startswith("_str_map"):
+    elif rule is keys.string_map:
         value = {"K": value}
     node[leaf] = value
     return entry
 
 
 def _rule(path):
-    node = {**catalog.SERVICE_SCHEMA, "deploy": catalog.RUN_SCHEMA}
+    node = {**keys.SERVICE_SCHEMA, "deploy": keys.RUN_SCHEMA}
     for part in path.split("."):
         node = node[part.replace("[]", "")]
         if isinstance(node, list):

@@ -12,28 +12,14 @@ import pytest
 
 from pipeline import catalog
 from pipeline.swarm import compose
+from tests.support.catalogs import ENVIRON, FIXTURE, SERVICES, load_fixture
 
-FIXTURE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                       "fixtures", "compose", "full")
-ENVIRON = {"IMAGE": "127.0.0.1:5000/test/parity:1", "NET": "parity-net",
-           "SECRET": "ext-secret", "CONFIG": "ext-config", "VOLUME": "ext-vol",
-           "FROM_SHELL": "from the shell", "EMPTY_IN_FILE": "filled from the shell",
-           "HOME": "/home/ops"}
 NETWORK_IDS = {"front": "net-id-1"}
 REFS = {"secrets": {"ext_secret": {"Name": "ext-secret", "ID": "sec-id-1"},
                     "file_secret": {"Name": "web_file_secret_0a1b2c3d", "ID": "sec-id-2"}},
         "configs": {"ext_config": {"Name": "ext-config", "ID": "cfg-id-1"},
                     "file_config": {"Name": "web_file_config_4e5f6a7b", "ID": "cfg-id-2"}}}
 PLATFORMS = [{"Architecture": "amd64", "OS": "linux"}]
-SERVICES = ("full", "mesh", "short", "bare")   # the stack file's services
-
-
-def load_fixture(service, environ=ENVIRON, **entry):
-    """The catalog settings of a service taken from the fixture's stack file."""
-    data = {"services": {service: {"compose": {"file": "docker-stack.yml", "service": service},
-                                   **entry}}}
-    return catalog.from_data(data, path=os.path.join(FIXTURE, "catalog.yml"),
-                             environ=environ).service(service)
 
 
 def convert_fixture(service, **entry):
@@ -168,69 +154,6 @@ def test_create_spec_is_implied_then_fields():
     assert spec["UpdateConfig"] == {"Parallelism": 1, "Order": "stop-first"}
 
 
-def test_settings_shape_for_a_catalog_entry():
-    data = {"secrets": {"pw": {"environment": "PW"}, "unused": {"environment": "X"}},
-            "networks": {"front": {"name": "proxy"}},
-            "defaults": {"deploy": {"timeout": "1m"}, "environment": {"A": "1"}},
-            "services": {"web": {"image": "reg/web", "secrets": ["pw"], "networks": ["front"],
-                                 "environment": {"B": "2"}, "deploy": {"replicas": 2}}}}
-    settings = catalog.from_data(data, path="/srv/ops/catalog.yml").service("web")
-    assert settings["service"] == {"secrets": [{"source": "pw"}], "networks": {"front": {}},
-                                   "environment": {"A": "1", "B": "2"},
-                                   "deploy": {"replicas": 2}}
-    assert settings["definitions"] == {"secrets": {"pw": {"environment": "PW"}}, "configs": {},
-                                       "networks": {"front": {"name": "proxy",
-                                                              "external": True}},
-                                       "volumes": {}}
-    assert settings["deploy"] == {"timeout": 60.0, "with_registry_auth": True,
-                                  "keep_releases": 10}
-    assert (settings["source"], settings["image"], settings["image_ref"]) == (
-        "catalog", "reg/web", None)
-    assert settings["base_dir"] == "/srv/ops"
-
-
-def test_catalog_keys_override_the_stack_file():
-    settings = load_fixture("full", image="127.0.0.1:5000/test/parity", networks=["other"],
-                            environment={"GREETING": "from the catalog"},
-                            deploy={"replicas": 5, "keep_releases": 3})
-    service = settings["service"]
-    assert settings["source"] == "compose"
-    assert settings["image_ref"] == "127.0.0.1:5000/test/parity:1"
-    assert service["networks"] == {"other": {}}          # the whole list, not merged
-    assert service["environment"]["GREETING"] == "from the catalog"
-    assert service["environment"]["FROM_SHELL"] is None  # the file's keys stay
-    assert service["deploy"]["replicas"] == 5
-    assert service["deploy"]["mode"] == "replicated"
-    assert settings["deploy"]["keep_releases"] == 3
-    assert "image" not in service
-
-
-def test_another_repository_in_the_catalog_drops_the_files_tag():
-    settings = load_fixture("full", image="reg/other")
-    assert (settings["image"], settings["image_ref"]) == ("reg/other", None)
-
-
-def test_stack_deploys_warnings_are_returned():
-    assert load_fixture("mesh")["warnings"] == [
-        "Ignoring unsupported options: build, restart",
-        ("Ignoring deprecated options: container_name: Setting the container name is not "
-         "supported."),
-        ("Ignoring tmpfs: docker stack deploy does not use it (mount a volume of type tmpfs "
-         "instead)")]
-    assert load_fixture("full")["warnings"] == []
-
-
-def test_the_file_goes_over_the_catalogs_defaults_and_under_the_entry(tmp_path):
-    (tmp_path / "docker-stack.yml").write_text(
-        'version: "3.9"\nservices:\n  web:\n    image: r/x:1\n    stop_signal: SIGINT\n'
-        '    deploy: {replicas: 2, update_config: {order: stop-first}}\n')
-    data = {"defaults": {"stop_signal": "SIGTERM", "user": "app",
-                         "deploy": {"update_config": {"order": "start-first", "delay": "1s"}}},
-            "services": {"web": {"compose": {"file": "docker-stack.yml", "service": "web"},
-                                 "deploy": {"replicas": 3}}}}
-    service = catalog.from_data(data, path=str(tmp_path / "c.yml")).service("web")["service"]
-    assert service == {"stop_signal": "SIGINT", "user": "app", "deploy": {
-        "replicas": 3, "update_config": {"order": "stop-first", "delay": 1.0}}}
 
 
 def test_the_network_alias_is_the_short_name_stack_deploy_gives():

@@ -2,19 +2,18 @@
 
 `normalise(service, fail)` takes the compose keys of one service, as a catalog entry or a stack
 file writes them (short or long syntax), and returns them in one canonical shape that
-`compose.convert` turns into Engine ServiceSpec fields: durations in seconds (float), sizes in
-bytes, maps as dicts, lists as lists, every volume, port, secret and network in its long form.
+pipeline/swarm/compose.py turns into Engine ServiceSpec fields: durations in seconds (float),
+sizes in bytes, maps as dicts, lists as lists, every volume, port, secret and network in its
+long form.
 A bad value calls `fail(key, message)` (which raises) with the dotted key, e.g. `ports[1].mode`.
 What each key means follows docker/cli's compose loader and convert (20.10).
 """
 import re
 
-from pipeline import catalog
-from pipeline.swarm.compose_values import (
-    _problem,
+from pipeline.catalog.schema import Part, walk
+from pipeline.catalog.values import (
     boolean,
     choice,
-    count,
     cpus,
     duration,
     file_mode,
@@ -23,9 +22,12 @@ from pipeline.swarm.compose_values import (
     size,
     string_list,
     text,
+    whole_number,
     words,
 )
 
+# A stack-file key given no value, as docker's compose loader says it.
+NO_VALUE = "has no value"
 # Compose keys a catalog entry or a stack file may set for a service (and `deploy.*` below).
 SERVICE_KEYS = (
     "image", "command", "entrypoint", "environment", "env_file", "labels", "healthcheck",
@@ -48,23 +50,23 @@ def _healthcheck_test(value):
         return ["CMD-SHELL", value]
     test = string_list(value)
     if test and test[0] not in ("NONE", "CMD", "CMD-SHELL"):
-        _problem("a list must start with NONE, CMD or CMD-SHELL (or give a string)")
+        raise ValueError("a list must start with NONE, CMD or CMD-SHELL (or give a string)")
     return test
 
 
 UPDATE_KEYS = {
-    "parallelism": count(0), "delay": duration, "monitor": duration,
+    "parallelism": whole_number(0), "delay": duration, "monitor": duration,
     "failure_action": choice("pause", "continue", "rollback"),
     "max_failure_ratio": ratio,
     "order": choice("start-first", "stop-first"),
 }
 ROLLBACK_KEYS = dict(UPDATE_KEYS, failure_action=choice("pause", "continue"))
 HEALTHCHECK_KEYS = {"test": _healthcheck_test, "interval": duration, "timeout": duration,
-                    "retries": count(0), "start_period": duration, "disable": boolean}
+                    "retries": whole_number(0), "start_period": duration, "disable": boolean}
 def _generic_resources(value):
     # [{discrete_resource_spec: {kind: gpu, value: 2}}], as the compose schema has them
     if not isinstance(value, list):
-        _problem("must be a list of {discrete_resource_spec: {kind, value}}")
+        raise ValueError("must be a list of {discrete_resource_spec: {kind, value}}")
     out = []
     for item in value:
         spec = item.get("discrete_resource_spec") if isinstance(item, dict) else None
@@ -72,18 +74,18 @@ def _generic_resources(value):
                 or set(spec) - {"kind", "value"} or not isinstance(spec.get("kind", ""), str) \
                 or not isinstance(spec.get("value", 0), int) \
                 or isinstance(spec.get("value"), bool):
-            _problem(f"items must be {{discrete_resource_spec: {{kind: NAME, value: N}}}} "
-                     f"(got {item!r})")
+            raise ValueError(f"items must be {{discrete_resource_spec: {{kind: NAME, "
+                             f"value: N}}}} (got {item!r})")
         out.append({"discrete_resource_spec": dict(spec)})
     return out
 
 
 RESOURCES_KEYS = {
-    "limits": {"cpus": cpus, "memory": size, "pids": count(0, 2 ** 63 - 1)},
+    "limits": {"cpus": cpus, "memory": size, "pids": whole_number(0, 2 ** 63 - 1)},
     "reservations": {"cpus": cpus, "memory": size, "generic_resources": _generic_resources},
 }
 RESTART_KEYS = {"condition": choice("none", "on-failure", "any"), "delay": duration,
-                "max_attempts": count(0), "window": duration}
+                "max_attempts": whole_number(0), "window": duration}
 LOGGING_KEYS = {"driver": text, "options": mapping()}
 
 
@@ -94,14 +96,15 @@ def _ulimits(value, fail, key):
     for name, limit in value.items():
         where = f"{key}.{name}"
         if isinstance(limit, dict):
-            limit = structure({"soft": count(0, 2 ** 63 - 1), "hard": count(0, 2 ** 63 - 1)},
-                              limit, fail, where + ".")
+            limit = walk({"soft": whole_number(0, 2 ** 63 - 1),
+                          "hard": whole_number(0, 2 ** 63 - 1)}, limit, fail, where + ".",
+                         null=NO_VALUE)
             if set(limit) != {"soft", "hard"}:
                 fail(where, "needs both soft and hard (or one number for both)")
             out[str(name)] = limit
         else:
             try:
-                number = count(0, 2 ** 63 - 1)(limit)
+                number = whole_number(0, 2 ** 63 - 1)(limit)
             except ValueError as exc:
                 fail(where, str(exc))
             out[str(name)] = {"soft": number, "hard": number}
@@ -111,16 +114,16 @@ def _ulimits(value, fail, key):
 def _placement(value, fail, key):
     def preferences(items):
         if not isinstance(items, list):
-            _problem("must be a list of {spread: descriptor}")
+            raise ValueError("must be a list of {spread: descriptor}")
         out = []
         for item in items:
             if not isinstance(item, dict) or set(item) != {"spread"} \
                     or not isinstance(item["spread"], str):
-                _problem(f"items must be {{spread: node.labels.NAME}} (got {item!r})")
+                raise ValueError(f"items must be {{spread: node.labels.NAME}} (got {item!r})")
             out.append({"spread": item["spread"]})
         return out
-    return structure({"constraints": string_list, "preferences": preferences,
-                      "max_replicas_per_node": count(0)}, value, fail, key + ".")
+    return walk({"constraints": string_list, "preferences": preferences,
+                 "max_replicas_per_node": whole_number(0)}, value, fail, key + ".", null=NO_VALUE)
 
 
 def _deploy(value, fail, key):
@@ -131,22 +134,23 @@ def _deploy(value, fail, key):
         fail(f"{key}.resources.reservations.pids",
              "pids can only be limited: set deploy.resources.limits.pids")
     rules = {
-        "mode": choice("replicated", "global"), "replicas": count(0),
+        "mode": choice("replicated", "global"), "replicas": whole_number(0),
         "endpoint_mode": choice("vip", "dnsrr"), "labels": mapping(),
-        "placement": _placement, "resources": RESOURCES_KEYS, "restart_policy": RESTART_KEYS,
-        "update_config": UPDATE_KEYS, "rollback_config": ROLLBACK_KEYS,
+        "placement": Part(_placement, list), "resources": RESOURCES_KEYS,
+        "restart_policy": RESTART_KEYS, "update_config": UPDATE_KEYS,
+        "rollback_config": ROLLBACK_KEYS,
     }
-    return structure(rules, value, fail, key + ".")
+    return walk(rules, value, fail, key + ".", null=NO_VALUE)
 
 
 def _port_numbers(text_, what):
     match = _PORT_RANGE.match(text_)
     if not match:
-        _problem(f"{what} {text_!r} is not a port number or range")
+        raise ValueError(f"{what} {text_!r} is not a port number or range")
     first = int(match.group(1))
     last = int(match.group(2) or first)
     if not 0 < first <= last <= 65535:
-        _problem(f"{what} {text_!r} is out of range (1-65535)")
+        raise ValueError(f"{what} {text_!r} is out of range (1-65535)")
     return list(range(first, last + 1))
 
 
@@ -156,7 +160,7 @@ def short_port(spec):
     body, _, protocol = spec.partition("/")
     protocol = protocol or "tcp"
     if protocol not in ("tcp", "udp", "sctp"):
-        _problem(f"{spec!r}: protocol must be tcp, udp or sctp")
+        raise ValueError(f"{spec!r}: protocol must be tcp, udp or sctp")
     parts = body.rsplit(":", 2)
     target = parts[-1]
     published = parts[-2] if len(parts) > 1 else ""
@@ -165,12 +169,12 @@ def short_port(spec):
         return [{"target": t, "protocol": protocol, "mode": "ingress"} for t in targets]
     publishes = _port_numbers(published, "published")
     if len(publishes) != len(targets):
-        _problem(f"{spec!r}: the published range must be as long as the target range")
+        raise ValueError(f"{spec!r}: the published range must be as long as the target range")
     return [{"target": t, "published": p, "protocol": protocol, "mode": "ingress"}
             for t, p in zip(targets, publishes)]
 
 
-PORT_KEYS = {"target": count(1, 65535), "published": count(0, 65535),
+PORT_KEYS = {"target": whole_number(1, 65535), "published": whole_number(0, 65535),
              "protocol": choice("tcp", "udp", "sctp"), "mode": choice("host", "ingress")}
 
 
@@ -181,7 +185,7 @@ def _ports(value, fail, key):
     for i, item in enumerate(value):
         where = f"{key}[{i}]"
         if isinstance(item, dict):
-            port = structure(PORT_KEYS, item, fail, where + ".")
+            port = walk(PORT_KEYS, item, fail, where + ".", null=NO_VALUE)
             if "target" not in port:
                 fail(where + ".target", "is required")
             out.append({"protocol": "tcp", "mode": "ingress", **port})
@@ -198,10 +202,10 @@ def _ports(value, fail, key):
 def short_volume(spec):
     """`[SOURCE:]TARGET[:OPTIONS]` as the long syntax, as docker's compose loader reads it."""
     if not spec:
-        _problem("must not be empty")
+        raise ValueError("must not be empty")
     parts = spec.split(":")
     if len(parts) > 3 or not all(parts):
-        _problem(f"{spec!r} is not [SOURCE:]TARGET[:ro|rw|nocopy|PROPAGATION]")
+        raise ValueError(f"{spec!r} is not [SOURCE:]TARGET[:ro|rw|nocopy|PROPAGATION]")
     if len(parts) == 1:
         return {"type": "volume", "target": spec}
     source, target = parts[0], parts[1]
@@ -238,7 +242,7 @@ def _volumes(value, fail, key):
             except ValueError as exc:
                 fail(where, str(exc))
         else:
-            volume = structure(VOLUME_KEYS, item, fail, where + ".")
+            volume = walk(VOLUME_KEYS, item, fail, where + ".", null=NO_VALUE)
         kind = volume.setdefault("type", "volume")
         if "target" not in volume:
             fail(where + ".target", "is required")
@@ -262,8 +266,8 @@ def _references(value, fail, key):
         where = f"{key}[{i}]"
         if isinstance(item, str):
             item = {"source": item}
-        reference = structure({"source": text, "target": text, "uid": text, "gid": text,
-                               "mode": file_mode}, item, fail, where + ".")
+        reference = walk({"source": text, "target": text, "uid": text, "gid": text,
+                          "mode": file_mode}, item, fail, where + ".", null=NO_VALUE)
         if not reference.get("source"):
             fail(where + ".source", "is required")
         out.append(reference)
@@ -281,7 +285,8 @@ def _networks(value, fail, key):
     for name, attach in value.items():
         if not isinstance(name, str) or not name:
             fail(key, f"has a bad network name {name!r}")
-        out[name] = structure({"aliases": string_list}, attach or {}, fail, f"{key}.{name}.")
+        out[name] = walk({"aliases": string_list}, attach or {}, fail, f"{key}.{name}.",
+                         null=NO_VALUE)
     return out
 
 
@@ -291,7 +296,7 @@ def _extra_hosts(value):
     hosts = string_list(value)
     for host in hosts:
         if ":" not in host:
-            _problem(f"{host!r} is not HOST:IP")
+            raise ValueError(f"{host!r} is not HOST:IP")
     return hosts
 
 
@@ -314,40 +319,14 @@ KEYS = {
     "dns_search": string_list, "init": boolean, "read_only": boolean, "tty": boolean,
     "stdin_open": boolean, "stop_signal": text, "stop_grace_period": duration,
     "cap_add": string_list, "cap_drop": string_list, "sysctls": mapping(),
-    "ulimits": _ulimits, "logging": LOGGING_KEYS, "tmpfs": _tmpfs, "volumes": _volumes,
-    "secrets": _references, "configs": _references, "networks": _networks, "ports": _ports,
-    "deploy": _deploy,
+    # Given no value (null), these are checked as an empty list (`ulimits: ~` is refused as
+    # no mapping), `deploy` as an empty mapping.
+    "ulimits": Part(_ulimits, list), "logging": LOGGING_KEYS, "tmpfs": _tmpfs,
+    "volumes": Part(_volumes, list), "secrets": Part(_references, list),
+    "configs": Part(_references, list), "networks": Part(_networks, list),
+    "ports": Part(_ports, list), "deploy": Part(_deploy),
 }
 assert set(KEYS) == set(SERVICE_KEYS)
-_NEEDS_CONTEXT = {_ulimits, _placement, _deploy, _ports, _volumes, _references, _networks}
-
-
-def structure(rules, value, fail, prefix):
-    """Check a mapping against `rules` (key -> check, nested dict, or a context rule)."""
-    if not isinstance(value, dict):
-        fail(prefix.rstrip(".") or None, "must be a mapping")
-    out = {}
-    for key, item in value.items():
-        dotted = f"{prefix}{key}"
-        if key not in rules:
-            fail(dotted, f"unknown key (known keys here: {', '.join(sorted(rules))})")
-        rule = rules[key]
-        if item is None and not isinstance(rule, dict) and rule not in _NEEDS_CONTEXT:
-            fail(dotted, "has no value")
-        if isinstance(rule, dict):
-            out[key] = structure(rule, item if item is not None else {}, fail, dotted + ".")
-        elif rule in _NEEDS_CONTEXT:
-            out[key] = rule(item if item is not None else ({} if rule is _deploy else []),
-                            fail, dotted)
-        else:
-            try:
-                out[key] = rule(item)
-            except ValueError as exc:
-                fail(dotted, str(exc))
-        bad = catalog.uncarriable(out[key])
-        if bad is not None:
-            fail(dotted, f"must not contain the character {bad!r} (U+{ord(bad):04X})")
-    return out
 
 
 def normalise(service, fail, prefix=""):
@@ -362,4 +341,4 @@ def normalise(service, fail, prefix=""):
         service["deploy"] = {k: v for k, v in deploy.items() if k not in SHIPWAY_DEPLOY_KEYS}
         if not service["deploy"]:
             del service["deploy"]
-    return structure(KEYS, service, fail, prefix)
+    return walk(KEYS, service, fail, prefix, null=NO_VALUE)

@@ -2,8 +2,11 @@
 the checks across a service's keys that no single key shows."""
 import os
 
-from pipeline.swarm.compose_keys import structure
-from pipeline.swarm.compose_values import _problem, mapping, text
+from pipeline.catalog.compose_keys import NO_VALUE
+from pipeline.catalog.schema import walk
+from pipeline.catalog.values import mapping, text
+
+DEFINITION_KINDS = ("secrets", "configs", "networks", "volumes")
 
 
 def check_service(service, fail):
@@ -45,7 +48,7 @@ def _external(value):
         return {"external": value}
     if isinstance(value, dict) and set(value) <= {"name"}:
         return {"external": True, **({"name": text(value["name"])} if "name" in value else {})}
-    _problem("must be true or false")
+    raise ValueError("must be true or false")
 
 
 # Keys stack files allow on secrets (all three) and configs (template_driver) that shipway
@@ -72,7 +75,7 @@ def _definition(kind, value, fail, key, base_dir, stack_file):
         rules["environment"] = text
     if kind == "volumes":
         rules.update(driver=text, driver_opts=mapping(), labels=mapping())
-    checked = structure(rules, value if value is not None else {}, fail, key + ".")
+    checked = walk(rules, value if value is not None else {}, fail, key + ".", null=NO_VALUE)
     external = checked.pop("external", {})
     if external.get("external"):
         if "name" in external and "name" not in checked:
@@ -98,7 +101,7 @@ def definitions(raw, fail, base_dir, stack_file=False):
     """Top-level `secrets`, `configs`, `networks`, `volumes` definitions, checked (`stack_file`:
     they come from a stack file, where a network must say `external: true`)."""
     out = {}
-    for kind in ("secrets", "configs", "networks", "volumes"):
+    for kind in DEFINITION_KINDS:
         section = raw.get(kind) or {}
         if not isinstance(section, dict):
             fail(kind, "must be a mapping of names to their definitions")

@@ -10,7 +10,9 @@ import json
 import os
 import re
 
-from pipeline.swarm import compose_keys
+import yaml
+
+from pipeline.catalog import compose_keys, loader
 
 _NAME = r"[_a-z][_a-z0-9]*(?::?[-?][^}]*)?"
 PATTERN = re.compile(r"\$(?i:(?P<escaped>\$)|(?P<named>" + _NAME + r")|\{(?P<braced>" + _NAME
@@ -169,21 +171,8 @@ def load(path, service_name, environ=None):
     "warnings": lines}. Raises OSError when the file cannot be read, ComposeFileError when
     stack deploy would refuse it.
     """
-    import yaml
-
-    from pipeline import yamlload
-
     environ = dict(os.environ) if environ is None else environ
-    with open(path, encoding="utf-8") as handle:
-        try:
-            # stack deploy's YAML parser refuses a key given twice ("already set in map")
-            raw = yamlload.load(handle)
-        except yamlload.DuplicateKey as exc:
-            raise ComposeFileError(exc.problem) from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            raise ComposeFileError(f"not valid YAML{where}") from None
+    raw = _read(path)
     if not isinstance(raw, dict):
         raise ComposeFileError("Top-level object must be a mapping")
     version = str(raw.get("version", "3"))
@@ -227,6 +216,25 @@ def load(path, service_name, environ=None):
                                                           "volumes")}
     return {"service": service, "definitions": definitions, "base_dir": base_dir,
             "warnings": warnings}
+
+
+def _read(path):
+    """The stack file's document (OSError when it cannot be read; ComposeFileError when it is
+    not a YAML document)."""
+    try:
+        return loader.read(path)
+    except loader.DuplicateKey as exc:
+        # stack deploy's YAML parser refuses a key given twice ("already set in map")
+        raise ComposeFileError(exc.problem) from None
+    except yaml.YAMLError as exc:
+        raise ComposeFileError(f"not valid YAML{loader.where(exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise ComposeFileError(f"not UTF-8 text (byte {exc.start})") from None
+    except RecursionError:
+        raise ComposeFileError("nested too deeply") from None
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        # PyYAML's constructors: well-formed YAML with an impossible value (`!!int abc`)
+        raise ComposeFileError(f"not valid YAML: a value cannot be read ({exc})") from None
 
 
 def _warnings(service):

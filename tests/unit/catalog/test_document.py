@@ -1,4 +1,5 @@
-"""The catalog loader: defaults, merging, and one clear line per bad key (exit 2)."""
+"""The catalog file (pipeline/catalog/document.py): defaults, merging, the settings of a
+service, and one clear line per bad key (exit 2)."""
 import pytest
 
 from pipeline import catalog
@@ -106,3 +107,24 @@ def test_catalog_name_defaults_to_file_stem(tmp_path):
     assert catalog.load(write(tmp_path, GOOD)).name == "catalog"
     named = write(tmp_path, "name: ops\n" + GOOD)
     assert catalog.load(named).name == "ops"
+
+
+def test_settings_shape_for_a_catalog_entry():
+    data = {"secrets": {"pw": {"environment": "PW"}, "unused": {"environment": "X"}},
+            "networks": {"front": {"name": "proxy"}},
+            "defaults": {"deploy": {"timeout": "1m"}, "environment": {"A": "1"}},
+            "services": {"web": {"image": "reg/web", "secrets": ["pw"], "networks": ["front"],
+                                 "environment": {"B": "2"}, "deploy": {"replicas": 2}}}}
+    settings = catalog.from_data(data, path="/srv/ops/catalog.yml").service("web")
+    assert settings["service"] == {"secrets": [{"source": "pw"}], "networks": {"front": {}},
+                                   "environment": {"A": "1", "B": "2"},
+                                   "deploy": {"replicas": 2}}
+    assert settings["definitions"] == {"secrets": {"pw": {"environment": "PW"}}, "configs": {},
+                                       "networks": {"front": {"name": "proxy",
+                                                              "external": True}},
+                                       "volumes": {}}
+    assert settings["deploy"] == {"timeout": 60.0, "with_registry_auth": True,
+                                  "keep_releases": 10}
+    assert (settings["source"], settings["image"], settings["image_ref"]) == (
+        "catalog", "reg/web", None)
+    assert settings["base_dir"] == "/srv/ops"

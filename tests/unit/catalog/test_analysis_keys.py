@@ -1,0 +1,37 @@
+"""`deploy.analysis` in the catalog (pipeline/catalog/analysis_keys.py): a bad key or value is
+one line naming it, and never shows a credential."""
+import pytest
+
+from pipeline import catalog
+from pipeline.errors import CatalogError
+
+CHECK = {"name": "success-rate", "query": "sum(x)", "min": 0.99}
+
+
+def load(analysis_block):
+    raw = {"services": {"web": {"image": "r/web", "deploy": {"analysis": analysis_block}}}}
+    return catalog.from_data(raw, "c.yml").services["web"]
+
+
+@pytest.mark.parametrize("block,key,text", [
+    ({"checks": [{"name": "a", "query": "x"}]}, "deploy.analysis.checks", "needs min or max"),
+    ({"checks": [{"name": "a", "query": "x", "min": "high"}]}, "deploy.analysis.checks",
+     "check 1, min: must be a number"),
+    ({"checks": [{"name": "a", "query": "x", "min": 2, "max": 1}]}, "deploy.analysis.checks",
+     "must not be above max"),
+    ({"checks": [CHECK, CHECK]}, "deploy.analysis.checks", "used twice"),
+    ({"checks": [{"name": "a", "query": "x", "mn": 1}]}, "deploy.analysis.checks",
+     "unknown key"),
+    ({"no_data": "skip"}, "deploy.analysis.no_data", "fail, pass, wait"),
+    ({"interval": "0s"}, "deploy.analysis.interval", "more than 0s"),
+    ({"failure_limit": 0}, "deploy.analysis.failure_limit", "1 or more"),
+    ({"prometheus": "http://u:secret@prom:9090"}, "deploy.analysis.prometheus",
+     "must not carry credentials"),
+    ({"prometheus": "prom:9090"}, "deploy.analysis.prometheus", "http://"),
+    ({"canary_window": "1s"}, "deploy.analysis.canary_window", "unknown key"),
+])
+def test_bad_analysis_is_one_line_naming_the_key(block, key, text):
+    with pytest.raises(CatalogError) as caught:
+        load(block)
+    assert f"key {key!r}" in str(caught.value) and text in str(caught.value)
+    assert "secret" not in str(caught.value)

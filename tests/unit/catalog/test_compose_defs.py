@@ -1,0 +1,54 @@
+"""Top-level definitions (secrets, configs, networks, volumes) and the checks across a
+service's keys (pipeline/catalog/compose_defs.py)."""
+import pytest
+
+from pipeline.catalog import compose_defs
+from pipeline.errors import EXIT_USAGE, CatalogError
+from tests.support.catalogs import entry_loader
+
+
+@pytest.mark.parametrize("top, words", [
+    ("networks: {front: {external: false}}\n", "existing networks only"),
+    ("secrets: {pw: {file: a, environment: B}}\n", "exactly one of file, environment"),
+    ("secrets: {pw: {}}\n", "exactly one of"),
+    ("configs: {c: {environment: X}}\n", "unknown key"),
+    ("secrets: {pw: {external: maybe}}\n", "true or false"),
+    ("volumes: {v: {driver: [x]}}\n", "must be a string"),
+    ("secrets: [pw]\n", "mapping of names"),
+    # stack-file keys shipway does not carry: refused with what to do instead
+    ("secrets: {pw: {file: a, driver: vault}}\n", "key 'secrets.pw.driver': shipway does not "
+     "make secrets through a secret driver: give the content with file or environment, or "
+     "create the secret yourself (docker secret create) and declare it external: true"),
+    ("secrets: {pw: {file: a, driver_opts: {a: b}}}\n", "key 'secrets.pw.driver_opts'"),
+    ("secrets: {pw: {file: a, template_driver: golang}}\n", "templated secrets"),
+    ("configs: {c: {file: a, template_driver: golang}}\n", "key 'configs.c.template_driver': "
+     "shipway does not make templated configs: give the content with file, or create the "
+     "config yourself (docker config create) and declare it external: true"),
+    ("configs: {c: {file: a, driver: vault}}\n", "unknown key"),   # not a config key at all
+])
+def test_bad_definitions_name_the_key(tmp_path, top, words):
+    _, loading = entry_loader(tmp_path, "{image: r/x}", top=top)
+    with pytest.raises(CatalogError) as info:
+        loading()
+    assert words in str(info.value)
+    assert "\n" not in str(info.value) and info.value.exit_code == EXIT_USAGE
+
+
+def test_ingress_ports_are_checked_against_the_endpoint_the_service_will_have():
+    def fail(key, message):
+        raise ValueError(f"{key}: {message}")
+
+    ingress = {"ports": [{"target": 80, "published": 80, "protocol": "tcp", "mode": "ingress"}]}
+    with pytest.raises(ValueError, match=r"^ports\[0\]\.mode: .* dnsrr, which it has: publish"):
+        compose_defs.check_endpoint(ingress, fail, "dnsrr", ", which it has")
+    compose_defs.check_endpoint(ingress, fail, "vip")                      # the running one
+    compose_defs.check_endpoint({**ingress, "deploy": {"endpoint_mode": "vip"}}, fail, "dnsrr")
+    host = {"ports": [{**ingress["ports"][0], "mode": "host"}]}
+    compose_defs.check_endpoint(host, fail, "dnsrr")
+    # dnsrr asked for a service that publishes an ingress port (the Engine omits the mode)
+    dnsrr = {"deploy": {"endpoint_mode": "dnsrr"}}
+    running = [{"Protocol": "tcp", "TargetPort": 8080, "PublishedPort": 18080}]
+    with pytest.raises(ValueError, match=r"^deploy\.endpoint_mode: dnsrr .* port 18080 "):
+        compose_defs.check_endpoint(dnsrr, fail, "vip", ports=running)
+    compose_defs.check_endpoint(dnsrr, fail, "vip", ports=[{**running[0], "PublishMode": "host"}])
+    compose_defs.check_endpoint({**dnsrr, **host}, fail, "vip", ports=running)   # ports replaced

@@ -9,6 +9,7 @@ import importlib.util
 import sys
 
 from pipeline import __version__
+from pipeline.console import Console
 from pipeline.errors import EXIT_USAGE, ShipwayError, UsageError
 
 # name -> (module, one-line help). One module per subcommand under pipeline/stages/.
@@ -80,8 +81,6 @@ def error_record(exc, stage):
 
 def main(argv=None, environ=None, console=None):
     """Entry point of `shipway` and `python -m pipeline`; returns the exit code."""
-    from pipeline.console import Console
-
     argv = list(sys.argv[1:] if argv is None else argv)
     console = console or Console()
     args = None
@@ -92,7 +91,9 @@ def main(argv=None, environ=None, console=None):
             return EXIT_USAGE
         console.timestamps = args.timestamps
         module = importlib.import_module(STAGES[args.stage][0])
-        # Imported only once a stage runs: `--help` never needs it (nor docker-py with it).
+        # The one function-local import left in pipeline/: the context brings the Engine
+        # client (docker-py), which `--help` and a usage error never need, as they never
+        # need the stage modules imported by name above.
         from pipeline.context import Context
 
         code = module.run(Context.from_env(environ, console), args)

@@ -17,7 +17,7 @@ import copy
 import dataclasses
 import time
 
-from pipeline import analysis
+from pipeline import analysis, prometheus
 from pipeline.analysis import Failed
 from pipeline.api import engine
 from pipeline.swarm import apply, execute
@@ -310,10 +310,6 @@ def prepare(api, settings, environ, registry_auth, report, marker=None):
     config = analysis.config(settings)
     if config is None:
         return None
-    # Imported here until the Engine client is docker-py's (issue 17): urllib.request brings
-    # http.client and ssl, which tests/unit/test_engine_http.py keeps off the swarm commands.
-    from pipeline import prometheus
-
     client = prometheus.Client(config.prometheus, environ)
     report(f"analysis: {len(config.checks)} check{'s' if len(config.checks) != 1 else ''} "
            f"against {config.prometheus}: canary {config.canary:g}s, bake {config.bake:g}s, "
@@ -329,8 +325,6 @@ def marker(settings, environ, build, report):
     url = analysis.pushgateway(settings, environ)
     if not url:
         return None
-    from pipeline import prometheus  # see prepare()
-
     def mark(result, image, release=""):
         if hasattr(release, "seq"):
             release = f"#{release.seq}"

@@ -17,7 +17,7 @@ from pipeline.swarm.plan import Action
 from pipeline.swarm.request import DeployRequest
 from pipeline.swarm.writes import CreateNamingKey, CreateObject, UpdateService
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "deploy")
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "deploy")
 NEW = "127.0.0.1:5000/fixture/hello:3@sha256:" + "c" * 64
 SECRETS = ("TaskTemplate", "ContainerSpec", "Secrets")
 

@@ -24,7 +24,7 @@ from pipeline.swarm.expect import Expectation, Follow
 from pipeline.swarm.plan import Action, Paused
 from pipeline.swarm.writes import CreateService, UpdateService
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "deploy")
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "deploy")
 NEW = "127.0.0.1:5000/fixture/hello:3@sha256:" + "c" * 64
 ENV = ("TaskTemplate", "ContainerSpec", "Env")
 REPLICAS = ("Mode", "Replicated", "Replicas")

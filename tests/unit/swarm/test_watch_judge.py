@@ -20,7 +20,7 @@ from pipeline.swarm.judge import (
     timed_out,
 )
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "watch"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "watch"
 CASES = ("starting", "converged", "paused", "rollback", "job-complete", "job-failed",
          "worker-lost-converged", "worker-lost-timeout")
 

@@ -17,7 +17,7 @@ from pipeline import render
 
 pytest.importorskip("jenkins_jobs")
 _SPEC = importlib.util.spec_from_file_location("jjb_defs", os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
     "bench", "jjb_defs.py"))
 jjb_defs = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(jjb_defs)

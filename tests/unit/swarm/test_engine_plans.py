@@ -19,7 +19,7 @@ from pipeline.swarm.expect import Expectation, Follow
 from pipeline.swarm.rollback_plan import plan_remove, plan_rollback
 from pipeline.swarm.writes import RemoveObjects, RemoveRecords, RemoveService, UpdateService
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "deploy")
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "deploy")
 NEW = "127.0.0.1:5000/fixture/hello:3@sha256:" + "c" * 64
 
 

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -26,8 +27,7 @@ from pipeline.swarm.objects import (
     unreferenced,
 )
 
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        "fixtures", "objects")
+FIXTURES = str(Path(__file__).resolve().parents[2] / "fixtures" / "objects")
 KEY = b"fixture-naming-key"
 VALUE = "s3cr3t-Value-\u00e9-42"
 

@@ -6,13 +6,14 @@ loop: a function with a `while` that calls time.sleep and reads a clock or a dea
 """
 import ast
 import os
+from pathlib import Path
 
 import pytest
 
 from tests.support import poll
 from tests.support.poll import PollTimeout, poll_until
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = str(Path(__file__).resolve().parents[3])
 
 
 class FakeClock:

@@ -1,7 +1,7 @@
 """The `shipway` command: parse arguments, run one stage, map errors to exit codes.
 
-Stage modules (and with them docker-py, python-jenkins or jinja2) are imported only when
-chosen, so `shipway --help` stays fast.
+A stage module (and with it python-jenkins, jinja2 or PyYAML) is imported by name when it is
+chosen (STAGES): the parser of one stage needs no other stage.
 """
 import argparse
 import importlib
@@ -10,6 +10,7 @@ import sys
 
 from pipeline import __version__
 from pipeline.console import Console
+from pipeline.context import Context
 from pipeline.errors import EXIT_USAGE, ShipwayError, UsageError
 
 # name -> (module, one-line help). One module per subcommand under pipeline/stages/.
@@ -91,11 +92,6 @@ def main(argv=None, environ=None, console=None):
             return EXIT_USAGE
         console.timestamps = args.timestamps
         module = importlib.import_module(STAGES[args.stage][0])
-        # The one function-local import left in pipeline/: the context brings the Engine
-        # client (docker-py), which `--help` and a usage error never need, as they never
-        # need the stage modules imported by name above.
-        from pipeline.context import Context
-
         code = module.run(Context.from_env(environ, console), args)
         return 0 if code is None else code
     except ShipwayError as exc:

@@ -26,7 +26,6 @@ from pipeline.api.errors import (  # noqa: F401 (re-exported: callers need only 
     engine_errors,
     is_out_of_sequence,
     is_transient,
-    quiet_errors,
     refusal,
     short,
     translated,

@@ -126,21 +126,15 @@ def refusal(exc, doing):
     return type(exc)(exc, doing)
 
 
-# The raw classes below are caught too while code above pipeline/api/ still calls APIClient
-# methods itself (swarm/watch.py, apply.py, canary.py): once every call goes through an
-# engine function, only the translated classes can reach these handlers.
-_RAW_LOST = (*_BROKEN, *_LATE)
-_RAW_REFUSED = (docker.errors.APIError,)
-
-
 def _lost():
-    """An engine that did not answer: translated (or raw, see above)."""
-    return (Unreachable, TimedOut, *_RAW_LOST)
+    """An engine that did not answer. Only translated classes: nothing above this package
+    calls the client except through pipeline/api/engine.py's functions, which translate."""
+    return (Unreachable, TimedOut)
 
 
 def _refused():
-    """An engine that answered with an error status: translated (or raw, see above)."""
-    return (Refused, *_RAW_REFUSED)
+    """An engine that answered with an error status (translated, see _lost)."""
+    return (Refused,)
 
 
 def is_transient(exc):
@@ -176,9 +170,3 @@ def engine_errors(doing):
         if getattr(exc, "doing", None):
             raise
         raise api_error(exc, doing) from None
-
-
-def quiet_errors():
-    """The errors a best-effort read (forensics, decoration) swallows: any API or connection
-    failure. For `except engine.quiet_errors():` outside this package."""
-    return (*_refused(), *_lost())

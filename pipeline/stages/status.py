@@ -4,8 +4,8 @@ from pipeline.errors import UsageError
 from pipeline.stages import common
 from pipeline.swarm import lock
 from pipeline.swarm import releases as history
+from pipeline.swarm.replicas import desired_count, others_remain, replica_slots
 from pipeline.swarm.spec import DEPLOY_LABELS, LABEL_PREFIX, digest_of, image_of, task_image
-from pipeline.swarm.watch import desired_count, others_remain, replica_slots
 
 
 def add_arguments(parser):

@@ -14,8 +14,10 @@ from pipeline.errors import DeployError
 from pipeline.swarm import deploy_plan, deploy_read, execute, objects, rollback_plan
 from pipeline.swarm import releases as history
 from pipeline.swarm import spec as specs
+from pipeline.swarm.judge import Outcome
 from pipeline.swarm.plan import Action, Paused
-from pipeline.swarm.watch import Outcome, Watcher, serving
+from pipeline.swarm.replicas import serving
+from pipeline.swarm.watch import Watcher
 from pipeline.swarm.writes import CreateNamingKey
 
 
@@ -109,8 +111,8 @@ def deploy(api, request, steps=None):
     result = Result(name, action, image, previous, changes=plan.changes)
     if request.dry_run:
         result.plan = plan.lines(name, image)
-        result.first_write = plan.summary().get("first_write")
-        result.objects = plan.summary().get("objects")
+        summary = plan.summary()
+        result.first_write, result.objects = summary.get("first_write"), summary.get("objects")
         return result
     if steps is not None and plan.new_template:
         steps.start(current, reading.releases, plan)

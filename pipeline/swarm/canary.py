@@ -24,8 +24,10 @@ from pipeline.swarm import apply, execute
 from pipeline.swarm import plan as planner
 from pipeline.swarm import releases as history
 from pipeline.swarm.expect import Expectation, Follow
+from pipeline.swarm.judge import POLL_SECONDS, Outcome
+from pipeline.swarm.replicas import serving
 from pipeline.swarm.spec import image_of, task_image
-from pipeline.swarm.watch import POLL_SECONDS, Outcome, Watcher, serving
+from pipeline.swarm.watch import Watcher
 from pipeline.swarm.writes import ReleaseRest, UpdateService
 from pipeline.units import to_nanos
 

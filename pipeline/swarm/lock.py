@@ -33,7 +33,7 @@ import time
 
 from pipeline.api import engine
 from pipeline.errors import ShipwayError
-from pipeline.swarm.watch import LeaderClock
+from pipeline.swarm.replicas import LeaderClock
 from pipeline.units import parse_timestamp
 
 PREFIX = "shipway.lock."

@@ -21,25 +21,7 @@ import time
 
 from pipeline.api import engine, events, logs
 from pipeline.swarm import forensics, judge
-from pipeline.swarm.judge import (  # noqa: F401 (re-exported: callers import them from here)
-    FAILED_STATES,
-    POLL_SECONDS,
-    Outcome,
-    Snapshot,
-    Status,
-)
-from pipeline.swarm.replicas import (  # noqa: F401 (re-exported, as above)
-    DEFAULT_MONITOR,
-    SETTLE_MARGIN,
-    LeaderClock,
-    desired_count,
-    monitor_seconds,
-    others_remain,
-    replaced_by,
-    replica_slots,
-    serving,
-    settled_at,
-)
+from pipeline.swarm.judge import POLL_SECONDS, Outcome, Snapshot, Status
 
 
 class Watcher:

@@ -10,7 +10,7 @@ from pipeline.errors import NothingToRollBack
 from pipeline.swarm import forensics, lock
 from pipeline.swarm.failure import health_failed
 from pipeline.swarm.releases import Release, choice
-from pipeline.swarm.watch import LeaderClock, others_remain, replaced_by
+from pipeline.swarm.replicas import LeaderClock, others_remain, replaced_by
 
 
 def test_config_name_fits_swarm_limit_and_stays_distinct():

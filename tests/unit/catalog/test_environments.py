@@ -62,7 +62,8 @@ def test_an_environment_registry_moves_the_repository_keeping_its_path():
     assert loaded.service("hello", "staging")["image"] == "127.0.0.1:5000/shipway/hello"
     assert loaded.service("hello", "production")["image"] == \
         "registry.prod.example:5000/shipway/hello"
-    assert imageref.on_registry("shipway/hello", "r.example:5000") == "r.example:5000/shipway/hello"
+    assert imageref.on_registry("shipway/hello", "r.example:5000") == \
+        "r.example:5000/shipway/hello"
     assert imageref.on_registry("shipway/hello", None) == "shipway/hello"
 
 

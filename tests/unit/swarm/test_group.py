@@ -6,8 +6,8 @@ import pytest
 from pipeline.catalog.groups import Group, Step
 from pipeline.errors import DeployError, NothingToRollBack
 from pipeline.swarm import group, group_plan
-from pipeline.swarm.group_releases import GroupRelease
 from pipeline.swarm.group_plan import MemberReading
+from pipeline.swarm.group_releases import GroupRelease
 
 SHOP = Group("shop", (Step(("migrate",), job=True), Step(("worker", "api")), Step(("web",))))
 

@@ -49,7 +49,7 @@ def add_rollout_arguments(parser):
 
 
 def add_arguments(parser):
-    common.add_service_arguments(parser, environment=True)
+    common.add_service_arguments(parser, environment=True, group=True)
     parser.add_argument("--image", metavar="REF",
                         help="image to run (tag or digest); default: what `shipway push` pushed")
     parser.add_argument("--replicas", type=common.count(0), metavar="N")

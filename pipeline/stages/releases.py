@@ -5,7 +5,7 @@ from pipeline.swarm import releases as history
 
 
 def add_arguments(parser):
-    common.add_service_arguments(parser, environment=True)
+    common.add_service_arguments(parser, environment=True, group=True)
     parser.add_argument("--json", action="store_true", help="print the releases as JSON")
 
 

@@ -9,7 +9,7 @@ from pipeline.swarm.spec import image_of
 
 
 def add_arguments(parser):
-    common.add_service_arguments(parser, environment=True)
+    common.add_service_arguments(parser, environment=True, group=True)
     parser.add_argument("--to", metavar="REF",
                         help="release to go to: #SEQ, build number, commit or digest "
                              "(default: the one before the running release)")

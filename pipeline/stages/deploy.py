@@ -50,8 +50,9 @@ def add_rollout_arguments(parser):
 
 def add_arguments(parser):
     common.add_service_arguments(parser, environment=True, group=True)
-    parser.add_argument("--image", metavar="REF",
-                        help="image to run (tag or digest); default: what `shipway push` pushed")
+    parser.add_argument("--image", metavar="REF", action="append",
+                        help="image to run (tag or digest); default: what `shipway push` "
+                             "pushed; with --group, MEMBER=REF (repeatable)")
     parser.add_argument("--replicas", type=common.count(0), metavar="N")
     parser.add_argument("--network", dest="networks", action="append", default=[], metavar="NET")
     parser.add_argument("--env", action="append", default=[], type=common.key_value,
@@ -79,7 +80,10 @@ def add_arguments(parser):
 def image_to_deploy(ctx, args, settings):
     """--image, else what `shipway push` pushed in this workspace, else the stack file's
     image; split into its parts."""
-    reference = args.image
+    if len(args.image or []) > 1:
+        raise UsageError("--image given more than once for one service",
+                         hint="one service runs one image; with --group, give MEMBER=REF each")
+    reference = (args.image or [None])[0]
     if not reference:
         # push ran once for every environment: its hand-over is the catalog entry's
         pushed = state.load(ctx.state_dir(args.state_dir), settings["entry"], "push",

@@ -79,6 +79,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", r"queue/cancelItem", builds.cancel_queue_item, "Job/Cancel"),
     Route("GET", r"computer/" + API, system.computer_set, "Overall/Read"),
     Route("GET", r"computer/[^/]+/" + API, system.computer_api, "Overall/Read"),
+    Route("GET", r"computer/[^/]+/(?:executors|oneOffExecutors)/\d+/" + API,
+          system.executor_api, "Overall/Read"),
     Route("GET", r"user/[^/]+/" + API, system.user_api, "Overall/Read"),
     Route("GET", PARENT + r"view/(?P<view>[^/]+)/" + API, system.view_api,
           "Overall/Read"),

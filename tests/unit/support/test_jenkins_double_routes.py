@@ -81,6 +81,8 @@ ROUTING_TABLE = [
     ("DELETE", "job/a/job/b/", items.delete_http, {"item": "job/a/job/b/"}),
     ("GET", "computer/api/json", system.computer_set, {}),
     ("GET", "computer/(built-in)/api/python", system.computer_api, {}),
+    ("GET", "computer/(master)/executors/1/api/json", system.executor_api, {}),
+    ("GET", "computer/(built-in)/oneOffExecutors/0/api/python", system.executor_api, {}),
     ("GET", "user/admin/api/json", system.user_api, {}),
     # every exported object in the three flavours (stapler export/Flavor.java)
     ("GET", "api/python", system.root_api, {}),

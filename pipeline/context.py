@@ -6,7 +6,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pipeline.api import engine
 from pipeline.console import redact
-from pipeline.errors import UsageError
+from pipeline.errors import EngineError, UsageError
 
 # Environment variables shipway reads, in one table (name -> what it is for).
 ENVIRONMENT = {
@@ -38,7 +38,17 @@ ENVIRONMENT = {
     "SHIPWAY_PROMETHEUS_TOKEN": "Prometheus bearer token (prefer _FILE)",
     "SHIPWAY_PROMETHEUS_TOKEN_FILE": "file holding the Prometheus bearer token",
     "SHIPWAY_PUSHGATEWAY": "Pushgateway for deploy markers (else deploy.analysis.pushgateway)",
+    "SHIPWAY_ENVIRONMENT": "the catalog environment a command acts on (else --environment)",
+    "SHIPWAY_ACTOR": "who runs shipway, for release records (else BUILD_USER_ID, else USER)",
+    "BUILD_USER_ID": "Jenkins user who started the build (build-user-vars plugin)",
+    "SHIPWAY_APPROVED_BY": "who approved a promotion or pressed rollback (input's "
+                           "submitterParameter)",
+    "SHIPWAY_REASON": "why a rollback was pressed (the rollback job's reason)",
 }
+# Variables an environment may have its own value of, as NAME_<ENVIRONMENT>
+# (DOCKER_CERT_PATH_PRODUCTION): what a Jenkins stage binds for that environment alone.
+PER_ENVIRONMENT = ("DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "SHIPWAY_REGISTRY_USER",
+                   "SHIPWAY_REGISTRY_PASSWORD", "SHIPWAY_REGISTRY_PASSWORD_FILE")
 # Secrets shipway reads from the environment, and where the files holding them are: never
 # passed on to commands it runs (the build command, the docker client).
 SECRET_VARIABLES = ("SHIPWAY_REGISTRY_PASSWORD", "SHIPWAY_REGISTRY_PASSWORD_FILE",
@@ -47,10 +57,32 @@ SECRET_VARIABLES = ("SHIPWAY_REGISTRY_PASSWORD", "SHIPWAY_REGISTRY_PASSWORD_FILE
                     "SHIPWAY_PROMETHEUS_TOKEN", "SHIPWAY_PROMETHEUS_TOKEN_FILE")
 
 
+_SECRET_PREFIXES = tuple(name + "_" for name in SECRET_VARIABLES)
+
+
+def environment_variable(name, environment):
+    """`DOCKER_CERT_PATH_PRODUCTION`: the name of variable `name` for `environment` alone."""
+    return f"{name}_{environment.upper().replace('-', '_')}"
+
+
+def environment_environ(environ, environment, docker_host=None):
+    """`environ` as a command acting on `environment` sees it: its own values of the
+    PER_ENVIRONMENT variables over the plain ones, and DOCKER_HOST its engine's."""
+    env = dict(environ)
+    for name in PER_ENVIRONMENT:
+        own = environ.get(environment_variable(name, environment))
+        if own is not None:
+            env[name] = own
+    if docker_host:
+        env["DOCKER_HOST"] = docker_host
+    return env
+
+
 def without_secrets(environ):
     """`environ` minus SECRET_VARIABLES, and GIT_URL without the credentials a checkout may
     have left in it: the environment for a command shipway runs."""
-    env = {k: v for k, v in environ.items() if k not in SECRET_VARIABLES}
+    env = {k: v for k, v in environ.items()
+           if k not in SECRET_VARIABLES and not k.startswith(_SECRET_PREFIXES)}
     if env.get("GIT_URL"):
         env["GIT_URL"] = _strip_userinfo(env["GIT_URL"])
     return env
@@ -60,9 +92,14 @@ def secret_values(environ):
     """The secret values shipway knows (SECRET_VARIABLES, and the files the _FILE ones name):
     what must never appear in output it collects, such as a failed task's logs."""
     values = []
-    for name in SECRET_VARIABLES:
+    # An environment's own password variables (SHIPWAY_REGISTRY_PASSWORD_FILE_PRODUCTION).
+    names = [name for name in environ
+             if name in SECRET_VARIABLES or any(name.startswith(secret + "_")
+                                                 and name[len(secret) + 1:].isupper()
+                                                 for secret in SECRET_VARIABLES)]
+    for name in names:
         value = environ.get(name)
-        if value and name.endswith("_FILE"):
+        if value and "_FILE" in name:
             try:
                 with open(value, encoding="utf-8") as handle:
                     value = handle.read().strip()
@@ -96,6 +133,7 @@ class BuildInfo:
     number: str = ""
     url: str = ""
     job: str = ""
+    user: str = ""    # who runs it: SHIPWAY_ACTOR, else Jenkins' BUILD_USER_ID, else USER
 
     @property
     def short_commit(self):
@@ -124,6 +162,7 @@ class Context:
     environ: dict
     console: object
     build: BuildInfo = field(default_factory=BuildInfo)
+    environment: object = None   # the catalog Environment it acts on (None: DOCKER_HOST's)
     _docker: object = field(default=None, repr=False)
     _connecting: object = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -139,10 +178,18 @@ class Context:
             number=env.get("BUILD_NUMBER", ""),
             url=env.get("BUILD_URL", ""),
             job=env.get("JOB_NAME", ""),
+            user=env.get("SHIPWAY_ACTOR") or env.get("BUILD_USER_ID") or env.get("USER", ""),
         )
         if console is not None:
             console.secrets = tuple(secret_values(env))
         return cls(environ=env, console=console, build=build)
+
+    def for_environment(self, environment):
+        """This context acting on `environment` (a catalog Environment): its engine, its
+        registry login, its client certificate; connected on first use, as docker()."""
+        environ = environment_environ(self.environ, environment.name, environment.docker_host)
+        return Context(environ=environ, console=self.console, build=self.build,
+                       environment=environment)
 
     def state_dir(self, override=None):
         """Where a stage leaves its result for the next stage of the same build."""
@@ -181,5 +228,16 @@ class Context:
         first use; safe from two threads (a deploy's first callers are)."""
         with self._connecting:
             if self._docker is None:
-                self._docker = engine.connect(self.environ)
+                self._docker = self._connect()
         return self._docker
+
+    def _connect(self):
+        try:
+            return engine.connect(self.environ)
+        except EngineError as exc:
+            if self.environment is None:
+                raise
+            # A catalog's docker_host that does not answer is the catalog's (or the
+            # certificate's) to fix: bad input, named with its environment.
+            raise UsageError(f"environment {self.environment.name!r}: {exc.message}",
+                             hint=exc.hint) from None

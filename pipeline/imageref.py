@@ -56,3 +56,21 @@ def pinned(repository, tag, digest):
     """`repo:tag@sha256:...` as the docker CLI pins service images."""
     name = f"{repository}:{tag}" if tag else repository
     return f"{name}@{digest}"
+
+
+def on_registry(repository, registry):
+    """`repository` moved to `registry` (its path kept): where an environment whose nodes
+    pull from their own registry finds the same image. `registry` None: unchanged."""
+    if not registry:
+        return repository
+    first, sep, rest = repository.partition("/")
+    path = rest if sep and registry_of(repository) == first else repository
+    return f"{registry}/{path}"
+
+
+def check_registry(value):
+    """A registry host as image references name it: `host[:port]`."""
+    if not isinstance(value, str) or not re.fullmatch(_DOMAIN, value) \
+            or registry_of(f"{value}/x") != value:
+        raise ValueError(f"{value!r} is not a registry host (e.g. registry.example:5000)")
+    return value

@@ -9,7 +9,7 @@ import os
 import yaml
 
 from pipeline import imageref
-from pipeline.catalog import compose_defs, compose_file, compose_keys, loader
+from pipeline.catalog import compose_defs, compose_file, compose_keys, environments, loader
 from pipeline.catalog.compose_defs import DEFINITION_KINDS
 from pipeline.catalog.env_file import read_env_file
 from pipeline.catalog.keys import (
@@ -40,20 +40,37 @@ def merge(base, override):
 class Catalog:
     """A loaded catalog: `services` maps a name to its resolved settings (defaults applied)."""
 
-    def __init__(self, path, services, name=None):
+    def __init__(self, path, services, name=None, environments=None, variants=None):
         self.path = path
         # Identifies the catalog as the owner of the Jenkins jobs it provisions.
         self.name = name or os.path.splitext(os.path.basename(str(path)))[0]
         self.base_dir = os.path.dirname(os.path.abspath(path))
         self.services = services
+        # name -> Environment, in promotion order ({}: the one engine DOCKER_HOST names)
+        self.environments = environments or {}
+        # (service, environment) -> the service's settings there
+        self.variants = variants or {}
 
-    def service(self, name):
-        """The settings of one service, or a CatalogError naming the services there are."""
+    def service(self, name, environment=None):
+        """The settings of one service (in `environment`, when given: its engine's service
+        name and keys), or a CatalogError naming the services or environments there are."""
         if name not in self.services:
             known = ", ".join(sorted(self.services)) or "none"
             raise CatalogError(f"no service {name!r} in the catalog (services: {known})",
                                path=self.path, hint="pass --service with one of those")
-        return self.services[name]
+        if environment is None:
+            return self.services[name]
+        return self.variants[(name, self.environment(environment).name)]
+
+    def environment(self, name):
+        """The Environment called `name`, or a CatalogError naming those there are."""
+        if name not in self.environments:
+            known = ", ".join(self.environments) or "none"
+            raise CatalogError(f"no environment {name!r} in the catalog (environments: "
+                               f"{known})", path=self.path,
+                               hint="pass --environment with one of those" if self.environments
+                               else "add a top-level 'environments:' (docs/catalog.md)")
+        return self.environments[name]
 
     def resolve_path(self, relative):
         """A catalog path, relative to the catalog file's directory."""
@@ -106,15 +123,43 @@ def from_data(raw, path="<catalog>", environ=None):
                            lambda key, msg: top_fail(f"defaults.{key}", msg))
     if "compose" in defaults[0]:
         top_fail("defaults.compose", "belongs in a service entry (one stack file service each)")
-    resolved = {}
+    envs = environments.read(raw.get("environments"), top_fail)
+    resolved, variants = {}, {}
     for name, entry in raw["services"].items():
         def fail(key, message, name=name):
             raise CatalogError(message, path=path, service=name, key=key)
 
         if not isinstance(name, str) or not SERVICE_NAME.match(name):
             fail(None, SERVICE_NAME_RULE)
-        resolved[name] = _resolve(name, entry, defaults, defined, base_dir, environ, fail)
-    return Catalog(path, resolved, catalog_name)
+        entry = entry if entry is not None else {}
+        if not isinstance(entry, dict):
+            fail(None, "must be a mapping")
+        context = (defaults, defined, base_dir, environ)
+        per_env = environments.service_entries(entry, envs, fail)
+        entry = {k: v for k, v in entry.items() if k != "environments"}
+        resolved[name] = _resolve(name, entry, *context, fail)
+        for env in envs.values():
+            variants[(name, env.name)] = _in_environment(name, entry, per_env.get(env.name),
+                                                         env, context, fail)
+    return Catalog(path, resolved, catalog_name, envs, variants)
+
+
+def _in_environment(name, entry, override, env, context, fail):
+    """The settings of service `name` in `env`: the entry with the environment's keys over
+    it, as deploy flags go over the catalog's (maps merge key by key, lists replace)."""
+    swarm_name, keys = override or (None, {})
+
+    def env_fail(key, message):
+        fail(f"environments.{env.name}" + (f".{key}" if key else ""), message)
+
+    if swarm_name is not None and not (isinstance(swarm_name, str)
+                                       and SERVICE_NAME.match(swarm_name)):
+        env_fail("name", SERVICE_NAME_RULE)
+    settings = _resolve(name, entry, *context, env_fail, over=split_entry(keys, env_fail))
+    settings["name"] = swarm_name or name
+    settings["environment"] = env.name
+    settings["image"] = imageref.on_registry(settings["image"], env.registry)
+    return settings
 
 
 def _check_top_level(raw, top_fail):
@@ -137,16 +182,19 @@ def _check_top_level(raw, top_fail):
     return catalog_name
 
 
-def _resolve(name, entry, defaults, defined, base_dir, environ, fail):
+def _resolve(name, entry, defaults, defined, base_dir, environ, fail, over=None):
     """The settings of service `name`: shipway's defaults, the catalog's `defaults:`, the
-    stack file the entry names (if any), the entry; checked across keys."""
+    stack file the entry names (if any), the entry, and `over` (an environment's keys, split
+    as split_entry splits them); checked across keys."""
     own, run, service = split_entry(entry if entry is not None else {}, fail)
+    if over is not None:
+        own, run = merge(own, over[0]), merge(run, over[1])
     settings = merge(DEFAULTS, {**merge(defaults[0], own),
                                 "deploy": merge(DEFAULTS["deploy"], merge(defaults[1], run))})
     if {"prometheus_credentials", "prometheus_token"} <= set(settings["jenkins"]):
         fail("jenkins.prometheus_token", "is given with jenkins.prometheus_credentials: "
              "Prometheus takes one login, give one of the two")
-    layers, definitions = [defaults[2], service], defined
+    layers, definitions = [defaults[2], service, *([over[2]] if over else [])], defined
     if "compose" in own:
         stack = _stack_service(own["compose"], base_dir, environ)
         layers.insert(1, stack["service"])   # over the defaults, under the entry
@@ -170,7 +218,9 @@ def _resolve(name, entry, defaults, defined, base_dir, environ, fail):
     settings["definitions"] = _used(merged, definitions)
     if "image" not in settings:
         fail("image", "is required (the repository to build and push)")
-    settings["name"] = name
+    settings["name"] = name           # the swarm service (an environment may rename it)
+    settings["entry"] = name          # the catalog's name for it (stage hand-over files)
+    settings["environment"] = None
     settings["base_dir"] = base_dir   # what catalog paths are relative to
     return settings
 

@@ -60,29 +60,57 @@ def repository(text):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_service_arguments(parser, service_required=True):
-    """--catalog, --service, --state-dir."""
+def add_service_arguments(parser, service_required=True, environment=False):
+    """--catalog, --service, --state-dir; with `environment`, --environment too."""
     parser.add_argument("--catalog", metavar="FILE", help="service catalog (YAML)")
     parser.add_argument("--service", metavar="NAME", required=service_required,
                         help="service name (the catalog entry and the swarm service)")
+    if environment:
+        parser.add_argument("--environment", metavar="NAME",
+                            help="the catalog environment to act on: its engine, service name "
+                                 "and keys (default $SHIPWAY_ENVIRONMENT)")
     parser.add_argument("--state-dir", metavar="DIR",
                         help="where stages hand results on (default $WORKSPACE/.shipway)")
 
 
-def settings(args, overrides=()):
+def environment_name(ctx, args):
+    """--environment, else $SHIPWAY_ENVIRONMENT, else None (the engine DOCKER_HOST names)."""
+    return getattr(args, "environment", None) or ctx.environ.get("SHIPWAY_ENVIRONMENT") or None
+
+
+def target(ctx, args, overrides=()):
+    """(settings, context) of the service a command acts on: in the environment asked for
+    (--environment or $SHIPWAY_ENVIRONMENT) its settings there and a context on its engine;
+    without one, settings() and `ctx` itself."""
+    name = environment_name(ctx, args)
+    if name is None:
+        return settings(args, overrides), ctx
+    if not args.catalog:
+        raise UsageError(f"--environment {name} needs the catalog that defines it",
+                         hint="pass --catalog FILE (its top-level 'environments:')")
+    loaded = catalog.load(args.catalog)
+    environment = loaded.environment(name)
+    return settings(args, overrides, loaded=loaded, environment=name), \
+        ctx.for_environment(environment)
+
+
+def settings(args, overrides=(), loaded=None, environment=None):
     """The service's settings: catalog entry (or defaults) with `overrides` applied.
 
     `overrides` is a table of (argument name, dotted settings key); an argument left at None
     does not override. KEY=VALUE lists become mappings merged over the catalog's.
+    `loaded`: the catalog, when the caller read it already; `environment`: its name there.
     """
     name = args.service
     if not catalog.SERVICE_NAME.match(name or ""):
         raise UsageError(f"bad service name {name!r}", hint=catalog.SERVICE_NAME_RULE)
     if args.catalog:
-        resolved = catalog.merge(catalog.load(args.catalog).service(name), {})
-        resolved["_base_dir"] = catalog.Catalog(args.catalog, {}).base_dir
+        loaded = loaded or catalog.load(args.catalog)
+        resolved = catalog.merge(loaded.service(name, environment), {})
+        resolved["_base_dir"] = loaded.base_dir
     else:
-        resolved = catalog.merge(catalog.DEFAULTS, {"name": name, "_base_dir": "."})
+        resolved = catalog.merge(catalog.DEFAULTS, {"name": name, "entry": name,
+                                                    "environment": None, "_base_dir": "."})
     for arg, dotted in overrides:
         value = getattr(args, arg, None)
         if value is None or value == []:
@@ -96,6 +124,13 @@ def settings(args, overrides=()):
         else:
             node[leaf] = value
     return resolved
+
+
+def state_key(settings_):
+    """The name a stage's hand-over file goes by: the catalog entry, and the environment
+    (a build deploys one entry to several)."""
+    entry = settings_.get("entry") or settings_["name"]
+    return f"{entry}.{settings_['environment']}" if settings_.get("environment") else entry
 
 
 def require(settings_, key, flag):

@@ -49,7 +49,7 @@ def add_rollout_arguments(parser):
 
 
 def add_arguments(parser):
-    common.add_service_arguments(parser)
+    common.add_service_arguments(parser, environment=True)
     parser.add_argument("--image", metavar="REF",
                         help="image to run (tag or digest); default: what `shipway push` pushed")
     parser.add_argument("--replicas", type=common.count(0), metavar="N")
@@ -81,7 +81,8 @@ def image_to_deploy(ctx, args, settings):
     image; split into its parts."""
     reference = args.image
     if not reference:
-        pushed = state.load(ctx.state_dir(args.state_dir), settings["name"], "push",
+        # push ran once for every environment: its hand-over is the catalog entry's
+        pushed = state.load(ctx.state_dir(args.state_dir), settings["entry"], "push",
                             shape={"reference": str})
         reference = pushed["reference"] if pushed else settings.get("image_ref")
         if not reference:
@@ -138,7 +139,7 @@ def service_keys(settings, args):
 
 
 def run(ctx, args):
-    settings = common.settings(args, OVERRIDES)
+    settings, ctx = common.target(ctx, args, OVERRIDES)
     for warning in settings.get("warnings", []):
         ctx.console.event(f"warning: {warning}")
     repo, tag, digest = image_to_deploy(ctx, args, settings)
@@ -185,7 +186,7 @@ def run(ctx, args):
         mark("deployed" if result.outcome.ok else "failed", pinned, result.release)
     # A plan's env values may hold a secret shipway knows: not in the file the job archives.
     record = redacted(record, secret_values(ctx.environ))
-    state.save(ctx.state_dir(args.state_dir), settings["name"], "deploy", record)
+    state.save(ctx.state_dir(args.state_dir), common.state_key(settings), "deploy", record)
     if args.json:
         # Also when it failed ("ok": false): Jenkins archives this record, and a failed
         # deploy is when someone reads it.
@@ -209,5 +210,6 @@ def deploy_request(ctx, args, settings, service, image, platforms, registry_auth
         # Relative env_file and bind paths are relative to the catalog (common.settings).
         base_dir=settings.get("_base_dir") or ".", environ=ctx.environ,
         timeout=settings["deploy"]["timeout"], keep_releases=settings["deploy"]["keep_releases"],
-        build=ctx.build, registry_auth=registry_auth, dry_run=args.dry_run,
+        build=ctx.build, provenance={"deployed-by": ctx.build.user},
+        registry_auth=registry_auth, dry_run=args.dry_run,
         report=ctx.console.event)

@@ -5,12 +5,12 @@ from pipeline.swarm import releases as history
 
 
 def add_arguments(parser):
-    common.add_service_arguments(parser)
+    common.add_service_arguments(parser, environment=True)
     parser.add_argument("--json", action="store_true", help="print the releases as JSON")
 
 
 def run(ctx, args):
-    settings = common.settings(args)
+    settings, ctx = common.target(ctx, args)
     api = ctx.engine()
     service = engine.inspect_service(api, settings["name"])
     releases = history.history(api, settings["name"])

@@ -5,13 +5,13 @@ from pipeline.swarm import apply as swarm_apply
 
 
 def add_arguments(parser):
-    common.add_service_arguments(parser)
+    common.add_service_arguments(parser, environment=True)
     parser.add_argument("--dry-run", action="store_true", help="show what would be removed")
     common.add_lock_argument(parser)
 
 
 def run(ctx, args):
-    settings = common.settings(args)
+    settings, ctx = common.target(ctx, args)
     api = ctx.engine()
     # Under the lock: a deploy in flight would otherwise recreate what this removes.
     with engine_errors(f"remove of {settings['name']}"), \

@@ -9,7 +9,7 @@ from pipeline.swarm.spec import image_of
 
 
 def add_arguments(parser):
-    common.add_service_arguments(parser)
+    common.add_service_arguments(parser, environment=True)
     parser.add_argument("--to", metavar="REF",
                         help="release to go to: #SEQ, build number, commit or digest "
                              "(default: the one before the running release)")
@@ -17,7 +17,7 @@ def add_arguments(parser):
 
 
 def run(ctx, args):
-    settings = common.settings(args, [("timeout", "deploy.timeout")])
+    settings, ctx = common.target(ctx, args, [("timeout", "deploy.timeout")])
     api = ctx.engine()
     with engine_errors(f"rollback of {settings['name']}"), \
             common.locked(ctx, api, settings, "rollback", args):

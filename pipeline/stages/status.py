@@ -9,7 +9,7 @@ from pipeline.swarm.spec import DEPLOY_LABELS, LABEL_PREFIX, digest_of, image_of
 
 
 def add_arguments(parser):
-    common.add_service_arguments(parser)
+    common.add_service_arguments(parser, environment=True)
     parser.add_argument("--json", action="store_true", help="print the status as JSON")
 
 
@@ -81,7 +81,7 @@ def _release_status(api, name, spec):
 
 
 def run(ctx, args):
-    settings = common.settings(args)  # validates --service (and --catalog, when given)
+    settings, ctx = common.target(ctx, args)  # validates --service, --catalog, --environment
     status = service_status(ctx.engine(), settings["name"])
     if args.json:
         ctx.console.json(status)

@@ -9,12 +9,12 @@ from pipeline.swarm import lock
 
 
 def add_arguments(parser):
-    common.add_service_arguments(parser)
+    common.add_service_arguments(parser, environment=True)
     parser.add_argument("--json", action="store_true", help="print the lock removed as JSON")
 
 
 def run(ctx, args):
-    settings = common.settings(args)  # validates --service
+    settings, ctx = common.target(ctx, args)  # validates --service and --environment
     with engine_errors(f"unlock of {settings['name']}"):
         info = lock.unlock(ctx.engine(), settings["name"])
     if args.json:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 
 from pipeline.api import engine
 from pipeline.errors import EngineError, UsageError
-from pipeline.swarm.spec import LABEL_PREFIX, digest_of, image_of
+from pipeline.swarm.spec import LABEL_PREFIX, PROVENANCE_LABELS, digest_of, image_of
 
 RELEASE_LABEL = "shipway.release"            # on the service spec: id of the running release
 CONFIG_SERVICE = "shipway.release.service"   # on each config: which service
@@ -52,6 +52,10 @@ class Release:
     # Paths of the spec fields this release's deploy took from the catalog: a later deploy
     # puts those the catalog no longer sets back to the engine's default (plan.py).
     managed: list = field(default_factory=list)
+    deployed_by: str = ""     # who ran the deploy (context.BuildInfo.user)
+    approved_by: str = ""     # who approved it at a gate (a promotion)
+    # a promotion's origin: {"environment": ..., "release": SEQ, "digest": ...}; {} otherwise
+    promoted_from: dict = field(default_factory=dict)
 
     def matches(self, ref):
         """True when `ref` names this release: #seq, build number, commit or digest (prefix)."""
@@ -72,7 +76,19 @@ class Release:
         """The release as JSON-ready data, without the (long) spec."""
         return {"seq": self.seq, "id": self.id, "image": self.image, "digest": self.digest,
                 "commit": self.commit, "build_number": self.build_number,
-                "build_url": self.build_url, "job": self.job, "created": self.created}
+                "build_url": self.build_url, "job": self.job, "created": self.created,
+                "deployed_by": self.deployed_by, "approved_by": self.approved_by,
+                "promoted_from": dict(self.promoted_from)}
+
+
+def provenance(labels):
+    """(deployed_by, approved_by, promoted_from) as a spec's provenance labels say them."""
+    values = {key: labels.get(LABEL_PREFIX + key, "") for key in PROVENANCE_LABELS}
+    origin = {key: values[f"promoted-from.{key}"] for key in ("environment", "release", "digest")}
+    if origin["release"].isdigit():
+        origin["release"] = int(origin["release"])
+    return (values["deployed-by"], values["approved-by"],
+            origin if origin["environment"] else {})
 
 
 def config_name(service, seq):
@@ -129,7 +145,10 @@ def record(api, service, spec, existing=None, managed=(), seq=None):
     managed = [list(path) for path in managed]
     image = image_of(spec)
     for _ in range(RECORD_ATTEMPTS):
+        deployed_by, approved_by, promoted_from = provenance(labels)
         release = Release(seq=seq, id=release_id, service=service, image=image,
+                          deployed_by=deployed_by, approved_by=approved_by,
+                          promoted_from=promoted_from,
                           digest=digest_of(image) or "", commit=meta["commit"],
                           build_number=meta["build-number"], build_url=meta["build-url"],
                           job=meta["job"], spec=spec, managed=managed,

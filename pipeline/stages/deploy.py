@@ -1,5 +1,6 @@
 """`shipway deploy`: create or update the swarm service on a pinned digest, wait until healthy."""
 import argparse
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -203,12 +204,14 @@ class Rollout:
     steps: object
     pinned: Optional[str] = None     # the image written, once it is known
 
-    def deploy(self, service, repo, tag, digest, provenance, check=False, command="deploy"):
+    def deploy(self, service, repo, tag, digest, provenance, check=False, command="deploy",
+               locked=True):
         """apply.deploy's Result of `service` (stack-file keys) on repo:tag@digest, under the
         service's lock. digest None: the tag's, as the registry resolves it (a tag it does
         not know changes nothing and waits for no lock); check: ask the registry for the
         digest too (its platforms, and that it is there). provenance: the release's
-        spec.PROVENANCE_LABELS; command: what the lock says holds it."""
+        spec.PROVENANCE_LABELS; command: what the lock says holds it; locked: False when the
+        caller holds the lock already (a group release holds every member's)."""
         settings, args = self.settings, self.args
         try:
             with engine_errors(f"deploy of {settings['name']}"):
@@ -218,8 +221,9 @@ class Rollout:
             request = deploy_request(self.ctx, args, settings, service,
                                      imageref.pinned(repo, tag, found), platforms, self.header,
                                      provenance)
-            with engine_errors(f"deploy of {settings['name']}"), \
-                    common.locked(self.ctx, self.api, settings, command, args):
+            lock = common.locked(self.ctx, self.api, settings, command, args) if locked \
+                else contextlib.nullcontext()
+            with engine_errors(f"deploy of {settings['name']}"), lock:
                 self.pinned = request.image
                 return swarm_apply.deploy(self.api, request, self.steps)
         except ShipwayError as exc:

@@ -7,9 +7,11 @@ import time
 
 LABEL_PREFIX = "shipway."
 # Deploy metadata recorded on the service: what runs and who put it there.
-DEPLOY_LABELS = ("image", "digest", "commit", "build-number", "build-url", "job", "deployed-at")
-# Changes on every deploy; not a reason to update by itself.
-VOLATILE_LABELS = {LABEL_PREFIX + "deployed-at", LABEL_PREFIX + "release"}
+DEPLOY_LABELS = ("image", "digest", "commit", "build-number", "build-url", "job", "deployed-at",
+                 "deployed-by")
+# Changes on every deploy (or with who runs it); not a reason to update by itself.
+VOLATILE_LABELS = {LABEL_PREFIX + "deployed-at", LABEL_PREFIX + "release",
+                   LABEL_PREFIX + "deployed-by"}
 SECOND = 1_000_000_000
 _POLICY = {"Parallelism": 1, "Delay": 0, "Monitor": 5 * SECOND, "MaxFailureRatio": 0,
            "Order": "start-first"}
@@ -36,6 +38,7 @@ def deploy_labels(image, digest, build, release_id=""):
         "build-url": build.url,
         "job": build.job,
         "deployed-at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "deployed-by": build.user,
     }
     return {LABEL_PREFIX + k: v for k, v in values.items() if v}
 

@@ -11,6 +11,8 @@ from pipeline import catalog, render
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CATALOG = catalog.load(os.path.join(ROOT, "tests", "fixtures", "golden", "basic", "catalog.yml"))
 SERVICE = "hello"
+ENVIRONMENTS = catalog.load(os.path.join(ROOT, "tests", "fixtures", "golden",
+                                         "rollback-environments", "catalog.yml"))
 
 
 def calls():
@@ -20,7 +22,10 @@ def calls():
         ("Jenkinsfile.j2", {**values, "catalog_path": "shipway.yml"}),
         ("rollback.Jenkinsfile.j2", values),
         ("job-pipeline.xml.j2", {**values, "script_path": "Jenkinsfile", "description": "d"}),
-        ("job-rollback.xml.j2", {**values, "script": "s", "description": "d"}),
+        ("job-rollback.xml.j2", {**values, "script": "s", "description": "d",
+                                 "parameters": True}),
+        ("rollback-picker.Jenkinsfile.j2", render._picker_values(ENVIRONMENTS, "web",
+                                                                 "production")),
         ("folder.xml.j2", {"folder": "demo", "description": "d", "marker": values["marker"]}),
     ]
 
@@ -55,7 +60,8 @@ def test_autoescape_is_on_for_config_xml_only():
                ("job-pipeline.xml.j2", "job-rollback.xml.j2", "folder.xml.j2",
                 "_job_common.xml.j2"))
     assert not any(env.autoescape(t) for t in
-                   ("Jenkinsfile.j2", "rollback.Jenkinsfile.j2"))
+                   ("Jenkinsfile.j2", "rollback.Jenkinsfile.j2",
+                    "rollback-picker.Jenkinsfile.j2"))
     xml = env.get_template("folder.xml.j2").render(
         folder="f", description="<a & 'b'>", marker="[m]")
     assert "<a &" not in xml and "&lt;a &amp;" in xml

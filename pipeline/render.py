@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import jinja2
 from markupsafe import Markup
 
+from pipeline import delivery
 from pipeline.errors import CatalogError, UsageError
 
 OWNER_MARKER = "shipway-catalog"
@@ -106,34 +107,10 @@ def xml_marker(catalog_name):
     return f"[{OWNER_MARKER}={catalog_name}]"
 
 
-# What credentials binding sets for each credential a stage needs (credentials-binding
-# UsernamePasswordMultiBinding and StringBinding): shipway reads these variables, so no
-# secret is ever in the script, on a command line or in a rendered file.
-REGISTRY_VARIABLES = {"usernameVariable": "SHIPWAY_REGISTRY_USER",
-                      "passwordVariable": "SHIPWAY_REGISTRY_PASSWORD"}
-PROMETHEUS_VARIABLES = {"usernameVariable": "SHIPWAY_PROMETHEUS_USER",
-                        "passwordVariable": "SHIPWAY_PROMETHEUS_PASSWORD"}
-PROMETHEUS_TOKEN_VARIABLES = {"variable": "SHIPWAY_PROMETHEUS_TOKEN"}
-
-
-def credential_bindings(jenkins, *, prometheus):
-    """The withCredentials bindings, (symbol, credentials id, variables) each, of a stage:
-    the registry login, and with `prometheus` (deploy, rollback: they query Prometheus and
-    push deploy markers) the catalog's Prometheus login or token."""
-    bindings = []
-    if jenkins.get("credentials"):
-        bindings.append(("usernamePassword", jenkins["credentials"], REGISTRY_VARIABLES))
-    if prometheus and jenkins.get("prometheus_credentials"):
-        bindings.append(("usernamePassword", jenkins["prometheus_credentials"],
-                         PROMETHEUS_VARIABLES))
-    if prometheus and jenkins.get("prometheus_token"):
-        bindings.append(("string", jenkins["prometheus_token"], PROMETHEUS_TOKEN_VARIABLES))
-    return bindings
-
-
 def with_credentials(bindings, indent):
-    """The opening `withCredentials([...]) {` of `bindings` (credential_bindings()), at
-    `indent`, every id a Groovy literal; each further argument aligned under the first."""
+    """The opening `withCredentials([...]) {` of `bindings` (delivery.credential_bindings()),
+    at `indent`, every id a Groovy literal; a binding with several variables has each
+    further argument aligned under the first, one with one variable is one line."""
     opener = f"{indent}withCredentials(["
     calls = []
     for i, (symbol, credentials_id, variables) in enumerate(bindings):
@@ -141,7 +118,7 @@ def with_credentials(bindings, indent):
         column = " " * (len(start) + len(symbol) + 1)
         arguments = [f"credentialsId: {groovy_string(credentials_id)}"] + [
             f"{key}: {groovy_string(value)}" for key, value in variables.items()]
-        separator = ", " if symbol == "string" else ",\n" + column
+        separator = ", " if len(variables) == 1 else ",\n" + column
         calls.append(f"{start}{symbol}({separator.join(arguments)})")
     return ",\n".join(calls) + "]) {"
 
@@ -213,12 +190,16 @@ def _common(catalog, settings):
         "deploy": settings["deploy"],
         "credentials": jenkins.get("credentials"),
         "scm_credentials": jenkins.get("scm_credentials"),
-        "push_bindings": credential_bindings(jenkins, prometheus=False),
-        "deploy_bindings": credential_bindings(jenkins, prometheus=True),
+        "push_bindings": delivery.credential_bindings(jenkins, prometheus=False),
+        "deploy_bindings": delivery.credential_bindings(jenkins, prometheus=True),
         "agent": jenkins.get("agent", "any"),
         "timeout_minutes": jenkins.get("timeout_minutes", 30),
         "marker": xml_marker(catalog.name),
         "rollback_default": ROLLBACK_DEFAULT,
+        # A gate before an environment: builds run concurrently (a build waiting for an
+        # approval must not hold back the next commit), in the Jenkinsfile and its job.
+        "gated": _delivers(catalog, settings) and any(
+            env.approval is not None for env in catalog.environments.values()),
     }
 
 
@@ -233,8 +214,24 @@ def render_jenkinsfile(catalog, service, *, catalog_path=DEFAULT_CATALOG_PATH):
     if not catalog_path:
         raise UsageError("the catalog path inside the service repo must not be empty",
                          hint="pass --catalog-path, e.g. shipway.yml")
+    return _render("Jenkinsfile.j2", **jenkinsfile_values(catalog, service, catalog_path))
+
+
+def jenkinsfile_values(catalog, service, catalog_path):
+    """What Jenkinsfile.j2 renders: the common values, and with the catalog's environments
+    (on a service that deploys) the stages that deliver the build through them."""
     settings = catalog.service(service)
-    return _render("Jenkinsfile.j2", catalog_path=catalog_path, **_common(catalog, settings))
+    values = _common(catalog, settings)
+    base = ["--catalog", catalog_path, "--service", service]
+    targets = delivery.targets(catalog, service, base) if _delivers(catalog, settings) else []
+    return {**values, "catalog_path": catalog_path, "targets": targets,
+            "stash": delivery.STASH, "approved_by": delivery.APPROVED_BY}
+
+
+def _delivers(catalog, settings):
+    """True when the service's pipeline goes through the catalog's environments: it has
+    some, and the service deploys from some branch."""
+    return bool(catalog.environments) and bool(settings["jenkins"].get("deploy_branches"))
 
 
 def render_rollback(catalog, service, environment=None):
@@ -247,8 +244,9 @@ def render_rollback(catalog, service, environment=None):
 
 
 # Docker Commons' dockerCert binding (DockerServerCredentialsBinding): a directory holding
-# the client certificate, key and CA, where the docker CLI and docker-py look for them.
-ENGINE_VARIABLES = {"variable": "DOCKER_CERT_PATH"}
+# the client certificate, key and CA, where the docker CLI and docker-py look for them. A
+# rollback job acts on one environment with no catalog: the plain variable, not _<ENV>.
+ENGINE_VARIABLES = {"variable": delivery.CERT_VARIABLE}
 
 
 def _picker_values(catalog, service, environment):

@@ -210,5 +210,6 @@ def deploy_request(ctx, args, settings, service, image, platforms, registry_auth
         # Relative env_file and bind paths are relative to the catalog (common.settings).
         base_dir=settings.get("_base_dir") or ".", environ=ctx.environ,
         timeout=settings["deploy"]["timeout"], keep_releases=settings["deploy"]["keep_releases"],
-        build=ctx.build, registry_auth=registry_auth, dry_run=args.dry_run,
+        build=ctx.build, provenance={"deployed-by": ctx.build.user},
+        registry_auth=registry_auth, dry_run=args.dry_run,
         report=ctx.console.event)

@@ -81,7 +81,8 @@ def deploy(api, request, steps=None):
     analysis (first batch, canary, the rest, bake), else None."""
     name, image, report = request.name, request.image, request.report
     release_id = history.new_id()
-    labels = specs.deploy_labels(image, specs.digest_of(image), request.build, release_id)
+    labels = specs.deploy_labels(image, specs.digest_of(image), request.build, release_id,
+                                 request.provenance)
 
     def read():
         with deploy_plan.catalog_keys(request):   # a bad secret or config definition

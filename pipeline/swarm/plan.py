@@ -21,7 +21,7 @@ from typing import Optional, Union
 from pipeline.errors import UsageError
 from pipeline.swarm.expect import Expectation, Follow
 from pipeline.swarm.objects import KEY_CONFIG
-from pipeline.swarm.spec import DEPLOY_LABELS, LABEL_PREFIX, VOLATILE_LABELS
+from pipeline.swarm.spec import DEPLOY_LABELS, LABEL_PREFIX, PROVENANCE_LABELS, VOLATILE_LABELS
 from pipeline.swarm.writes import CreateNamingKey, CreateObject, CreateService, UpdateService
 
 IN_FLIGHT = ("updating", "rollback_started")
@@ -348,6 +348,7 @@ def _update_or_not(name, current, spec, changes, image, kept):
 def label_fields(labels):
     """{("Labels", key): value} for shipway's deploy labels; those this deploy does not set
     (no commit, no build URL) are None, so a stale one from an earlier deploy goes."""
-    fields = {("Labels", LABEL_PREFIX + key): None for key in DEPLOY_LABELS + ("release",)}
+    fields = {("Labels", LABEL_PREFIX + key): None
+              for key in DEPLOY_LABELS + PROVENANCE_LABELS + ("release",)}
     fields.update({("Labels", key): value for key, value in labels.items()})
     return fields

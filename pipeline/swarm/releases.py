@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, fields
 
 from pipeline.api import engine
 from pipeline.errors import EngineError, UsageError
-from pipeline.swarm.spec import LABEL_PREFIX, digest_of, image_of
+from pipeline.swarm.spec import LABEL_PREFIX, PROVENANCE_LABELS, digest_of, image_of
 
 RELEASE_LABEL = "shipway.release"            # on the service spec: id of the running release
 CONFIG_SERVICE = "shipway.release.service"   # on each config: which service
@@ -58,7 +58,10 @@ class Release:
     # Paths of the spec fields this release's deploy took from the catalog: a later deploy
     # puts those the catalog no longer sets back to the engine's default (plan.py).
     managed: list = field(default_factory=list)
-    deployed_by: str = ""        # who ran the deploy (BuildInfo.user)
+    deployed_by: str = ""     # who ran the deploy (context.BuildInfo.user)
+    approved_by: str = ""     # who approved it at a gate (a promotion)
+    # a promotion's origin: {"environment": ..., "release": SEQ, "digest": ...}; {} otherwise
+    promoted_from: dict = field(default_factory=dict)
     # The last rollback from this release, from its record's labels: {at, by, reason, to}.
     rolled_back: dict = field(default_factory=dict)
 
@@ -82,7 +85,19 @@ class Release:
         return {"seq": self.seq, "id": self.id, "image": self.image, "digest": self.digest,
                 "commit": self.commit, "build_number": self.build_number,
                 "build_url": self.build_url, "job": self.job, "created": self.created,
-                "deployed_by": self.deployed_by, "rolled_back": self.rolled_back or None}
+                "deployed_by": self.deployed_by, "approved_by": self.approved_by,
+                "promoted_from": dict(self.promoted_from),
+                "rolled_back": dict(self.rolled_back) or None}
+
+
+def provenance(labels):
+    """(deployed_by, approved_by, promoted_from) as a spec's provenance labels say them."""
+    values = {key: labels.get(LABEL_PREFIX + key, "") for key in PROVENANCE_LABELS}
+    origin = {key: values[f"promoted-from.{key}"] for key in ("environment", "release", "digest")}
+    if origin["release"].isdigit():
+        origin["release"] = int(origin["release"])
+    return (values["deployed-by"], values["approved-by"],
+            origin if origin["environment"] else {})
 
 
 def config_name(service, seq):
@@ -135,8 +150,7 @@ def record(api, service, spec, existing=None, managed=(), seq=None):
     if not release_id:
         return None  # not applied by shipway: nothing to name it by
     meta = {key: labels.get(LABEL_PREFIX + key, "")
-            for key in ("commit", "build-number", "build-url", "job", "deployed-at",
-                        "deployed-by")}
+            for key in ("commit", "build-number", "build-url", "job", "deployed-at")}
     if existing is None:
         existing = history(api, service)
     for release in existing:
@@ -148,11 +162,13 @@ def record(api, service, spec, existing=None, managed=(), seq=None):
     managed = [list(path) for path in managed]
     image = image_of(spec)
     for _ in range(RECORD_ATTEMPTS):
+        deployed_by, approved_by, promoted_from = provenance(labels)
         release = Release(seq=seq, id=release_id, service=service, image=image,
+                          deployed_by=deployed_by, approved_by=approved_by,
+                          promoted_from=promoted_from,
                           digest=digest_of(image) or "", commit=meta["commit"],
                           build_number=meta["build-number"], build_url=meta["build-url"],
                           job=meta["job"], spec=spec, managed=managed,
-                          deployed_by=meta["deployed-by"],
                           created=meta["deployed-at"] or time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                        time.gmtime()))
         data = {k: v for k, v in release.summary().items() if k != "rolled_back"}

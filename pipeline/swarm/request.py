@@ -30,6 +30,8 @@ class DeployRequest:
     timeout: float = 300.0
     keep_releases: int = 10
     build: object = None                  # context.BuildInfo
+    # spec.PROVENANCE_LABELS keys -> values: who deployed, approved, where it was promoted from
+    provenance: Mapping = field(default_factory=dict)
     registry_auth: Optional[str] = None   # the X-Registry-Auth header for the nodes
     dry_run: bool = False
     report: Callable = print

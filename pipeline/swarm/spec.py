@@ -7,11 +7,14 @@ import time
 
 LABEL_PREFIX = "shipway."
 # Deploy metadata recorded on the service: what runs and who put it there.
-DEPLOY_LABELS = ("image", "digest", "commit", "build-number", "build-url", "job", "deployed-at",
-                 "deployed-by")
-# Changes on every deploy (or with who runs it); not a reason to update by itself.
+DEPLOY_LABELS = ("image", "digest", "commit", "build-number", "build-url", "job", "deployed-at")
+# Who made the release and where it came from (a promotion): recorded with it, and cleared by
+# the next deploy that does not say them again.
+PROVENANCE_LABELS = ("deployed-by", "approved-by", "promoted-from.environment",
+                     "promoted-from.release", "promoted-from.digest")
+# Changes on every deploy, or says who asked: not a reason to update by itself.
 VOLATILE_LABELS = {LABEL_PREFIX + "deployed-at", LABEL_PREFIX + "release",
-                   LABEL_PREFIX + "deployed-by"}
+                   *(LABEL_PREFIX + key for key in PROVENANCE_LABELS)}
 SECOND = 1_000_000_000
 _POLICY = {"Parallelism": 1, "Delay": 0, "Monitor": 5 * SECOND, "MaxFailureRatio": 0,
            "Order": "start-first"}
@@ -27,9 +30,11 @@ CREATE_DEFAULTS = {
 }
 
 
-def deploy_labels(image, digest, build, release_id=""):
-    """shipway.* labels for a deploy of `image` (pinned) by `build`, as release `release_id`."""
+def deploy_labels(image, digest, build, release_id="", provenance=None):
+    """shipway.* labels for a deploy of `image` (pinned) by `build`, as release `release_id`;
+    `provenance`: PROVENANCE_LABELS keys -> values (who, a promotion's origin)."""
     values = {
+        **(provenance or {}),
         "release": release_id,
         "image": image,
         "digest": digest,
@@ -38,7 +43,6 @@ def deploy_labels(image, digest, build, release_id=""):
         "build-url": build.url,
         "job": build.job,
         "deployed-at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "deployed-by": build.user,
     }
     return {LABEL_PREFIX + k: v for k, v in values.items() if v}
 

@@ -149,3 +149,13 @@ def test_jenkins_readme_documents_exactly_the_step_parameters():
         read_by_step = set(re.findall(r"config\.(?:containsKey\(')?(\w+)", source)) - {
             "containsKey"}
         assert documented == read_by_step, step
+
+
+def test_the_example_catalogs_load_and_match():
+    """examples/environments.yml is examples/catalog.yml's service in the two labs."""
+    plain = catalog.load(os.path.join(ROOT, "examples", "catalog.yml"))
+    envs = catalog.load(os.path.join(ROOT, "examples", "environments.yml"))
+    assert list(envs.environments) == ["staging", "production"]
+    assert envs.service("hello", "staging")["image"] == plain.service("hello")["image"]
+    assert envs.service("hello", "production")["image"] == "10.210.0.1:5001/shipway/hello"
+    assert envs.environments["production"].approval is not None

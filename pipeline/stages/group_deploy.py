@@ -71,8 +71,8 @@ def deploy(target, args):
     """The group release: steps in order; a failing one undone per on_failure; exit 1 naming
     the member, its error and what every member runs."""
     ctx = target.ctx
+    prepared = prepare(target, args)     # bad input is said before the engine is asked
     api = ctx.engine()
-    prepared = prepare(target, args)
     pinned = {m: imageref.pinned(repo, tag, digest) for m, (_, repo, tag, digest)
               in prepared.items()}
     provenance = {"deployed-by": ctx.build.user}

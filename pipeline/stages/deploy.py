@@ -2,6 +2,7 @@
 import argparse
 import contextlib
 import re
+import shlex
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -9,10 +10,10 @@ from pipeline import catalog, imageref, registry, state
 from pipeline.api.engine import engine_errors, resolve_digest
 from pipeline.catalog import compose_defs, compose_keys
 from pipeline.context import redacted, secret_values
-from pipeline.errors import EXIT_USAGE, ShipwayError, UsageError
+from pipeline.errors import EXIT_USAGE, AnalysisPaused, ShipwayError, UsageError
 from pipeline.stages import common
 from pipeline.swarm import apply as swarm_apply
-from pipeline.swarm import canary
+from pipeline.swarm import steps as judged
 from pipeline.swarm.request import DeployRequest
 
 # shipway's own run options; the other flags set stack-file keys (flag_keys).
@@ -166,6 +167,8 @@ def run(ctx, args):
         # Also when it failed ("ok": false): Jenkins archives this record, and a failed
         # deploy is when someone reads it.
         ctx.console.json(record)
+    if result.outcome.paused:
+        raise paused(result, settings, args)
     if not result.outcome.ok:
         raise result.failure()
     if not args.json:
@@ -174,15 +177,30 @@ def run(ctx, args):
     return 0
 
 
+def paused(result, settings, args):
+    """The AnalysisPaused (exit 3) of a deploy an inconclusive analysis paused: one line
+    saying why, what runs, and the two commands that finish it."""
+    o = result.outcome
+    where = (["--catalog", args.catalog] if args.catalog else []) + [
+        "--service", settings.get("entry") or settings["name"]] + (
+        ["--environment", settings["environment"]] if settings.get("environment") else [])
+    tail = " ".join(shlex.quote(word) for word in where)
+    return AnalysisPaused(
+        f"update of {result.service} to {result.image} paused in the {o.paused} window: "
+        f"{o.reason}; {o.running}/{o.desired} tasks run the new release; "
+        f"`shipway continue {tail}` goes on, `shipway rollback {tail}` goes back",
+        service=result.service, paused=o.paused)
+
+
 def prepare(ctx, args, settings, auth):
     """The Rollout of a deploy of service `settings` on ctx's engine, its preflight done:
     with deploy.analysis, Prometheus answers and every query parses (before the lock,
     before anything changes). `auth`: the registry login for the image's repository."""
     api = ctx.engine()
     header = registry.auth_header(auth) if settings["deploy"]["with_registry_auth"] else None
-    mark = canary.marker(settings, ctx.environ, ctx.build, ctx.console.event)
+    mark = judged.marker(settings, ctx.environ, ctx.build, ctx.console.event)
     with engine_errors(f"deploy of {settings['name']}"):
-        steps = canary.prepare(api, settings, ctx.environ, header, ctx.console.event, mark)
+        steps = judged.prepare(api, settings, ctx.environ, header, ctx.console.event, mark)
     return Rollout(ctx, args, settings, api, auth, header, mark, steps)
 
 
@@ -230,9 +248,10 @@ class Rollout:
             # A deploy that ended in an error (the engine refused, the lock stayed held, the
             # connection broke) failed too: the dashboards get its marker, as for a failed
             # wait. Bad input (exit 2) is not a deploy that failed: nothing is pushed for it.
-            if self.mark is not None and not args.dry_run and exc.exit_code != EXIT_USAGE:
+            if self.mark is not None and not args.dry_run and exc.exit_code != EXIT_USAGE \
+                    and not getattr(self.steps, "marked", False):
                 tried = imageref.pinned(repo, tag, digest) if digest else f"{repo}:{tag}"
-                self.mark("failed", self.pinned or tried, "")
+                self.mark("failed", self.pinned or tried, "", exc.message)
             raise
 
     def record(self, result, stage="deploy", extra=None):
@@ -242,9 +261,12 @@ class Rollout:
         record = {**result.summary(), **(extra or {})}
         if self.steps is not None:
             record["analysis"] = self.steps.record()
-        if self.mark is not None:
+        if self.mark is not None and not (self.steps is not None and self.steps.marked):
+            # one marker per outcome: an automatic rollback or a pause pushed its own
+            findings = "; ".join(self.steps.judge.dry_run_findings()) if self.steps else ""
             self.mark("deployed" if result.outcome.ok else "failed", self.pinned,
-                      result.release)
+                      result.release, "" if result.outcome.ok else result.outcome.reason,
+                      findings)
         # A plan's env values may hold a secret shipway knows: not in the file the job
         # archives.
         record = redacted(record, secret_values(self.ctx.environ))

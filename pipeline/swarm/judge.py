@@ -60,6 +60,8 @@ class Outcome:
     task_error: str = ""
     events: list = field(default_factory=list)
     forensics: list = field(default_factory=list)   # forensics.collect() of each failed task
+    rolled_back: bool = False   # analysis restored the release before (canary.Steps)
+    paused: str = ""            # analysis held the update, inconclusive: in which window
 
 
 @dataclass(frozen=True)
@@ -258,6 +260,9 @@ def judge(expect, snap, memory, poll=POLL_SECONDS):
     converged = len(slots) == outcome.desired and not old
     if expect.follow is Follow.TASKS:
         return _judge_tasks(expect, snap, memory, outcome, converged, poll)
+    if expect.served and converged:
+        outcome.ok, outcome.reason = True, "only the new release runs"
+        return Verdict(Status.CONVERGED, outcome, memory)
     mode = expect.follow.value
     if state == ("completed" if mode == "update" else "rollback_completed") and converged:
         outcome.ok, outcome.reason = True, f"{mode} completed"

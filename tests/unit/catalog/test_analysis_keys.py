@@ -29,9 +29,25 @@ def load(analysis_block):
      "must not carry credentials"),
     ({"prometheus": "prom:9090"}, "deploy.analysis.prometheus", "http://"),
     ({"canary_window": "1s"}, "deploy.analysis.canary_window", "unknown key"),
+    ({"checks": [{"name": "a", "query": "x", "fail_min": 0.9}]}, "deploy.analysis.checks",
+     "check 1, fail_min: needs min (between fail_min and min a value is inconclusive)"),
+    ({"checks": [{"name": "a", "query": "x", "min": 0.9, "fail_min": 0.95}]},
+     "deploy.analysis.checks", "check 1, fail_min: must not be above min"),
+    ({"checks": [{"name": "a", "query": "x", "max": 0.1, "fail_max": 0.05}]},
+     "deploy.analysis.checks", "check 1, fail_max: must not be below max"),
+    ({"checks": [{"name": "a", "query": "x", "max": 1, "no_data": "maybe"}]},
+     "deploy.analysis.checks", "check 1, no_data: must be one of fail, pass, wait, "
+     "inconclusive"),
+    ({"checks": [{"name": "a", "query": "x", "max": 1, "dry_run": "yes"}]},
+     "deploy.analysis.checks", "check 1, dry_run: must be true or false"),
+    ({"on_inconclusive": "ask"}, "deploy.analysis.on_inconclusive",
+     "rollback, continue, pause"),
+    ({"inconclusive_limit": 0}, "deploy.analysis.inconclusive_limit", "1 or more"),
+    ({"pause_timeout": "0s"}, "deploy.analysis.pause_timeout", "more than 0s"),
 ])
 def test_bad_analysis_is_one_line_naming_the_key(block, key, text):
     with pytest.raises(CatalogError) as caught:
         load(block)
     assert f"key {key!r}" in str(caught.value) and text in str(caught.value)
     assert "secret" not in str(caught.value)
+

@@ -99,7 +99,7 @@ HTTP_SCHEMA = {"path": _path, "expect_status": whole_number(100, 599),
                "body_contains": _text, "requests": whole_number(1, 100),
                "port": whole_number(1, 65535)}
 BOUNDS = ("min", "max", "fail_min", "fail_max")
-CHECK_SCHEMA = {"name": _check_name, "query": _query,
+CHECK_SCHEMA = {"name": _check_name, "query": _query, "http": HTTP_SCHEMA,
                 **{key: _number for key in BOUNDS}, "no_data": choice(*NO_DATA),
                 "dry_run": boolean}
 

@@ -14,7 +14,7 @@ import time
 from pipeline import analysis, prometheus
 from pipeline.analysis import Failed
 from pipeline.api import engine
-from pipeline.swarm import apply, canary, execute
+from pipeline.swarm import apply, canary, execute, probe
 from pipeline.swarm import releases as history
 from pipeline.swarm.expect import Expectation, Follow
 from pipeline.swarm.judge import POLL_SECONDS, Outcome
@@ -50,6 +50,7 @@ class Steps:
         self.before = None        # the spec before the deploy (None: a create)
         self.previous = None      # the recorded release it ran, if any
         self.rolled_back = None   # apply.Result of the automatic rollback
+        self.rollback_at = None   # when it began (time.time(): its read, then its write)
         self.inconclusive = []    # the lines of inconclusive windows gone on from
 
     def start(self, current, releases, plan):
@@ -248,6 +249,7 @@ class Steps:
             tasks = self._tasks()
             return Outcome(False, f"{why}; there is no release before this one to roll back "
                            "to (a new service): it was left running", running_image=serving(tasks))
+        self.rollback_at = time.time()
         if self.previous is not None:
             self.rolled_back = apply.rollback(self.api, self.settings, self.registry_auth,
                                               self.report, timeout=timeout,
@@ -294,19 +296,27 @@ class Steps:
         out["first_batch"] = self.batch
         out["rolled_back_to"] = (self.rolled_back.release.summary()
                                  if self.rolled_back and self.rolled_back.release else None)
+        out["rollback_at"] = round(self.rollback_at, 3) if self.rollback_at else None
         return out
 
 
 # --- what the deploy, continue and rollback stages call ---------------------------------
-def prepare(api, settings, environ, registry_auth, report, marker=None, prober=None):
+def prepare(api, settings, environ, registry_auth, report, marker=None):
     """The Steps of a deploy of `settings`, or None when it has no analysis. The preflight
     runs here, before anything changes: Prometheus answers, every deciding query parses and
-    returns at most one series (else one UsageError naming the check); a dry-run check's
-    problem is a line. The schedule is said first: windows, interval, limits, the worst-case
-    time to a verdict, each check's rate window. prober: probe.Prober for HTTP checks."""
+    returns at most one series (else one UsageError naming the check), HTTP checks have a
+    static busybox for their probe; a dry-run check's problem is a line. The schedule is
+    said first: windows, interval, limits, the worst-case time to a verdict, each check's
+    rate window."""
     config = analysis.config(settings)
     if config is None:
         return None
+    prober = None
+    if config.http:
+        timeout = settings["deploy"]["timeout"]
+        # the probe lives as long as the longest deploy could: the hold, the bake, waits
+        lifetime = canary.hold_seconds(config, timeout) + config.bake + 2 * timeout + 600
+        prober = probe.prober(api, settings, environ, report, lifetime)
     client = prometheus.Client(config.prometheus, environ) if config.prometheus else None
     report(f"analysis: {len(config.checks)} check{'s' if len(config.checks) != 1 else ''}"
            + (f" against {config.prometheus}" if config.prometheus else ""))

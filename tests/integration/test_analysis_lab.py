@@ -54,8 +54,8 @@ def analysis_block(prom_url, service, *, canary="4s", bake="4s", no_data="fail",
 @pytest.fixture(scope="module")
 def judged_releases(lab, tmp_path_factory):
     """Pushed releases of the hello example: good1, good2, bad (60% of / fail at once),
-    late (every / fails from 9 s after its container started) and broken (its health check
-    fails)."""
+    late (every / fails from 9 s after its container started), broken (its health check
+    fails) and noroute (/ and /health fine, /api/orders/ answers 500)."""
     work = str(tmp_path_factory.mktemp("judged"))
     shutil.copytree(os.path.join(ROOT, "examples", "hello"), os.path.join(work, "hello"),
                     ignore=shutil.ignore_patterns("dist", "dist.tmp"))
@@ -66,7 +66,8 @@ def judged_releases(lab, tmp_path_factory):
     for name, version, args in (("good1", "1.0.0", []), ("good2", "2.0.0", []),
                                 ("bad", "5.0.0", ["FAIL_PERCENT=60"]),
                                 ("late", "6.0.0", ["FAIL_PERCENT=100", "FAIL_AFTER=9"]),
-                                ("broken", "7.0.0", ["BROKEN=1"])):
+                                ("broken", "7.0.0", ["BROKEN=1"]),
+                                ("noroute", "8.0.0", ["BROKEN_ROUTE=1"])):
         env = {"VERSION": version}
         run("build", "--catalog", catalog, "--service", "hello", env=env, check=0)
         build_args = [a for arg in [f"VERSION={version}", *args] for a in ("--build-arg", arg)]
@@ -123,7 +124,8 @@ def test_good_release_passes_after_bake(shipway, docker_client, judged_releases,
     analysis = record["analysis"]
     phases = {e["phase"] for e in analysis["evaluations"]}
     assert phases == {"canary", "bake"}, analysis
-    assert all(e["verdict"] == "pass" for e in analysis["evaluations"]), analysis
+    assert all(e["verdict"] == "pass" for e in analysis["evaluations"]), [
+        (e["phase"], e["verdict"], e["reason"]) for e in analysis["evaluations"]]
     assert analysis["first_batch"] == 1
     assert running_digests(docker_client, service_name) == [
         digest(judged_releases["good2"])] * 2, proc.stderr
@@ -148,7 +150,7 @@ def test_bad_release_rolled_back_during_canary(shipway, docker_client, judged_re
                    if line.startswith("shipway_deploy_info{")]
     # One outcome, one marker: the automatic rollback's, carrying the failure.
     auto = [line for line in markers if 'result="auto-rollback"' in line]
-    assert len(auto) == 1 and judged_releases["good1"] in auto[0], markers
+    assert len(auto) == 1 and judged_releases["good1"] in auto[0], (markers, proc.stderr)
     assert 'reason="check error-rate: ' in auto[0], markers
     assert not [line for line in markers if 'result="failed"' in line], markers
     assert not record["ok"]
@@ -191,7 +193,8 @@ def test_unhealthy_first_batch_is_swarms_rollback_as_without_analysis(
     (record, proc), _ = under_load(proxy, service_name, lambda: deploy(
         shipway, judged, service_name, judged_releases["broken"], 1))
     error = proc.stderr.strip().splitlines()[-1]
-    assert "swarm rolled the update back" in error and judged_releases["good1"] in error, error
+    assert "swarm rolled the update back" in error and judged_releases["good1"] in error, \
+        proc.stderr
     assert record["analysis"]["evaluations"] == []      # never got to the canary
     # swarm says rollback_completed as the last old task starts again: it may be a moment
     # before both containers run
@@ -245,7 +248,8 @@ def test_prometheus_lost_during_the_canary_counts_as_failed(shipway, docker_clie
     assert "check error-rate" in error and "cannot be reached" in error, error
     failed = [e for e in record["analysis"]["evaluations"] if e["verdict"] == "fail"]
     assert len(failed) == 2, record["analysis"]
-    assert running_digests(docker_client, service_name) == [digest(judged_releases["good1"])] * 2
+    assert running_digests(docker_client, service_name) == [
+        digest(judged_releases["good1"])] * 2, proc.stderr
 
 
 @pytest.mark.parametrize("query, words", [
@@ -505,3 +509,37 @@ def test_a_dry_run_check_that_fails_decides_nothing(shipway, docker_client, judg
     [marker] = [m for m in gateway.metrics().splitlines()
                 if m.startswith("shipway_deploy_info{") and f'service="{name}"' in m]
     assert 'result="deployed"' in marker and 'dry_run="always-over: ' in marker, marker
+
+
+def test_an_http_check_catches_a_broken_route_the_traffic_never_hits(
+        shipway, docker_client, judged_releases, shared, tmp_path):
+    """The load asks / only: the error ratio passes the release whose /api/orders/ answers
+    500; the smoke check, sent to the canary's task through the probe, rolls it back. A good
+    release passes both, every task asked; no probe is left behind."""
+    name, proxy = shared["names"]["smoke"], shared["proxy"]
+    repo = judged_releases["repo"]
+    plain = write_catalog(str(tmp_path / "plain.yml"), name, repo, ".", networks=["proxy"])
+    judged = judged_catalog(
+        tmp_path, name, repo, shared["prom"].url,
+        ["interval: 1s", "canary: 4s", "bake: 2s", "failure_limit: 2"],
+        [{"name": "error-rate", "query": error_ratio(name), "max": 0.05},
+         {"name": "smoke", "http": {"path": "/api/orders/", "port": 8080, "requests": 2,
+                                    "body_contains": "orders"}}])
+    deploy(shipway, plain, name, judged_releases["good1"], 0)
+    proxy.wait_routed(name)
+    (record, proc), _ = under_load(proxy, name, lambda: deploy(
+        shipway, judged, name, judged_releases["noroute"], 1))
+    error = proc.stderr.strip().splitlines()[-1]
+    assert re.search(r"check smoke: 2 of 2 requests to 1 task failed \(task \d at "
+                     r"[0-9.]+: HTTP 500, expected 200\) \(2 failed evaluations, canary\)",
+                     error), proc.stderr
+    promql = [e for e in record["analysis"]["evaluations"] if e["check"] == "error-rate"]
+    assert promql and {e["verdict"] for e in promql} == {"pass"}, record["analysis"]
+    assert running_digests(docker_client, name) == [digest(judged_releases["good1"])] * 2
+    (record, proc), _ = under_load(proxy, name, lambda: deploy(
+        shipway, judged, name, judged_releases["good2"], 0))
+    bake = [e for e in record["analysis"]["evaluations"]
+            if e["check"] == "smoke" and e["phase"] == "bake"]
+    assert bake and all(e["verdict"] == "pass" and e["reason"] == "4 requests to 2 tasks: all "
+                        "answered 200 with 'orders'" for e in bake), record["analysis"]
+    assert not docker_client.api.services(filters={"label": f"shipway.probe.service={name}"})

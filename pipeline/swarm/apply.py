@@ -36,6 +36,8 @@ class Result:
     release: object = None           # the Release recorded or restored
     first_write: Optional[dict] = None   # a dry run judged by analysis: its first write
     objects: Optional[list] = None       # a dry run: the secrets and configs it would make
+    networks: Optional[list] = None      # a dry run: the networks it would make
+    remarks: Optional[list] = None       # a dry run: what it says before its writes
 
     def summary(self):
         """The JSON record (and Jenkins artifact) of this run."""
@@ -52,6 +54,8 @@ class Result:
             "forensics": o.forensics if o else [],
             **({"first_write": self.first_write} if self.first_write else {}),
             **({"objects": self.objects} if self.objects else {}),
+            **({"networks": self.networks} if self.networks else {}),
+            **({"remarks": self.remarks} if self.remarks else {}),
         }
 
     def failure(self):
@@ -97,7 +101,7 @@ def deploy(api, request, steps=None):
             execute.carry_out(api, plan.writes[:1], request.registry_auth, report)
             reading = read()
             plan = _plan(request, reading, labels, steps)
-        for line in plan.notes:
+        for line in plan.remarks + plan.notes:
             report(line)
         execute.carry_out(api, plan.writes, request.registry_auth, report)
         if plan.action is Action.UNCHANGED and not isinstance(plan.expect, Paused):
@@ -114,6 +118,7 @@ def deploy(api, request, steps=None):
         result.plan = plan.lines(name, image)
         summary = plan.summary()
         result.first_write, result.objects = summary.get("first_write"), summary.get("objects")
+        result.networks, result.remarks = summary.get("networks"), summary.get("remarks")
         return result
     if steps is not None and plan.new_template:
         steps.start(current, reading.releases, plan)

@@ -66,6 +66,9 @@ def add_arguments(parser):
                         help="release records to keep (default 10)")
     parser.add_argument("--no-registry-auth", dest="with_registry_auth", action="store_const",
                         const=False, help="do not send registry credentials to the nodes")
+    parser.add_argument("--rerun-jobs", action="store_true",
+                        help="run a job service again whose spec already ran to completion "
+                             "(without it: `unchanged`)")
     for kind in ("update", "rollback"):
         parser.add_argument(f"--{kind}-parallelism", type=common.count(0), metavar="N")
         parser.add_argument(f"--{kind}-delay", type=common.duration, metavar="DURATION")
@@ -194,9 +197,19 @@ def run(ctx, args):
     if not result.outcome.ok:
         raise result.failure()
     if not args.json:
-        ctx.console.result(f"{settings['name']}: {result.action} {pinned} "
-                           f"({result.outcome.running}/{result.outcome.desired} running)")
+        ctx.console.result(_result_line(settings["name"], result, pinned))
     return 0
+
+
+def _result_line(name, result, pinned):
+    """The last line of a deploy that went well."""
+    outcome = result.outcome
+    if not result.job:
+        return f"{name}: {result.action} {pinned} ({outcome.running}/{outcome.desired} running)"
+    if result.job.startswith("unchanged:"):
+        return result.job
+    return f"{name}: {result.action} {pinned}: {outcome.reason} " \
+           f"(iteration {outcome.job.get('iteration', 0)})"
 
 
 def deploy_request(ctx, args, settings, service, image, platforms, registry_auth):
@@ -211,5 +224,5 @@ def deploy_request(ctx, args, settings, service, image, platforms, registry_auth
         base_dir=settings.get("_base_dir") or ".", environ=ctx.environ,
         timeout=settings["deploy"]["timeout"], keep_releases=settings["deploy"]["keep_releases"],
         build=ctx.build, provenance={"deployed-by": ctx.build.user},
-        registry_auth=registry_auth, dry_run=args.dry_run,
+        registry_auth=registry_auth, dry_run=args.dry_run, rerun_jobs=args.rerun_jobs,
         report=ctx.console.event)

@@ -4,7 +4,7 @@ from pipeline.api.engine import engine_errors, inspect_service
 from pipeline.stages import common
 from pipeline.stages.deploy import add_rollout_arguments
 from pipeline.swarm import apply as swarm_apply
-from pipeline.swarm import canary
+from pipeline.swarm import canary, rollback_plan
 from pipeline.swarm.spec import image_of
 
 
@@ -19,6 +19,9 @@ def add_arguments(parser):
 def run(ctx, args):
     settings, ctx = common.target(ctx, args, [("timeout", "deploy.timeout")])
     api = ctx.engine()
+    with engine_errors(f"rollback of {settings['name']}"):
+        # before the lock: a job is not rolled back, and nothing at all changes for it
+        rollback_plan.refuse_job(settings["name"], inspect_service(api, settings["name"]))
     with engine_errors(f"rollback of {settings['name']}"), \
             common.locked(ctx, api, settings, "rollback", args):
         result = _rollback(ctx, args, api, settings)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from pipeline.errors import NothingToRollBack, UsageError
+from pipeline.swarm import jobrun
 from pipeline.swarm import plan as planner
 from pipeline.swarm import releases as history
 from pipeline.swarm import spec as specs
@@ -43,9 +44,11 @@ def plan_rollback(name, current, releases, to, labels):
     release before the running one, or to release `to` (None: the one before). `labels`: the
     shipway labels a restored spec from before shipway gets (spec.deploy_labels).
 
-    Raises UsageError with no service, NothingToRollBack when there is nothing to go to."""
+    Raises UsageError with no service or a job service, NothingToRollBack when there is
+    nothing to go to."""
     if current is None:
         raise UsageError(f"there is no service {name}", hint="check --service and DOCKER_HOST")
+    refuse_job(name, current)
     if not releases:
         if to:
             raise NothingToRollBack(f"service {name} has no recorded releases to pick {to!r} "
@@ -77,6 +80,21 @@ def plan_rollback(name, current, releases, to, labels):
     return RollbackPlan("rollback", target.image, from_image, [write],
                         Expectation(target.image, Follow.UPDATE, _started(current)), [line],
                         target)
+
+
+def refuse_job(name, current):
+    """UsageError when `current` is a job service: a job is not rolled back.
+
+    Rolling a job back would run an older release's job again: an older migration does not
+    undo what a newer one did to a schema, and swarm keeps no rollback for a job either (the
+    engine refuses a job an update or rollback policy; `docker service rollback` would only
+    run the previous spec's job again). Which release runs again is for a deploy of it to
+    say, on purpose."""
+    if current is not None and jobrun.is_job(current["Spec"]):
+        raise UsageError(f"service {name} is a {planner.mode_of(current['Spec'])} service: a "
+                         "job is not rolled back: deploy the release you want to run again",
+                         hint=f"`shipway releases --service {name}` lists them; deploy one "
+                              "with --image REF")
 
 
 def _before_shipway(name, current, before, running, labels):

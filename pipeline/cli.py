@@ -19,6 +19,8 @@ STAGES = {
     "image": ("pipeline.stages.image", "build and tag the service's image"),
     "push": ("pipeline.stages.push", "push this build's tags; print REPO@sha256:..."),
     "deploy": ("pipeline.stages.deploy", "create or update the swarm service, wait until healthy"),
+    "promote": ("pipeline.stages.promote",
+                "deploy to one environment the digest another one runs (copied if need be)"),
     "rollback": ("pipeline.stages.rollback", "put the service back on its previous release"),
     "status": ("pipeline.stages.status", "what the service runs now"),
     "releases": ("pipeline.stages.releases", "the service's recorded releases, newest first"),

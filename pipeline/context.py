@@ -239,5 +239,7 @@ class Context:
                 raise
             # A catalog's docker_host that does not answer is the catalog's (or the
             # certificate's) to fix: bad input, named with its environment.
+            # `engine_error`: the engine's own line, for a report that names the environment
+            # itself (status --environment all).
             raise UsageError(f"environment {self.environment.name!r}: {exc.message}",
-                             hint=exc.hint) from None
+                             hint=exc.hint, engine_error=exc.message) from None

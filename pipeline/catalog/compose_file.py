@@ -313,3 +313,25 @@ def _absolute_volume(volume, base_dir):
             and not volume["source"].startswith(("/", "~")):
         volume = {**volume, "source": os.path.normpath(os.path.join(base_dir, volume["source"]))}
     return volume
+
+
+def stack_services(path, environ=None):
+    """The services of the stack file at `path`, in the file's order, each with the services
+    it `depends_on` (list or mapping form): what a group release of the whole stack orders
+    its waves by. Raises OSError / ComposeFileError as `load` does."""
+    environ = dict(os.environ) if environ is None else environ
+    raw = _read(path)
+    services = raw.get("services") if isinstance(raw, dict) else None
+    if not isinstance(services, dict) or not services:
+        raise ComposeFileError("the file has no services", "services")
+    raw = interpolate({"services": services}, environ)["services"]
+    out = {}
+    for name, service in raw.items():
+        depends = (service or {}).get("depends_on") or []
+        if isinstance(depends, dict):
+            depends = list(depends)
+        if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
+            raise ComposeFileError("must be a list of service names", f"services.{name}."
+                                   "depends_on")
+        out[str(name)] = depends
+    return out

@@ -9,7 +9,14 @@ import os
 import yaml
 
 from pipeline import imageref
-from pipeline.catalog import compose_defs, compose_file, compose_keys, environments, loader
+from pipeline.catalog import (
+    compose_defs,
+    compose_file,
+    compose_keys,
+    environments,
+    groups,
+    loader,
+)
 from pipeline.catalog.compose_defs import DEFINITION_KINDS
 from pipeline.catalog.env_file import read_env_file
 from pipeline.catalog.keys import (
@@ -40,7 +47,8 @@ def merge(base, override):
 class Catalog:
     """A loaded catalog: `services` maps a name to its resolved settings (defaults applied)."""
 
-    def __init__(self, path, services, name=None, environments=None, variants=None):
+    def __init__(self, path, services, name=None, environments=None, variants=None,
+                 groups=None, stacks=None):
         self.path = path
         # Identifies the catalog as the owner of the Jenkins jobs it provisions.
         self.name = name or os.path.splitext(os.path.basename(str(path)))[0]
@@ -50,6 +58,27 @@ class Catalog:
         self.environments = environments or {}
         # (service, environment) -> the service's settings there
         self.variants = variants or {}
+        # name -> catalog.groups.Group; a stack file's group has its members in `stacks`
+        self.groups = groups or {}
+        self.stacks = stacks or {}     # group -> {stack service -> settings}
+
+    def group(self, name):
+        """The Group called `name`, or a CatalogError naming the groups there are."""
+        if name not in self.groups:
+            known = ", ".join(self.groups) or "none"
+            raise CatalogError(f"no group {name!r} in the catalog (groups: {known})",
+                               path=self.path, hint="pass --group with one of those"
+                               if self.groups else "add a top-level 'groups:' (docs/catalog.md)")
+        return self.groups[name]
+
+    def members(self, group, environment=None):
+        """{member -> its settings (in `environment`)} of a group, in step order."""
+        found = self.group(group)
+        if found.stack is not None:
+            env = self.environment(environment).name if environment else None
+            return {member: {**settings, "environment": env}
+                    for member, settings in self.stacks[group].items()}
+        return {member: self.service(member, environment) for member in found.members}
 
     def service(self, name, environment=None):
         """The settings of one service (in `environment`, when given: its engine's service
@@ -141,7 +170,47 @@ def from_data(raw, path="<catalog>", environ=None):
         for env in envs.values():
             variants[(name, env.name)] = _in_environment(name, entry, per_env.get(env.name),
                                                          env, context, fail)
-    return Catalog(path, resolved, catalog_name, envs, variants)
+    found, stacks = _groups(raw, resolved, base_dir, environ, top_fail)
+    return Catalog(path, resolved, catalog_name, envs, variants, found, stacks)
+
+
+def _groups(raw, services, base_dir, environ, fail):
+    """The catalog's groups, checked against its services; a stack file's group with its
+    services resolved as `compose: {file:, service:}` entries named `<stack>_<service>`."""
+    found, stacks = {}, {}
+    for name, keys in groups.read(raw.get("groups"), fail).items():
+        common = {"name": name, "on_failure": keys.get("on_failure", "rollback"),
+                  "jenkins": keys.get("jenkins") or {}}
+        if "steps" in keys:
+            found[name] = groups.Group(steps=groups.steps(name, keys["steps"], services, fail),
+                                       **common)
+            continue
+        ref = keys["compose"]
+        path = groups.stack_file(base_dir, ref)
+        try:
+            depends = compose_file.stack_services(path, environ)
+        except OSError as exc:
+            fail(f"groups.{name}.compose", f"cannot read {ref['file']}: {exc.strerror}")
+        except compose_file.ComposeFileError as exc:
+            fail(f"groups.{name}.compose", f"{ref['file']}: {exc}")
+        stacks[name] = {member: _stack_member(ref, member, base_dir, environ)
+                        for member in depends}
+        found[name] = groups.Group(steps=groups.waves(name, depends, fail), stack=ref["stack"],
+                                   stack_file=path, **common)
+    return found, stacks
+
+
+def _stack_member(ref, member, base_dir, environ):
+    """The settings of service `member` of a group's stack file: as a catalog entry
+    `compose: {file:, service: member}` would have them, named as stack deploy names it."""
+    def fail(key, message):
+        raise CatalogError(message, path=groups.stack_file(base_dir, ref), service=member,
+                           key=key)
+
+    entry = {"compose": {"file": ref["file"], "service": member}}
+    settings = _resolve(member, entry, ({}, {}, {}), _NO_DEFINITIONS, base_dir, environ, fail)
+    settings.update(name=f"{ref['stack']}_{member}", stack=ref["stack"], environment=None)
+    return settings
 
 
 def _in_environment(name, entry, override, env, context, fail):
@@ -160,6 +229,9 @@ def _in_environment(name, entry, override, env, context, fail):
     settings["environment"] = env.name
     settings["image"] = imageref.on_registry(settings["image"], env.registry)
     return settings
+
+
+_NO_DEFINITIONS = {kind: {} for kind in compose_defs.DEFINITION_KINDS}
 
 
 def _check_top_level(raw, top_fail):

@@ -21,7 +21,8 @@ SERVICE_NAME_RULE = ("service names are letters, digits, '-' and '_', starting a
 # The catalog's own name marks the Jenkins jobs it owns: kept to lower case.
 CATALOG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 # The catalog's top-level keys: its own, and the stack files' definitions.
-TOP_LEVEL = ("version", "name", "defaults", "environments", "services") + DEFINITION_KINDS
+TOP_LEVEL = ("version", "name", "defaults", "environments", "services", "groups") \
+    + DEFINITION_KINDS
 
 
 def string(value):

@@ -60,17 +60,24 @@ def repository(text):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_service_arguments(parser, service_required=True, environment=False):
-    """--catalog, --service, --state-dir; with `environment`, --environment too."""
+def add_service_arguments(parser, service_required=True, environment=False, every=False):
+    """--catalog, --service, --state-dir; with `environment`, --environment too (`every`:
+    it takes `all` as well)."""
     parser.add_argument("--catalog", metavar="FILE", help="service catalog (YAML)")
     parser.add_argument("--service", metavar="NAME", required=service_required,
                         help="service name (the catalog entry and the swarm service)")
     if environment:
         parser.add_argument("--environment", metavar="NAME",
                             help="the catalog environment to act on: its engine, service name "
-                                 "and keys (default $SHIPWAY_ENVIRONMENT)")
+                                 "and keys (default $SHIPWAY_ENVIRONMENT)"
+                                 + ("; `all`: every environment, one row each, asked at once"
+                                    if every else ""))
     parser.add_argument("--state-dir", metavar="DIR",
                         help="where stages hand results on (default $WORKSPACE/.shipway)")
+
+
+# `status --environment all` asks every environment; for any other command it is bad input.
+ALL_ENVIRONMENTS = "all"
 
 
 def environment_name(ctx, args):
@@ -85,6 +92,10 @@ def target(ctx, args, overrides=()):
     name = environment_name(ctx, args)
     if name is None:
         return settings(args, overrides), ctx
+    if name == ALL_ENVIRONMENTS:
+        raise UsageError(f"--environment {name} is only for `shipway status`",
+                         hint="name one environment of the catalog with --environment NAME "
+                              "or SHIPWAY_ENVIRONMENT")
     if not args.catalog:
         raise UsageError(f"--environment {name} needs the catalog that defines it",
                          hint="pass --catalog FILE (its top-level 'environments:')")

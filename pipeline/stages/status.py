@@ -2,7 +2,7 @@
 update state, who deployed it."""
 from pipeline.api import engine
 from pipeline.errors import UsageError
-from pipeline.stages import common
+from pipeline.stages import common, status_all
 from pipeline.swarm import jobrun, lock
 from pipeline.swarm import releases as history
 from pipeline.swarm.plan import mode_of
@@ -11,15 +11,23 @@ from pipeline.swarm.spec import DEPLOY_LABELS, LABEL_PREFIX, digest_of, image_of
 
 
 def add_arguments(parser):
-    common.add_service_arguments(parser, environment=True)
+    common.add_service_arguments(parser, environment=True, every=True)
     parser.add_argument("--json", action="store_true", help="print the status as JSON")
 
 
 def service_status(api, name):
     """The status record of service `name` (UsageError when it does not exist)."""
+    status = read_status(api, name)
+    if status is None:
+        raise UsageError(f"there is no service {name}", hint="check --service and DOCKER_HOST")
+    return status
+
+
+def read_status(api, name):
+    """The status record of service `name`, or None when the engine has no such service."""
     service = engine.inspect_service(api, name)
     if service is None:
-        raise UsageError(f"there is no service {name}", hint="check --service and DOCKER_HOST")
+        return None
     tasks = engine.list_tasks(api, service["ID"])
     image = image_of(service["Spec"])
     live = [t for t in tasks if t.get("DesiredState") == "running"]
@@ -114,6 +122,8 @@ def _release_status(api, name, spec):
 
 
 def run(ctx, args):
+    if common.environment_name(ctx, args) == common.ALL_ENVIRONMENTS:
+        return status_all.run(ctx, args, read=read_status)
     settings, ctx = common.target(ctx, args)  # validates --service, --catalog, --environment
     status = service_status(ctx.engine(), settings["name"])
     if args.json:

@@ -1,0 +1,184 @@
+"""What the stages of a rendered pipeline bind, and, for a catalog with `environments:`, the
+stages that deliver one build through them: a pure plan the Jenkinsfile template renders.
+
+    Build once (one agent): Checkout, Build, Image, Push, Deploy to FIRST
+    for each later environment:
+        Approve ENV (its approval: input, no agent)    Promote to ENV (promote --from PREVIOUS)
+
+Milestones (pipeline-milestone-step) keep concurrent builds in order instead of
+disableConcurrentBuilds(): the deploy to the first environment is milestone 1, and each later
+environment j (1, 2, ...) has 2j at the end of the stage before its gate and 2j+1 once its
+gate is passed. A build passing a milestone aborts every older build that has not passed it,
+so an older build still waiting at a gate stops once a newer one is approved there.
+"""
+from __future__ import annotations  # `str | None` on Python 3.9
+
+import math
+from dataclasses import dataclass
+
+# What credentials binding sets for each credential a stage needs (credentials-binding
+# UsernamePasswordMultiBinding and StringBinding, docker-commons DockerServerCredentialsBinding
+# whose symbol is dockerCert): shipway reads these variables, so no secret is ever in the
+# script, on a command line or in a rendered file.
+REGISTRY_VARIABLES = {"usernameVariable": "SHIPWAY_REGISTRY_USER",
+                      "passwordVariable": "SHIPWAY_REGISTRY_PASSWORD"}
+PROMETHEUS_VARIABLES = {"usernameVariable": "SHIPWAY_PROMETHEUS_USER",
+                        "passwordVariable": "SHIPWAY_PROMETHEUS_PASSWORD"}
+PROMETHEUS_TOKEN_VARIABLES = {"variable": "SHIPWAY_PROMETHEUS_TOKEN"}
+CERT_VARIABLE = "DOCKER_CERT_PATH"
+TLS_VARIABLE = "DOCKER_TLS_VERIFY"
+# What the approval's `input` sets (its submitterParameter): the approver's user id.
+APPROVED_BY = "SHIPWAY_APPROVED_BY"
+# The checkout the Promote stages take: they may run on another agent or workspace, and a
+# second `checkout scm` in a plain pipeline job fetches the branch's newest commit.
+STASH = "shipway-checkout"
+# The timeout step's units (java.util.concurrent.TimeUnit), largest first.
+TIME_UNITS = (("DAYS", 86400), ("HOURS", 3600), ("MINUTES", 60), ("SECONDS", 1))
+
+
+def credential_bindings(jenkins, *, prometheus, suffix=""):
+    """The withCredentials bindings, (symbol, credentials id, variables) each, of a stage:
+    the registry login, and with `prometheus` (deploy, rollback, promote: they query
+    Prometheus and push deploy markers) the catalog's Prometheus login or token. `suffix`
+    (`_PRODUCTION`) names the registry login's variables for one environment alone."""
+    bindings = []
+    if jenkins.get("credentials"):
+        variables = {key: name + suffix for key, name in REGISTRY_VARIABLES.items()}
+        bindings.append(("usernamePassword", jenkins["credentials"], variables))
+    if prometheus and jenkins.get("prometheus_credentials"):
+        bindings.append(("usernamePassword", jenkins["prometheus_credentials"],
+                         PROMETHEUS_VARIABLES))
+    if prometheus and jenkins.get("prometheus_token"):
+        bindings.append(("string", jenkins["prometheus_token"], PROMETHEUS_TOKEN_VARIABLES))
+    return bindings
+
+
+def cert_binding(environment):
+    """[the dockerCert binding of `environment`'s client certificate], or [] without one."""
+    if not environment.credentials:
+        return []
+    return [("dockerCert", environment.credentials,
+             {"variable": CERT_VARIABLE + environment.variable_suffix})]
+
+
+def timeout_arg(seconds):
+    """(time, unit) of the timeout step for `seconds`: the largest unit that holds it whole
+    (1d -> 1 DAYS), else whole seconds, rounded up so a gate never waits less than asked."""
+    whole = math.ceil(seconds)
+    unit, size = next((unit, size) for unit, size in TIME_UNITS if whole % size == 0)
+    return whole // size, unit
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """A milestone step: its ordinal (increasing within a build) and its label."""
+
+    ordinal: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The approval stage before an environment: an `input` inside a timeout, no agent."""
+
+    stage: str
+    message: str
+    ok: str
+    submitter: str | None   # Jenkins user or group ids, comma-separated; None: any builder
+    time: int
+    unit: str
+    passed: Milestone       # passed once approved: aborts older builds still waiting here
+    variable: str           # where the approver is kept for the Promote stage
+
+
+@dataclass(frozen=True)
+class Target:
+    """The stage that puts the build into one environment: the deploy to the first, a
+    promote from the one before to each later one."""
+
+    environment: str
+    source: str | None       # the environment promoted from; None for the deploy
+    stage: str
+    command: list            # shipway's words; its --json record goes to `record`
+    record: str
+    status_command: list     # what runs there afterwards, into `status`
+    status: str
+    bindings: list           # withCredentials of the command
+    status_bindings: list    # withCredentials of the status (the engine only)
+    tls: list                # DOCKER_TLS_VERIFY_<ENV> set to 1 where a certificate is bound
+    gate: Gate | None = None
+    first: Milestone | None = None   # passed before the command (the deploy; an ungated promote)
+    next: Milestone | None = None    # passed after it, before the next environment's gate
+    approved_by: str | None = None   # the Gate's variable, as SHIPWAY_APPROVED_BY
+
+
+def targets(catalog, service, base):
+    """The Targets of `service` in `catalog`'s environments, in promotion order. `base` is
+    the `--catalog C --service S` every shipway call starts with."""
+    envs = list(catalog.environments.values())
+    out = []
+    for j, env in enumerate(envs):
+        settings = catalog.service(service, environment=env.name)
+        later = envs[j + 1] if j + 1 < len(envs) else None
+        after = Milestone(2 * j + 2, f"before {later.name}") if later else None
+        if j == 0:
+            out.append(_deploy(env, settings, base, after))
+        else:
+            out.append(_promote(envs[j - 1], env, settings, catalog, service, base, j, after))
+    return out
+
+
+def _deploy(env, settings, base, after):
+    name = env.name
+    return Target(
+        environment=name, source=None, stage=f"Deploy to {name}",
+        command=["shipway", "deploy", *base, "--environment", name, "--json"],
+        record=f"shipway-deploy-{name}.json",
+        status_command=["shipway", "status", *base, "--environment", name, "--json"],
+        status=f"shipway-status-{name}.json",
+        bindings=cert_binding(env) + credential_bindings(
+            settings["jenkins"], prometheus=True, suffix=env.variable_suffix),
+        status_bindings=cert_binding(env), tls=_tls([env]),
+        first=Milestone(1, f"deploy to {name}"), next=after)
+
+
+def _promote(source, env, settings, catalog, service, base, j, after):
+    """Promote reads the release that runs in `source` through source's engine (and, where
+    env names another registry, copies the image from source's registry): source's
+    certificate and registry login are bound too, each under source's own variable names,
+    so no value can be taken for env's; no third environment's credential is bound."""
+    name = env.name
+    source_settings = catalog.service(service, environment=source.name)
+    gate = None
+    if env.approval is not None:
+        time, unit = timeout_arg(env.approval.timeout)
+        gate = Gate(stage=f"Approve {name}", message=f"Promote {service} from {source.name} "
+                    f"to {name}?", ok=f"Promote to {name}", submitter=env.approval.submitter,
+                    time=time, unit=unit, passed=Milestone(2 * j + 1, f"{name} approved"),
+                    variable=APPROVED_BY + env.variable_suffix)
+    return Target(
+        environment=name, source=source.name, stage=f"Promote to {name}",
+        command=["shipway", "promote", *base, "--from", source.name, "--to", name, "--json"],
+        record=f"shipway-promote-{name}.json",
+        status_command=["shipway", "status", *base, "--environment", name, "--json"],
+        status=f"shipway-status-{name}.json",
+        bindings=(cert_binding(source) + credential_bindings(
+                      source_settings["jenkins"], prometheus=False,
+                      suffix=source.variable_suffix)
+                  + cert_binding(env) + credential_bindings(
+                      settings["jenkins"], prometheus=True, suffix=env.variable_suffix)),
+        status_bindings=cert_binding(env), tls=_tls([source, env]), gate=gate,
+        first=None if gate else Milestone(2 * j + 1, f"promote to {name}"), next=after,
+        approved_by=gate.variable if gate else None)
+
+
+def _tls(environments):
+    """DOCKER_TLS_VERIFY_<ENV> of each environment with a client certificate: with only a
+    certificate path, docker-py (like the docker CLI) would not verify the engine's own
+    certificate; docker-machine's `env` sets both for the same reason."""
+    return [TLS_VARIABLE + env.variable_suffix for env in environments if env.credentials]
+
+
+def has_gate(items):
+    """True when some Target waits for an approval."""
+    return any(item.gate is not None for item in items)

@@ -92,3 +92,8 @@ class NothingToRollBack(ShipwayError):
 
 class JenkinsError(ShipwayError):
     """Jenkins could not be reached, refused the credentials or a request."""
+
+
+class PromotionRefused(ShipwayError):
+    """What runs in the environment promoted from is not a release to promote (none, one
+    mid-update, one rolled back); nothing was changed anywhere."""

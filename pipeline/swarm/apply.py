@@ -5,7 +5,8 @@ the same release is a no-op that reports what runs. "update out of sequence" (so
 updated the service between our read and our write) is retried on the fresh spec
 (execute.retried: read again, plan again, write at the fresh version).
 """
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from pipeline.api import engine
@@ -210,11 +211,12 @@ def collect_objects(api, name, report, service=None, releases=None):
 
 
 def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, to=None,
-             current=None, build=None):
+             current=None, build=None, note=None):
     """Go back to the release before the running one (or release `to`), restoring its spec
     (rollback_plan.plan_rollback says which), watch it and record a restored spec from
     before shipway. `current`: the service as the caller just read it (read here when not
-    given; read again only to retry a refused write)."""
+    given; read again only to retry a refused write). `note`: a rollback_plan.Note, written
+    on the record of the release it leaves once the rollback ran healthy."""
     name = settings["name"]
     timeout = timeout or settings["deploy"]["timeout"]
     release_id = history.new_id()
@@ -223,6 +225,8 @@ def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, 
     # again: the rollback asked for is to it, not to whatever came before a change made
     # meanwhile (another deploy's, not recorded yet).
     target = {"to": to}
+    if note is not None:   # the time the rollback was written, as a record says times
+        note = replace(note, at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
     def step():
         service = given.pop() if given else engine.inspect_service(api, name)
@@ -230,7 +234,7 @@ def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, 
         image = specs.image_of((service or {}).get("Spec")) or ""
         plan = rollback_plan.plan_rollback(
             name, service, releases, target["to"], specs.deploy_labels(
-                image, specs.digest_of(image), build or BuildInfo(), release_id))
+                image, specs.digest_of(image), build or BuildInfo(), release_id), note)
         if plan.target is not None:
             target["to"] = f"#{plan.target.seq}"
         target.setdefault("from", plan.previous_image)   # what it ran when asked
@@ -252,6 +256,8 @@ def rollback(api, settings, registry_auth, report, dry_run=False, timeout=None, 
                                         seq=plan.record_seq)
         if result.release is not None:
             report(f"release #{result.release.seq} recorded ({plan.image})")
+    if result.outcome.ok:
+        execute.carry_out(api, plan.after, None, report)
     return result
 
 

@@ -1,5 +1,6 @@
 """`shipway deploy`: create or update the swarm service on a pinned digest, wait until healthy."""
 import argparse
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -51,9 +52,10 @@ def add_rollout_arguments(parser):
 
 
 def add_arguments(parser):
-    common.add_service_arguments(parser, environment=True)
-    parser.add_argument("--image", metavar="REF",
-                        help="image to run (tag or digest); default: what `shipway push` pushed")
+    common.add_service_arguments(parser, environment=True, group=True)
+    parser.add_argument("--image", metavar="REF", action="append",
+                        help="image to run (tag or digest); default: what `shipway push` "
+                             "pushed; with --group, MEMBER=REF (repeatable)")
     parser.add_argument("--replicas", type=common.count(0), metavar="N")
     parser.add_argument("--network", dest="networks", action="append", default=[], metavar="NET")
     parser.add_argument("--env", action="append", default=[], type=common.key_value,
@@ -84,7 +86,10 @@ def add_arguments(parser):
 def image_to_deploy(ctx, args, settings):
     """--image, else what `shipway push` pushed in this workspace, else the stack file's
     image; split into its parts."""
-    reference = args.image
+    if len(args.image or []) > 1:
+        raise UsageError("--image given more than once for one service",
+                         hint="one service runs one image; with --group, give MEMBER=REF each")
+    reference = (args.image or [None])[0]
     if not reference:
         # push ran once for every environment: its hand-over is the catalog entry's
         pushed = state.load(ctx.state_dir(args.state_dir), settings["entry"], "push",
@@ -212,12 +217,14 @@ class Rollout:
     steps: object
     pinned: Optional[str] = None     # the image written, once it is known
 
-    def deploy(self, service, repo, tag, digest, provenance, check=False, command="deploy"):
+    def deploy(self, service, repo, tag, digest, provenance, check=False, command="deploy",
+               locked=True):
         """apply.deploy's Result of `service` (stack-file keys) on repo:tag@digest, under the
         service's lock. digest None: the tag's, as the registry resolves it (a tag it does
         not know changes nothing and waits for no lock); check: ask the registry for the
         digest too (its platforms, and that it is there). provenance: the release's
-        spec.PROVENANCE_LABELS; command: what the lock says holds it."""
+        spec.PROVENANCE_LABELS; command: what the lock says holds it; locked: False when the
+        caller holds the lock already (a group release holds every member's)."""
         settings, args = self.settings, self.args
         try:
             with engine_errors(f"deploy of {settings['name']}"):
@@ -227,8 +234,9 @@ class Rollout:
             request = deploy_request(self.ctx, args, settings, service,
                                      imageref.pinned(repo, tag, found), platforms, self.header,
                                      provenance)
-            with engine_errors(f"deploy of {settings['name']}"), \
-                    common.locked(self.ctx, self.api, settings, command, args):
+            lock = common.locked(self.ctx, self.api, settings, command, args) if locked \
+                else contextlib.nullcontext()
+            with engine_errors(f"deploy of {settings['name']}"), lock:
                 self.pinned = request.image
                 return swarm_apply.deploy(self.api, request, self.steps)
         except ShipwayError as exc:

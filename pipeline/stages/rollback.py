@@ -19,7 +19,7 @@ REASON_LIMIT = 500   # characters: a line a person reads in a listing, not a pos
 
 
 def add_arguments(parser):
-    common.add_service_arguments(parser, environment=True)
+    common.add_service_arguments(parser, environment=True, group=True)
     parser.add_argument("--to", metavar="REF",
                         help="release to go to: #SEQ, build number, commit or digest "
                              "(default: the one before the running release)")

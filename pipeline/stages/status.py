@@ -11,7 +11,7 @@ from pipeline.swarm.spec import DEPLOY_LABELS, LABEL_PREFIX, digest_of, image_of
 
 
 def add_arguments(parser):
-    common.add_service_arguments(parser, environment=True, every=True)
+    common.add_service_arguments(parser, environment=True, every=True, group=True)
     parser.add_argument("--json", action="store_true", help="print the status as JSON")
 
 

@@ -19,6 +19,8 @@ STAGES = {
     "image": ("pipeline.stages.image", "build and tag the service's image"),
     "push": ("pipeline.stages.push", "push this build's tags; print REPO@sha256:..."),
     "deploy": ("pipeline.stages.deploy", "create or update the swarm service, wait until healthy"),
+    "promote": ("pipeline.stages.promote",
+                "deploy to one environment the digest another one runs (copied if need be)"),
     "rollback": ("pipeline.stages.rollback", "put the service back on its previous release"),
     "status": ("pipeline.stages.status", "what the service runs now"),
     "releases": ("pipeline.stages.releases", "the service's recorded releases, newest first"),
@@ -28,6 +30,16 @@ STAGES = {
                "render Jenkinsfiles and job config.xml from the catalog"),
     "jobs": ("pipeline.stages.jobs", "provision Jenkins jobs from the catalog (sync/diff/list)"),
 }
+
+
+GROUP_MODULE = "pipeline.stages.group"
+
+
+def _require_service(args):
+    """--service, for a command that also takes --group and was given neither."""
+    if hasattr(args, "group") and not args.service:
+        raise UsageError(f"shipway {args.stage}: give --service NAME or --group NAME",
+                         hint=f"see shipway {args.stage} --help")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,8 +103,13 @@ def main(argv=None, environ=None, console=None):
             build_parser().print_help(console.err)
             return EXIT_USAGE
         console.timestamps = args.timestamps
-        module = importlib.import_module(STAGES[args.stage][0])
-        code = module.run(Context.from_env(environ, console), args)
+        ctx = Context.from_env(environ, console)
+        if getattr(args, "group", None) is not None:
+            # --group: the same command on every service of a group (pipeline/stages/group.py)
+            code = importlib.import_module(GROUP_MODULE).run(args.stage, ctx, args)
+        else:
+            _require_service(args)
+            code = importlib.import_module(STAGES[args.stage][0]).run(ctx, args)
         return 0 if code is None else code
     except ShipwayError as exc:
         console.error(exc)

@@ -171,8 +171,12 @@ def _folder_of(settings):
 
 
 def job_path(settings, kind):
-    """The full Jenkins name of a service's job of `kind` ("pipeline" or "rollback")."""
-    name = settings["name"] + ("-rollback" if kind == "rollback" else "")
+    """The full Jenkins name of a service's job of `kind` ("pipeline" or "rollback"); in a
+    catalog with environments, a rollback job per environment: "<entry>-rollback-<env>"."""
+    if kind == "rollback" and settings.get("environment"):
+        name = f"{settings['entry']}-rollback-{settings['environment']}"
+    else:
+        name = settings["name"] + ("-rollback" if kind == "rollback" else "")
     folder = _folder_of(settings)
     return f"{folder}/{name}" if folder else name
 
@@ -230,14 +234,40 @@ def _delivers(catalog, settings):
     return bool(catalog.environments) and bool(settings["jenkins"].get("deploy_branches"))
 
 
-def render_rollback(catalog, service):
-    """The inline script of the rollback job of `service` (no checkout, no catalog needed)."""
-    settings = catalog.service(service)
-    return _render("rollback.Jenkinsfile.j2", **_common(catalog, settings))
+def render_rollback(catalog, service, environment=None):
+    """The inline script of the rollback job of `service` (no checkout, no catalog needed);
+    in `environment` (a catalog with environments), the rollback picker there."""
+    if environment is None:
+        return _render("rollback.Jenkinsfile.j2", **_common(catalog, catalog.service(service)))
+    return _render("rollback-picker.Jenkinsfile.j2", **_picker_values(catalog, service,
+                                                                      environment))
 
 
-def render_job_config(catalog, service, kind, *, script_path=DEFAULT_SCRIPT_PATH):
-    """config.xml of the service's pipeline job or rollback job (`kind`)."""
+# Docker Commons' dockerCert binding (DockerServerCredentialsBinding): a directory holding
+# the client certificate, key and CA, where the docker CLI and docker-py look for them. A
+# rollback job acts on one environment with no catalog: the plain variable, not _<ENV>.
+ENGINE_VARIABLES = {"variable": delivery.CERT_VARIABLE}
+
+
+def _picker_values(catalog, service, environment):
+    """What the rollback picker of `service` in `environment` renders from: the service's
+    settings there, and the environment's engine (its address and client certificate are
+    rendered in: the job has no catalog) and approval submitter, who may also roll back."""
+    settings = catalog.service(service, environment)
+    env = catalog.environment(environment)
+    engine = [("dockerCert", env.credentials, ENGINE_VARIABLES)] if env.credentials else []
+    values = _common(catalog, settings)
+    return {**values, "entry": settings.get("entry") or service, "environment": env.name,
+            "job_name": job_path(settings, "rollback").rpartition("/")[2],
+            "docker_host": env.docker_host, "engine_credentials": env.credentials,
+            "submitter": env.approval.submitter if env.approval else None,
+            "engine_bindings": engine, "rollback_bindings": engine + values["deploy_bindings"]}
+
+
+def render_job_config(catalog, service, kind, *, script_path=DEFAULT_SCRIPT_PATH,
+                      environment=None):
+    """config.xml of the service's pipeline job or rollback job (`kind`; in `environment`,
+    that environment's rollback picker: no build parameters, the picker asks)."""
     settings = catalog.service(service)
     values = _common(catalog, settings)
     if kind == "pipeline":
@@ -256,10 +286,15 @@ def render_job_config(catalog, service, kind, *, script_path=DEFAULT_SCRIPT_PATH
                              "characters (it goes into config.xml)", hint="e.g. Jenkinsfile")
         return _render("job-pipeline.xml.j2", script_path=script_path,
                        description=f"Builds, pushes and deploys {service} (shipway).", **values)
+    if kind == "rollback" and environment is not None:
+        return _render("job-rollback.xml.j2",
+                       script=render_rollback(catalog, service, environment),
+                       description=f"Rolls {service} back in {environment} to a release you "
+                                   "pick (shipway).", parameters=False, **values)
     if kind == "rollback":
         return _render("job-rollback.xml.j2", script=render_rollback(catalog, service),
                        description=f"Rolls {service} back to its previous release (shipway).",
-                       **values)
+                       parameters=True, **values)
     raise UsageError(f"unknown job kind {kind!r}", hint=f"use one of: {', '.join(KINDS)}")
 
 
@@ -285,21 +320,30 @@ def folder_levels(folder):
 def desired_items(catalog, *, script_path=DEFAULT_SCRIPT_PATH):
     """Every item the catalog wants in Jenkins: folders (parents first), then each service's
     pipeline and rollback job, services sorted by name."""
-    services = managed_services(catalog)
-    folders = set()
-    for name in services:
-        folders.update(folder_levels(_folder_of(catalog.services[name])))
+    jobs = []
+    for name in managed_services(catalog):
+        jobs.append(JobItem(job_path(catalog.services[name], "pipeline"), "pipeline", name,
+                            render_job_config(catalog, name, "pipeline",
+                                              script_path=script_path)))
+        jobs += rollback_items(catalog, name)
+    # Every folder a job sits in (an environment may name its own jenkins.folder).
+    folders = {level for job in jobs for level in folder_levels(job.path.rpartition("/")[0])}
     items = [JobItem(path, "folder", None, render_folder_config(catalog, path))
-             for path in sorted(folders, key=lambda p: (p.count("/"), p))]
-    for name in services:
-        settings = catalog.services[name]
-        items.append(JobItem(job_path(settings, "pipeline"), "pipeline", name,
-                             render_job_config(catalog, name, "pipeline",
-                                               script_path=script_path)))
-        items.append(JobItem(job_path(settings, "rollback"), "rollback", name,
-                             render_job_config(catalog, name, "rollback")))
+             for path in sorted(folders, key=lambda p: (p.count("/"), p))] + jobs
     _check_distinct(catalog, items)
     return items
+
+
+def rollback_items(catalog, service):
+    """The rollback jobs of `service`: one, or one per environment of a catalog with them
+    (each binds only its own environment's engine and registry credentials, and its input
+    takes that environment's approval submitter)."""
+    if not catalog.environments:
+        return [JobItem(job_path(catalog.services[service], "rollback"), "rollback", service,
+                        render_job_config(catalog, service, "rollback"))]
+    return [JobItem(job_path(catalog.service(service, env), "rollback"), "rollback", service,
+                    render_job_config(catalog, service, "rollback", environment=env))
+            for env in catalog.environments]
 
 
 def _check_distinct(catalog, items):

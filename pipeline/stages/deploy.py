@@ -1,6 +1,9 @@
 """`shipway deploy`: create or update the swarm service on a pinned digest, wait until healthy."""
 import argparse
+import contextlib
 import re
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 from pipeline import catalog, imageref, registry, state
 from pipeline.api.engine import engine_errors, resolve_digest
@@ -49,9 +52,10 @@ def add_rollout_arguments(parser):
 
 
 def add_arguments(parser):
-    common.add_service_arguments(parser, environment=True)
-    parser.add_argument("--image", metavar="REF",
-                        help="image to run (tag or digest); default: what `shipway push` pushed")
+    common.add_service_arguments(parser, environment=True, group=True)
+    parser.add_argument("--image", metavar="REF", action="append",
+                        help="image to run (tag or digest); default: what `shipway push` "
+                             "pushed; with --group, MEMBER=REF (repeatable)")
     parser.add_argument("--replicas", type=common.count(0), metavar="N")
     parser.add_argument("--network", dest="networks", action="append", default=[], metavar="NET")
     parser.add_argument("--env", action="append", default=[], type=common.key_value,
@@ -66,6 +70,9 @@ def add_arguments(parser):
                         help="release records to keep (default 10)")
     parser.add_argument("--no-registry-auth", dest="with_registry_auth", action="store_const",
                         const=False, help="do not send registry credentials to the nodes")
+    parser.add_argument("--rerun-jobs", action="store_true",
+                        help="run a job service again whose spec already ran to completion "
+                             "(without it: `unchanged`)")
     for kind in ("update", "rollback"):
         parser.add_argument(f"--{kind}-parallelism", type=common.count(0), metavar="N")
         parser.add_argument(f"--{kind}-delay", type=common.duration, metavar="DURATION")
@@ -79,7 +86,10 @@ def add_arguments(parser):
 def image_to_deploy(ctx, args, settings):
     """--image, else what `shipway push` pushed in this workspace, else the stack file's
     image; split into its parts."""
-    reference = args.image
+    if len(args.image or []) > 1:
+        raise UsageError("--image given more than once for one service",
+                         hint="one service runs one image; with --group, give MEMBER=REF each")
+    reference = (args.image or [None])[0]
     if not reference:
         # push ran once for every environment: its hand-over is the catalog entry's
         pushed = state.load(ctx.state_dir(args.state_dir), settings["entry"], "push",
@@ -145,33 +155,8 @@ def run(ctx, args):
     repo, tag, digest = image_to_deploy(ctx, args, settings)
     auth = registry.auth_config(ctx, repo)
     service = service_keys(settings, args)   # bad input is the first thing said
-    api = ctx.engine()
-    header = registry.auth_header(auth) if settings["deploy"]["with_registry_auth"] else None
-    mark = canary.marker(settings, ctx.environ, ctx.build, ctx.console.event)
-    with engine_errors(f"deploy of {settings['name']}"):
-        # The preflight (Prometheus answers, every query parses): before the lock, before
-        # anything changes.
-        steps = canary.prepare(api, settings, ctx.environ, header, ctx.console.event, mark)
-    pinned = None
-    try:
-        with engine_errors(f"deploy of {settings['name']}"):
-            # A tag the registry does not know changes nothing (and waits for no lock).
-            found, platforms = ((digest, None) if digest else
-                                resolve_digest(api, f"{repo}:{tag}", auth))
-        request = deploy_request(ctx, args, settings, service, imageref.pinned(repo, tag, found),
-                                 platforms, header)
-        with engine_errors(f"deploy of {settings['name']}"), \
-                common.locked(ctx, api, settings, "deploy", args):
-            pinned = request.image
-            result = swarm_apply.deploy(api, request, steps)
-    except ShipwayError as exc:
-        # A deploy that ended in an error (the engine refused, the lock stayed held, the
-        # connection broke) failed too: the dashboards get its marker, as for a failed wait.
-        # Bad input (exit 2) is not a deploy that failed: nothing is pushed for it.
-        if mark is not None and not args.dry_run and exc.exit_code != EXIT_USAGE:
-            tried = imageref.pinned(repo, tag, digest) if digest else f"{repo}:{tag}"
-            mark("failed", pinned or tried, "")
-        raise
+    rollout = prepare(ctx, args, settings, auth)
+    result = rollout.deploy(service, repo, tag, digest, {"deployed-by": ctx.build.user})
     if args.dry_run:
         if args.json:
             ctx.console.json({**result.summary(), "dry_run": True})
@@ -179,14 +164,7 @@ def run(ctx, args):
             for line in result.plan:
                 ctx.console.result(line)
         return 0
-    record = result.summary()
-    if steps is not None:
-        record["analysis"] = steps.record()
-    if mark is not None:
-        mark("deployed" if result.outcome.ok else "failed", pinned, result.release)
-    # A plan's env values may hold a secret shipway knows: not in the file the job archives.
-    record = redacted(record, secret_values(ctx.environ))
-    state.save(ctx.state_dir(args.state_dir), common.state_key(settings), "deploy", record)
+    record = rollout.record(result)
     if args.json:
         # Also when it failed ("ok": false): Jenkins archives this record, and a failed
         # deploy is when someone reads it.
@@ -194,13 +172,103 @@ def run(ctx, args):
     if not result.outcome.ok:
         raise result.failure()
     if not args.json:
-        ctx.console.result(f"{settings['name']}: {result.action} {pinned} "
-                           f"({result.outcome.running}/{result.outcome.desired} running)")
+        ctx.console.result(_result_line(settings["name"], result, rollout.pinned))
     return 0
 
 
-def deploy_request(ctx, args, settings, service, image, platforms, registry_auth):
-    """The DeployRequest of this deploy: the keys, where they come from, the pinned image."""
+def _result_line(name, result, pinned):
+    """The last line of a deploy that went well."""
+    outcome = result.outcome
+    if not result.job:
+        return f"{name}: {result.action} {pinned} ({outcome.running}/{outcome.desired} running)"
+    if result.job.startswith("unchanged:"):
+        return result.job
+    return f"{name}: {result.action} {pinned}: {outcome.reason} " \
+           f"(iteration {outcome.job.get('iteration', 0)})"
+
+
+def prepare(ctx, args, settings, auth):
+    """The Rollout of a deploy of service `settings` on ctx's engine, its preflight done:
+    with deploy.analysis, Prometheus answers and every query parses (before the lock,
+    before anything changes). `auth`: the registry login for the image's repository."""
+    api = ctx.engine()
+    header = registry.auth_header(auth) if settings["deploy"]["with_registry_auth"] else None
+    mark = canary.marker(settings, ctx.environ, ctx.build, ctx.console.event)
+    with engine_errors(f"deploy of {settings['name']}"):
+        steps = canary.prepare(api, settings, ctx.environ, header, ctx.console.event, mark)
+    return Rollout(ctx, args, settings, api, auth, header, mark, steps)
+
+
+@dataclass
+class Rollout:
+    """A deploy of one service on one engine, prepared: what `shipway deploy` does after
+    it chose the image, and what `shipway promote` does in the environment it promotes to.
+    ctx: the context on that engine; args: the stage's (catalog, dry_run, timeout,
+    lock_timeout, state_dir); header: X-Registry-Auth for the nodes (or None); mark: the
+    deploy marker (or None); steps: canary.Steps with analysis (or None)."""
+
+    ctx: object
+    args: object
+    settings: dict
+    api: object
+    auth: Optional[dict]
+    header: Optional[str]
+    mark: Optional[Callable]
+    steps: object
+    pinned: Optional[str] = None     # the image written, once it is known
+
+    def deploy(self, service, repo, tag, digest, provenance, check=False, command="deploy",
+               locked=True):
+        """apply.deploy's Result of `service` (stack-file keys) on repo:tag@digest, under the
+        service's lock. digest None: the tag's, as the registry resolves it (a tag it does
+        not know changes nothing and waits for no lock); check: ask the registry for the
+        digest too (its platforms, and that it is there). provenance: the release's
+        spec.PROVENANCE_LABELS; command: what the lock says holds it; locked: False when the
+        caller holds the lock already (a group release holds every member's)."""
+        settings, args = self.settings, self.args
+        try:
+            with engine_errors(f"deploy of {settings['name']}"):
+                found, platforms = ((digest, None) if digest and not check else
+                                    resolve_digest(self.api, imageref.pinned(repo, None, digest)
+                                                   if digest else f"{repo}:{tag}", self.auth))
+            request = deploy_request(self.ctx, args, settings, service,
+                                     imageref.pinned(repo, tag, found), platforms, self.header,
+                                     provenance)
+            lock = common.locked(self.ctx, self.api, settings, command, args) if locked \
+                else contextlib.nullcontext()
+            with engine_errors(f"deploy of {settings['name']}"), lock:
+                self.pinned = request.image
+                return swarm_apply.deploy(self.api, request, self.steps)
+        except ShipwayError as exc:
+            # A deploy that ended in an error (the engine refused, the lock stayed held, the
+            # connection broke) failed too: the dashboards get its marker, as for a failed
+            # wait. Bad input (exit 2) is not a deploy that failed: nothing is pushed for it.
+            if self.mark is not None and not args.dry_run and exc.exit_code != EXIT_USAGE:
+                tried = imageref.pinned(repo, tag, digest) if digest else f"{repo}:{tag}"
+                self.mark("failed", self.pinned or tried, "")
+            raise
+
+    def record(self, result, stage="deploy", extra=None):
+        """The record of a deploy that ran (not a dry run): its summary, the analysis, and
+        `extra`; pushes the deploy marker and saves the record as the stage's hand-over
+        (`stage`), without the secrets shipway knows."""
+        record = {**result.summary(), **(extra or {})}
+        if self.steps is not None:
+            record["analysis"] = self.steps.record()
+        if self.mark is not None:
+            self.mark("deployed" if result.outcome.ok else "failed", self.pinned,
+                      result.release)
+        # A plan's env values may hold a secret shipway knows: not in the file the job
+        # archives.
+        record = redacted(record, secret_values(self.ctx.environ))
+        state.save(self.ctx.state_dir(self.args.state_dir), common.state_key(self.settings),
+                   stage, record)
+        return record
+
+
+def deploy_request(ctx, args, settings, service, image, platforms, registry_auth, provenance):
+    """The DeployRequest of this deploy: the keys, where they come from, the pinned image,
+    who deployed it (and, promoted, who approved it and where from)."""
     return DeployRequest(
         name=settings["name"], image=image, service=service, platforms=platforms,
         catalog_keys=settings["service"] if args.catalog else None, catalog=args.catalog,
@@ -211,6 +279,8 @@ def deploy_request(ctx, args, settings, service, image, platforms, registry_auth
         # Relative env_file and bind paths are relative to the catalog (common.settings).
         base_dir=settings.get("_base_dir") or ".", environ=ctx.environ,
         timeout=settings["deploy"]["timeout"], keep_releases=settings["deploy"]["keep_releases"],
-        build=ctx.build, provenance={"deployed-by": ctx.build.user},
+        build=ctx.build, provenance=provenance,
         registry_auth=registry_auth, dry_run=args.dry_run,
+        # promote's arguments have no --rerun-jobs: a promoted job runs as its spec says
+        rerun_jobs=getattr(args, "rerun_jobs", False),
         report=ctx.console.event)

@@ -5,7 +5,9 @@
     shipway render job-config  --catalog FILE --service NAME [--script-path P] [-o DIR]
 
 With -o the files get fixed names in DIR (`Jenkinsfile`, `rollback.Jenkinsfile`,
-`<service>.config.xml`, `<service>-rollback.config.xml`, `folder-<a-b>.config.xml`) and their
+`<service>.config.xml`, `<service>-rollback.config.xml`, `folder-<a-b>.config.xml`; in a
+catalog with environments a rollback picker per environment: `rollback-<env>.Jenkinsfile`,
+`<service>-rollback-<env>.config.xml`) and their
 paths are printed; without it the content goes to stdout, several files each after a
 `==> NAME <==` line.
 """
@@ -43,18 +45,25 @@ def rendered_files(cat, args):
         path = args.catalog_path if args.catalog_path is not None else render.DEFAULT_CATALOG_PATH
         return [("Jenkinsfile", render.render_jenkinsfile(cat, service, catalog_path=path))]
     if args.what == "rollback":
+        if cat.environments:   # one rollback picker per environment
+            return [(f"rollback-{env}.Jenkinsfile", render.render_rollback(cat, service, env))
+                    for env in cat.environments]
         return [("rollback.Jenkinsfile", render.render_rollback(cat, service))]
     script = args.script_path if args.script_path is not None else render.DEFAULT_SCRIPT_PATH
     if not script:
         raise UsageError("--script-path must not be empty", hint="e.g. Jenkinsfile")
     settings = cat.service(service)
-    folders = render.folder_levels(settings["jenkins"].get("folder") or "")
+    jobs = [render.JobItem(render.job_path(settings, "pipeline"), "pipeline", service,
+                           render.render_job_config(cat, service, "pipeline",
+                                                    script_path=script))]
+    jobs += render.rollback_items(cat, service)
+    folders = []
+    for job in jobs:
+        folders += [f for f in render.folder_levels(job.path.rpartition("/")[0])
+                    if f not in folders]
     files = [(folder_file_name(f), render.render_folder_config(cat, f)) for f in folders]
-    files.append((f"{service}.config.xml",
-                  render.render_job_config(cat, service, "pipeline", script_path=script)))
-    files.append((f"{service}-rollback.config.xml",
-                  render.render_job_config(cat, service, "rollback")))
-    return files
+    return files + [(f"{job.path.rpartition('/')[2]}.config.xml", job.config_xml)
+                    for job in jobs]
 
 
 def _write(directory, files):

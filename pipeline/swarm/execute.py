@@ -15,6 +15,7 @@ from pipeline.swarm.writes import (
     CreateNetwork,
     CreateObject,
     CreateService,
+    LabelRelease,
     RemoveObjects,
     RemoveRecords,
     RemoveService,
@@ -71,6 +72,11 @@ def carry_out(api, writes, registry_auth, report):
             engine.update_service(api, write.service_id, write.version,
                                   with_ids(write.spec, made), registry_auth,
                                   rollback=write.rollback)
+        elif isinstance(write, LabelRelease):
+            if not history.label(api, write.release, write.labels):
+                report(f"release #{write.release.seq} has no record any more (pruned "
+                       "meanwhile): nothing to note the rollback on")
+                continue
         elif isinstance(write, RemoveService):
             engine.remove_service(api, write.service_id)
         elif isinstance(write, RemoveRecords):

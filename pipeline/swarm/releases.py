@@ -8,6 +8,10 @@ managers' Raft store, so the history survives a manager failover and needs no da
 The service spec carries the id of the release it runs (label `shipway.release`), so after
 swarm's automatic rollback, which restores the previous spec with its labels, the running
 release is still known.
+
+A record's content never changes (swarm lets only a config's labels change): a rollback from a
+release puts when, by whom, why and to which release on that release's record as labels
+(shipway.release.rolled-back-*), which `history` reads back as `Release.rolled_back`.
 """
 import base64
 import hashlib
@@ -24,6 +28,8 @@ RELEASE_LABEL = "shipway.release"            # on the service spec: id of the ru
 CONFIG_SERVICE = "shipway.release.service"   # on each config: which service
 CONFIG_SEQ = "shipway.release.seq"           # on each config: 1, 2, 3, ...
 CONFIG_ID = "shipway.release.id"             # on each config: the id the spec label names
+ROLLED_BACK = "shipway.release.rolled-back-"  # on a config: at, by, reason, to (a rollback)
+ROLLED_BACK_KEYS = ("at", "by", "reason", "to")
 NAME_LIMIT = 64                              # swarm's limit on config names
 RECORD_ATTEMPTS = 5
 
@@ -56,6 +62,8 @@ class Release:
     approved_by: str = ""     # who approved it at a gate (a promotion)
     # a promotion's origin: {"environment": ..., "release": SEQ, "digest": ...}; {} otherwise
     promoted_from: dict = field(default_factory=dict)
+    # The last rollback from this release, from its record's labels: {at, by, reason, to}.
+    rolled_back: dict = field(default_factory=dict)
 
     def matches(self, ref):
         """True when `ref` names this release: #seq, build number, commit or digest (prefix)."""
@@ -78,7 +86,8 @@ class Release:
                 "commit": self.commit, "build_number": self.build_number,
                 "build_url": self.build_url, "job": self.job, "created": self.created,
                 "deployed_by": self.deployed_by, "approved_by": self.approved_by,
-                "promoted_from": dict(self.promoted_from)}
+                "promoted_from": dict(self.promoted_from),
+                "rolled_back": dict(self.rolled_back) or None}
 
 
 def provenance(labels):
@@ -106,12 +115,20 @@ def history(api, service):
     for config in engine.list_configs(api, {CONFIG_SERVICE: service}):
         data = config["Spec"].get("Data")
         # older engines leave Data out of the list: ask for the one config
-        record = json.loads(base64.b64decode(data) if data is not None
-                            else engine.config_data(api, config["ID"]))
-        known = {f.name for f in fields(Release)}  # a newer shipway may record more
-        found.append(Release(config_id=config["ID"],
-                             **{k: v for k, v in record.items() if k in known}))
+        found.append(from_config(config, None if data is not None
+                                 else engine.config_data(api, config["ID"])))
     return sorted(found, key=lambda r: r.seq, reverse=True)
+
+
+def from_config(config, data=None):
+    """The Release a record (a config as the Engine lists it) holds; `data`: its content
+    when the listing left it out."""
+    record = json.loads(data if data is not None else base64.b64decode(config["Spec"]["Data"]))
+    # A newer shipway may record more; a rollback is in the labels, not the content.
+    known = {f.name for f in fields(Release)} - {"rolled_back", "config_id"}
+    return Release(config_id=config["ID"],
+                   rolled_back=rolled_back_of(config["Spec"].get("Labels")),
+                   **{k: v for k, v in record.items() if k in known})
 
 
 def running_release(releases, service_spec):
@@ -154,7 +171,7 @@ def record(api, service, spec, existing=None, managed=(), seq=None):
                           job=meta["job"], spec=spec, managed=managed,
                           created=meta["deployed-at"] or time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                        time.gmtime()))
-        data = release.summary()
+        data = {k: v for k, v in release.summary().items() if k != "rolled_back"}
         data.update(service=service, spec=spec, managed=managed)
         config_labels = {CONFIG_SERVICE: service, CONFIG_SEQ: str(seq), CONFIG_ID: release_id}
         config_id = engine.create_config(api, config_name(service, seq),
@@ -167,6 +184,35 @@ def record(api, service, spec, existing=None, managed=(), seq=None):
                               "exists already")
         seq += 1  # a concurrent deploy took this number
     raise EngineError(f"cannot record the release: {RECORD_ATTEMPTS} numbers taken in a row")
+
+
+def rolled_back_of(labels):
+    """{at, by, reason, to} of the rollback a record's labels tell of ({} for none)."""
+    labels = labels or {}
+    found = {key: labels[ROLLED_BACK + key] for key in ROLLED_BACK_KEYS
+             if ROLLED_BACK + key in labels}
+    return found if "at" in found else {}
+
+
+def rolled_back_labels(at, by, reason, to):
+    """The labels a rollback puts on the record of the release it left (see rolled_back_of):
+    every key, so a later rollback from the same release leaves no stale reason behind."""
+    return {ROLLED_BACK + "at": at, ROLLED_BACK + "by": by or "",
+            ROLLED_BACK + "reason": reason or "", ROLLED_BACK + "to": to}
+
+
+def label(api, release, labels):
+    """Put `labels` on `release`'s record, keeping its others (swarm lets a config's labels
+    change, nothing else). True when written; False when the record is gone (pruned)."""
+    for _ in range(RECORD_ATTEMPTS):
+        config = engine.inspect_config(api, release.config_id)
+        if config is None:
+            return False
+        merged = {**(config["Spec"].get("Labels") or {}), **labels}
+        if engine.update_config_labels(api, config, merged):
+            return True
+    raise EngineError(f"cannot label release #{release.seq}: its record changed "
+                      f"{RECORD_ATTEMPTS} times in a row while shipway wrote it")
 
 
 def prune(api, service, keep, running=None, existing=None):

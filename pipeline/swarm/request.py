@@ -16,7 +16,8 @@ class DeployRequest:
     stack: the stack it is deployed in (compose.stack, or a group's stack), which names its
     volumes and networks unless the service carries a stack's label (stack.namespace).
     image: pinned (repo:tag@sha256:...); platforms: its platforms as the registry lists them
-    (None: not asked). environ: for env_file, `KEY` with no value and secret sources."""
+    (None: not asked). environ: for env_file, `KEY` with no value and secret sources.
+    rerun_jobs: a job service whose spec already ran to completion runs again (job_plan.py)."""
 
     name: str
     image: str
@@ -37,4 +38,5 @@ class DeployRequest:
     provenance: Mapping = field(default_factory=dict)
     registry_auth: Optional[str] = None   # the X-Registry-Auth header for the nodes
     dry_run: bool = False
+    rerun_jobs: bool = False
     report: Callable = print

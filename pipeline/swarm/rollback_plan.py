@@ -4,18 +4,36 @@ pipeline/swarm/execute.py carries out and what to wait for after them.
 
 A rollback is a plan whose target is a spec: a recorded release's, swarm's PreviousSpec from
 before shipway's first deploy (recorded as release #0 once it runs), or, for a service with no
-history, swarm's own `rollback=previous`.
+history, swarm's own `rollback=previous`. Once it ran healthy, the record of the release it
+left says so: when, by whom, why, to which release (the plan's `after`).
 """
 import copy
 from dataclasses import dataclass, field
 from typing import Optional
 
 from pipeline.errors import NothingToRollBack, UsageError
+from pipeline.swarm import jobrun
 from pipeline.swarm import plan as planner
 from pipeline.swarm import releases as history
 from pipeline.swarm import spec as specs
 from pipeline.swarm.expect import Expectation, Follow
-from pipeline.swarm.writes import RemoveObjects, RemoveRecords, RemoveService, UpdateService
+from pipeline.swarm.writes import (
+    LabelRelease,
+    RemoveObjects,
+    RemoveRecords,
+    RemoveService,
+    UpdateService,
+)
+
+
+@dataclass(frozen=True)
+class Note:
+    """Who asked for a rollback, why, and when (a recorded time): what the record of the
+    release it leaves gets."""
+
+    at: str
+    by: str = ""
+    reason: str = ""
 
 
 @dataclass
@@ -31,21 +49,38 @@ class RollbackPlan:
     lines: list = field(default_factory=list)     # what a dry run prints
     target: object = None         # the Release restored, when it is a recorded one
     record_seq: Optional[int] = None   # record what runs afterwards as this release (#0)
+    source: object = None         # the recorded Release it leaves (None: what runs has none)
     note: str = ""                # said before anything is written (also on a dry run)
+    after: list = field(default_factory=list)   # writes made once it ran healthy
 
 
 def _started(service):
     return (service.get("UpdateStatus") or {}).get("StartedAt")
 
 
-def plan_rollback(name, current, releases, to, labels):
+def plan_rollback(name, current, releases, to, labels, note=None):
     """The rollback of service `name` (`current`: as the Engine returns it, or None) to the
     release before the running one, or to release `to` (None: the one before). `labels`: the
-    shipway labels a restored spec from before shipway gets (spec.deploy_labels).
+    shipway labels a restored spec from before shipway gets (spec.deploy_labels). `note`: a
+    Note for the record of the release it leaves (None: none).
 
-    Raises UsageError with no service, NothingToRollBack when there is nothing to go to."""
+    Raises UsageError with no service or a job service, NothingToRollBack when there is
+    nothing to go to."""
+    plan = _plan_rollback(name, current, releases, to, labels)
+    if note is not None and plan.action == "rollback" and plan.source is not None:
+        to_seq = plan.target.seq if plan.target is not None else plan.record_seq
+        by = f" by {note.by}" if note.by else ""
+        why = f" ({note.reason})" if note.reason else ""
+        plan.after = [LabelRelease(plan.source, history.rolled_back_labels(
+            note.at, note.by, note.reason, f"#{to_seq}"),
+            done=f"release #{plan.source.seq} recorded as rolled back{by}{why}")]
+    return plan
+
+
+def _plan_rollback(name, current, releases, to, labels):
     if current is None:
         raise UsageError(f"there is no service {name}", hint="check --service and DOCKER_HOST")
+    refuse_job(name, current)
     if not releases:
         if to:
             raise NothingToRollBack(f"service {name} has no recorded releases to pick {to!r} "
@@ -76,7 +111,22 @@ def plan_rollback(name, current, releases, to, labels):
             f"{from_image} -> {target.image}")
     return RollbackPlan("rollback", target.image, from_image, [write],
                         Expectation(target.image, Follow.UPDATE, _started(current)), [line],
-                        target)
+                        target, source=running)
+
+
+def refuse_job(name, current):
+    """UsageError when `current` is a job service: a job is not rolled back.
+
+    Rolling a job back would run an older release's job again: an older migration does not
+    undo what a newer one did to a schema, and swarm keeps no rollback for a job either (the
+    engine refuses a job an update or rollback policy; `docker service rollback` would only
+    run the previous spec's job again). Which release runs again is for a deploy of it to
+    say, on purpose."""
+    if current is not None and jobrun.is_job(current["Spec"]):
+        raise UsageError(f"service {name} is a {planner.mode_of(current['Spec'])} service: a "
+                         "job is not rolled back: deploy the release you want to run again",
+                         hint=f"`shipway releases --service {name}` lists them; deploy one "
+                              "with --image REF")
 
 
 def _before_shipway(name, current, before, running, labels):
@@ -96,7 +146,7 @@ def _before_shipway(name, current, before, running, labels):
     return RollbackPlan("rollback", to_image, from_image, [write],
                         Expectation(to_image, Follow.UPDATE, _started(current)),
                         [f"roll back service {name} to {what}: {from_image} -> {to_image}"],
-                        record_seq=max(0, running.seq - 1))
+                        record_seq=max(0, running.seq - 1), source=running)
 
 
 def _swarm_previous(name, current):

@@ -80,6 +80,17 @@ class ReleaseRest:
 
 
 @dataclass(frozen=True)
+class LabelRelease:
+    """Put `labels` on the record of `release` (a Release), keeping its others: what a
+    rollback says on the release it left (releases.rolled_back_labels)."""
+
+    release: object
+    labels: dict
+    doing: str = ""
+    done: str = ""
+
+
+@dataclass(frozen=True)
 class RemoveService:
     """Remove the service."""
 

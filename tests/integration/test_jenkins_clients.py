@@ -27,6 +27,8 @@ XML = """<?xml version='1.1' encoding='UTF-8'?>
 <definition class="org.jenkinsci.plugins.workflow.cps.CpsFlowDefinition">
 <script>pipeline {{ agent any; stages {{ stage('s') {{ steps {{ echo 'hi' }} }} }} }}</script>
 <sandbox>true</sandbox></definition></flow-definition>"""
+FREESTYLE_XML = """<?xml version='1.1' encoding='UTF-8'?>
+<project><description/><builders/></project>"""
 
 
 @pytest.fixture
@@ -77,8 +79,9 @@ def test_api4jenkins_create_configure_build_console_delete(double, token):
     wait_for(lambda: not build.building, what="the build to end")
     assert build.result == "SUCCESS"
     assert "".join(build.console_text()).startswith("Started by user admin")
-    assert list(build.progressive_output()) == [
-        "Started by user admin", f"deployed {NAME}", "Finished: SUCCESS"]
+    lines = ["Started by user admin", f"deployed {NAME}", "Finished: SUCCESS"]
+    assert list(build.progressive_output()) == lines
+    assert list(build.progressive_output(html=True)) == lines
     assert [node.name for node in server.nodes] == ["(built-in)"]
     job.delete()
     assert server.get_job(NAME) is None and double.item_names() == []
@@ -122,14 +125,67 @@ def test_computer_user_and_progressive_text(double, token):
     wait_for(lambda: double.builds(NAME), what="the build")
     url = f"{double.url}job/{NAME}/1/logText/progressiveText"
     first = requests.get(url, auth=auth, timeout=5)
-    assert first.text == "Started by user admin\n"
+    # LineEndNormalizingWriter sends CRLF; X-Text-Size counts the log's own bytes.
+    assert first.text == "Started by user admin\r\n"
     assert first.headers["X-More-Data"] == "true"
-    assert first.headers["X-Text-Size"] == str(len(first.content))
+    assert first.headers["X-Text-Size"] == str(len("Started by user admin\n"))
     release.append(True)
     assert double.wait_idle()
     rest = requests.get(url, params={"start": first.headers["X-Text-Size"]}, auth=auth,
                         timeout=5)
-    assert rest.text == "done\nFinished: SUCCESS\n" and "X-More-Data" not in rest.headers
+    assert rest.text == "done\r\nFinished: SUCCESS\r\n" and "X-More-Data" not in rest.headers
+    # A start past the end: the log "rolled over", all of it again; not a number: 500.
+    again = requests.get(url, params={"start": 10_000}, auth=auth, timeout=5)
+    assert again.text.startswith("Started by user admin\r\n") and again.text.endswith(rest.text)
+    assert requests.get(url, params={"start": "x"}, auth=auth, timeout=5).status_code == 500
+
+
+def test_jenkinsapi_streams_a_running_builds_log(double, token):
+    release = []
+    double.on_build = lambda *_: (wait_for(lambda: release, timeout=10), ("SUCCESS", "done"))[1]
+    server = jenkinsapi.jenkins.Jenkins(double.url.rstrip("/"), username="admin",
+                                        password=token, timeout=10)
+    job = server.create_job(NAME, XML.format(description=""))
+    build = job.invoke().block_until_building(delay=0.05)
+    chunks = []
+    for chunk in build.stream_logs(interval=0.05):  # logText/progressiveText until done
+        chunks.append(chunk)
+        release.append(True)
+    assert chunks == ["Started by user admin\r\n", "done\r\nFinished: SUCCESS\r\n"]
+    assert failed_requests(double) == []
+
+
+def test_running_builds_are_their_executors_current_executables(double, token):
+    release = []
+    double.on_build = lambda *_: (wait_for(lambda: release, timeout=10), ("SUCCESS", "done"))[1]
+    server = jenkins.Jenkins(double.url, "admin", token)
+    server.create_job("free", FREESTYLE_XML)
+    server.create_job(NAME, XML.format(description=""))
+    double.clear_requests()  # create_job's probes for the names are 404s
+    queued = server.build_job("free")
+    server.build_job(NAME)
+    wait_for(lambda: double.builds("free") and double.builds(NAME), what="both builds")
+    free_url, pipeline_url = f"{double.url}job/free/1/", f"{double.url}job/{NAME}/1/"
+    left = server.get_queue_item(queued)
+    assert left["executable"] == {"_class": "hudson.model.FreeStyleBuild", "number": 1,
+                                  "url": free_url}
+    # python-jenkins reads each node's executors: the freestyle build, on executor 0. The
+    # Pipeline build runs on a flyweight one-off executor, which it does not read.
+    assert server.get_running_builds() == [{"name": "free", "number": 1, "url": free_url,
+                                            "node": "(master)", "executor": 0}]
+    # api4jenkins reads executors and oneOffExecutors: both.
+    nodes = api4jenkins.Jenkins(double.url, auth=("admin", token)).nodes
+    assert sorted(b.url for b in nodes.iter_building_builds()) == sorted(
+        [free_url, pipeline_url])
+    # jenkinsapi reads computer/(built-in)/executors/N one by one.
+    executors = list(jenkinsapi.jenkins.Jenkins(
+        double.url.rstrip("/"), username="admin", password=token).get_executors("(built-in)"))
+    assert [e.is_idle() for e in executors] == [False, True]
+    assert executors[0].get_current_executable() == {"_class": "hudson.model.FreeStyleBuild"}
+    release.append(True)
+    assert double.wait_idle()
+    assert server.get_running_builds() == [] and list(nodes.iter_builds()) == []
+    assert failed_requests(double) == []
 
 
 def test_delete_location_400_and_names_as_core_answers(double, token):

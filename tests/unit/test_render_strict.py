@@ -14,6 +14,7 @@ CATALOG = catalog.load(os.path.join(GOLDEN, "basic", "catalog.yml"))
 SERVICE = "hello"
 # The Jenkinsfile template has two layouts: without environments, and delivering through them.
 ENVIRONMENTS = catalog.load(os.path.join(GOLDEN, "three-environments", "catalog.yml"))
+PICKER = catalog.load(os.path.join(GOLDEN, "rollback-environments", "catalog.yml"))
 
 
 def calls():
@@ -23,7 +24,9 @@ def calls():
         ("Jenkinsfile.j2", render.jenkinsfile_values(CATALOG, SERVICE, "shipway.yml")),
         ("rollback.Jenkinsfile.j2", values),
         ("job-pipeline.xml.j2", {**values, "script_path": "Jenkinsfile", "description": "d"}),
-        ("job-rollback.xml.j2", {**values, "script": "s", "description": "d"}),
+        ("job-rollback.xml.j2", {**values, "script": "s", "description": "d",
+                                 "parameters": True}),
+        ("rollback-picker.Jenkinsfile.j2", render._picker_values(PICKER, "web", "production")),
         ("folder.xml.j2", {"folder": "demo", "description": "d", "marker": values["marker"]}),
     ]
 
@@ -66,7 +69,8 @@ def test_autoescape_is_on_for_config_xml_only():
                ("job-pipeline.xml.j2", "job-rollback.xml.j2", "folder.xml.j2",
                 "_job_common.xml.j2"))
     assert not any(env.autoescape(t) for t in
-                   ("Jenkinsfile.j2", "rollback.Jenkinsfile.j2"))
+                   ("Jenkinsfile.j2", "rollback.Jenkinsfile.j2",
+                    "rollback-picker.Jenkinsfile.j2"))
     xml = env.get_template("folder.xml.j2").render(
         folder="f", description="<a & 'b'>", marker="[m]")
     assert "<a &" not in xml and "&lt;a &amp;" in xml

@@ -14,7 +14,7 @@ from .config import ParamDef
 from .context import Ctx
 from .errors import Conflict, HttpError, NotFound, ServerError
 from .jobs import Job, ParametersAction, ParameterValue
-from .web import Response, api_json, html_page, redirect, text_response
+from .web import Response, api_json, html_page, redirect
 
 
 def _job(ctx: Ctx) -> Job:
@@ -125,33 +125,6 @@ def build_page(ctx: Ctx) -> Response:
     """GET ``job/X/N/``."""
     assert ctx.build is not None
     return html_page(f"{ctx.build.job.full_display_name} #{ctx.build.number}")
-
-
-def console_text(ctx: Ctx) -> Response:
-    """GET ``job/X/N/consoleText``: the log so far, as plain text."""
-    assert ctx.build is not None
-    return text_response(ctx.build.console)
-
-
-def progressive_text(ctx: Ctx) -> Response:
-    """GET ``job/X/N/logText/progressiveText?start=B``: the log from byte B on, with
-    ``X-Text-Size`` (where to start next time) and, while the build runs,
-    ``X-More-Data: true`` (stapler framework/io/LargeText.doProgressText)."""
-    assert ctx.build is not None
-    log = ctx.build.console.encode("utf-8")
-    raw = ctx.req.param("start") or "0"
-    try:
-        start = int(raw)
-    except ValueError:
-        raise ServerError(f"java.lang.NumberFormatException: For input string: \"{raw}\"")\
-            from None
-    if start > len(log):
-        start = 0  # "text rolled over"
-    response = Response(200, log[start:], "text/plain;charset=UTF-8",
-                        [("X-Text-Size", str(len(log)))])
-    if ctx.build.building:
-        response.headers.append(("X-More-Data", "true"))
-    return response
 
 
 def submit_description(ctx: Ctx) -> Response:

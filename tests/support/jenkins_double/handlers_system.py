@@ -6,6 +6,7 @@ from typing import Iterable
 
 from .context import Ctx
 from .errors import NotFound
+from .executors import BuiltInComputer, ComputerSet
 from .exported import Exported, Prop
 from .model import Folder
 from .security import ANONYMOUS, CRUMB_FIELD
@@ -54,68 +55,34 @@ class _User(Exported):
                 Prop("property", lambda: []))
 
 
-class _MasterComputer(Exported):
-    """The built-in node's ``Hudson$MasterComputer`` (core hudson/model/Computer.java
-    exported properties; "Built-In Node" since 2.307)."""
-
-    jenkins_class = "hudson.model.Hudson$MasterComputer"
-
-    def __init__(self, ctx: Ctx) -> None:
-        self.ctx = ctx
-
-    def _busy(self) -> int:
-        return len(self.ctx.app.queue.running)
-
-    def exported(self) -> Iterable[Prop]:
-        executors = self.ctx.app.root.num_executors
-        return (Prop("actions", lambda: []),
-                Prop("assignedLabels", lambda: [{"name": "built-in"}]),
-                Prop("description", lambda: "the Jenkins controller's built-in node"),
-                Prop("displayName", lambda: "Built-In Node"),
-                Prop("executors", lambda: [{} for _ in range(executors)]),
-                Prop("icon", lambda: "symbol-computer"),
-                Prop("iconClassName", lambda: "symbol-computer"),
-                Prop("idle", lambda: self._busy() == 0),
-                Prop("jnlpAgent", lambda: False),
-                Prop("launchSupported", lambda: True),
-                Prop("loadStatistics", lambda: {
-                    "_class": "hudson.model.Label$1"}),
-                Prop("manualLaunchAllowed", lambda: True),
-                Prop("monitorData", lambda: {}),
-                Prop("numExecutors", lambda: executors),
-                Prop("offline", lambda: False),
-                Prop("offlineCause", lambda: None),
-                Prop("offlineCauseReason", lambda: ""),
-                Prop("oneOffExecutors", lambda: []),
-                Prop("temporarilyOffline", lambda: False))
-
-
-class _ComputerSet(Exported):
-    """``computer/``: core hudson/model/ComputerSet.java (busyExecutors, computer inline,
-    displayName, totalExecutors)."""
-
-    jenkins_class = "hudson.model.ComputerSet"
-
-    def __init__(self, ctx: Ctx) -> None:
-        self.master = _MasterComputer(ctx)
-
-    def exported(self) -> Iterable[Prop]:
-        return (Prop("busyExecutors", self.master._busy),
-                Prop("computer", lambda: [self.master], inline=True),
-                Prop("displayName", lambda: "Nodes"),
-                Prop("totalExecutors", lambda: self.master.ctx.app.root.num_executors))
+def _computer(ctx: Ctx) -> BuiltInComputer:
+    """The computer named in ``computer/NAME/``: only the built-in node, which Jenkins
+    (``Jenkins.getComputer``) finds as ``(built-in)`` or, as before 2.307, ``(master)``."""
+    if ctx.req.path.split("/")[1] not in ("(built-in)", "(master)"):
+        raise NotFound()
+    return ctx.app.queue.computer
 
 
 def computer_set(ctx: Ctx) -> Response:
     """GET ``computer/api/json``: the nodes (only the built-in one here)."""
-    return api_json(ctx.req, _ComputerSet(ctx))
+    return api_json(ctx.req, ComputerSet(ctx.app.queue.computer))
 
 
 def computer_api(ctx: Ctx) -> Response:
     """GET ``computer/(built-in)/api/json`` (``(master)`` before 2.307)."""
-    if ctx.req.path.split("/")[1] not in ("(built-in)", "(master)"):
+    return api_json(ctx.req, _computer(ctx))
+
+
+def executor_api(ctx: Ctx) -> Response:
+    """GET ``computer/(built-in)/executors/N/api/json`` (or ``oneOffExecutors/N``):
+    Stapler indexes the ``getExecutors()`` list, 404 past its end (jenkinsapi's
+    ``Executors`` reads each one so)."""
+    _, _, kind, index = ctx.req.path.split("/")[:4]
+    computer = _computer(ctx)
+    executors = computer.executors if kind == "executors" else computer.one_off
+    if int(index) >= len(executors):
         raise NotFound()
-    return api_json(ctx.req, _MasterComputer(ctx))
+    return api_json(ctx.req, executors[int(index)])
 
 
 def user_api(ctx: Ctx) -> Response:

@@ -124,6 +124,8 @@ class Build(Exported):
         self.duration = 0
         self.description: Optional[str] = None
         self.console = ""
+        #: the executor running it (executors.py), None once it ended
+        self.executor: Optional[Exported] = None
 
     @property
     def url(self) -> str:
@@ -161,16 +163,16 @@ class Build(Exported):
             Prop("displayName", lambda: f"#{self.number}"),
             Prop("duration", lambda: self.duration),
             Prop("estimatedDuration", self.job.estimated_duration),
-            Prop("executor", lambda: None),
+            Prop("executor", lambda: self.executor),
             Prop("fullDisplayName",
                  lambda: f"{self.job.full_display_name} #{self.number}"),
             Prop("id", lambda: str(self.number)),
             Prop("keepLog", lambda: False),
-            Prop("number", lambda: self.number, 3),
+            Prop("number", lambda: self.number, 2),  # Run: @Exported(visibility = 2)
             Prop("queueId", lambda: self.queue_id),
             Prop("result", lambda: self.result),
             Prop("timestamp", lambda: self.timestamp),
-            Prop("url", lambda: self.url, 3),
+            Prop("url", lambda: self.url, 2),
         ]
         if pipeline:
             props += [Prop("changeSets", lambda: []),

@@ -9,8 +9,8 @@ running) -> ``BuildableItem`` (no free executor) -> ``LeftItem`` with
 will).  The build itself then goes ``building: true`` -> ``result`` set.
 
 Freestyle builds need one of ``num_executors`` executors; pipeline runs use a
-flyweight executor (as in Jenkins), so only ``node {}`` would need one and
-they are never limited here.
+flyweight one-off executor (as in Jenkins), so only ``node {}`` would need one and
+they are never limited here (executors.py: what ``computer/api/json`` shows).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import threading
 from typing import Callable, Iterable, Optional
 
 from . import config as cfg
+from .executors import BuiltInComputer
 from .exported import Exported, Prop
 from .jobs import RESULTS, Build, CauseAction, Job, ParametersAction
 from .model import Jenkins, now_ms
@@ -73,8 +74,9 @@ class QueueItem(Exported):
                        for v in self.params_action.values)
 
     def exported(self) -> Iterable[Prop]:
-        props = [Prop("actions", lambda: self.actions),
-                 Prop("blocked", lambda: self.state == BLOCKED),
+        # Queue.Item is @ExportedBean(defaultVisibility = 999), inherited by its
+        # subclasses: all but Actionable's "actions" show at any depth.
+        props = [Prop("blocked", lambda: self.state == BLOCKED),
                  Prop("buildable", lambda: self.state == BUILDABLE),
                  Prop("id", lambda: self.id),
                  Prop("inQueueSince", lambda: self.in_queue_since),
@@ -91,7 +93,8 @@ class QueueItem(Exported):
         elif self.state == LEFT:
             props += [Prop("cancelled", lambda: self.cancelled),
                       Prop("executable", lambda: self.build)]
-        return props
+        return [Prop("actions", lambda: self.actions),
+                *(Prop(p.name, p.getter, 999) for p in props)]
 
 
 class Queue(Exported):
@@ -107,6 +110,7 @@ class Queue(Exported):
         self.all_items: dict[int, QueueItem] = {}
         self.next_id = 1
         self.running: set[Build] = set()
+        self.computer = BuiltInComputer(root)
         self._stopping = False
         self._thread: Optional[threading.Thread] = None
 
@@ -195,8 +199,7 @@ class Queue(Exported):
                 item.why = (f"Build #{running[-1].number} is already in "
                             "progress (ETA: N/A)")
                 continue
-            if job.item_type is cfg.FREESTYLE and self._busy_executors() >= \
-                    self.root.num_executors:
+            if not self.computer.can_take(job.item_type):
                 if item.state != BUILDABLE:
                     item.buildable_since = now
                 item.state = BUILDABLE
@@ -204,9 +207,6 @@ class Queue(Exported):
                 continue
             self._start_build(item)
         return next_wake
-
-    def _busy_executors(self) -> int:
-        return sum(1 for b in self.running if b.job.item_type is cfg.FREESTYLE)
 
     def _start_build(self, item: QueueItem) -> None:
         job = item.job
@@ -221,6 +221,7 @@ class Queue(Exported):
         job.builds[number] = build
         item.state, item.why, item.build = LEFT, None, build
         self.running.add(build)
+        self.computer.take(build)
         params = build.params()
         thread = threading.Thread(
             target=self._execute, args=(build, job.config_xml, params),
@@ -245,6 +246,7 @@ class Queue(Exported):
                 build.finish(result, f"{build.console}{console}Finished: {result}\n",
                              description)
                 self.running.discard(build)
+                self.computer.release(build)
                 self.cond.notify_all()
 
 

@@ -1,8 +1,9 @@
 """The endpoint table and the dispatcher that resolves, authorises and routes.
 
 Every endpoint the double serves is one row of ``ROUTES``:
-``(method, path regex, handler, permission, target)``.  Paths are matched
-percent-decoded, without the leading slash or query string.  Named groups:
+``(method, path regex, handler, permission, target)``; method ``ANY`` is a web
+method without a verb annotation, which Stapler serves for every verb.  Paths are
+matched percent-decoded, without the leading slash or query string.  Named groups:
 
 * ``item``   -- ``job/a/job/b/``: must resolve to an existing item (else 404)
 * ``parent`` -- ``(job/a/)*``: must resolve to the root or a folder (else 404)
@@ -21,6 +22,7 @@ import re
 from typing import Callable, NamedTuple, Optional
 from urllib.parse import quote
 
+from . import console
 from . import handlers_builds as builds
 from . import handlers_items as items
 from . import handlers_system as system
@@ -36,6 +38,8 @@ RUN = r"(?P<run>\d+|" + "|".join(PERMALINKS) + r")/"
 # Every exported object answers in three flavours (stapler export/Flavor.java).
 API = r"api/(?:json|python|xml)"
 JOB = "job"  # target: the item must be a buildable job, not a folder
+# A web method with no verb annotation (no @POST, @GET...): Stapler serves any verb.
+ANY = "ANY"
 
 
 class Route(NamedTuple):
@@ -75,6 +79,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", r"queue/cancelItem", builds.cancel_queue_item, "Job/Cancel"),
     Route("GET", r"computer/" + API, system.computer_set, "Overall/Read"),
     Route("GET", r"computer/[^/]+/" + API, system.computer_api, "Overall/Read"),
+    Route("GET", r"computer/[^/]+/(?:executors|oneOffExecutors)/\d+/" + API,
+          system.executor_api, "Overall/Read"),
     Route("GET", r"user/[^/]+/" + API, system.user_api, "Overall/Read"),
     Route("GET", PARENT + r"view/(?P<view>[^/]+)/" + API, system.view_api,
           "Overall/Read"),
@@ -95,8 +101,10 @@ ROUTES: tuple[Route, ...] = (
           "Job/Build", JOB),
     Route("GET", ITEM + RUN, builds.build_page, "Job/Read", JOB),
     Route("GET", ITEM + RUN + API, builds.build_api, "Job/Read", JOB),
-    Route("GET", ITEM + RUN + r"consoleText", builds.console_text, "Job/Read", JOB),
-    Route("GET", ITEM + RUN + r"logText/progressiveText", builds.progressive_text,
+    Route("GET", ITEM + RUN + r"consoleText", console.console_text, "Job/Read", JOB),
+    Route(ANY, ITEM + RUN + r"logText/progressiveText", console.progressive_text,
+          "Job/Read", JOB),
+    Route(ANY, ITEM + RUN + r"logText/progressiveHtml", console.progressive_html,
           "Job/Read", JOB),
     Route("POST", ITEM + RUN + r"submitDescription", builds.submit_description,
           "Run/Update", JOB),
@@ -115,7 +123,7 @@ def match(method: str, path: str) -> tuple[Optional[Route], dict[str, str], int]
         found = route.regex.match(path)
         if found is None:
             continue
-        if route.method == wanted:
+        if route.method in (wanted, ANY):
             return route, {k: v for k, v in found.groupdict().items() if v is not None}, 200
         other_method = True
     return None, {}, 405 if other_method else 404

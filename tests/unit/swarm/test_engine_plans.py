@@ -16,8 +16,14 @@ from pipeline.swarm import plan as planner
 from pipeline.swarm import releases as history
 from pipeline.swarm import spec as specs
 from pipeline.swarm.expect import Expectation, Follow
-from pipeline.swarm.rollback_plan import plan_remove, plan_rollback
-from pipeline.swarm.writes import RemoveObjects, RemoveRecords, RemoveService, UpdateService
+from pipeline.swarm.rollback_plan import Note, plan_remove, plan_rollback
+from pipeline.swarm.writes import (
+    LabelRelease,
+    RemoveObjects,
+    RemoveRecords,
+    RemoveService,
+    UpdateService,
+)
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "deploy")
 NEW = "127.0.0.1:5000/fixture/hello:3@sha256:" + "c" * 64
@@ -106,6 +112,30 @@ def test_rollback_is_a_write_of_the_release_spec_at_the_version_read():
     assert back.note == "service fx-web already runs release #2"
 
 
+def test_a_rollback_notes_who_and_why_on_the_record_of_the_release_it_leaves():
+    service = fixture("cli-service-updated.json")
+    older = copy.deepcopy(service["PreviousSpec"])
+    older["Labels"]["shipway.release"] = "r1"
+    service["Spec"]["Labels"]["shipway.release"] = "r2"
+    ours = [release(2, "r2", service["Spec"], specs.image_of(service["Spec"])),
+            release(1, "r1", older, specs.image_of(older))]
+    note = Note(at="2026-12-06T03:00:00Z", by="alice", reason="500s on /login")
+    plan = plan_rollback("fx-web", service, ours, None, {}, note)
+    assert plan.source is ours[0]
+    assert plan.after == [LabelRelease(ours[0], {
+        "shipway.release.rolled-back-at": "2026-12-06T03:00:00Z",
+        "shipway.release.rolled-back-by": "alice",
+        "shipway.release.rolled-back-reason": "500s on /login",
+        "shipway.release.rolled-back-to": "#1"},
+        done="release #2 recorded as rolled back by alice (500s on /login)")]
+    # The plan's writes are the same: the note is written once the rollback ran healthy.
+    assert plan.writes == plan_rollback("fx-web", service, ours, None, {}).writes
+    assert plan_rollback("fx-web", service, ours, None, {}).after == []
+    assert plan_rollback("fx-web", service, ours, "#2", {}, note).after == []   # unchanged
+    service["Spec"]["Labels"]["shipway.release"] = "unrecorded"
+    assert plan_rollback("fx-web", service, ours, None, {}, note).after == []   # no source
+
+
 def test_without_history_rollback_is_swarms_own_and_refusals_name_the_service():
     service = fixture("cli-service-updated.json")
     plan = plan_rollback("fx-web", service, [], None, {})
@@ -127,8 +157,9 @@ def test_a_rollback_past_the_first_release_restores_the_spec_from_before_shipway
     service["Spec"]["Labels"]["shipway.release"] = "r1"
     ours = [release(1, "r1", service["Spec"], specs.image_of(service["Spec"]))]
     labels = {"shipway.release": "r0", "shipway.image": "x"}
-    plan = plan_rollback("fx-web", service, ours, None, labels)
+    plan = plan_rollback("fx-web", service, ours, None, labels, Note(at="t", by="bob"))
     assert plan.record_seq == 0 and plan.target is None
+    assert plan.after[0].labels["shipway.release.rolled-back-to"] == "#0"
     [write] = plan.writes
     assert write.spec["Labels"]["shipway.release"] == "r0"
     assert write.spec["TaskTemplate"] == service["PreviousSpec"]["TaskTemplate"]

@@ -66,8 +66,16 @@ UPDATE_KEYS = {
 }
 # The engine takes (and keeps) `rollback` on a rollback policy too, and so does stack deploy.
 ROLLBACK_KEYS = dict(UPDATE_KEYS)
+def _retries(value):
+    # the schema's `number`: stack deploy takes 3.5 and sends 3 (mapstructure truncates)
+    if isinstance(value, float) and not isinstance(value, bool) and value >= 0 \
+            and value == value and value != float("inf"):
+        value = int(value)
+    return whole_number(0)(value)
+
+
 HEALTHCHECK_KEYS = {"test": _healthcheck_test, "interval": duration, "timeout": duration,
-                    "retries": whole_number(0), "start_period": duration, "disable": boolean}
+                    "retries": _retries, "start_period": duration, "disable": boolean}
 def _generic_resources(value):
     # [{discrete_resource_spec: {kind: gpu, value: 2}}], as the compose schema has them
     if not isinstance(value, list):

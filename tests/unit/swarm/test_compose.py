@@ -140,6 +140,7 @@ CS = ("TaskTemplate", "ContainerSpec")
          {"Type": "bind", "Source": "/srv/ops/y", "Target": "/y"}]}, {}),
     ({"deploy": {"endpoint_mode": "VIP"}}, {("EndpointSpec", "Mode"): "vip"}, {}),
     ({"isolation": "default"}, {CS + ("Isolation",): "default"}, {}),
+    ({"healthcheck": {"retries": 3.7}}, {CS + ("Healthcheck", "Retries"): 3}, {}),
     ({"deploy": {"rollback_config": {"failure_action": "rollback"}}},
      {("RollbackConfig", "FailureAction"): "rollback"}, {("RollbackConfig", "Parallelism"): 1}),
 ])

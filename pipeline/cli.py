@@ -32,6 +32,16 @@ STAGES = {
 }
 
 
+GROUP_MODULE = "pipeline.stages.group"
+
+
+def _require_service(args):
+    """--service, for a command that also takes --group and was given neither."""
+    if hasattr(args, "group") and not args.service:
+        raise UsageError(f"shipway {args.stage}: give --service NAME or --group NAME",
+                         hint=f"see shipway {args.stage} --help")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that raises UsageError instead of printing and exiting."""
 
@@ -93,8 +103,13 @@ def main(argv=None, environ=None, console=None):
             build_parser().print_help(console.err)
             return EXIT_USAGE
         console.timestamps = args.timestamps
-        module = importlib.import_module(STAGES[args.stage][0])
-        code = module.run(Context.from_env(environ, console), args)
+        ctx = Context.from_env(environ, console)
+        if getattr(args, "group", None) is not None:
+            # --group: the same command on every service of a group (pipeline/stages/group.py)
+            code = importlib.import_module(GROUP_MODULE).run(args.stage, ctx, args)
+        else:
+            _require_service(args)
+            code = importlib.import_module(STAGES[args.stage][0]).run(ctx, args)
         return 0 if code is None else code
     except ShipwayError as exc:
         console.error(exc)

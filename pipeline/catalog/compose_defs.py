@@ -2,7 +2,7 @@
 the checks across a service's keys that no single key shows."""
 import os
 
-from pipeline.catalog.compose_keys import NO_VALUE
+from pipeline.catalog.compose_keys import JOB_MODES, NO_VALUE
 from pipeline.catalog.schema import walk
 from pipeline.catalog.values import mapping, text
 
@@ -12,8 +12,19 @@ DEFINITION_KINDS = ("secrets", "configs", "networks", "volumes")
 def check_service(service, fail):
     """Checks across keys of a merged, normalised service (what no single key shows)."""
     deploy = service.get("deploy", {})
-    if deploy.get("mode") == "global" and "replicas" in deploy:
-        fail("deploy.replicas", "can only be used with deploy.mode replicated")
+    if deploy.get("mode") in ("global", "global-job") and "replicas" in deploy:
+        fail("deploy.replicas", "can only be used with deploy.mode replicated or replicated-job")
+    if deploy.get("mode") == "global-job" and \
+            "max_replicas_per_node" in deploy.get("placement", {}):
+        fail("deploy.placement.max_replicas_per_node",
+             "can only be used with deploy.mode replicated or replicated-job")
+    if deploy.get("mode") in JOB_MODES:
+        for key in ("update_config", "rollback_config"):
+            if key in deploy:
+                # the engine refuses it ("Jobs may not have an update config"), and the
+                # docker CLI both: a job's run is not rolled out, it is run again
+                fail(f"deploy.{key}", f"is not supported for a {deploy['mode']} service (a "
+                     "job is run again, not rolled out): remove it")
     health = service.get("healthcheck", {})
     if health.get("disable") and health.get("test"):
         fail("healthcheck.disable", "test and disable can't be set at the same time")

@@ -35,6 +35,9 @@ SERVICE_KEYS = (
     "tty", "stdin_open", "stop_signal", "stop_grace_period", "cap_add", "cap_drop", "sysctls",
     "ulimits", "logging", "tmpfs", "volumes", "secrets", "configs", "networks", "ports", "deploy",
 )
+# deploy.mode as stack files say it: the last two run their tasks to completion (jobs)
+MODES = ("replicated", "global", "replicated-job", "global-job")
+JOB_MODES = ("replicated-job", "global-job")
 DEPLOY_KEYS = ("mode", "replicas", "endpoint_mode", "labels", "placement", "resources",
                "restart_policy", "update_config", "rollback_config")
 # shipway's own run options, kept under `deploy` next to the compose ones.
@@ -134,7 +137,7 @@ def _deploy(value, fail, key):
         fail(f"{key}.resources.reservations.pids",
              "pids can only be limited: set deploy.resources.limits.pids")
     rules = {
-        "mode": choice("replicated", "global"), "replicas": whole_number(0),
+        "mode": choice(*MODES), "replicas": whole_number(0),
         "endpoint_mode": choice("vip", "dnsrr"), "labels": mapping(),
         "placement": Part(_placement, list), "resources": RESOURCES_KEYS,
         "restart_policy": RESTART_KEYS, "update_config": UPDATE_KEYS,

@@ -284,6 +284,9 @@ def _resolve(name, entry, defaults, defined, base_dir, environ, fail, over=None)
                         if not (k == "networks" and k in layer)}, layer)
     merged.pop("image", None)   # the image is shipway's to choose (settings image/image_ref)
     compose_defs.check_service(merged, fail)
+    mode = merged.get("deploy", {}).get("mode")
+    if mode in compose_keys.JOB_MODES and "analysis" in settings["deploy"]:
+        fail("deploy.analysis", f"a {mode} service serves no traffic to judge: remove it")
     _check_env_files(merged, base_dir, fail)
     compose_defs.check_references(merged, definitions, fail)
     settings["service"] = merged

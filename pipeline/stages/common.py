@@ -60,12 +60,17 @@ def repository(text):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_service_arguments(parser, service_required=True, environment=False, every=False):
+def add_service_arguments(parser, service_required=True, environment=False, every=False,
+                          group=False):
     """--catalog, --service, --state-dir; with `environment`, --environment too (`every`:
-    it takes `all` as well)."""
+    it takes `all` as well); with `group`, --group (then --service is not required: one of
+    the two is, main() checks)."""
     parser.add_argument("--catalog", metavar="FILE", help="service catalog (YAML)")
-    parser.add_argument("--service", metavar="NAME", required=service_required,
+    parser.add_argument("--service", metavar="NAME", required=service_required and not group,
                         help="service name (the catalog entry and the swarm service)")
+    if group:
+        parser.add_argument("--group", metavar="NAME",
+                            help="a group of the catalog: its services, released together")
     if environment:
         parser.add_argument("--environment", metavar="NAME",
                             help="the catalog environment to act on: its engine, service name "

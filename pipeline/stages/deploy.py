@@ -1,5 +1,6 @@
 """`shipway deploy`: create or update the swarm service on a pinned digest, wait until healthy."""
 import argparse
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -51,9 +52,10 @@ def add_rollout_arguments(parser):
 
 
 def add_arguments(parser):
-    common.add_service_arguments(parser, environment=True)
-    parser.add_argument("--image", metavar="REF",
-                        help="image to run (tag or digest); default: what `shipway push` pushed")
+    common.add_service_arguments(parser, environment=True, group=True)
+    parser.add_argument("--image", metavar="REF", action="append",
+                        help="image to run (tag or digest); default: what `shipway push` "
+                             "pushed; with --group, MEMBER=REF (repeatable)")
     parser.add_argument("--replicas", type=common.count(0), metavar="N")
     parser.add_argument("--network", dest="networks", action="append", default=[], metavar="NET")
     parser.add_argument("--env", action="append", default=[], type=common.key_value,
@@ -68,6 +70,9 @@ def add_arguments(parser):
                         help="release records to keep (default 10)")
     parser.add_argument("--no-registry-auth", dest="with_registry_auth", action="store_const",
                         const=False, help="do not send registry credentials to the nodes")
+    parser.add_argument("--rerun-jobs", action="store_true",
+                        help="run a job service again whose spec already ran to completion "
+                             "(without it: `unchanged`)")
     for kind in ("update", "rollback"):
         parser.add_argument(f"--{kind}-parallelism", type=common.count(0), metavar="N")
         parser.add_argument(f"--{kind}-delay", type=common.duration, metavar="DURATION")
@@ -81,7 +86,10 @@ def add_arguments(parser):
 def image_to_deploy(ctx, args, settings):
     """--image, else what `shipway push` pushed in this workspace, else the stack file's
     image; split into its parts."""
-    reference = args.image
+    if len(args.image or []) > 1:
+        raise UsageError("--image given more than once for one service",
+                         hint="one service runs one image; with --group, give MEMBER=REF each")
+    reference = (args.image or [None])[0]
     if not reference:
         # push ran once for every environment: its hand-over is the catalog entry's
         pushed = state.load(ctx.state_dir(args.state_dir), settings["entry"], "push",
@@ -164,9 +172,19 @@ def run(ctx, args):
     if not result.outcome.ok:
         raise result.failure()
     if not args.json:
-        ctx.console.result(f"{settings['name']}: {result.action} {rollout.pinned} "
-                           f"({result.outcome.running}/{result.outcome.desired} running)")
+        ctx.console.result(_result_line(settings["name"], result, rollout.pinned))
     return 0
+
+
+def _result_line(name, result, pinned):
+    """The last line of a deploy that went well."""
+    outcome = result.outcome
+    if not result.job:
+        return f"{name}: {result.action} {pinned} ({outcome.running}/{outcome.desired} running)"
+    if result.job.startswith("unchanged:"):
+        return result.job
+    return f"{name}: {result.action} {pinned}: {outcome.reason} " \
+           f"(iteration {outcome.job.get('iteration', 0)})"
 
 
 def prepare(ctx, args, settings, auth):
@@ -199,12 +217,14 @@ class Rollout:
     steps: object
     pinned: Optional[str] = None     # the image written, once it is known
 
-    def deploy(self, service, repo, tag, digest, provenance, check=False, command="deploy"):
+    def deploy(self, service, repo, tag, digest, provenance, check=False, command="deploy",
+               locked=True):
         """apply.deploy's Result of `service` (stack-file keys) on repo:tag@digest, under the
         service's lock. digest None: the tag's, as the registry resolves it (a tag it does
         not know changes nothing and waits for no lock); check: ask the registry for the
         digest too (its platforms, and that it is there). provenance: the release's
-        spec.PROVENANCE_LABELS; command: what the lock says holds it."""
+        spec.PROVENANCE_LABELS; command: what the lock says holds it; locked: False when the
+        caller holds the lock already (a group release holds every member's)."""
         settings, args = self.settings, self.args
         try:
             with engine_errors(f"deploy of {settings['name']}"):
@@ -214,8 +234,9 @@ class Rollout:
             request = deploy_request(self.ctx, args, settings, service,
                                      imageref.pinned(repo, tag, found), platforms, self.header,
                                      provenance)
-            with engine_errors(f"deploy of {settings['name']}"), \
-                    common.locked(self.ctx, self.api, settings, command, args):
+            lock = common.locked(self.ctx, self.api, settings, command, args) if locked \
+                else contextlib.nullcontext()
+            with engine_errors(f"deploy of {settings['name']}"), lock:
                 self.pinned = request.image
                 return swarm_apply.deploy(self.api, request, self.steps)
         except ShipwayError as exc:
@@ -259,4 +280,6 @@ def deploy_request(ctx, args, settings, service, image, platforms, registry_auth
         timeout=settings["deploy"]["timeout"], keep_releases=settings["deploy"]["keep_releases"],
         build=ctx.build, provenance=provenance,
         registry_auth=registry_auth, dry_run=args.dry_run,
+        # promote's arguments have no --rerun-jobs: a promoted job runs as its spec says
+        rerun_jobs=getattr(args, "rerun_jobs", False),
         report=ctx.console.event)

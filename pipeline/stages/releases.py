@@ -10,7 +10,7 @@ from pipeline.swarm.spec import digest_of, image_of
 
 
 def add_arguments(parser):
-    common.add_service_arguments(parser, environment=True)
+    common.add_service_arguments(parser, environment=True, group=True)
     parser.add_argument("--json", action="store_true",
                         help="print the releases as JSON (with the picker's `choice` line of "
                              "each and which one is its `default`)")

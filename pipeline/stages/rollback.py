@@ -11,7 +11,7 @@ from pipeline.errors import UsageError
 from pipeline.stages import common
 from pipeline.stages.deploy import add_rollout_arguments
 from pipeline.swarm import apply as swarm_apply
-from pipeline.swarm import canary
+from pipeline.swarm import canary, rollback_plan
 from pipeline.swarm.rollback_plan import Note
 from pipeline.swarm.spec import image_of
 
@@ -19,7 +19,7 @@ REASON_LIMIT = 500   # characters: a line a person reads in a listing, not a pos
 
 
 def add_arguments(parser):
-    common.add_service_arguments(parser, environment=True)
+    common.add_service_arguments(parser, environment=True, group=True)
     parser.add_argument("--to", metavar="REF",
                         help="release to go to: #SEQ, build number, commit or digest "
                              "(default: the one before the running release)")
@@ -56,6 +56,9 @@ def run(ctx, args):
     settings, ctx = common.target(ctx, args, [("timeout", "deploy.timeout")])
     note = note_of(ctx, args)
     api = ctx.engine()
+    with engine_errors(f"rollback of {settings['name']}"):
+        # before the lock: a job is not rolled back, and nothing at all changes for it
+        rollback_plan.refuse_job(settings["name"], inspect_service(api, settings["name"]))
     with engine_errors(f"rollback of {settings['name']}"), \
             common.locked(ctx, api, settings, "rollback", args):
         result = _rollback(ctx, args, api, settings, note)

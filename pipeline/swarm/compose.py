@@ -45,7 +45,7 @@ class Conversion:
 
     fields: dict
     implied: dict
-    mode: str = None   # the mode the keys ask for (replicated, global), None when they don't
+    mode: str = None   # the mode the keys ask for (deploy.mode's), None when they ask none
 
     def create_spec(self):
         """The ServiceSpec to create: implied, then fields over it."""
@@ -267,13 +267,7 @@ def _networks(service, alias, network_ids, definitions):
 def _deploy(deploy, put, implied):
     for key, value in deploy.get("labels", {}).items():
         put(("Labels", key), value)
-    # `mode: replicated` without `replicas` sets no field: an adopted service keeps its scale
-    # and a new one gets the engine's (and shipway's) default of 1, as stack deploy's nil
-    # Replicas does.
-    if deploy.get("mode") == "global":
-        put(("Mode", "Global"), {})
-    elif "replicas" in deploy:
-        put(("Mode", "Replicated", "Replicas"), deploy["replicas"])
+    _mode(deploy, put, implied)
     if "endpoint_mode" in deploy:
         put(("EndpointSpec", "Mode"), deploy["endpoint_mode"])
     placement = deploy.get("placement", {})
@@ -307,6 +301,25 @@ def _deploy(deploy, put, implied):
         for key, name in (("delay", "Delay"), ("monitor", "Monitor")):
             if key in policy:
                 put((field, name), to_nanos(policy[key]))
+
+
+def _mode(deploy, put, implied):
+    """Mode, as stack deploy converts it. `mode: replicated` without `replicas` sets no
+    field: an adopted service keeps its scale and a new one gets the engine's (and
+    shipway's) default of 1, as stack deploy's nil Replicas does; a replicated job's
+    `replicas` is both its TotalCompletions and its MaxConcurrent, and without it, a new
+    job gets the engine's 1 and 1 (an adopted one keeps its own)."""
+    mode = deploy.get("mode")
+    if mode in ("global", "global-job"):
+        put(("Mode", "Global" if mode == "global" else "GlobalJob"), {})
+    elif mode == "replicated-job":
+        if "replicas" in deploy:
+            for key in ("MaxConcurrent", "TotalCompletions"):
+                put(("Mode", "ReplicatedJob", key), deploy["replicas"])
+        else:
+            implied[("Mode", "ReplicatedJob")] = {}
+    elif "replicas" in deploy:
+        put(("Mode", "Replicated", "Replicas"), deploy["replicas"])
 
 
 def _resources(resources, put):

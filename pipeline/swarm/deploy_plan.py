@@ -1,21 +1,23 @@
 """The plan of a deploy from its request and what was read (pure): every refusal, the secrets
 and configs to create, the networks, the platforms, the fields and which of them the catalog
-sets, then plan.plan_deploy's service write and what to wait for.
+sets, then plan.plan_deploy's service write and what to wait for; for a job service, whether
+it runs (job_plan.settle).
 
 Nothing is written before the whole plan stands, so a refusal changes nothing."""
 import contextlib
 
 from pipeline.catalog import compose_defs
 from pipeline.errors import CatalogError, EngineError, UsageError
-from pipeline.swarm import compose, execute
+from pipeline.swarm import compose, execute, job_plan, jobrun
 from pipeline.swarm import plan as planner
 from pipeline.swarm import releases as history
-from pipeline.swarm.spec import CREATE_DEFAULTS, digest_of, image_of
+from pipeline.swarm.spec import CREATE_DEFAULTS, JOB_CREATE_DEFAULTS, digest_of, image_of
 from pipeline.swarm.writes import CreateNamingKey, CreateObject
 
 STACK_NAMESPACE = "com.docker.stack.namespace"   # the label docker stack deploy sets
 PLATFORMS = ("TaskTemplate", "Placement", "Platforms")
 JOB_MODES = ("replicated-job", "global-job")
+RESTART = ("TaskTemplate", "RestartPolicy")
 
 
 def in_catalog(request, key, message, hint=None):
@@ -69,15 +71,18 @@ def plan_request(request, reading, labels):
         # its tasks only on nodes it runs on. The same platforms are no change, and the
         # same image does not restart tasks for them.
         fields[PLATFORMS] = request.platforms
-    defaults = dict(conversion.implied)
-    if request.source_catalog:
-        defaults.update(CREATE_DEFAULTS)
     running = history.running_release(reading.releases, current["Spec"]) if current else None
-    plan = planner.plan_deploy(
-        request.name, current,
-        {**fields, planner.IMAGE: request.image, **planner.label_fields(labels)},
-        defaults=defaults, managed=managed,
-        last_managed=running.managed if running else ())
+
+    def plan_with(extra):
+        return planner.plan_deploy(
+            request.name, current,
+            {**fields, planner.IMAGE: request.image, **planner.label_fields(labels), **extra},
+            defaults=_defaults(request, conversion, fields), managed=managed,
+            last_managed=running.managed if running else ())
+    plan = plan_with({})
+    if jobrun.is_job(plan.spec or current["Spec"]):
+        plan = job_plan.settle(request.name, plan, current, reading.tasks, request.rerun_jobs,
+                               plan_with)
     plan.writes = _object_writes(reading) + plan.writes
     plan.notes = [f"{item.kind} {item.name} for {item.source!r} exists: reused"
                   for item in reading.wanted
@@ -85,9 +90,24 @@ def plan_request(request, reading, labels):
     return plan
 
 
+def _defaults(request, conversion, fields):
+    """What a new service gets beyond the fields: the stack file's implied values, and
+    shipway's create defaults for a catalog entry (a job's own: no update policy, which the
+    engine refuses a job, and no restart by swarm unless the catalog sets a restart policy)."""
+    defaults = dict(conversion.implied)
+    if request.source_catalog:
+        if conversion.mode in JOB_MODES:
+            defaults.update({path: value for path, value in JOB_CREATE_DEFAULTS.items()
+                             if not (path[:2] == RESTART and any(p[:2] == RESTART
+                                                                 for p in fields))})
+        else:
+            defaults.update(CREATE_DEFAULTS)
+    return defaults
+
+
 def _refuse(request, reading):
-    """What the engine would refuse of this service, refused before anything is made: a job
-    service, a mode it cannot change to, ingress ports on a dnsrr endpoint, a bad env_file."""
+    """What the engine would refuse of this service, refused before anything is made: a mode
+    it cannot change to, ingress ports on a dnsrr endpoint, a bad env_file."""
     name, current, service = request.name, reading.current, request.service
     if "env_file" in service:
         try:
@@ -97,13 +117,6 @@ def _refuse(request, reading):
                              "env_file paths are relative to the catalog") from None
         except ValueError as exc:
             raise in_catalog(request, "env_file", str(exc), "lines are NAME=VALUE") from None
-    kind = planner.mode_of(current["Spec"]) if current is not None else None
-    if kind in JOB_MODES:
-        # A job's tasks run to completion; a deploy waits for tasks that keep running and
-        # would only time out (and swarm re-runs the job on any change to it).
-        raise UsageError(f"service {name} is a {kind} service: its tasks run to completion, "
-                         "and shipway deploys services whose tasks keep running",
-                         hint="update a job with `docker service update --image`")
     with catalog_keys(request):
         planner.check_mode(name, current, compose.asked_mode(service),
                            "deploy.mode" if "mode" in service.get("deploy", {})

@@ -5,7 +5,7 @@ from typing import Optional
 
 from pipeline.api import engine
 from pipeline.errors import UsageError
-from pipeline.swarm import compose, objects
+from pipeline.swarm import compose, jobrun, objects
 from pipeline.swarm import releases as history
 
 DRY_RUN_KEY = b"dry-run"   # names secrets when the swarm has no naming key yet (all are new)
@@ -26,6 +26,7 @@ class Reading:
     wanted: list = field(default_factory=list)
     found: dict = field(default_factory=dict)       # (kind, name) -> id
     other_content: list = field(default_factory=list)   # config names
+    tasks: list = field(default_factory=list)       # a job service's tasks
 
 
 def read(api, request):
@@ -38,6 +39,8 @@ def read(api, request):
         found = engine.inspect_network(api, network)
         networks[network] = found["Id"] if found else None
     reading = Reading(current, history.history(api, request.name), networks)
+    if current is not None and jobrun.is_job(current["Spec"]):
+        reading.tasks = engine.list_tasks(api, current["ID"])
     _read_objects(api, request, reading)
     return reading
 

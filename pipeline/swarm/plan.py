@@ -72,6 +72,15 @@ class Paused:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class Done:
+    """Nothing to write and nothing to wait for: the job service's current spec, on `image`,
+    already ran to completion (`run`: its jobrun.Run), and no run was asked for."""
+
+    image: str
+    run: object
+
+
 @dataclass
 class Plan:
     """What a deploy writes, in order, and what it then waits for."""
@@ -80,7 +89,7 @@ class Plan:
     spec: Optional[dict] = None  # the service document to write (None: nothing to write)
     changes: list = field(default_factory=list)
     writes: list = field(default_factory=list)   # writes.* in the order they are made
-    expect: Union[Expectation, Paused, None] = None
+    expect: Union[Expectation, Paused, Done, None] = None
     managed: list = field(default_factory=list)   # fields the catalog sets, for the record
     # A rollout judged by analysis in steps (canary.first_write): the first batch, and how
     # the first write differs from `spec` (the second writes `spec` as it is).
@@ -88,6 +97,7 @@ class Plan:
     canary: list = field(default_factory=list)
     then: list = field(default_factory=list)      # writes after the canary window passed
     notes: list = field(default_factory=list)     # said when it is carried out (reused objects)
+    job: str = ""     # a job service: whether and why it runs (job_plan.py), said as a note
 
     def summary(self):
         """JSON-ready plan for `--dry-run --json`."""
@@ -95,6 +105,8 @@ class Plan:
         made = [w.wanted.summary() for w in self.writes if isinstance(w, CreateObject)]
         if made:
             out["objects"] = made
+        if self.job:
+            out["job"] = self.job
         if self.batch is not None:
             out["first_write"] = {"first_batch": self.batch,
                                   "changes": [c.summary() for c in self.canary]}
@@ -110,6 +122,8 @@ class Plan:
         lines += [f"create {w.wanted.kind} {w.wanted.name} for {w.wanted.source!r} from "
                   f"{w.wanted.origin}" for w in self.writes if isinstance(w, CreateObject)]
         lines += [verb] + ["  " + c.line() for c in self.changes]
+        if self.job:
+            lines.append(self.job)
         if self.batch is not None:
             lines += [f"analysis: written first with a first batch of {self.batch} and a hold "
                       "for the canary window:"]
@@ -121,7 +135,9 @@ class Plan:
     @property
     def new_template(self):
         """True when the writes start tasks of a new template (a create, or an update swarm
-        rolls out): what a deploy's analysis judges."""
+        rolls out): what a deploy's analysis judges. Never a job's run: it serves nothing."""
+        if isinstance(self.expect, Expectation) and self.expect.follow is Follow.JOB:
+            return False
         return self.action is Action.CREATE or (
             self.action is Action.UPDATE and self.expect.follow is Follow.UPDATE)
 
@@ -224,18 +240,22 @@ def mode_of(spec):
 
 
 def check_mode(name, current, mode, key="deploy.mode"):
-    """UsageError (about `key`) when `mode` (replicated, global, or None: not asked) is not the
-    mode of `current` (the service as the Engine returns it, or None): the engine refuses to
-    change a service's mode, so a deploy must not try, nor create anything for it first."""
+    """UsageError (about `key`) when `mode` (replicated, global, replicated-job, global-job,
+    or None: not asked) is not the mode of `current` (the service as the Engine returns it,
+    or None): the engine refuses to change a service's mode, so a deploy must not try, nor
+    create anything for it first."""
     if current is None or mode is None:
         return
     have = mode_of(current["Spec"])
     if have != mode:
         raise UsageError(f"service {name} runs in {have} mode and the engine cannot change a "
                          f"service's mode to {mode}", key=key,
-                         hint=f"set deploy.mode: {have}"
-                              + (" and no deploy.replicas" if have == "global" else "")
+                         hint=f"set deploy.mode: {have}" + _no_replicas(have)
                               + ", or remove the service and deploy it again")
+
+
+def _no_replicas(mode):
+    return " and no deploy.replicas" if mode in ("global", "global-job") else ""
 
 
 def same_environment(have, want):

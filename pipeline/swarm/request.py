@@ -14,7 +14,8 @@ class DeployRequest:
     source_catalog: a catalog entry (a new service gets shipway's create defaults) rather
     than a stack file's; compose_service: the stack file's service name (the network alias).
     image: pinned (repo:tag@sha256:...); platforms: its platforms as the registry lists them
-    (None: not asked). environ: for env_file, `KEY` with no value and secret sources."""
+    (None: not asked). environ: for env_file, `KEY` with no value and secret sources.
+    rerun_jobs: a job service whose spec already ran to completion runs again (job_plan.py)."""
 
     name: str
     image: str
@@ -34,4 +35,5 @@ class DeployRequest:
     provenance: Mapping = field(default_factory=dict)
     registry_auth: Optional[str] = None   # the X-Registry-Auth header for the nodes
     dry_run: bool = False
+    rerun_jobs: bool = False
     report: Callable = print

@@ -52,3 +52,31 @@ def test_ingress_ports_are_checked_against_the_endpoint_the_service_will_have():
         compose_defs.check_endpoint(dnsrr, fail, "vip", ports=running)
     compose_defs.check_endpoint(dnsrr, fail, "vip", ports=[{**running[0], "PublishMode": "host"}])
     compose_defs.check_endpoint({**dnsrr, **host}, fail, "vip", ports=running)   # ports replaced
+
+
+@pytest.mark.parametrize("deploy, key, words", [
+    ("{mode: replicated-job, update_config: {parallelism: 2}}", "deploy.update_config",
+     "is not supported for a replicated-job service (a job is run again, not rolled out)"),
+    ("{mode: global-job, rollback_config: {order: start-first}}", "deploy.rollback_config",
+     "is not supported for a global-job service"),
+    ("{mode: global-job, replicas: 2}", "deploy.replicas",
+     "can only be used with deploy.mode replicated or replicated-job"),
+    ("{mode: global-job, placement: {max_replicas_per_node: 1}}",
+     "deploy.placement.max_replicas_per_node", "replicated or replicated-job"),
+    ("{mode: replicated-job, analysis: {prometheus: 'http://p:9090', checks: [{name: e, "
+     "query: up, max: 1}]}}", "deploy.analysis",
+     "a replicated-job service serves no traffic to judge: remove it"),
+])
+def test_what_a_job_cannot_have_is_refused_naming_the_key(tmp_path, deploy, key, words):
+    """As the engine and the docker CLI refuse them: one line, exit 2."""
+    _, loading = entry_loader(tmp_path, f"{{image: r/x, deploy: {deploy}}}")
+    with pytest.raises(CatalogError) as info:
+        loading()
+    assert f"key '{key}'" in str(info.value) and words in str(info.value)
+    assert info.value.exit_code == EXIT_USAGE
+
+
+def test_the_job_modes_are_modes_of_the_catalog(tmp_path):
+    for mode in ("replicated-job", "global-job"):
+        _, loading = entry_loader(tmp_path, f"{{image: r/x, deploy: {{mode: {mode}}}}}")
+        assert loading().service("web")["service"]["deploy"]["mode"] == mode

@@ -78,6 +78,11 @@ CS = ("TaskTemplate", "ContainerSpec")
     ({"deploy": {"mode": "replicated", "replicas": 2}}, {("Mode", "Replicated", "Replicas"): 2},
      {}),
     ({"deploy": {"mode": "global"}}, {("Mode", "Global"): {}}, {}),
+    # jobs as stack deploy converts them: replicas is TotalCompletions and MaxConcurrent
+    ({"deploy": {"mode": "replicated-job", "replicas": 3}},
+     {("Mode", "ReplicatedJob", "MaxConcurrent"): 3,
+      ("Mode", "ReplicatedJob", "TotalCompletions"): 3}, {}),
+    ({"deploy": {"mode": "global-job"}}, {("Mode", "GlobalJob"): {}}, {}),
     ({"command": "serve --port '80 80'"}, {CS + ("Args",): ["serve", "--port", "80 80"]}, {}),
     ({"entrypoint": ["/bin/app"]}, {CS + ("Command",): ["/bin/app"]}, {}),
     ({"environment": ["B=2", "A=1", "C"]}, {CS + ("Env",): ["A=1", "B=2", "C"]}, {}),
@@ -129,6 +134,16 @@ def test_each_key_sets_only_its_fields(entry, fields, implied):
     extra = {k: v for k, v in conversion.implied.items()
              if k != ("Name",) and v != {}}   # the empty parents stack deploy always sends
     assert extra == implied
+
+
+def test_a_replicated_job_without_replicas_is_one_only_when_it_is_created():
+    """No field (an adopted job keeps its completions), but a new one is made a job: with
+    the engine's 1 and 1, as stack deploy's nil replicas gives it."""
+    conversion = convert_entry({"deploy": {"mode": "replicated-job"}})
+    assert conversion.mode == "replicated-job"
+    assert not [path for path in conversion.fields if path[0] == "Mode"]
+    assert conversion.implied[("Mode", "ReplicatedJob")] == {}
+    assert conversion.create_spec()["Mode"] == {"ReplicatedJob": {}}
 
 
 def test_secrets_configs_and_their_defaults():

@@ -1,0 +1,50 @@
+"""--group on deploy, rollback, status and releases: bad input is one line, exit 2."""
+import io
+
+import pytest
+
+from pipeline import cli
+from pipeline.console import Console
+
+CATALOG = """
+services:
+  api: {image: 127.0.0.1:5000/x/api}
+  web: {image: 127.0.0.1:5000/x/web}
+groups:
+  shop: {steps: [api, web]}
+"""
+
+
+def run(argv, environ=None):
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(argv, environ=environ or {"DOCKER_HOST": "unix:///nonexistent.sock"},
+                    console=Console(out, err))
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def catalog_file(tmp_path):
+    path = tmp_path / "shipway.yml"
+    path.write_text(CATALOG)
+    return str(path)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["deploy", "--group", "shop", "--service", "api"], "give --service or --group, not both"),
+    (["deploy", "--group", "shop"], "needs the catalog"),
+    (["rollback", "--group", "nope"], "no group 'nope' in the catalog (groups: shop)"),
+    (["deploy", "--group", "shop", "--image", "db=r/db:1"], "give MEMBER=REF for a member"),
+    (["deploy", "--group", "shop", "--image", "api=r/api:1", "--replicas", "3"],
+     "are for one service"),
+    (["deploy", "--group", "shop", "--image", "api=NOT A REF"], "api: not a valid image"),
+    (["deploy"], "give --service NAME or --group NAME"),
+    (["deploy", "--service", "api", "--image", "r/a:1", "--image", "r/a:2"],
+     "--image given more than once"),
+])
+def test_bad_group_input_is_one_line(argv, words, catalog_file):
+    if "--group" in argv and argv[2] != "shop" or "needs the catalog" not in words:
+        argv = argv + ["--catalog", catalog_file]
+    code, out, err = run(argv)
+    assert code == 2 and out == ""
+    assert words in err, err
+    assert len(err.strip().splitlines()) == 1

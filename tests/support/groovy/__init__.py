@@ -38,7 +38,8 @@ class HarnessResult:
     params: dict = field(default_factory=dict)
     agent: object = None       # the pipeline's agent: "any", {"label": ...} or None
     inputs: list = field(default_factory=list)       # each input asked: message, submitter,
-    #   held_executor, outcome (approved|aborted|timeout|None), approver, refused [...]
+    #   held_executor, outcome (approved|aborted|timeout|None), approver, refused [...],
+    #   parameters [{type, name, choices, ...}], values (what the approver gave them)
     milestones: list = field(default_factory=list)   # the ordinals this build passed
     cancelled: list = field(default_factory=list)    # older builds its milestones cancelled
     workspaces: list = field(default_factory=list)   # one per node the build took
@@ -64,9 +65,10 @@ def pipeline_run(script_text, *, branch="main", multibranch=False, env=None, cre
 
     `answers` are what people answer the build's inputs, in order: {"user", "groups",
     "action": "proceed"|"abort", "after": seconds after the input was asked, "admin",
-    "cancel"}, or another build's milestone event {"build": N, "passes": ORDINAL} /
-    {"build": N, "completes": True}. `milestones` are the job's other running builds and
-    the milestone each passed last ({2: 3}; None: none yet).
+    "cancel", "parameters": {NAME: value, a choice's index}}, or another build's milestone
+    event {"build": N, "passes": ORDINAL} / {"build": N, "completes": True}. `milestones`
+    are the job's other running builds and the milestone each passed last ({2: 3}; None:
+    none yet).
     """
     return {
         "script": script_text, "branch": branch, "multibranch": multibranch,

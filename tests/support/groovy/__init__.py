@@ -100,7 +100,8 @@ def run_pipelines(runs, timeout=600):
 
 
 def run_pipeline(script_text, *, branch="main", env=None, credentials=None, params=None,
-                 workdir, multibranch=False, scm_vars=None, library_dirs=(), timeout=600):
+                 workdir, multibranch=False, scm_vars=None, library_dirs=(), answers=(),
+                 timeout=600):
     """Run one Jenkinsfile in the harness.
 
     `env` is the whole starting environment of `sh` (default: just PATH); the harness adds
@@ -108,11 +109,12 @@ def run_pipeline(script_text, *, branch="main", env=None, credentials=None, para
     `multibranch`, BRANCH_NAME.
     Without `multibranch` the branch reaches `when { branch }` as GIT_LOCAL_BRANCH, once the
     script has put checkout's variables into env. `credentials` maps a credentials id to
-    {"username", "password"} (or a secret string); `params` are build parameters.
+    {"username", "password"} (or a secret string); `params` are build parameters;
+    `answers` what people answer its inputs (pipeline_run).
     """
     run = pipeline_run(script_text, branch=branch, multibranch=multibranch, env=env,
                        credentials=credentials, params=params, workdir=workdir,
-                       scm_vars=scm_vars, library_dirs=library_dirs)
+                       scm_vars=scm_vars, library_dirs=library_dirs, answers=answers)
     return run_pipelines([run], timeout=timeout)[0]
 
 

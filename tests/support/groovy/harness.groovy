@@ -316,7 +316,10 @@ abstract class PipelineScript extends Script {
     def submitterParameter(String value) { inputField('submitterParameter', value) }
     def id(String value) { inputField('id', value) }
 
-    def parameters(Closure body) { inMode('parameters') { body() } }
+    def parameters(Closure body) {
+        if (rt.mode == 'input') throw new NoStandIn('input parameters (only submitterParameter is modelled)')
+        inMode('parameters') { body() }
+    }
 
     def environment(Closure body) {
         if (rt.mode == 'stage') {
@@ -363,7 +366,7 @@ abstract class PipelineScript extends Script {
             rt.stages[name] = 'ran'
             return value
         } catch (Interrupted e) {
-            rt.stages[name] = 'aborted'
+            rt.stages[name] = e.result == 'NOT_BUILT' ? 'not-built' : 'aborted'
             throw e
         } catch (StepFailed e) {
             rt.stages[name] = 'failed'
@@ -723,6 +726,7 @@ abstract class PipelineScript extends Script {
      * submitterParameter; none: null, one: that value, more: the map.
      */
     def askInput(Map args) {
+        if (args.parameters) throw new NoStandIn('input parameters (only submitterParameter is modelled)')
         String submitter = args.submitter ? (args.submitter as String).trim() : null
         Map ask = [message: args.message, ok: args.ok ?: 'Proceed', submitter: submitter,
                    submitterParameter: args.submitterParameter, held_executor: rt.nodeDepth > 0,

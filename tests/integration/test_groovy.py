@@ -61,7 +61,10 @@ FAKE_SHIPWAY = textwrap.dedent("""\
                               "env": env, "cwd": os.getcwd(),
                               "catalog_here": os.path.exists("shipway.yml")})
                   + "\\n")
-    if "--json" in sys.argv:
+    if "--json" in sys.argv and sys.argv[1] == "releases":   # what the rollback picker reads
+        print(json.dumps([{"seq": 2, "running": True, "default": False, "choice": "#2  build 2"},
+                          {"seq": 1, "running": False, "default": True, "choice": "#1  build 1"}]))
+    elif "--json" in sys.argv:
         print(json.dumps({"service": "x", "previous_image": "reg/x@sha256:aaa",
                           "image": "reg/x@sha256:bbb"}))
     sys.exit(int(os.environ.get("FAKE_SHIPWAY_FAIL_" + sys.argv[1], "0")))
@@ -147,6 +150,9 @@ def test_everything_compiles_with_groovyc():
             stem = f"{key}_{service.replace('-', '_')}"
             sources[f"{stem}_Jenkinsfile"] = render.render_jenkinsfile(cat, service)
             sources[f"{stem}_rollback"] = render.render_rollback(cat, service)
+            for env in cat.environments:   # the rollback picker of each environment
+                sources[f"{stem}_rollback_{env.replace('-', '_')}"] = \
+                    render.render_rollback(cat, service, env)
     hostile = golden("hostile")
     sources["hostile_path_Jenkinsfile"] = render.render_jenkinsfile(
         hostile, "evil", catalog_path=HOSTILE_CATALOG_PATH)
@@ -254,7 +260,7 @@ def _scenarios(tmp_path_factory):
         credentials={"reg": {"username": "u", "password": SECRET}})
     add("library-rollback", "@Library('shipway') _\n"
         "shipwayRollback(service: 'hello', credentials: 'reg', timeout: '60s')\n",
-        library_dirs=[LIBRARY], params={"RELEASE": "it's $(id)"},
+        library_dirs=[LIBRARY], answers=[{"user": "ops", "parameters": {"REASON": "it's $(id)"}}],
         credentials={"reg": {"username": "u", "password": SECRET}})
     prometheus_store = {**CREDS, "prometheus-login": {"username": "prom",
                                                       "password": PROMETHEUS_SECRET},
@@ -275,7 +281,7 @@ def _scenarios(tmp_path_factory):
         branch="main", library_dirs=[LIBRARY], credentials=prometheus_store)
     add("library-rollback-token", "@Library('shipway') _\nshipwayRollback(service: 'hello', "
         "prometheusToken: 'prometheus-token')\n", library_dirs=[LIBRARY],
-        credentials=prometheus_store)
+        credentials=prometheus_store, answers=[{"user": "ops"}])
     add("library-prometheus-both", "@Library('shipway') _\nnode {\n  shipwayStage(stage: "
         "'deploy', service: 'hello', prometheusCredentials: 'prometheus-login', "
         "prometheusToken: 'prometheus-token')\n}\n", library_dirs=[LIBRARY],
@@ -548,7 +554,8 @@ def test_library_binds_the_prometheus_credential_as_the_rendered_pipeline_does(r
     _no_secret_anywhere(work, result)
     work, result = runs["library-rollback-token"]
     _ok(result)
-    (call,) = _calls(work)
+    releases, call = _calls(work)
+    assert releases["prometheus"] == none      # bound around the rollback only
     assert call["prometheus"] == [None, None, PROMETHEUS_TOKEN] and call["password"] is None
     _no_secret_anywhere(work, result)
     work, result = runs["library-prometheus-both"]
@@ -590,12 +597,15 @@ def test_library_pipeline_matches_the_rendered_one(runs):
 
 
 def test_library_rollback(runs):
+    """The library's rollback button picks (tests/integration/test_groovy_picker.py has the
+    whole picker): the default release, and the reason as data."""
     work, result = runs["library-rollback"]
     _ok(result)
-    (call,) = _calls(work)
+    releases, call = _calls(work)
+    assert releases["argv"] == ["releases", "--service", "hello", "--json"]
     assert call["argv"] == ["rollback", "--service", "hello", "--timeout", "60s",
-                            "--to", "it's $(id)", "--json"]
-    assert result.description == "from reg/x@sha256:aaa to reg/x@sha256:bbb"
+                            "--to", "#1", "--json"]
+    assert result.description == "from reg/x@sha256:aaa to reg/x@sha256:bbb by ops: it's $(id)"
 
 
 def test_groovy_literals_round_trip(runs):

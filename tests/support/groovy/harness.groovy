@@ -316,7 +316,10 @@ abstract class PipelineScript extends Script {
     def submitterParameter(String value) { inputField('submitterParameter', value) }
     def id(String value) { inputField('id', value) }
 
-    def parameters(Closure body) { inMode('parameters') { body() } }
+    def parameters(Closure body) {
+        if (rt.mode == 'input') throw new NoStandIn('input parameters (only submitterParameter is modelled)')
+        inMode('parameters') { body() }
+    }
 
     def environment(Closure body) {
         if (rt.mode == 'stage') {
@@ -363,7 +366,7 @@ abstract class PipelineScript extends Script {
             rt.stages[name] = 'ran'
             return value
         } catch (Interrupted e) {
-            rt.stages[name] = 'aborted'
+            rt.stages[name] = e.result == 'NOT_BUILT' ? 'not-built' : 'aborted'
             throw e
         } catch (StepFailed e) {
             rt.stages[name] = 'failed'
@@ -426,13 +429,16 @@ abstract class PipelineScript extends Script {
     }
     def string(Map args) {
         if (args.containsKey('credentialsId')) return [type: 'string'] + args
-        if (rt.mode != 'parameters') throw new NoStandIn('string() outside parameters')
+        // In steps (an input's `parameters:` list) it is a definition the step reads.
+        if (rt.mode != 'parameters') return [type: 'string'] + args
         return parameter('string', args)
     }
     def text(Map args) { parameter('text', args) }
     def booleanParam(Map args) { parameter('booleanParam', args) }
     def choice(Map args) {
+        // ChoiceParameterDefinition: a list, or one choice a line; the first is the default.
         List choices = args.choices instanceof String ? args.choices.split('\n') as List : args.choices as List
+        if (rt.mode != 'parameters') return [type: 'choice'] + args + [choices: choices]
         return parameter('choice', [name: args.name, defaultValue: choices ? choices[0] : null] + args)
     }
     def usernamePassword(Map args) { [type: 'usernamePassword'] + args }
@@ -713,13 +719,19 @@ abstract class PipelineScript extends Script {
      * refused answer changes nothing (Jenkins answers that user with an error page) and the
      * input keeps waiting; an abort by a submitter or someone with Job/Cancel ends the build
      * ABORTED; no answer before the innermost timeout's deadline: the timeout interrupts it.
-     * Returns the approver's id with a submitterParameter (the only value), else null.
+     * The `parameters:` (choice and string definitions) take the answer's `parameters`
+     * {NAME: value; for a choice, the index of one of its choices}, else their default (a
+     * choice's first, a string's defaultValue, trimmed with trim: true). Returns what
+     * InputStepExecution.proceed does: the values with the approver's id under the
+     * submitterParameter; none: null, one: that value, more: the map.
      */
     def askInput(Map args) {
+        if (args.parameters) throw new NoStandIn('input parameters (only submitterParameter is modelled)')
         String submitter = args.submitter ? (args.submitter as String).trim() : null
         Map ask = [message: args.message, ok: args.ok ?: 'Proceed', submitter: submitter,
                    submitterParameter: args.submitterParameter, held_executor: rt.nodeDepth > 0,
-                   asked_at: rt.clock / 1000.0, refused: []]
+                   asked_at: rt.clock / 1000.0, refused: [],
+                   parameters: (args.parameters ?: []).collect { it as Map }]
         rt.inputs << ask
         rt.say(args.message as String)
         rt.say("${ask.ok} or Abort")
@@ -766,8 +778,34 @@ abstract class PipelineScript extends Script {
             ask.outcome = 'approved'
             ask.approver = user
             rt.say("Approved by ${user}")
-            return args.submitterParameter ? user : null
+            Map values = inputValues(ask.parameters as List<Map>, (answer.parameters ?: [:]) as Map)
+            ask.values = values
+            if (args.submitterParameter) values[args.submitterParameter as String] = user
+            return values.size() == 0 ? null : values.size() == 1 ? values.values()[0] : values
         }
+    }
+
+    /** The values an answer gives an input's parameter definitions (see askInput). */
+    static Map inputValues(List<Map> definitions, Map given) {
+        Map values = [:]
+        definitions.each { Map p ->
+            String name = p.name as String
+            def value = given.containsKey(name) ? given[name] : null
+            if (p.type == 'choice') {
+                List choices = p.choices as List
+                if (value == null) value = 0
+                if (!(value instanceof Integer) || value < 0 || value >= choices.size()) {
+                    throw new NoStandIn("answer ${name}: give the index of one of ${choices.size()} choices")
+                }
+                values[name] = choices[value as int]
+            } else if (p.type == 'string') {
+                String text = value == null ? (p.defaultValue ?: '') as String : value as String
+                values[name] = p.trim ? text.trim() : text
+            } else {
+                throw new NoStandIn("input parameter of type ${p.type}")
+            }
+        }
+        return values
     }
 
     static boolean canSettle(String submitter, Map answer) {

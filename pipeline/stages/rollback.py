@@ -11,6 +11,7 @@ from pipeline.errors import UsageError
 from pipeline.stages import common
 from pipeline.stages.deploy import add_rollout_arguments
 from pipeline.swarm import apply as swarm_apply
+from pipeline.swarm import rollback_plan
 from pipeline.swarm import steps as judged
 from pipeline.swarm.rollback_plan import Note
 from pipeline.swarm.spec import image_of
@@ -56,6 +57,9 @@ def run(ctx, args):
     settings, ctx = common.target(ctx, args, [("timeout", "deploy.timeout")])
     note = note_of(ctx, args)
     api = ctx.engine()
+    with engine_errors(f"rollback of {settings['name']}"):
+        # before the lock: a job is not rolled back, and nothing at all changes for it
+        rollback_plan.refuse_job(settings["name"], inspect_service(api, settings["name"]))
     with engine_errors(f"rollback of {settings['name']}"), \
             common.locked(ctx, api, settings, "rollback", args):
         result = _rollback(ctx, args, api, settings, note)

@@ -110,6 +110,7 @@ class Target:
     first: Milestone | None = None   # passed before the command (the deploy; an ungated promote)
     next: Milestone | None = None    # passed after it, before the next environment's gate
     approved_by: str | None = None   # the Gate's variable, as SHIPWAY_APPROVED_BY
+    reads_source: bool = False       # binds the source environment's credentials too
     announce: list | None = None     # `shipway notify` of the next gate's approval-waiting
     announce_bindings: list | None = None   # its webhooks' credentials
 
@@ -181,6 +182,8 @@ def _promote(source, env, settings, catalog, service, base, j, after):
     so no value can be taken for env's; no third environment's credential is bound."""
     name = env.name
     source_settings = catalog.service(service, environment=source.name)
+    source_bindings = cert_binding(source) + credential_bindings(
+        source_settings["jenkins"], prometheus=False, suffix=source.variable_suffix)
     gate = None
     if env.approval is not None:
         time, unit = timeout_arg(env.approval.timeout)
@@ -194,14 +197,11 @@ def _promote(source, env, settings, catalog, service, base, j, after):
         record=f"shipway-promote-{name}.json",
         status_command=["shipway", "status", *base, "--environment", name, "--json"],
         status=f"shipway-status-{name}.json",
-        bindings=(cert_binding(source) + credential_bindings(
-                      source_settings["jenkins"], prometheus=False,
-                      suffix=source.variable_suffix)
-                  + cert_binding(env) + credential_bindings(
-                      settings["jenkins"], prometheus=True, suffix=env.variable_suffix)),
+        bindings=source_bindings + cert_binding(env) + credential_bindings(
+            settings["jenkins"], prometheus=True, suffix=env.variable_suffix),
         status_bindings=cert_binding(env), tls=_tls([source, env]), gate=gate,
         first=None if gate else Milestone(2 * j + 1, f"promote to {name}"), next=after,
-        approved_by=gate.variable if gate else None)
+        approved_by=gate.variable if gate else None, reads_source=bool(source_bindings))
 
 
 def _tls(environments):

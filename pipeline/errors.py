@@ -37,6 +37,9 @@ class CatalogError(UsageError):
     """The service catalog is unreadable or invalid; names the file, the service and the key."""
 
     def __init__(self, message, *, path, service=None, key=None, hint=None):
+        # A stack file's own text (a key with a line break in it) may reach the message:
+        # the error is still one line.
+        message = message.replace("\r", "\\r").replace("\n", "\\n")
         where = [str(path)]
         if service is not None:
             where.append(f"service {service!r}")

@@ -15,11 +15,18 @@
  * deployBranches  branches that deploy, Ant-style patterns (default ['main']; [] never deploys)
  * agent           agent label, 'any' for any agent (default any)
  * timeoutMinutes  build timeout (default 30)
+ * environments    the catalog's environments in promotion order: then the pipeline builds
+ *                 once, deploys to the first and promotes to each later one, after its
+ *                 approval (shipwayDelivery, which says how to give them)
  */
 def call(Map config = [:]) {
     String service = config.service
     if (!service) {
         error('shipwayPipeline: service is required')
+    }
+    if (config.environments) {
+        shipwayDelivery(config)
+        return
     }
     String catalog = config.catalog ?: 'shipway.yml'
     String credentials = config.credentials ?: null

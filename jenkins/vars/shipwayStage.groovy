@@ -4,12 +4,19 @@
 // script only names the variables, so no value is ever parsed as Groovy or as shell.
 import groovy.transform.Field
 
-@Field static final List<String> STAGES = ['build', 'image', 'push', 'deploy', 'rollback', 'status', 'releases']
+@Field static final List<String> STAGES = ['build', 'image', 'push', 'deploy', 'promote', 'rollback', 'status', 'releases']
 
 /**
- * stage        the shipway subcommand (required): build, image, push, deploy, rollback, status, releases
+ * stage        the shipway subcommand (required): build, image, push, deploy, promote, rollback,
+ *              status, releases
  * service      the service name (required)
  * catalog      the catalog's path in the workspace; null or '' for none (rollback needs none)
+ * environment  the catalog environment it acts on (--environment); null for none
+ * environments environments whose credentials to bind, each [name:, credentials:,
+ *              registryCredentials:]: its Docker client certificate (dockerCert) as
+ *              DOCKER_CERT_PATH_<NAME> with DOCKER_TLS_VERIFY_<NAME>=1, its registry login
+ *              as SHIPWAY_REGISTRY_USER_<NAME> / SHIPWAY_REGISTRY_PASSWORD_<NAME> (NAME upper
+ *              case, '-' as '_'), which shipway reads for that environment alone
  * credentials  id of a username/password credential for the registry; null for none
  * prometheusCredentials  id of a username/password credential for Prometheus and the
  *              Pushgateway (deploy.analysis, deploy markers); null for none
@@ -33,6 +40,10 @@ def call(Map config = [:]) {
     if (config.catalog) {
         environment << "SHIPWAY_STEP_CATALOG=${config.catalog}".toString()
         command += ' --catalog "$SHIPWAY_STEP_CATALOG"'
+    }
+    if (config.environment) {
+        environment << "SHIPWAY_STEP_ENVIRONMENT=${config.environment}".toString()
+        command += ' --environment "$SHIPWAY_STEP_ENVIRONMENT"'
     }
     List extra = config.args ?: []
     for (int i = 0; i < extra.size(); i++) {
@@ -62,6 +73,20 @@ def call(Map config = [:]) {
     }
     if (config.prometheusToken) {
         bindings << string(credentialsId: config.prometheusToken, variable: 'SHIPWAY_PROMETHEUS_TOKEN')
+    }
+    List targets = config.environments ?: []
+    for (int i = 0; i < targets.size(); i++) {
+        String suffix = '_' + targets[i].name.toString().toUpperCase().replace('-', '_')
+        if (targets[i].credentials) {
+            bindings << dockerCert(credentialsId: targets[i].credentials, variable: 'DOCKER_CERT_PATH' + suffix)
+            // With only a certificate path the engine's own certificate goes unchecked.
+            environment << "DOCKER_TLS_VERIFY${suffix}=1".toString()
+        }
+        if (targets[i].registryCredentials) {
+            bindings << usernamePassword(credentialsId: targets[i].registryCredentials,
+                                         usernameVariable: 'SHIPWAY_REGISTRY_USER' + suffix,
+                                         passwordVariable: 'SHIPWAY_REGISTRY_PASSWORD' + suffix)
+        }
     }
     withEnv(environment) {
         if (bindings) {

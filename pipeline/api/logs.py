@@ -19,16 +19,19 @@ MAX_TASKS = 64           # tasks whose lines are kept (the oldest is dropped fir
 
 
 class ServiceLogFollower(Follower):
-    """Follows a service's logs (see Follower); `tail(task_id)` gives a task's last lines.
+    """Follows a service's logs (see Follower); `tail(task_id)` gives a task's last lines,
+    and `on_line(task_id, message)`, if given, hears each line as it comes (in the
+    follower's thread: a job's output said as it runs).
 
     Best effort: if the stream cannot be opened or breaks, the follower just knows fewer
     lines (forensics then falls back to the container and the log broker)."""
 
     name = "shipway-service-logs"
 
-    def __init__(self, api, service_id, since, lines):
+    def __init__(self, api, service_id, since, lines, on_line=None):
         super().__init__(api, service_id, since)
         self.lines = lines
+        self.on_line = on_line
         self._tasks = collections.OrderedDict()   # task id -> deque of its last lines
         self._lock = threading.Lock()
 
@@ -56,6 +59,8 @@ class ServiceLogFollower(Follower):
                     while len(self._tasks) > MAX_TASKS:
                         self._tasks.popitem(last=False)
                 kept.append(message)
+            if self.on_line is not None:
+                self.on_line(task_id, message)
 
 
 def parse_line(line):

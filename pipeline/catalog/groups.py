@@ -18,11 +18,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Optional
 
+from pipeline.catalog.compose_keys import JOB_MODES
 from pipeline.catalog.keys import JENKINS_SCHEMA, SERVICE_NAME, SERVICE_NAME_RULE
 from pipeline.catalog.schema import walk
 from pipeline.catalog.values import choice
-
-JOB_MODES = ("replicated-job", "global-job")
 
 
 @dataclass(frozen=True)

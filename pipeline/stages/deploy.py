@@ -70,6 +70,9 @@ def add_arguments(parser):
                         help="release records to keep (default 10)")
     parser.add_argument("--no-registry-auth", dest="with_registry_auth", action="store_const",
                         const=False, help="do not send registry credentials to the nodes")
+    parser.add_argument("--rerun-jobs", action="store_true",
+                        help="run a job service again whose spec already ran to completion "
+                             "(without it: `unchanged`)")
     for kind in ("update", "rollback"):
         parser.add_argument(f"--{kind}-parallelism", type=common.count(0), metavar="N")
         parser.add_argument(f"--{kind}-delay", type=common.duration, metavar="DURATION")
@@ -77,6 +80,9 @@ def add_arguments(parser):
         parser.add_argument(f"--{kind}-failure-action", choices=("pause", "continue", "rollback"))
         parser.add_argument(f"--{kind}-monitor", type=common.duration, metavar="DURATION")
         parser.add_argument(f"--{kind}-max-failure-ratio", type=_ratio, metavar="RATIO")
+    parser.add_argument("--prune", action="store_true",
+                        help="with --group of a stack file: remove the stack's services the "
+                             "file no longer has")
     add_rollout_arguments(parser)
 
 
@@ -146,6 +152,9 @@ def service_keys(settings, args):
 
 
 def run(ctx, args):
+    if getattr(args, "prune", False):
+        raise UsageError("--prune is for a group of a stack file's services",
+                         hint="shipway deploy --group G --prune (G: compose: {file:, stack:})")
     settings, ctx = common.target(ctx, args, OVERRIDES)
     for warning in settings.get("warnings", []):
         ctx.console.event(f"warning: {warning}")
@@ -169,9 +178,19 @@ def run(ctx, args):
     if not result.outcome.ok:
         raise result.failure()
     if not args.json:
-        ctx.console.result(f"{settings['name']}: {result.action} {rollout.pinned} "
-                           f"({result.outcome.running}/{result.outcome.desired} running)")
+        ctx.console.result(_result_line(settings["name"], result, rollout.pinned))
     return 0
+
+
+def _result_line(name, result, pinned):
+    """The last line of a deploy that went well."""
+    outcome = result.outcome
+    if not result.job:
+        return f"{name}: {result.action} {pinned} ({outcome.running}/{outcome.desired} running)"
+    if result.job.startswith("unchanged:"):
+        return result.job
+    return f"{name}: {result.action} {pinned}: {outcome.reason} " \
+           f"(iteration {outcome.job.get('iteration', 0)})"
 
 
 def prepare(ctx, args, settings, auth, notifier=None):
@@ -277,10 +296,13 @@ def deploy_request(ctx, args, settings, service, image, platforms, registry_auth
         catalog_keys=settings["service"] if args.catalog else None, catalog=args.catalog,
         source_catalog=settings.get("source", "catalog") == "catalog",
         compose_service=(settings.get("compose") or {}).get("service"),
+        stack=settings.get("stack"),
         definitions=settings["definitions"],
         # Relative env_file and bind paths are relative to the catalog (common.settings).
         base_dir=settings.get("_base_dir") or ".", environ=ctx.environ,
         timeout=settings["deploy"]["timeout"], keep_releases=settings["deploy"]["keep_releases"],
         build=ctx.build, provenance=provenance,
         registry_auth=registry_auth, dry_run=args.dry_run,
+        # promote's arguments have no --rerun-jobs: a promoted job runs as its spec says
+        rerun_jobs=getattr(args, "rerun_jobs", False),
         report=ctx.console.event)

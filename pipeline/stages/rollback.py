@@ -11,7 +11,7 @@ from pipeline.errors import EXIT_USAGE, ShipwayError, UsageError
 from pipeline.stages import common
 from pipeline.stages.deploy import add_rollout_arguments
 from pipeline.swarm import apply as swarm_apply
-from pipeline.swarm import canary
+from pipeline.swarm import canary, rollback_plan
 from pipeline.swarm.rollback_plan import Note
 from pipeline.swarm.spec import image_of
 
@@ -57,6 +57,9 @@ def run(ctx, args):
     note = note_of(ctx, args)
     notifier = notify.notifier(settings, ctx, "rollback", by=note.by)
     api = ctx.engine()
+    with engine_errors(f"rollback of {settings['name']}"):
+        # before the lock: a job is not rolled back, and nothing at all changes for it
+        rollback_plan.refuse_job(settings["name"], inspect_service(api, settings["name"]))
     try:
         with engine_errors(f"rollback of {settings['name']}"), \
                 common.locked(ctx, api, settings, "rollback", args, notify=notifier):

@@ -1,9 +1,11 @@
-"""`shipway status`: what the service runs now, its replicas, its update state, who deployed it."""
+"""`shipway status`: what the service runs now, its replicas (a job: its current run), its
+update state, who deployed it."""
 from pipeline.api import engine
 from pipeline.errors import UsageError
 from pipeline.stages import common, status_all
-from pipeline.swarm import lock
+from pipeline.swarm import jobrun, lock
 from pipeline.swarm import releases as history
+from pipeline.swarm.plan import mode_of
 from pipeline.swarm.replicas import desired_count, others_remain, replica_slots
 from pipeline.swarm.spec import DEPLOY_LABELS, LABEL_PREFIX, digest_of, image_of, task_image
 
@@ -55,7 +57,36 @@ def read_status(api, name):
         "previous_image": image_of(previous) if previous else None,
         "lock": lock.current(api, name),
         **_release_status(api, name, service["Spec"]),
+        **_job_status(service, tasks),
     }
+
+
+def _job_status(service, tasks):
+    """{"job": its mode and current run} for a job service; {} for another."""
+    if not jobrun.is_job(service["Spec"]):
+        return {}
+    return {"job": {"mode": mode_of(service["Spec"]),
+                    **jobrun.run_of(service, tasks).summary()}}
+
+
+def _rollback_line(status):
+    if "job" in status:
+        return "none: a job is not rolled back (deploy the release to run again)"
+    target = status["rollback_to"]
+    return f"to #{target['seq']} {target['image']}" if target else \
+        "nothing older to roll back to"
+
+
+def _job_line(job):
+    """'completed (iteration 2: 1/1 tasks completed, exit codes 0; ended ...)'."""
+    codes = ", ".join("?" if code is None else str(code) for code in job["exit_codes"])
+    line = (f"{job['mode']}, {job['state']} (iteration {job['iteration']}: "
+            f"{job['completed']}/{job['wanted']} tasks completed")
+    if codes:
+        line += f", exit codes {codes}"
+    if job["finished"]:
+        line += f"; ended {job['finished']}"
+    return line + ")"
 
 
 def _settled(service, tasks, image):
@@ -79,10 +110,12 @@ def _update_line(update):
 
 
 def _release_status(api, name, spec):
-    """The running release and the one a rollback would go to, from the history."""
+    """The running release and the one a rollback would go to, from the history (none for a
+    job: it is not rolled back)."""
     releases = history.history(api, name)
     running = history.running_release(releases, spec)
-    target = history.choose(releases, running, current_digest=digest_of(image_of(spec)))
+    target = None if jobrun.is_job(spec) else \
+        history.choose(releases, running, current_digest=digest_of(image_of(spec)))
     return {"release": running.summary() if running else None,
             "rollback_to": target.summary() if target else None,
             "releases": len(releases)}
@@ -100,6 +133,7 @@ def run(ctx, args):
     lines = [
         f"service:   {status['service']} ({status['id'][:12]}, version {status['version']})",
         f"image:     {status['image']}",
+        f"job:       {_job_line(status['job'])}" if "job" in status else
         f"replicas:  {r['running']}/{r['desired']} running "
         f"({r['running_this_image']} on this image)",
         f"update:    {_update_line(u)}",
@@ -107,8 +141,7 @@ def run(ctx, args):
         f"previous:  {status['previous_image'] or 'none'} (swarm's previous spec)",
         "release:   " + (f"#{status['release']['seq']} of {status['releases']}"
                           if status["release"] else f"none of {status['releases']} recorded"),
-        "rollback:  " + (f"to #{status['rollback_to']['seq']} {status['rollback_to']['image']}"
-                          if status["rollback_to"] else "nothing older to roll back to"),
+        "rollback:  " + _rollback_line(status),
     ]
     lines += [f"deploy {k}: {v}" for k, v in sorted(d.items())]
     for line in lines:

@@ -11,12 +11,12 @@ from typing import Optional
 
 from pipeline.api import engine
 from pipeline.context import BuildInfo
-from pipeline.errors import DeployError
+from pipeline.errors import DeployError, UsageError
 from pipeline.swarm import deploy_plan, deploy_read, execute, objects, rollback_plan
 from pipeline.swarm import releases as history
 from pipeline.swarm import spec as specs
 from pipeline.swarm.judge import Outcome
-from pipeline.swarm.plan import Action, Paused
+from pipeline.swarm.plan import Action, Done, Paused
 from pipeline.swarm.replicas import serving
 from pipeline.swarm.watch import Watcher
 from pipeline.swarm.writes import CreateNamingKey
@@ -37,6 +37,9 @@ class Result:
     release: object = None           # the Release recorded or restored
     first_write: Optional[dict] = None   # a dry run judged by analysis: its first write
     objects: Optional[list] = None       # a dry run: the secrets and configs it would make
+    networks: Optional[list] = None      # a dry run: the networks it would make
+    remarks: Optional[list] = None       # a dry run: what it says before its writes
+    job: str = ""                    # a job service: whether and why it runs (the plan's)
 
     def summary(self):
         """The JSON record (and Jenkins artifact) of this run."""
@@ -53,17 +56,29 @@ class Result:
             "forensics": o.forensics if o else [],
             **({"first_write": self.first_write} if self.first_write else {}),
             **({"objects": self.objects} if self.objects else {}),
+            **({"networks": self.networks} if self.networks else {}),
+            **({"remarks": self.remarks} if self.remarks else {}),
+            **({"job": {**(o.job if o else {}), "plan": self.job}} if self.job else {}),
         }
 
     def failure(self):
         """The DeployError of a run that did not end healthy, with its context."""
         o = self.outcome
-        return DeployError(self.failure_message(), service=self.service,
+        hint = None
+        if o.job:
+            hint = ("the `forensics:` lines above hold its output; a deploy runs a job whose "
+                    "last run failed again")
+        return DeployError(self.failure_message(), service=self.service, hint=hint,
                            running_image=o.running_image, task_error=o.task_error)
 
     def failure_message(self):
-        """One line: what failed, the task's error, and what the service runs now."""
+        """One line: what failed, the task's error, and what the service runs now; for a
+        job, how its run failed (a task's exit code) and its last lines."""
         o = self.outcome
+        if o.job:
+            last = o.job.get("last_lines") or []
+            return (f"job {self.service} on {self.image} failed: {o.reason}"
+                    + ("; last lines: " + " | ".join(last) if last else "; no output"))
         verb = {"created": "create", "updated": "update", "unchanged": "deploy"}.get(
             self.action, self.action)
         text = f"{verb} of {self.service} to {self.image} failed: {o.reason}"
@@ -98,10 +113,13 @@ def deploy(api, request, steps=None):
             execute.carry_out(api, plan.writes[:1], request.registry_auth, report)
             reading = read()
             plan = _plan(request, reading, labels, steps)
-        for line in plan.notes:
+        for line in plan.remarks + plan.notes:
             report(line)
+        if plan.job and not isinstance(plan.expect, Done):
+            report(plan.job)
         execute.carry_out(api, plan.writes, request.registry_auth, report)
-        if plan.action is Action.UNCHANGED and not isinstance(plan.expect, Paused):
+        if plan.action is Action.UNCHANGED and not isinstance(plan.expect, Paused) \
+                and not plan.job:
             state = (reading.current.get("UpdateStatus") or {}).get("State")
             report(f"service {name} already has this spec ({state or 'no update'})")
         return reading, plan
@@ -110,11 +128,12 @@ def deploy(api, request, steps=None):
     current = reading.current
     previous = (specs.image_of(current["Spec"]) if current else "") or ""
     action = plan.action.value if request.dry_run else PAST[plan.action]
-    result = Result(name, action, image, previous, changes=plan.changes)
+    result = Result(name, action, image, previous, changes=plan.changes, job=plan.job)
     if request.dry_run:
         result.plan = plan.lines(name, image)
         summary = plan.summary()
         result.first_write, result.objects = summary.get("first_write"), summary.get("objects")
+        result.networks, result.remarks = summary.get("networks"), summary.get("remarks")
         return result
     if steps is not None and plan.new_template:
         steps.start(current, reading.releases, plan)
@@ -133,6 +152,9 @@ PAST = {Action.CREATE: "created", Action.UPDATE: "updated", Action.UNCHANGED: "u
 def _plan(request, reading, labels, steps):
     """The deploy's plan from what was read (pure); with analysis, its first write."""
     plan = deploy_plan.plan_request(request, reading, labels)
+    if steps is not None and plan.job:
+        raise UsageError(f"deploy.analysis: service {request.name} is a job: its run serves "
+                         "no traffic to judge", hint="remove deploy.analysis")
     if steps is not None and plan.action is Action.UPDATE and plan.new_template:
         plan = steps.first(plan, request.timeout)   # analysis: the first batch only
     return plan
@@ -141,6 +163,11 @@ def _plan(request, reading, labels, steps):
 def _watch(api, name, watcher, plan, steps, timeout):
     """The Outcome of the writes: judged by analysis for a new template when the deploy has
     one; nothing to wait for when swarm paused this spec earlier."""
+    if isinstance(plan.expect, Done):
+        run = plan.expect.run
+        return Outcome(True, f"job completed on this digest at {run.finished}",
+                       running_image=plan.expect.image, running=run.completed,
+                       desired=run.wanted, job=run.summary())
     if isinstance(plan.expect, Paused):
         service = engine.inspect_service(api, name)
         return Outcome(False, "swarm paused the update of this release earlier", "paused",

@@ -1,21 +1,22 @@
 """The plan of a deploy from its request and what was read (pure): every refusal, the secrets
-and configs to create, the networks, the platforms, the fields and which of them the catalog
-sets, then plan.plan_deploy's service write and what to wait for.
+and configs to create, the networks (those a stack file has created, stack.py), the
+platforms, the fields and which of them the catalog sets, then plan.plan_deploy's service
+write and what to wait for; for a job service, whether it runs (job_plan.settle).
 
 Nothing is written before the whole plan stands, so a refusal changes nothing."""
 import contextlib
 
 from pipeline.catalog import compose_defs
 from pipeline.errors import CatalogError, EngineError, UsageError
-from pipeline.swarm import compose, execute
+from pipeline.swarm import compose, execute, job_plan, jobrun, stack
 from pipeline.swarm import plan as planner
 from pipeline.swarm import releases as history
-from pipeline.swarm.spec import CREATE_DEFAULTS, digest_of, image_of
+from pipeline.swarm.spec import CREATE_DEFAULTS, JOB_CREATE_DEFAULTS, digest_of, image_of
 from pipeline.swarm.writes import CreateNamingKey, CreateObject
 
-STACK_NAMESPACE = "com.docker.stack.namespace"   # the label docker stack deploy sets
 PLATFORMS = ("TaskTemplate", "Placement", "Platforms")
 JOB_MODES = ("replicated-job", "global-job")
+RESTART = ("TaskTemplate", "RestartPolicy")
 
 
 def in_catalog(request, key, message, hint=None):
@@ -44,9 +45,9 @@ def network_alias(request, current):
     name = request.name
     if request.compose_service:
         return request.compose_service
-    stack = ((current or {}).get("Spec", {}).get("Labels") or {}).get(STACK_NAMESPACE)
-    if stack and name.startswith(stack + "_") and len(name) > len(stack) + 1:
-        return name[len(stack) + 1:]
+    space = ((current or {}).get("Spec", {}).get("Labels") or {}).get(stack.NAMESPACE_LABEL)
+    if space and name.startswith(space + "_") and len(name) > len(space) + 1:
+        return name[len(space) + 1:]
     return name
 
 
@@ -57,10 +58,10 @@ def plan_request(request, reading, labels):
     with other content."""
     _refuse(request, reading)
     with catalog_keys(request):
-        network_ids = _network_ids(request, reading.networks)
+        network_ids, network_writes = _networks(request, reading)
         refs = _object_refs(reading)
     conversion, managed = _convert(request, reading, network_ids, refs)
-    fields = dict(conversion.fields)
+    fields = {**conversion.fields, **stack.label_fields(reading.namespace)}
     current = reading.current
     if current is not None and request.platforms and PLATFORMS not in fields and \
             digest_of(image_of(current["Spec"])) != digest_of(request.image):
@@ -69,25 +70,47 @@ def plan_request(request, reading, labels):
         # its tasks only on nodes it runs on. The same platforms are no change, and the
         # same image does not restart tasks for them.
         fields[PLATFORMS] = request.platforms
-    defaults = dict(conversion.implied)
-    if request.source_catalog:
-        defaults.update(CREATE_DEFAULTS)
     running = history.running_release(reading.releases, current["Spec"]) if current else None
-    plan = planner.plan_deploy(
-        request.name, current,
-        {**fields, planner.IMAGE: request.image, **planner.label_fields(labels)},
-        defaults=defaults, managed=managed,
-        last_managed=running.managed if running else ())
-    plan.writes = _object_writes(reading) + plan.writes
+
+    def plan_with(extra):
+        return planner.plan_deploy(
+            request.name, current,
+            {**fields, planner.IMAGE: request.image, **planner.label_fields(labels), **extra},
+            defaults=_defaults(request, conversion, fields), managed=managed,
+            last_managed=running.managed if running else ())
+    plan = plan_with({})
+    if jobrun.is_job(plan.spec or current["Spec"]):
+        plan = job_plan.settle(request.name, plan, current, reading.tasks, request.rerun_jobs,
+                               plan_with)
+    plan.writes = network_writes + _object_writes(reading) + plan.writes
     plan.notes = [f"{item.kind} {item.name} for {item.source!r} exists: reused"
                   for item in reading.wanted
                   if not item.external and (item.kind, item.name) in reading.found]
+    unscoped = request.compose_service and not reading.namespace and \
+        stack.unscoped_note(request.name, request.service, request.definitions)
+    if unscoped:
+        plan.remarks.append(unscoped)
     return plan
 
 
+def _defaults(request, conversion, fields):
+    """What a new service gets beyond the fields: the stack file's implied values, and
+    shipway's create defaults for a catalog entry (a job's own: no update policy, which the
+    engine refuses a job, and no restart by swarm unless the catalog sets a restart policy)."""
+    defaults = dict(conversion.implied)
+    if request.source_catalog:
+        if conversion.mode in JOB_MODES:
+            defaults.update({path: value for path, value in JOB_CREATE_DEFAULTS.items()
+                             if not (path[:2] == RESTART and any(p[:2] == RESTART
+                                                                 for p in fields))})
+        else:
+            defaults.update(CREATE_DEFAULTS)
+    return defaults
+
+
 def _refuse(request, reading):
-    """What the engine would refuse of this service, refused before anything is made: a job
-    service, a mode it cannot change to, ingress ports on a dnsrr endpoint, a bad env_file."""
+    """What the engine would refuse of this service, refused before anything is made: a mode
+    it cannot change to, ingress ports on a dnsrr endpoint, a bad env_file."""
     name, current, service = request.name, reading.current, request.service
     if "env_file" in service:
         try:
@@ -97,13 +120,6 @@ def _refuse(request, reading):
                              "env_file paths are relative to the catalog") from None
         except ValueError as exc:
             raise in_catalog(request, "env_file", str(exc), "lines are NAME=VALUE") from None
-    kind = planner.mode_of(current["Spec"]) if current is not None else None
-    if kind in JOB_MODES:
-        # A job's tasks run to completion; a deploy waits for tasks that keep running and
-        # would only time out (and swarm re-runs the job on any change to it).
-        raise UsageError(f"service {name} is a {kind} service: its tasks run to completion, "
-                         "and shipway deploys services whose tasks keep running",
-                         hint="update a job with `docker service update --image`")
     with catalog_keys(request):
         planner.check_mode(name, current, compose.asked_mode(service),
                            "deploy.mode" if "mode" in service.get("deploy", {})
@@ -121,16 +137,21 @@ def _refuse(request, reading):
         compose_defs.check_endpoint(service, fail, mode, why, endpoint.get("Ports") or ())
 
 
-def _network_ids(request, found):
-    """{network key: id} from the networks read (`found`: name -> id or None); a missing
-    one refused."""
-    names = compose.network_names(request.service, request.definitions)
-    for network in sorted(set(names.values())):
+def _networks(request, reading):
+    """({network key: id}, the CreateNetwork writes) from the networks read (name -> id or
+    None): a network the stack file has created that does not exist is created, and named
+    by its name until it has an id (the engine takes either); a missing existing one is
+    refused."""
+    space, found = reading.namespace, reading.networks
+    names = stack.network_names(request.service, request.definitions, space)
+    writes = stack.network_writes(request.service, request.definitions, space, found)
+    made = {write.name for write in writes}
+    for network in sorted(set(names.values()) - made):
         if found.get(network) is None:
             raise UsageError(f"network {network!r} does not exist", key="networks",
                              hint="create it: docker network create -d overlay "
                                   f"--attachable {network}")
-    return {key: found[names[key]] for key in names}
+    return {key: found.get(names[key]) or names[key] for key in names}, writes
 
 
 def _object_refs(reading):
@@ -161,7 +182,8 @@ def _convert(request, reading, network_ids, refs):
         return compose.convert(keys, name=request.name, alias=alias, network_ids=network_ids,
                                secret_refs=refs["secret"], config_refs=refs["config"],
                                base_dir=request.base_dir, definitions=request.definitions,
-                               environ=request.environ, platforms=request.platforms)
+                               environ=request.environ, platforms=request.platforms,
+                               namespace=reading.namespace)
 
     managed = (list(convert(request.catalog_keys).fields)
                if request.catalog_keys is not None else None)

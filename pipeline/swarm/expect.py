@@ -20,8 +20,11 @@ class Expectation:
 
     `since`: the UpdateStatus.StartedAt read before the write. The status swarm keeps from
     the update before is still there for a moment after a write, so only a status that
-    started at another time is this write's. None: there was no status before."""
+    started at another time is this write's. None: there was no status before.
+    `iteration`: for Follow.JOB, the job iteration the run waited for is (swarm's
+    JobStatus.JobIteration.Index after the write); None: whichever is current."""
 
     image: str
     follow: Follow
     since: Optional[str] = None
+    iteration: Optional[int] = None

@@ -14,8 +14,9 @@ the update any more: the verdict is success then, as `docker service update --de
 says, instead of idling through the last delay. The leader's timestamps are read on this
 machine's clock through a LeaderClock, which may err late, never early.
 
-A job service (Follow.JOB) is judged by its current run (JobStatus.JobIteration): complete
-when every task the run needs has completed (exit 0), failed as soon as one of them failed.
+A job service (Follow.JOB) is judged by its current run (pipeline/swarm/jobrun.py): complete
+when every task the run needs has completed (exit 0), failed once a task failed that swarm
+does not run again.
 """
 import dataclasses
 import enum
@@ -23,6 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
+from pipeline.swarm import jobrun
 from pipeline.swarm.expect import Follow
 from pipeline.swarm.failure import counts_for, event_note, health_failure, replaced
 from pipeline.swarm.replicas import (
@@ -60,6 +62,7 @@ class Outcome:
     task_error: str = ""
     events: list = field(default_factory=list)
     forensics: list = field(default_factory=list)   # forensics.collect() of each failed task
+    job: dict = field(default_factory=dict)   # a job's run: jobrun.Run.summary(), last_lines
 
 
 @dataclass(frozen=True)
@@ -131,14 +134,16 @@ def update_status(service, since=None):
     return status.get("State", ""), status.get("Message", "")
 
 
-def report_lines(before, after, since):
+def report_lines(before, after, since, run=None):
     """The lines that tell what changed from snapshot `before` (None: `after` is the first)
     to `after`: one per task whose state or desired state changed (at the first snapshot,
     the tasks already stopped are history, not news), one when this write's update state
-    or message changed."""
+    or message changed. `run`: a job's iteration waited for (run_iteration): only its
+    tasks are news."""
     seen = {t["ID"]: _task_key(t) for t in before.tasks} if before else {}
     lines = []
-    for task in sorted(after.tasks, key=lambda t: (t.get("Slot", 0), t["CreatedAt"])):
+    for task in sorted(_of_run(after.tasks, run), key=lambda t: (t.get("Slot", 0),
+                                                                  t["CreatedAt"])):
         key, previous = _task_key(task), seen.get(task["ID"])
         if previous == key or (before is None and key[0] in STOPPED_STATES):
             continue
@@ -154,6 +159,22 @@ def report_lines(before, after, since):
             before.service)):
         lines.append(f"update state: {state}" + (f" ({message})" if message else ""))
     return lines
+
+
+def run_iteration(expect, snap):
+    """The job iteration a Follow.JOB wait judges (its expectation's, else the service's
+    current one); None for any other wait."""
+    if expect.follow is not Follow.JOB:
+        return None
+    return jobrun.iteration(snap.service) if expect.iteration is None else expect.iteration
+
+
+def _of_run(tasks, run):
+    """`tasks`, or only those of job iteration `run` (a task of an earlier run of the job is
+    neither news nor a failure of this one)."""
+    if run is None:
+        return tasks
+    return [t for t in tasks if jobrun.task_iteration(t) == run]
 
 
 def _task_key(task):
@@ -241,7 +262,8 @@ def judge(expect, snap, memory, poll=POLL_SECONDS):
     clock.observe([snap.service, *snap.tasks], snap.read_at)
     memory = dataclasses.replace(memory, offset=clock.offset,
                                  why=_why(snap.service, expect.since, memory))
-    memory = task_errors(snap.tasks, snap.health, expect.image, memory)
+    memory = task_errors(_of_run(snap.tasks, run_iteration(expect, snap)), snap.health,
+                         expect.image, memory)
     state, message = update_status(snap.service, expect.since)
     live = [t for t in snap.tasks if t.get("DesiredState") == "running"]
     slots = replica_slots(live, expect.image)
@@ -319,29 +341,23 @@ def _judge_tasks(expect, snap, memory, outcome, converged, poll):
 
 
 def _judge_job(expect, snap, memory, outcome):
-    """A job service's current run: complete when every task it needs completed (exit 0),
-    failed when one of them failed."""
+    """A job service's run (jobrun.run_of): complete when every task it needs completed
+    (exit 0), failed when a slot used its last attempt, or when another write started
+    another run."""
     failed = _update_failed(expect, snap, outcome)
     if failed is not None:
         return Verdict(Status.FAILED, failed, memory)
-    iteration = ((snap.service.get("JobStatus") or {}).get("JobIteration") or {}).get("Index")
-    run = [t for t in snap.tasks if task_image(t) == expect.image
-           and (t.get("JobIteration") or {}).get("Index") == iteration]
-    done = [t for t in run if t["Status"]["State"] == "complete"]
-    mode = snap.service["Spec"].get("Mode") or {}
-    if "ReplicatedJob" in mode:
-        want = (mode["ReplicatedJob"] or {}).get("TotalCompletions") or 1
-    else:   # a global job: one task per node swarm gave it to
-        want = max(1, len({t.get("NodeID") for t in run}))
-    outcome.running, outcome.desired = len(done), want
-    bad = [t for t in run if t["Status"]["State"] in FAILED_STATES]
-    if bad:
-        outcome.reason = (f"{len(bad)} task{'s' if len(bad) > 1 else ''} of the job failed "
-                          f"({len(done)}/{want} completed)")
+    run = jobrun.run_of(snap.service, snap.tasks)
+    outcome.running, outcome.desired, outcome.job = run.completed, run.wanted, run.summary()
+    if expect.iteration is not None and run.iteration != expect.iteration:
+        outcome.reason = ("another change to the service started another run of the job "
+                          f"(iteration {run.iteration}; this one's was {expect.iteration})")
         return Verdict(Status.FAILED, outcome, memory)
-    if len(done) >= want and not any(t["Status"]["State"] in PENDING_STATES | {"running"}
-                                     for t in run):
-        outcome.ok, outcome.reason = True, f"job completed: {len(done)}/{want} tasks exited 0"
+    outcome.reason = run.reason
+    if run.state == "failed":
+        return Verdict(Status.FAILED, outcome, memory)
+    if run.state == "completed":
+        outcome.ok = True
         return Verdict(Status.CONVERGED, outcome, memory)
     return Verdict(Status.WAITING, outcome, memory)
 
@@ -373,7 +389,12 @@ def timed_out(last, snap, image, timeout, disconnected=""):
     (None: the engine never answered), `snap` the last snapshot (its `down` read now),
     `disconnected` why the engine does not answer, while it does not."""
     last = dataclasses.replace(last or Outcome(False, "no answer from the engine"), ok=False)
-    if disconnected:
+    if last.job and not disconnected:
+        job = last.job
+        last.reason = (f"timed out after {timeout:.0f}s: {job['completed']}/{job['wanted']} "
+                       f"tasks of the job completed (iteration {job['iteration']}; swarm goes "
+                       "on with the run)" + _on_down_nodes(snap, image))
+    elif disconnected:
         last.reason = (f"timed out after {timeout:.0f}s waiting for the Docker "
                        f"Engine to answer again ({disconnected}); last seen: "
                        f"update state {last.update_state or 'none'}, "

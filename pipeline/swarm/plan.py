@@ -22,7 +22,14 @@ from pipeline.errors import UsageError
 from pipeline.swarm.expect import Expectation, Follow
 from pipeline.swarm.objects import KEY_CONFIG
 from pipeline.swarm.spec import DEPLOY_LABELS, LABEL_PREFIX, PROVENANCE_LABELS, VOLATILE_LABELS
-from pipeline.swarm.writes import CreateNamingKey, CreateObject, CreateService, UpdateService
+from pipeline.swarm.stack import describe
+from pipeline.swarm.writes import (
+    CreateNamingKey,
+    CreateNetwork,
+    CreateObject,
+    CreateService,
+    UpdateService,
+)
 
 IN_FLIGHT = ("updating", "rollback_started")
 IMAGE = ("TaskTemplate", "ContainerSpec", "Image")
@@ -72,6 +79,15 @@ class Paused:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class Done:
+    """Nothing to write and nothing to wait for: the job service's current spec, on `image`,
+    already ran to completion (`run`: its jobrun.Run), and no run was asked for."""
+
+    image: str
+    run: object
+
+
 @dataclass
 class Plan:
     """What a deploy writes, in order, and what it then waits for."""
@@ -80,7 +96,7 @@ class Plan:
     spec: Optional[dict] = None  # the service document to write (None: nothing to write)
     changes: list = field(default_factory=list)
     writes: list = field(default_factory=list)   # writes.* in the order they are made
-    expect: Union[Expectation, Paused, None] = None
+    expect: Union[Expectation, Paused, Done, None] = None
     managed: list = field(default_factory=list)   # fields the catalog sets, for the record
     # A rollout judged by analysis in steps (canary.first_write): the first batch, and how
     # the first write differs from `spec` (the second writes `spec` as it is).
@@ -88,6 +104,8 @@ class Plan:
     canary: list = field(default_factory=list)
     then: list = field(default_factory=list)      # writes after the canary window passed
     notes: list = field(default_factory=list)     # said when it is carried out (reused objects)
+    remarks: list = field(default_factory=list)   # said by a dry run too (names kept as written)
+    job: str = ""     # a job service: whether and why it runs (job_plan.py), said as a note
 
     def summary(self):
         """JSON-ready plan for `--dry-run --json`."""
@@ -95,6 +113,13 @@ class Plan:
         made = [w.wanted.summary() for w in self.writes if isinstance(w, CreateObject)]
         if made:
             out["objects"] = made
+        networks = [w.summary() for w in self.writes if isinstance(w, CreateNetwork)]
+        if networks:
+            out["networks"] = networks
+        if self.remarks:
+            out["remarks"] = list(self.remarks)
+        if self.job:
+            out["job"] = self.job
         if self.batch is not None:
             out["first_write"] = {"first_batch": self.batch,
                                   "changes": [c.summary() for c in self.canary]}
@@ -105,11 +130,16 @@ class Plan:
         verb = {Action.CREATE: f"create service {name} with {image}:",
                 Action.UPDATE: f"update service {name}:"}.get(self.action,
                                                               f"service {name}: no change")
-        lines = [f"create config {KEY_CONFIG} (the key of secret names)"
-                 for w in self.writes if isinstance(w, CreateNamingKey)]
+        lines = list(self.remarks)
+        lines += [f"create network {w.name}: {describe(w.spec)}"
+                  for w in self.writes if isinstance(w, CreateNetwork)]
+        lines += [f"create config {KEY_CONFIG} (the key of secret names)"
+                  for w in self.writes if isinstance(w, CreateNamingKey)]
         lines += [f"create {w.wanted.kind} {w.wanted.name} for {w.wanted.source!r} from "
                   f"{w.wanted.origin}" for w in self.writes if isinstance(w, CreateObject)]
         lines += [verb] + ["  " + c.line() for c in self.changes]
+        if self.job:
+            lines.append(self.job)
         if self.batch is not None:
             lines += [f"analysis: written first with a first batch of {self.batch} and a hold "
                       "for the canary window:"]
@@ -121,7 +151,9 @@ class Plan:
     @property
     def new_template(self):
         """True when the writes start tasks of a new template (a create, or an update swarm
-        rolls out): what a deploy's analysis judges."""
+        rolls out): what a deploy's analysis judges. Never a job's run: it serves nothing."""
+        if isinstance(self.expect, Expectation) and self.expect.follow is Follow.JOB:
+            return False
         return self.action is Action.CREATE or (
             self.action is Action.UPDATE and self.expect.follow is Follow.UPDATE)
 
@@ -224,18 +256,22 @@ def mode_of(spec):
 
 
 def check_mode(name, current, mode, key="deploy.mode"):
-    """UsageError (about `key`) when `mode` (replicated, global, or None: not asked) is not the
-    mode of `current` (the service as the Engine returns it, or None): the engine refuses to
-    change a service's mode, so a deploy must not try, nor create anything for it first."""
+    """UsageError (about `key`) when `mode` (replicated, global, replicated-job, global-job,
+    or None: not asked) is not the mode of `current` (the service as the Engine returns it,
+    or None): the engine refuses to change a service's mode, so a deploy must not try, nor
+    create anything for it first."""
     if current is None or mode is None:
         return
     have = mode_of(current["Spec"])
     if have != mode:
         raise UsageError(f"service {name} runs in {have} mode and the engine cannot change a "
                          f"service's mode to {mode}", key=key,
-                         hint=f"set deploy.mode: {have}"
-                              + (" and no deploy.replicas" if have == "global" else "")
+                         hint=f"set deploy.mode: {have}" + _no_replicas(have)
                               + ", or remove the service and deploy it again")
+
+
+def _no_replicas(mode):
+    return " and no deploy.replicas" if mode in ("global", "global-job") else ""
 
 
 def same_environment(have, want):

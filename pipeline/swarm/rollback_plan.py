@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from pipeline.errors import NothingToRollBack, UsageError
+from pipeline.swarm import jobrun
 from pipeline.swarm import plan as planner
 from pipeline.swarm import releases as history
 from pipeline.swarm import spec as specs
@@ -63,7 +64,8 @@ def plan_rollback(name, current, releases, to, labels, note=None):
     shipway labels a restored spec from before shipway gets (spec.deploy_labels). `note`: a
     Note for the record of the release it leaves (None: none).
 
-    Raises UsageError with no service, NothingToRollBack when there is nothing to go to."""
+    Raises UsageError with no service or a job service, NothingToRollBack when there is
+    nothing to go to."""
     plan = _plan_rollback(name, current, releases, to, labels)
     if note is not None and plan.action == "rollback" and plan.source is not None:
         to_seq = plan.target.seq if plan.target is not None else plan.record_seq
@@ -78,6 +80,7 @@ def plan_rollback(name, current, releases, to, labels, note=None):
 def _plan_rollback(name, current, releases, to, labels):
     if current is None:
         raise UsageError(f"there is no service {name}", hint="check --service and DOCKER_HOST")
+    refuse_job(name, current)
     if not releases:
         if to:
             raise NothingToRollBack(f"service {name} has no recorded releases to pick {to!r} "
@@ -109,6 +112,21 @@ def _plan_rollback(name, current, releases, to, labels):
     return RollbackPlan("rollback", target.image, from_image, [write],
                         Expectation(target.image, Follow.UPDATE, _started(current)), [line],
                         target, source=running)
+
+
+def refuse_job(name, current):
+    """UsageError when `current` is a job service: a job is not rolled back.
+
+    Rolling a job back would run an older release's job again: an older migration does not
+    undo what a newer one did to a schema, and swarm keeps no rollback for a job either (the
+    engine refuses a job an update or rollback policy; `docker service rollback` would only
+    run the previous spec's job again). Which release runs again is for a deploy of it to
+    say, on purpose."""
+    if current is not None and jobrun.is_job(current["Spec"]):
+        raise UsageError(f"service {name} is a {planner.mode_of(current['Spec'])} service: a "
+                         "job is not rolled back: deploy the release you want to run again",
+                         hint=f"`shipway releases --service {name}` lists them; deploy one "
+                              "with --image REF")
 
 
 def _before_shipway(name, current, before, running, labels):

@@ -28,6 +28,15 @@ CREATE_DEFAULTS = {
     **{("UpdateConfig", k): v for k, v in {**_POLICY, "FailureAction": "rollback"}.items()},
     **{("RollbackConfig", k): v for k, v in {**_POLICY, "FailureAction": "pause"}.items()},
 }
+# ... and for a job service (deploy.mode replicated-job or global-job), which the engine
+# refuses an update or rollback policy: a task that fails is not run again by swarm on its
+# own (the deploy that ran it says it failed; the next deploy runs it again), unless the
+# catalog sets deploy.restart_policy.
+JOB_CREATE_DEFAULTS = {
+    ("EndpointSpec", "Mode"): "dnsrr",
+    ("TaskTemplate", "ContainerSpec", "StopGracePeriod"): 10 * SECOND,
+    ("TaskTemplate", "RestartPolicy", "Condition"): "none",
+}
 
 
 def deploy_labels(image, digest, build, release_id="", provenance=None):

@@ -20,7 +20,8 @@ import threading
 import time
 
 from pipeline.api import engine, events, logs
-from pipeline.swarm import forensics, judge
+from pipeline.swarm import forensics, job_output, jobrun, judge
+from pipeline.swarm.expect import Follow
 from pipeline.swarm.judge import POLL_SECONDS, Outcome, Snapshot, Status
 
 
@@ -48,6 +49,7 @@ class Watcher:
         self._exits = None                # events.ContainerExits, once an old task remains
         self._follower = None             # logs.ServiceLogFollower, during a wait
         self._follow_started = False      # once per wait, at its first read of the service
+        self._output = None               # job_output.JobOutput, while a job's run is waited for
         self._since = 0.0                 # when the wait began (wall clock): events replay
 
     def wait(self, expectation, timeout):
@@ -65,6 +67,9 @@ class Watcher:
                     follower.close()
             self._follower = self._forensics.followed = self._exits = None
             self._follow_started = False
+            output, self._output = self._output, None
+        if output is not None:
+            self._finish_job(output, outcome)
         for line in forensics.digest(outcome.forensics):
             self.report(line)
         return outcome
@@ -110,7 +115,8 @@ class Watcher:
         if self._disconnected:
             self.report("reconnected to the Docker Engine")
             self._disconnected = ""
-        for line in judge.report_lines(self.snapshot, snap, expect.since):
+        for line in judge.report_lines(self.snapshot, snap, expect.since,
+                                       judge.run_iteration(expect, snap)):
             self.report(line)
         verdict = judge.judge(expect, snap, self.memory, self.poll)
         self.memory, self.snapshot, self._last = verdict.memory, snap, verdict.outcome
@@ -128,7 +134,7 @@ class Watcher:
         self.service = service
         if not self._follow_started:
             self._follow_started = True
-            self._follow(service)
+            self._follow(service, expect, tasks)
         with self._stopped_lock:
             stopped = frozenset(self._stopped)
         need = judge.needs(expect, service, tasks, stopped, self.memory)
@@ -195,15 +201,36 @@ class Watcher:
         return self._nodes.get(node_id, "-")
 
     # --- followers ---------------------------------------------------------------------
-    def _follow(self, service):
-        """Follow the service's logs from now on, for forensics (see pipeline.api.logs). Not
-        for a TTY service: its log stream is not framed, and the broker says which task a
-        line is from only in framed streams."""
+    def _follow(self, service, expect, tasks):
+        """Follow the service's logs from now on, for forensics (see pipeline.api.logs), and
+        for a job's run, to say its output as it comes (job_output.py). Not for a TTY
+        service: its log stream is not framed, and the broker says which task a line is
+        from only in framed streams."""
         if (service["Spec"]["TaskTemplate"].get("ContainerSpec") or {}).get("TTY"):
             return
+        on_line = None
+        if expect.follow is Follow.JOB:
+            run = jobrun.iteration(service) if expect.iteration is None else expect.iteration
+            self._output = job_output.JobOutput(
+                self.api, self.report,
+                old=[t["ID"] for t in tasks if jobrun.task_iteration(t) != run])
+            on_line = self._output.line
         self._follower = logs.ServiceLogFollower(self.api, self.service_id, time.time(),
-                                                 forensics.LOG_LINES).start()
+                                                 forensics.LOG_LINES, on_line).start()
         self._forensics.followed = self._follower.tail
+
+    def _finish_job(self, output, outcome):
+        """Once a job's run was waited for: the output its tasks printed that the follower
+        had not delivered yet, and the last lines of the task that failed (or of the newest
+        one) for the error line."""
+        snap = self.snapshot
+        if snap is None:
+            return
+        run = jobrun.run_of(snap.service, snap.tasks)
+        tasks = [t for t in snap.tasks if t["ID"] in run.tasks]
+        output.catch_up(tasks)
+        failed = [record["task"] for record in outcome.forensics]
+        outcome.job["last_lines"] = output.last_lines(failed + list(reversed(run.tasks)))
 
     def _follow_exits(self, service):
         """Follow this engine's exits of the service's containers, once an old task remains

@@ -38,18 +38,33 @@ TWO_LINE_JENKINSFILE = ("@Library('shipway') _\n"
                         "shipwayPipeline(service: 'hello', credentials: 'reg')\n")
 
 # Stands in for the shipway CLI: records its argv and registry variables, prints a JSON
-# record for --json, fails when FAKE_SHIPWAY_FAIL_<stage> says so.
+# record for --json, fails when FAKE_SHIPWAY_FAIL_<stage> says so. Under "env" it records
+# the variables an environment's stage binds (a bound certificate as its cert.pem and the
+# mode of its directory), the approver, and whether the catalog is where it runs.
 FAKE_SHIPWAY = textwrap.dedent("""\
     #!/usr/bin/env python3
-    import json, os, sys
+    import json, os, stat, sys
+    env = {}
+    for name, value in os.environ.items():
+        if name.startswith("DOCKER_CERT_PATH"):
+            with open(os.path.join(value, "cert.pem"), encoding="utf-8") as handle:
+                env[name] = {"cert": handle.read(), "path": value,
+                             "mode": oct(stat.S_IMODE(os.stat(value).st_mode))}
+        elif name.startswith(("DOCKER_TLS_VERIFY", "SHIPWAY_REGISTRY_", "SHIPWAY_APPROVED_BY")):
+            env[name] = value
     with open(os.environ["FAKE_SHIPWAY_LOG"], "a", encoding="utf-8") as log:
         log.write(json.dumps({"argv": sys.argv[1:],
                               "user": os.environ.get("SHIPWAY_REGISTRY_USER"),
                               "password": os.environ.get("SHIPWAY_REGISTRY_PASSWORD"),
                               "prometheus": [os.environ.get("SHIPWAY_PROMETHEUS_" + name)
-                                             for name in ("USER", "PASSWORD", "TOKEN")]})
+                                             for name in ("USER", "PASSWORD", "TOKEN")],
+                              "env": env, "cwd": os.getcwd(),
+                              "catalog_here": os.path.exists("shipway.yml")})
                   + "\\n")
-    if "--json" in sys.argv:
+    if "--json" in sys.argv and sys.argv[1] == "releases":   # what the rollback picker reads
+        print(json.dumps([{"seq": 2, "running": True, "default": False, "choice": "#2  build 2"},
+                          {"seq": 1, "running": False, "default": True, "choice": "#1  build 1"}]))
+    elif "--json" in sys.argv:
         print(json.dumps({"service": "x", "previous_image": "reg/x@sha256:aaa",
                           "image": "reg/x@sha256:bbb"}))
     sys.exit(int(os.environ.get("FAKE_SHIPWAY_FAIL_" + sys.argv[1], "0")))
@@ -135,6 +150,9 @@ def test_everything_compiles_with_groovyc():
             stem = f"{key}_{service.replace('-', '_')}"
             sources[f"{stem}_Jenkinsfile"] = render.render_jenkinsfile(cat, service)
             sources[f"{stem}_rollback"] = render.render_rollback(cat, service)
+            for env in cat.environments:   # the rollback picker of each environment
+                sources[f"{stem}_rollback_{env.replace('-', '_')}"] = \
+                    render.render_rollback(cat, service, env)
     hostile = golden("hostile")
     sources["hostile_path_Jenkinsfile"] = render.render_jenkinsfile(
         hostile, "evil", catalog_path=HOSTILE_CATALOG_PATH)
@@ -192,8 +210,12 @@ def _scenarios(tmp_path_factory):
     hostile_jenkins = hostile.services["evil"]["jenkins"]
     scenarios = {}
 
-    def add(name, script, extra_env=None, **kwargs):
+    def add(name, script, extra_env=None, catalog=False, build_number=None, **kwargs):
         work, env = _workdir(tmp_path_factory, name, extra_env)
+        if catalog:   # what the promote stages must find in their own workspace
+            (work / "shipway.yml").write_text("# the service repo's catalog\n")
+        if build_number is not None:
+            env["BUILD_NUMBER"] = str(build_number)
         scenarios[name] = (work, pipeline_run(script, workdir=work, env=env, **kwargs))
 
     add("main", render.render_jenkinsfile(basic, "hello"), branch="main", credentials=CREDS)
@@ -238,7 +260,7 @@ def _scenarios(tmp_path_factory):
         credentials={"reg": {"username": "u", "password": SECRET}})
     add("library-rollback", "@Library('shipway') _\n"
         "shipwayRollback(service: 'hello', credentials: 'reg', timeout: '60s')\n",
-        library_dirs=[LIBRARY], params={"RELEASE": "it's $(id)"},
+        library_dirs=[LIBRARY], answers=[{"user": "ops", "parameters": {"REASON": "it's $(id)"}}],
         credentials={"reg": {"username": "u", "password": SECRET}})
     prometheus_store = {**CREDS, "prometheus-login": {"username": "prom",
                                                       "password": PROMETHEUS_SECRET},
@@ -259,7 +281,7 @@ def _scenarios(tmp_path_factory):
         branch="main", library_dirs=[LIBRARY], credentials=prometheus_store)
     add("library-rollback-token", "@Library('shipway') _\nshipwayRollback(service: 'hello', "
         "prometheusToken: 'prometheus-token')\n", library_dirs=[LIBRARY],
-        credentials=prometheus_store)
+        credentials=prometheus_store, answers=[{"user": "ops"}])
     add("library-prometheus-both", "@Library('shipway') _\nnode {\n  shipwayStage(stage: "
         "'deploy', service: 'hello', prometheusCredentials: 'prometheus-login', "
         "prometheusToken: 'prometheus-token')\n}\n", library_dirs=[LIBRARY],
@@ -280,7 +302,81 @@ def _scenarios(tmp_path_factory):
         add(f"field-{i}", render.render_jenkinsfile(fields, "s"), branch=value,
             multibranch=True, credentials=store)
         add(f"field-rollback-{i}", rollback_script_from_job_xml(fields), credentials=store)
+    _environment_scenarios(add)
     return scenarios
+
+
+# ---------------------------------------------------------------------------- environments
+# The three-environment golden catalog: dev, then staging (approval by qa, 4 h), then
+# production (approval by ops or release-managers, 1 d); a client certificate per
+# environment, production's own registry login.
+
+def _cert(name):
+    return {"client_key": f"KEY-{name}", "client_cert": f"CERT-{name}", "ca_cert": f"CA-{name}"}
+
+
+PROD_SECRET = "pr0d-Pa55"
+ENV_CREDS = {**CREDS, "prod-registry": {"username": "prod", "password": PROD_SECRET},
+             "prometheus-token": {"secret": PROMETHEUS_TOKEN},
+             "dev-swarm": _cert("dev"), "staging-swarm": _cert("staging"),
+             "production-swarm": _cert("production")}
+HOURS = 3600
+# Approved at both gates, each after others tried: mallory is no submitter of staging; bob
+# none of production; alice is, through her group ops.
+APPROVED = [{"user": "mallory", "after": 60}, {"user": "qa", "after": 120},
+            {"user": "bob", "groups": ["devs"], "after": 30},
+            {"user": "alice", "groups": ["ops"], "after": 90}]
+LIBRARY_ENVIRONMENTS = ("@Library('shipway') _\n"
+                        "shipwayPipeline(service: 'hello', credentials: 'registry-creds',\n"
+                        "  prometheusToken: 'prometheus-token', environments: [\n"
+                        "    [name: 'dev', credentials: 'dev-swarm'],\n"
+                        "    [name: 'staging', credentials: 'staging-swarm',\n"
+                        "     approval: [submitter: 'qa', timeoutMinutes: 240]],\n"
+                        "    [name: 'production', credentials: 'production-swarm',\n"
+                        "     registryCredentials: 'prod-registry',\n"
+                        "     approval: [submitter: 'ops, release-managers']]])\n")
+
+
+def _environment_scenarios(add):
+    three = render.render_jenkinsfile(golden("three-environments"), "hello")
+
+    def envs(name, answers=(), script=three, credentials=ENV_CREDS, **kwargs):
+        add(name, script, catalog=True, credentials=credentials, answers=answers, **kwargs)
+
+    envs("envs-approved", APPROVED)
+    envs("envs-library", APPROVED, script=LIBRARY_ENVIRONMENTS, library_dirs=[LIBRARY])
+    envs("envs-feature", branch="feature/x")
+    # Only people who may not approve answer staging's gate: it times out after 4 hours.
+    envs("envs-nobody-approves", [{"user": "mallory", "after": 60},
+                                  {"user": "bob", "groups": ["devs"], "after": 2 * HOURS}])
+    envs("envs-library-nobody-approves", [{"user": "mallory", "after": 60}],
+         script=LIBRARY_ENVIRONMENTS, library_dirs=[LIBRARY])
+    # qa in time at staging; ops one second after production's day.
+    envs("envs-too-late", [{"user": "qa", "after": 4 * HOURS - 1},
+                           {"user": "alice", "groups": ["ops"], "after": 24 * HOURS + 1}])
+    # A group named in another case, and an administrator, may approve (canSettle).
+    envs("envs-group-and-admin", [{"user": "carol", "groups": ["QA"]},
+                                  {"user": "root", "admin": True}])
+    envs("envs-aborted", [{"user": "mallory", "action": "abort", "after": 5},
+                          {"user": "qa", "action": "abort", "after": 10}])
+    # Build #1 waits at staging's gate (it passed 2). Build #2 reaches the same gate (passes
+    # 2: #1 goes on waiting), then is approved there (passes 3): #1 is aborted.
+    envs("envs-superseded-at-gate", [{"build": 2, "passes": 2, "after": 60},
+                                     {"build": 2, "passes": 3, "after": 120}],
+         milestones={2: None})
+    # A newer build that used milestones ends (here: rejected at its gate): the older build
+    # still waiting is aborted too (pipeline-milestone-step's Listener.onCompleted).
+    envs("envs-newer-ended", [{"build": 2, "passes": 2, "after": 60},
+                              {"build": 2, "completes": True, "after": 120}],
+         milestones={2: None})
+    # Build #2 already passed staging's gate (3): build #1, slower, reaches its first
+    # milestone after that and is aborted there, before it deploys anything.
+    envs("envs-older-after-newer", milestones={2: 3})
+    # Build #3 passes both gates: older #2 (waiting at staging) and #1 (waiting at production)
+    # are aborted as it passes each.
+    envs("envs-newest-passes", APPROVED, milestones={1: 4, 2: 2}, build_number=3)
+    envs("envs-wrong-kind", credentials={**ENV_CREDS, "dev-swarm": {"username": "u",
+                                                                    "password": SECRET}})
 
 
 @pytest.fixture(scope="module")
@@ -458,7 +554,8 @@ def test_library_binds_the_prometheus_credential_as_the_rendered_pipeline_does(r
     _no_secret_anywhere(work, result)
     work, result = runs["library-rollback-token"]
     _ok(result)
-    (call,) = _calls(work)
+    releases, call = _calls(work)
+    assert releases["prometheus"] == none      # bound around the rollback only
     assert call["prometheus"] == [None, None, PROMETHEUS_TOKEN] and call["password"] is None
     _no_secret_anywhere(work, result)
     work, result = runs["library-prometheus-both"]
@@ -500,12 +597,15 @@ def test_library_pipeline_matches_the_rendered_one(runs):
 
 
 def test_library_rollback(runs):
+    """The library's rollback button picks (tests/integration/test_groovy_picker.py has the
+    whole picker): the default release, and the reason as data."""
     work, result = runs["library-rollback"]
     _ok(result)
-    (call,) = _calls(work)
+    releases, call = _calls(work)
+    assert releases["argv"] == ["releases", "--service", "hello", "--json"]
     assert call["argv"] == ["rollback", "--service", "hello", "--timeout", "60s",
-                            "--to", "it's $(id)", "--json"]
-    assert result.description == "from reg/x@sha256:aaa to reg/x@sha256:bbb"
+                            "--to", "#1", "--json"]
+    assert result.description == "from reg/x@sha256:aaa to reg/x@sha256:bbb by ops: it's $(id)"
 
 
 def test_groovy_literals_round_trip(runs):
@@ -530,3 +630,187 @@ def test_library_and_rendered_pipeline_pick_the_same_deploy_branches(runs, row):
     expected = "ran" if deploys else "skipped"
     assert _ok(runs[f"branch-rendered-{row}"][1]).stages["Deploy"] == expected
     assert _ok(runs[f"branch-library-{row}"][1]).stages["Deploy"] == expected
+
+
+# ---------------------------------------------------------------------------- environments
+
+ENV_BASE = ["--catalog", "shipway.yml", "--service", "hello"]
+DELIVERED = [("build", None), ("image", None), ("push", None), ("deploy", "dev"),
+             ("status", "dev"), ("promote", "staging"), ("status", "staging"),
+             ("promote", "production"), ("status", "production")]
+
+
+def _where(call):
+    """(subcommand, the environment it acts on) of a recorded shipway call."""
+    argv = call["argv"]
+    for flag in ("--environment", "--to"):
+        if flag in argv:
+            return argv[0], argv[argv.index(flag) + 1]
+    return argv[0], None
+
+
+def _certs(call):
+    """{variable: the environment whose certificate it holds} of a call."""
+    return {name: value["cert"].replace("CERT-", "")
+            for name, value in call["env"].items() if name.startswith("DOCKER_CERT_PATH")}
+
+
+@pytest.mark.parametrize("name", ["envs-approved", "envs-library"])
+def test_environments_build_once_then_deploy_and_promote_after_each_approval(runs, name):
+    work, result = runs[name]
+    _ok(result)
+    calls = _calls(work)
+    assert [_where(c) for c in calls] == DELIVERED
+    deploy, promote_staging, promote_production = calls[3], calls[5], calls[7]
+    assert promote_staging["argv"][-5:] == ["--from", "dev", "--to", "staging", "--json"]
+    assert set(ENV_BASE) <= set(promote_staging["argv"])
+    assert promote_production["argv"][-5:] == ["--from", "staging", "--to", "production",
+                                               "--json"]
+    # Each stage binds its own environment's certificate; a promote its source's too.
+    assert _certs(deploy) == {"DOCKER_CERT_PATH_DEV": "dev"}
+    assert _certs(calls[4]) == {"DOCKER_CERT_PATH_DEV": "dev"}
+    assert _certs(promote_staging) == {"DOCKER_CERT_PATH_DEV": "dev",
+                                       "DOCKER_CERT_PATH_STAGING": "staging"}
+    assert _certs(promote_production) == {"DOCKER_CERT_PATH_STAGING": "staging",
+                                          "DOCKER_CERT_PATH_PRODUCTION": "production"}
+    assert _certs(calls[8]) == {"DOCKER_CERT_PATH_PRODUCTION": "production"}
+    assert all(_certs(c) == {} for c in calls[:3])
+    # A bound certificate is a 0700 directory in WORKSPACE@tmp, gone once the step ends.
+    for call in (deploy, promote_production):
+        for value in call["env"].values():
+            if isinstance(value, dict):
+                assert value["mode"] == "0o700" and "@tmp/secretFiles/" in value["path"]
+                assert not os.path.exists(value["path"])
+    assert promote_production["env"]["DOCKER_TLS_VERIFY_PRODUCTION"] == "1"
+    # Registry logins: push the plain one; each environment its own, under its own names.
+    assert calls[2]["user"] == "ci" and deploy["user"] is None
+    assert deploy["env"]["SHIPWAY_REGISTRY_USER_DEV"] == "ci"
+    registry = {k: v for k, v in promote_production["env"].items()
+                if k.startswith("SHIPWAY_REGISTRY_USER")}
+    assert registry == {"SHIPWAY_REGISTRY_USER_STAGING": "ci",
+                        "SHIPWAY_REGISTRY_USER_PRODUCTION": "prod"}
+    assert not any("DEV" in k for k in promote_production["env"])
+    # The approver of each gate reaches its promote (SHIPWAY_APPROVED_BY), and no other.
+    assert "SHIPWAY_APPROVED_BY" not in deploy["env"]
+    assert promote_staging["env"]["SHIPWAY_APPROVED_BY"] == "qa"
+    assert promote_production["env"]["SHIPWAY_APPROVED_BY"] == "alice"
+    assert [c["prometheus"][2] for c in (deploy, promote_staging, promote_production)] == \
+        [PROMETHEUS_TOKEN] * 3
+    # Promotes run in workspaces of their own, from the checkout stashed at the start.
+    assert len(result.workspaces) == 3
+    assert deploy["cwd"] == result.workspaces[0]
+    assert [promote_staging["cwd"], promote_production["cwd"]] == result.workspaces[1:]
+    assert all(c["catalog_here"] for c in calls)
+    assert result.milestones == [1, 2, 3, 4, 5]
+    assert sorted(result.archived) == sorted(
+        ["shipway-deploy-dev.json", "shipway-status-dev.json",
+         "shipway-promote-staging.json", "shipway-status-staging.json",
+         "shipway-promote-production.json", "shipway-status-production.json"])
+    _no_secret_anywhere(work, result)
+    assert PROD_SECRET not in result.log
+
+
+@pytest.mark.parametrize("name", ["envs-approved", "envs-library"])
+def test_only_the_named_submitters_approve_and_no_executor_waits(runs, name):
+    _, result = runs[name]
+    staging, production = result.inputs
+    assert (staging["submitter"], staging["approver"], staging["outcome"]) == (
+        "qa", "qa", "approved")
+    assert [r["user"] for r in staging["refused"]] == ["mallory"]
+    assert staging["refused"][0]["reason"] == "You need to be qa to submit this."
+    assert [r["user"] for r in production["refused"]] == ["bob"]
+    assert production["approver"] == "alice"    # through her group ops
+    assert not staging["held_executor"] and not production["held_executor"]
+    assert all(i["submitterParameter"] == "SHIPWAY_APPROVED_BY" for i in result.inputs)
+
+
+def test_a_gate_answered_by_nobody_allowed_times_out_and_aborts(runs):
+    for name in ("envs-nobody-approves", "envs-library-nobody-approves"):
+        work, result = runs[name]
+        assert result.returncode == 1 and result.result == "ABORTED", name
+        (staging,) = result.inputs
+        assert staging["outcome"] == "timeout" and "approver" not in staging, name
+        assert "Timeout has been exceeded" in result.log
+        assert [_where(c) for c in _calls(work)] == DELIVERED[:5], name
+    _, result = runs["envs-nobody-approves"]
+    assert result.stages["Approve staging"] == "aborted"
+    assert result.stages["Promote to staging"] == "skipped-after-failure"
+    assert result.stages["Promote to production"] == "skipped-after-failure"
+
+
+def test_the_gate_timeouts_are_the_catalogs(runs):
+    """staging's 4 h: an answer a second before goes on; production's 1 d: one a second
+    after is too late."""
+    work, result = runs["envs-too-late"]
+    assert result.result == "ABORTED"
+    staging, production = result.inputs
+    assert staging["outcome"] == "approved" and production["outcome"] == "timeout"
+    assert [_where(c) for c in _calls(work)] == DELIVERED[:7]
+
+
+def test_groups_in_any_case_and_administrators_may_approve(runs):
+    work, result = runs["envs-group-and-admin"]
+    _ok(result)
+    assert [i["approver"] for i in result.inputs] == ["carol", "root"]
+    assert _calls(work)[7]["env"]["SHIPWAY_APPROVED_BY"] == "root"
+
+
+def test_a_submitter_aborts_anyone_else_may_not(runs):
+    work, result = runs["envs-aborted"]
+    assert result.result == "ABORTED"
+    (staging,) = result.inputs
+    assert staging["outcome"] == "aborted" and staging["by"] == "qa"
+    assert [r["user"] for r in staging["refused"]] == ["mallory"]
+    assert "Rejected by qa" in result.log
+    assert "promote" not in [c["argv"][0] for c in _calls(work)]
+
+
+def test_a_branch_that_does_not_deploy_asks_nothing(runs):
+    work, result = runs["envs-feature"]
+    _ok(result)
+    assert result.inputs == []     # `when { beforeInput true }`: decided before asking
+    assert [c["argv"][0] for c in _calls(work)] == ["build", "image", "push"]
+    for stage in ("Deploy to dev", "Approve staging", "Promote to staging",
+                  "Approve production", "Promote to production"):
+        assert result.stages[stage] == "skipped", stage
+    assert result.milestones == []
+
+
+def test_an_older_build_waiting_at_a_gate_stops_once_a_newer_one_passes_it(runs):
+    work, result = runs["envs-superseded-at-gate"]
+    assert result.returncode == 1 and result.result == "NOT_BUILT"
+    (staging,) = result.inputs
+    # Build #2 reaching the gate left #1 waiting; #2 passing it aborted #1.
+    assert [e["passes"] for e in staging["events"]] == [2, 3]
+    assert "Superseded by harness#2" in result.log
+    assert result.stages["Approve staging"] == "not-built"
+    assert "promote" not in [c["argv"][0] for c in _calls(work)]
+    work, result = runs["envs-newer-ended"]
+    assert result.result == "NOT_BUILT" and "Superseded by harness#2" in result.log
+
+
+def test_an_older_build_passing_a_milestone_a_newer_one_passed_is_aborted(runs):
+    work, result = runs["envs-older-after-newer"]
+    assert result.result == "NOT_BUILT"
+    assert result.stages["Deploy to dev"] == "not-built"
+    assert result.milestones == []
+    # Nothing deployed; the stage's post still says what runs there.
+    assert [c["argv"][0] for c in _calls(work)] == ["build", "image", "push", "status"]
+
+
+def test_a_newer_build_passing_each_gate_aborts_the_older_ones_waiting_there(runs):
+    _, result = runs["envs-newest-passes"]
+    _ok(result)
+    # #2 waited at staging's gate (2): aborted when #3 passed 3; #1 at production's (4):
+    # when #3 passed 5.
+    assert result.milestones == [1, 2, 3, 4, 5]
+    assert result.cancelled == [2, 1]
+
+
+def test_a_certificate_credential_of_the_wrong_kind_fails_the_deploy(runs):
+    work, result = runs["envs-wrong-kind"]
+    assert result.result == "FAILURE" and result.stages["Deploy to dev"] == "failed"
+    assert ("Credentials 'dev-swarm' is of type 'Username with password' where "
+            "'org.jenkinsci.plugins.docker.commons.credentials.DockerServerCredentials' was "
+            "expected" in result.log)
+    assert "deploy" not in [c["argv"][0] for c in _calls(work)]

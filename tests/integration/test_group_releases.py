@@ -11,6 +11,7 @@ from tests.integration.conftest import (
     remove_service_and_releases,
     running_digests,
 )
+from tests.integration.test_job_service import job_images  # noqa: F401, F811 (a fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -104,3 +105,60 @@ def test_two_groups_sharing_a_service_at_once_do_not_deadlock(shipway, shop, rel
     outs = [proc.communicate(timeout=600) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], outs
     assert runs(docker_client, names, releases, a="v1", b="v1", c="v1")
+
+
+@pytest.fixture
+def with_jobs(docker_client, releases, job_images, tmp_path):  # noqa: F811
+    """Groups whose first step is a migration job: `good` (exits 0) and `bad` (exits 3),
+    then a wave of two services; the job containers are removed afterwards."""
+    prefix = random_name("gj")
+    names = {m: f"{prefix}-{m}" for m in ("ok", "bad", "b", "c")}
+    services = "".join(f"""
+  {names[m]}:
+    image: {job_images['repo']}
+    environment: {{EXIT_CODE: "{code}", LINES: "2"}}
+    deploy: {{mode: replicated-job, timeout: 60s, restart_policy: {{condition: none}}}}
+""" for m, code in (("ok", 0), ("bad", 3))) + "".join(f"""
+  {names[m]}:
+    image: {releases['repo']}
+    stop_grace_period: 1s
+    deploy: {{replicas: 1, timeout: {TEST_TIMEOUT}, labels: {{shipway.test: "true"}}, update_config: {{parallelism: 1, delay: 0s, order: start-first, failure_action: rollback, monitor: 1s}}}}
+""" for m in "bc")  # noqa: E501 (written as users write it)
+    path = tmp_path / "shipway.yml"
+    path.write_text(f"""
+services:{services}
+groups:
+  {prefix}-good: {{steps: [{names['ok']}, [{names['b']}, {names['c']}]]}}
+  {prefix}-bad: {{steps: [{{job: {names['bad']}}}, [{names['b']}, {names['c']}]]}}
+""")
+    yield str(path), names, prefix
+    for name in names.values():
+        remove_service_and_releases(docker_client, name)
+        for container in docker_client.api.containers(
+                all=True, filters={"label": f"com.docker.swarm.service.name={name}"}):
+            docker_client.api.remove_container(container["Id"], force=True)
+    for group in ("good", "bad"):
+        for config in docker_client.api.configs(
+                filters={"label": f"shipway.group.name={prefix}-{group}"}):
+            docker_client.api.remove_config(config["ID"])
+
+
+def test_a_failing_migration_job_stops_the_group_before_anything_after_it(
+        shipway, with_jobs, releases, job_images, docker_client):  # noqa: F811
+    catalog, names, prefix = with_jobs
+
+    def images(job, version):
+        return ["--image", f"{names[job]}={job_images['v1']}",
+                *[arg for m in "bc" for arg in ("--image", f"{names[m]}={releases[version]}")]]
+
+    good = shipway("deploy", "--catalog", catalog, "--group", f"{prefix}-good",
+                   *images("ok", "v1"), check=0)
+    assert "| line 1" in good.stdout + good.stderr      # the job's output, streamed
+    assert [digest(releases["v1"])] == running_digests(docker_client, names["b"])
+    bad = shipway("deploy", "--catalog", catalog, "--group", f"{prefix}-bad",
+                  *images("bad", "v2"), check=1)
+    assert f"group {prefix}-bad failed at step 1 ({names['bad']})" in bad.stderr
+    assert "exit code 3" in bad.stderr
+    # nothing of the later step changed
+    for member in "bc":
+        assert running_digests(docker_client, names[member]) == [digest(releases["v1"])]

@@ -6,6 +6,11 @@ main, twice (releases 1.0.0 and 2.0.0), with the lab registry's login bound only
 withCredentials, and the real `shipway` doing the work. The Docker SDK then checks that the
 service's running tasks are on the digest the pipeline pushed; the rendered rollback script
 must bring them back to the first release's digest. The service is removed at the end.
+
+With environments: the same entry in two environments on the lab's swarm (staging, and
+production behind an approval), its rendered Jenkinsfile builds once, deploys to staging,
+waits for ops' approval in no executor and promotes the digest staging runs; production's
+release record says who approved it.
 """
 import copy
 import json
@@ -146,3 +151,74 @@ def test_rendered_rollback_returns_to_the_previous_digest(deployed, docker_clien
     assert result.description == f"from {second['image']} to {first['image']}"
     assert _wait_for_digests(docker_client, name, first["digest"], deployed["replicas"]) == \
         [first["digest"]] * deployed["replicas"]
+
+
+# ---------------------------------------------------------------------------- environments
+
+@pytest.fixture(scope="module")
+def promoted(lab, docker_client, tmp_path_factory):
+    """The example service in two environments on the lab's swarm (staging, and production
+    behind an approval by ops), its rendered Jenkinsfile run once: mallory's approval is
+    refused, alice's (of group ops) goes on."""
+    import yaml
+
+    base = str(tmp_path_factory.mktemp("jenkinsfile-environments"))
+    name = f"jfe-{secrets.token_hex(4)}"
+    with open(os.path.join(EXAMPLES, "catalog.yml"), encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    entry = copy.deepcopy(data["services"]["hello"])
+    entry["image"] = f"{lab['SHIPWAY_REGISTRY']}/test/{name}"
+    entry["deploy"].setdefault("labels", {})["shipway.test"] = "true"
+    entry["environments"] = {"staging": {"name": f"{name}-staging", "deploy": {"replicas": 1}},
+                             "production": {"name": f"{name}-production"}}
+    data["services"] = {name: entry}
+    data["environments"] = {"staging": None,
+                            "production": {"approval": {"submitter": "ops", "timeout": "1h"}}}
+    work = _workspace(base, "build-1", yaml.safe_dump(data, sort_keys=False))
+    cat = catalog.load(os.path.join(work, "catalog.yml"))
+    bin_dir = os.path.join(base, ".bin")
+    _shipway_wrapper(bin_dir)
+    env = {"PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+           "HOME": os.environ.get("HOME", "/root"), "PYTHONPATH": ROOT, "VERSION": "1.0.0",
+           "BUILD_NUMBER": "1", "JOB_NAME": name}
+    if os.environ.get("DOCKER_HOST"):
+        env["DOCKER_HOST"] = os.environ["DOCKER_HOST"]
+    credentials = {CREDENTIALS_ID: {"username": lab["SHIPWAY_REGISTRY_USER"],
+                                    "password": lab["password"]}}
+    script = render.render_jenkinsfile(cat, name, catalog_path="catalog.yml")
+    answers = [{"user": "mallory", "after": 5}, {"user": "alice", "groups": ["ops"], "after": 9}]
+    try:
+        result = run_pipelines([pipeline_run(
+            script, workdir=work, branch="main", credentials=credentials, env=env,
+            answers=answers, scm_vars={"GIT_COMMIT": "e" * 40})], timeout=900)[0]
+        yield {"name": name, "result": result, "work": work,
+               "replicas": entry["deploy"]["replicas"]}
+    finally:
+        for service in (f"{name}-staging", f"{name}-production"):
+            remove_service_and_releases(docker_client, service)
+
+
+def test_rendered_environments_pipeline_promotes_the_digest_staging_runs(promoted, lab,
+                                                                          docker_client):
+    name, result, work = promoted["name"], promoted["result"], promoted["work"]
+    assert result.returncode == 0, result.log
+    assert [result.stages[s] for s in ("Deploy to staging", "Approve production",
+                                       "Promote to production")] == ["ran"] * 3
+    (gate,) = result.inputs
+    assert gate["approver"] == "alice" and [r["user"] for r in gate["refused"]] == ["mallory"]
+    assert not gate["held_executor"]
+    pushed = _read_json(os.path.join(work, ".shipway"), f"{name}.push.json")["digest"]
+    staging = _read_json(work, "shipway-deploy-staging.json")
+    assert staging["ok"] and staging["digest"] == pushed
+    # The promote ran in a workspace of its own, from the stashed checkout.
+    promote_dir = result.workspaces[1]
+    promoted_record = _read_json(promote_dir, "shipway-promote-production.json")
+    assert promoted_record["ok"] and promoted_record["digest"] == pushed
+    assert _wait_for_digests(docker_client, f"{name}-staging", pushed, 1) == [pushed]
+    assert _wait_for_digests(docker_client, f"{name}-production", pushed,
+                             promoted["replicas"]) == [pushed] * promoted["replicas"]
+    # The approver reached the release record, through SHIPWAY_APPROVED_BY.
+    labels = docker_client.api.inspect_service(f"{name}-production")["Spec"]["Labels"]
+    assert labels["shipway.approved-by"] == "alice"
+    assert labels["shipway.promoted-from.environment"] == "staging"
+    assert lab["password"] not in result.log

@@ -18,3 +18,34 @@ def build_sleeper(client, tag):
     context.seek(0)
     client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True)
     return tag
+
+
+# A job: prints LINES lines (`line 1`, ...), then the md5 of SECRET_FILE if set, sleeps SLEEP
+# seconds if set, and exits EXIT_CODE (all from its environment). busybox is called by name:
+# the image has no applet links.
+JOB_SCRIPT = b"""i=1
+while [ "$i" -le "${LINES:-3}" ]; do echo "line $i"; i=$((i + 1)); done
+if [ -n "$SECRET_FILE" ]; then
+    echo "secret md5 $(/bin/busybox md5sum < "$SECRET_FILE" | /bin/busybox cut -d ' ' -f 1)"
+fi
+if [ -n "$SLEEP" ]; then /bin/busybox sleep "$SLEEP"; fi
+exit "${EXIT_CODE:-0}"
+"""
+
+
+def build_job(client, tag, variant="1"):
+    """Build the job image as `tag` (`variant` goes into a label: another variant is another
+    digest of the same job)."""
+    dockerfile = (b"FROM scratch\nCOPY busybox /bin/busybox\nCOPY job.sh /job.sh\n"
+                  b"LABEL shipway.test.variant=" + variant.encode() + b"\n"
+                  b'CMD ["/bin/busybox", "sh", "/job.sh"]\n')
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        tar.add("/bin/busybox", "busybox")
+        for name, data in (("Dockerfile", dockerfile), ("job.sh", JOB_SCRIPT)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True)
+    return tag

@@ -4,6 +4,7 @@ import os
 import re
 
 import pytest
+import yaml
 
 from pipeline import catalog, delivery, render
 
@@ -164,3 +165,19 @@ def test_submitters_and_credentials_are_groovy_literals():
     text = render.render_jenkinsfile(cat, "hello")
     assert "submitter 'o\\'p$s,${x}'" in text
     assert "dockerCert(credentialsId: 'a-cert', variable: 'DOCKER_CERT_PATH_A')" in text
+
+
+def test_readme_shows_the_jenkinsfile_a_two_environment_catalog_gets():
+    """README's "The Jenkinsfile a user gets": its catalog is the golden one's environments,
+    its Jenkinsfile excerpt is what that catalog renders, verbatim."""
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        readme = handle.read()
+    section = readme.split("### The Jenkinsfile a user gets\n", 1)[1].split("\n### ", 1)[0]
+    (shown_yaml,) = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    (shown_groovy,) = re.findall(r"```groovy\n(.*?)```", section, re.S)
+    path = os.path.join(GOLDEN, "two-environments", "catalog.yml")
+    with open(path, encoding="utf-8") as handle:
+        golden_catalog = yaml.safe_load(handle)
+    assert yaml.safe_load(shown_yaml) == {"environments": golden_catalog["environments"]}
+    rendered = render.render_jenkinsfile(catalog.load(path), "hello")
+    assert shown_groovy in rendered and shown_groovy.startswith("        stage('Approve")

@@ -88,3 +88,9 @@ def test_who_runs_shipway():
         == "a"
     assert Context.from_env({"BUILD_USER_ID": "b", "USER": "c"}).build.user == "b"
     assert Context.from_env({"USER": "c"}).build.user == "c"
+
+
+def test_who_runs_shipway_without_user_in_the_environment():
+    import os
+    import pwd
+    assert Context.from_env({}).build.user == pwd.getpwuid(os.getuid()).pw_name

@@ -37,6 +37,12 @@ class HarnessResult:
     archived: list = field(default_factory=list)
     params: dict = field(default_factory=dict)
     agent: object = None       # the pipeline's agent: "any", {"label": ...} or None
+    inputs: list = field(default_factory=list)       # each input asked: message, submitter,
+    #   held_executor, outcome (approved|aborted|timeout|None), approver, refused [...],
+    #   parameters [{type, name, choices, ...}], values (what the approver gave them)
+    milestones: list = field(default_factory=list)   # the ordinals this build passed
+    cancelled: list = field(default_factory=list)    # older builds its milestones cancelled
+    workspaces: list = field(default_factory=list)   # one per node the build took
 
 
 def groovy_available():
@@ -53,14 +59,25 @@ def java_env(base=None):
 
 
 def pipeline_run(script_text, *, branch="main", multibranch=False, env=None, credentials=None,
-                 params=None, workdir, scm_vars=None, library_dirs=(), job_name="harness"):
-    """One run's description for `run_pipelines` (same arguments as `run_pipeline`)."""
+                 params=None, workdir, scm_vars=None, library_dirs=(), job_name="harness",
+                 answers=(), milestones=None):
+    """One run's description for `run_pipelines` (same arguments as `run_pipeline`).
+
+    `answers` are what people answer the build's inputs, in order: {"user", "groups",
+    "action": "proceed"|"abort", "after": seconds after the input was asked, "admin",
+    "cancel", "parameters": {NAME: value, a choice's index}}, or another build's milestone
+    event {"build": N, "passes": ORDINAL} / {"build": N, "completes": True}. `milestones`
+    are the job's other running builds and the milestone each passed last ({2: 3}; None:
+    none yet).
+    """
     return {
         "script": script_text, "branch": branch, "multibranch": multibranch,
         "env": dict(env if env is not None else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}),
         "credentials": dict(credentials or {}), "params": dict(params or {}),
         "workdir": os.fspath(workdir), "scm_vars": dict(scm_vars or {}),
         "library_dirs": [os.fspath(d) for d in library_dirs], "job_name": job_name,
+        "answers": [dict(a) for a in answers],
+        "milestones": {str(k): v for k, v in (milestones or {}).items()},
     }
 
 
@@ -83,7 +100,8 @@ def run_pipelines(runs, timeout=600):
 
 
 def run_pipeline(script_text, *, branch="main", env=None, credentials=None, params=None,
-                 workdir, multibranch=False, scm_vars=None, library_dirs=(), timeout=600):
+                 workdir, multibranch=False, scm_vars=None, library_dirs=(), answers=(),
+                 timeout=600):
     """Run one Jenkinsfile in the harness.
 
     `env` is the whole starting environment of `sh` (default: just PATH); the harness adds
@@ -91,11 +109,12 @@ def run_pipeline(script_text, *, branch="main", env=None, credentials=None, para
     `multibranch`, BRANCH_NAME.
     Without `multibranch` the branch reaches `when { branch }` as GIT_LOCAL_BRANCH, once the
     script has put checkout's variables into env. `credentials` maps a credentials id to
-    {"username", "password"} (or a secret string); `params` are build parameters.
+    {"username", "password"} (or a secret string); `params` are build parameters;
+    `answers` what people answer its inputs (pipeline_run).
     """
     run = pipeline_run(script_text, branch=branch, multibranch=multibranch, env=env,
                        credentials=credentials, params=params, workdir=workdir,
-                       scm_vars=scm_vars, library_dirs=library_dirs)
+                       scm_vars=scm_vars, library_dirs=library_dirs, answers=answers)
     return run_pipelines([run], timeout=timeout)[0]
 
 

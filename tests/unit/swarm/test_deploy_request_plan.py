@@ -102,11 +102,8 @@ def test_a_missing_network_or_external_secret_is_refused_naming_the_catalog_key(
     assert caught.value.message.startswith("secrets: external secret 'ext'")
 
 
-def test_a_job_service_and_a_mode_change_are_refused(tmp_path):
-    current = fixture("cli-service.json")
-    current["Spec"]["Mode"] = {"ReplicatedJob": {"MaxConcurrent": 1}}
-    with pytest.raises(UsageError, match="is a replicated-job service"):
-        deploy_plan.plan_request(request_for(tmp_path, {}), Reading(current, []), labels())
+def test_a_mode_change_is_refused(tmp_path):
+    # (a job service is deployed: tests/unit/swarm/test_job_plan.py)
     with pytest.raises(CatalogError) as caught:
         deploy_plan.plan_request(request_for(tmp_path, {"deploy": {"mode": "global"}}),
                                  Reading(fixture("cli-service.json"), []), labels())

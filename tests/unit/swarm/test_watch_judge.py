@@ -3,6 +3,7 @@ made by its record.py): each case judged again without an engine must reach the 
 live wait reached, and say the same lines."""
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -16,19 +17,23 @@ from pipeline.swarm.judge import (
     Status,
     judge,
     report_lines,
+    run_iteration,
     task_errors,
     timed_out,
 )
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "watch"
-CASES = ("starting", "converged", "paused", "rollback", "job-complete", "job-failed",
-         "worker-lost-converged", "worker-lost-timeout")
+JOBS = ("job-complete", "job-failed", "job-failed-unlimited", "job-retried", "job-rerun",
+        "job-failed-rerun", "job-global", "job-timeout")
+CASES = ("starting", "converged", "paused", "rollback", *JOBS, "worker-lost-converged",
+         "worker-lost-timeout")
+OUTPUT = re.compile(r"^task [0-9a-z]{12} \| ")   # a job's output, said from the log follower
 
 
 def load(case):
     doc = json.loads((FIXTURES / f"{case}.json").read_text())
     e = doc["expectation"]
-    expect = Expectation(e["image"], Follow(e["follow"]), e["since"])
+    expect = Expectation(e["image"], Follow(e["follow"]), e["since"], e.get("iteration"))
     snaps = [Snapshot(**{**entry["snapshot"], "stopped": frozenset(entry["snapshot"]["stopped"])})
              for entry in doc["snapshots"]]
     return doc, expect, snaps
@@ -38,7 +43,7 @@ def replay(expect, snaps):
     """Judge the snapshots in order as the Watcher does: (verdicts, report lines)."""
     memory, before, verdicts, lines = Memory(), None, [], []
     for snap in snaps:
-        lines += report_lines(before, snap, expect.since)
+        lines += report_lines(before, snap, expect.since, run_iteration(expect, snap))
         verdict = judge(expect, snap, memory)
         memory, before = verdict.memory, snap
         verdicts.append(verdict)
@@ -51,7 +56,8 @@ def test_a_recorded_case_is_judged_again_as_it_was_live(case):
     verdicts, lines = replay(expect, snaps)
     assert [(v.status.value, v.outcome.reason) for v in verdicts] == \
         [(entry["verdict"], entry["reason"]) for entry in doc["snapshots"]]
-    assert lines == [line for line in doc["lines"] if not line.startswith("forensics:")]
+    assert lines == [line for line in doc["lines"]
+                     if not line.startswith("forensics:") and not OUTPUT.match(line)]
     last = verdicts[-1].outcome
     if verdicts[-1].status is Status.WAITING:      # the live wait timed out
         last = timed_out(last, snaps[-1], expect.image, doc["timeout"])
@@ -137,20 +143,89 @@ def test_paused_and_rolled_back_updates_name_the_failed_task_and_what_runs():
 
 
 def test_a_job_completes_when_every_task_of_its_run_exited_0():
-    _, expect, snaps = load("job-complete")
+    doc, expect, snaps = load("job-complete")
     verdicts, _ = replay(expect, snaps)
     assert all(v.status is Status.WAITING for v in verdicts[:-1])
-    assert (verdicts[-2].outcome.running, verdicts[-2].outcome.desired) == (1, 2)
+    assert (verdicts[0].outcome.running, verdicts[0].outcome.desired) == (0, 2)
     assert verdicts[-1].status is Status.CONVERGED
     assert verdicts[-1].outcome.reason == "job completed: 2/2 tasks exited 0"
+    assert verdicts[-1].outcome.job["exit_codes"] == [0, 0]
+    # its output was said as it came, one line per line, prefixed with the task
+    said = [line for line in doc["lines"] if OUTPUT.match(line)]
+    assert len(said) == 4 and {line.split(" | ")[1] for line in said} == \
+        {"first line", "second line"}
 
 
-def test_a_job_fails_with_its_first_failed_task():
-    _, expect, snaps = load("job-failed")
+def test_a_job_whose_only_attempt_failed_fails_with_its_exit_code():
+    doc, expect, snaps = load("job-failed")
     verdicts, _ = replay(expect, snaps)
+    last = verdicts[-1].outcome
     assert verdicts[-1].status is Status.FAILED
-    assert verdicts[-1].outcome.reason == "1 task of the job failed (0/2 completed)"
-    assert verdicts[-1].outcome.task_error == "task: non-zero exit (3)"
+    assert re.fullmatch(r"task [0-9a-z]{12} exited 3; 0/1 tasks completed", last.reason)
+    assert last.task_error == "task: non-zero exit (3)"
+    assert (last.job["state"], last.job["exit_codes"]) == ("failed", [3])
+    assert doc["outcome"]["job"]["last_lines"] == ["first line", "second line"]
+
+
+def test_a_job_swarm_restarts_without_end_fails_at_its_first_failure_saying_so():
+    _, expect, snaps = load("job-failed-unlimited")
+    verdicts, _ = replay(expect, snaps)
+    first = next(i for i, v in enumerate(verdicts) if v.status is not Status.WAITING)
+    assert verdicts[first].status is Status.FAILED
+    assert "swarm goes on restarting it" in verdicts[first].outcome.reason
+
+
+def test_a_job_with_max_attempts_fails_when_its_slot_used_the_last_one():
+    _, expect, snaps = load("job-retried")
+    verdicts, _ = replay(expect, snaps)
+    failures = [sum(t["Status"]["State"] == "failed" for t in snap.tasks) for snap in snaps]
+    assert all(v.status is Status.WAITING for v, n in zip(verdicts, failures) if n < 3)
+    assert 1 in failures and 2 in failures     # the first two attempts failed: waited on
+    assert verdicts[-1].status is Status.FAILED and failures[-1] == 3
+    assert verdicts[-1].outcome.reason.endswith(
+        "0/1 tasks completed (each slot ran 3 times, as the restart policy allows)")
+
+
+def test_a_job_run_again_is_judged_by_its_new_iteration_beside_the_old_tasks():
+    _, expect, snaps = load("job-rerun")
+    old = [t for t in snaps[0].tasks if not t.get("JobIteration")]
+    assert old and old[0]["Status"]["State"] == "complete"   # the first run's task
+    verdicts, _ = replay(expect, snaps)
+    assert all(v.status is Status.WAITING for v in verdicts[:-1])
+    assert verdicts[-1].status is Status.CONVERGED and verdicts[-1].outcome.job["iteration"] == 1
+    # waited for another iteration (a later write started another run): failed
+    other = dataclasses.replace(expect, iteration=2)
+    verdict = judge(other, snaps[-1], Memory())
+    assert verdict.status is Status.FAILED
+    assert verdict.outcome.reason.startswith("another change to the service started another run")
+
+
+def test_a_failed_run_before_is_neither_news_nor_the_error_of_the_next_one():
+    doc, expect, snaps = load("job-failed-rerun")
+    old = [t["ID"] for t in snaps[0].tasks if not t.get("JobIteration")]
+    assert old and snaps[0].tasks[[t["ID"] for t in snaps[0].tasks].index(old[0])][
+        "Status"]["State"] == "failed"
+    verdicts, lines = replay(expect, snaps)
+    assert not [line for line in lines if old[0][:12] in line]
+    assert not [line for line in doc["lines"] if old[0][:12] in line]   # forensics nor output
+    assert verdicts[-1].status is Status.FAILED
+    assert old[0] not in verdicts[-1].memory.errors and verdicts[-1].memory.errors
+    assert verdicts[-1].outcome.job["iteration"] == 1
+
+
+def test_a_global_job_completes_with_one_task_per_node():
+    _, expect, snaps = load("job-global")
+    verdicts, _ = replay(expect, snaps)
+    assert verdicts[-1].status is Status.CONVERGED
+    assert verdicts[-1].outcome.reason == "job completed: 1/1 tasks exited 0"
+
+
+def test_a_job_that_runs_past_the_timeout_says_how_far_its_run_got():
+    doc, expect, snaps = load("job-timeout")
+    verdicts, _ = replay(expect, snaps)
+    last = timed_out(verdicts[-1].outcome, snaps[-1], expect.image, doc["timeout"])
+    assert last.reason == ("timed out after 4s: 0/1 tasks of the job completed (iteration 0; "
+                           "swarm goes on with the run)")
 
 
 def test_a_worker_lost_with_only_old_tasks_on_it_leaves_them_behind():

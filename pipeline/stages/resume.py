@@ -6,10 +6,11 @@ Jenkinsfile's input sets, else who runs shipway) goes on the release record.
 
 (`continue` is a Python keyword: the module has another name.)
 """
-from pipeline import imageref, registry
+from pipeline import imageref, notify, registry
 from pipeline.api.engine import engine_errors, inspect_service
+from pipeline.context import redacted
 from pipeline.stages import common
-from pipeline.stages.deploy import add_rollout_arguments, paused
+from pipeline.stages.deploy import add_rollout_arguments, paused, tell
 from pipeline.stages.rollback import one_line
 from pipeline.swarm import resume
 from pipeline.swarm import steps as judged
@@ -29,6 +30,7 @@ def run(ctx, args):
     header = _registry_header(ctx, api, settings)
     mark = None if args.dry_run else judged.marker(settings, ctx.environ, ctx.build,
                                                    ctx.console.event)
+    notifier = None if args.dry_run else notify.notifier(settings, ctx, "continue")
     with engine_errors(f"continue of {settings['name']}"):
         steps = judged.prepare(api, settings, ctx.environ, header, ctx.console.event, mark)
     with engine_errors(f"continue of {settings['name']}"), \
@@ -49,8 +51,9 @@ def run(ctx, args):
         findings = "; ".join(steps.judge.dry_run_findings()) if steps else ""
         mark("deployed" if result.outcome.ok else "failed", result.image, result.release,
              "" if result.outcome.ok else result.outcome.reason, findings)
+    tell(notifier, result, ctx)
     if args.json:
-        ctx.console.json(record)
+        ctx.console.json(redacted(record, ctx.secrets()))
     if result.outcome.paused:
         raise paused(result, settings, args)
     if not result.outcome.ok:

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from pipeline.errors import EXIT_PAUSED, AnalysisPaused, UsageError
-from pipeline.stages.deploy import paused
+from pipeline.stages.deploy import paused, tell
 from pipeline.swarm import canary
 from pipeline.swarm import releases as history
 from pipeline.swarm import spec as specs
@@ -99,3 +99,25 @@ def test_the_paused_line_names_why_what_runs_and_the_two_commands():
         "evaluations, canary); 1/4 tasks run the new release; `shipway continue --catalog "
         "'ship way.yml' --service hello --environment staging` goes on, `shipway rollback "
         "--catalog 'ship way.yml' --service hello --environment staging` goes back")
+
+
+class Told(list):
+    def __call__(self, event, **fields):
+        self.append((event, fields))
+
+    def outcome(self, result):
+        self.append(("outcome", result.outcome.ok))
+
+
+def test_a_paused_deploy_tells_the_webhooks_it_waits_for_an_answer():
+    told = Told()
+    outcome = Outcome(False, "analysis inconclusive: check e: ...", running_image="r:v1",
+                      paused="canary")
+    ctx = SimpleNamespace(build=SimpleNamespace(url="https://ci/job/hello/7"))
+    tell(told, Result("hello", "updated", NEW, outcome=outcome), ctx)
+    [(event, fields)] = told
+    assert event == "approval-waiting" and fields["approve_url"] == "https://ci/job/hello/7/input/"
+    assert fields["reason"].endswith(": continue the rollout or roll back?")
+    told.clear()
+    tell(told, Result("hello", "updated", NEW, outcome=Outcome(True, "done")), ctx)
+    assert told == [("outcome", True)]

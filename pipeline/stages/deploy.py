@@ -80,6 +80,9 @@ def add_arguments(parser):
         parser.add_argument(f"--{kind}-failure-action", choices=("pause", "continue", "rollback"))
         parser.add_argument(f"--{kind}-monitor", type=common.duration, metavar="DURATION")
         parser.add_argument(f"--{kind}-max-failure-ratio", type=_ratio, metavar="RATIO")
+    parser.add_argument("--prune", action="store_true",
+                        help="with --group of a stack file: remove the stack's services the "
+                             "file no longer has")
     add_rollout_arguments(parser)
 
 
@@ -149,6 +152,9 @@ def service_keys(settings, args):
 
 
 def run(ctx, args):
+    if getattr(args, "prune", False):
+        raise UsageError("--prune is for a group of a stack file's services",
+                         hint="shipway deploy --group G --prune (G: compose: {file:, stack:})")
     settings, ctx = common.target(ctx, args, OVERRIDES)
     for warning in settings.get("warnings", []):
         ctx.console.event(f"warning: {warning}")
@@ -278,6 +284,7 @@ def deploy_request(ctx, args, settings, service, image, platforms, registry_auth
         catalog_keys=settings["service"] if args.catalog else None, catalog=args.catalog,
         source_catalog=settings.get("source", "catalog") == "catalog",
         compose_service=(settings.get("compose") or {}).get("service"),
+        stack=settings.get("stack"),
         definitions=settings["definitions"],
         # Relative env_file and bind paths are relative to the catalog (common.settings).
         base_dir=settings.get("_base_dir") or ".", environ=ctx.environ,

@@ -109,3 +109,10 @@ def plan_rollback(group, releases, readings):
         else:
             undos.append(Undo(member, reading.service, "rollback", to=entry["seq"]))
     return target, undos
+
+
+def left_behind(stack, running, members):
+    """The services of `stack` that run (`running`: their names) but that no member of the
+    group is any more (`members`: the members' swarm names), sorted: what `--prune` removes
+    and a deploy without it names."""
+    return sorted(set(running) - set(members))

@@ -15,7 +15,7 @@ so an older build still waiting at a gate stops once a newer one is approved the
 from __future__ import annotations  # `str | None` on Python 3.9
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # What credentials binding sets for each credential a stage needs (credentials-binding
 # UsernamePasswordMultiBinding and StringBinding, docker-commons DockerServerCredentialsBinding
@@ -120,6 +120,8 @@ class Target:
     stash: str | None = None         # where its record goes on to the next promote
     expects: str | None = None       # the source stage's record: --expect-record
     expects_stash: str | None = None   # ... unstashed from here
+    announce: list | None = None     # `shipway notify` of the next gate's approval-waiting
+    announce_bindings: list | None = None   # its webhooks' credentials
 
 
 def targets(catalog, service, base):
@@ -136,6 +138,36 @@ def targets(catalog, service, base):
         else:
             out.append(_promote(envs[j - 1], env, settings, catalog, service, base, j, after,
                                 out[-1].record))
+    return _notifying(out, catalog, service, base)
+
+
+def notify_bindings(settings, event=None):
+    """The withCredentials bindings of the service's webhooks (its `notify` entries with a
+    Jenkins `credentials`: a secret text, bound to the entry's webhook_env); with `event`,
+    of those told that event only."""
+    found = {(entry["credentials"], entry["webhook_env"]) for entry in settings.get("notify")
+             or [] if entry.get("credentials") and (event is None or event in entry["on"])}
+    return [("string", credentials_id, {"variable": variable})
+            for credentials_id, variable in sorted(found)]
+
+
+def _notifying(items, catalog, service, base):
+    """The Targets with their webhooks' credentials bound around the command (deploy and
+    promote send events), and, before a gate whose environment's webhooks are told
+    approval-waiting, `shipway notify` of it at the end of the stage before."""
+    out = []
+    for j, item in enumerate(items):
+        settings = catalog.service(service, environment=item.environment)
+        item = replace(item, bindings=item.bindings + notify_bindings(settings))
+        later = items[j + 1] if j + 1 < len(items) else None
+        if later is not None and later.gate is not None:
+            gated = catalog.service(service, environment=later.environment)
+            if any("approval-waiting" in entry["on"] for entry in gated.get("notify") or []):
+                item = replace(item, announce=[
+                    "shipway", "notify", *base, "--event", "approval-waiting",
+                    "--environment", later.environment],
+                    announce_bindings=notify_bindings(gated, "approval-waiting"))
+        out.append(item)
     return out
 
 

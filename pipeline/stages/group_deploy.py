@@ -5,7 +5,7 @@ the group release recorded once every step passed.
 """
 import contextlib
 
-from pipeline import imageref, registry, state
+from pipeline import imageref, notify, registry, state
 from pipeline.api.engine import engine_errors, list_services, resolve_digest
 from pipeline.errors import DeployError, UsageError
 from pipeline.stages import common
@@ -85,6 +85,8 @@ def deploy(target, args):
     pinned = {m: imageref.pinned(repo, tag, digest) for m, (_, repo, tag, digest)
               in prepared.items()}
     provenance = {"deployed-by": ctx.build.user}
+    notifier = notify.for_group(target.members.values(), ctx, target.group.name,
+                                target.environment)
 
     def deploy_member(member):
         rollout, repo, tag, digest = prepared[member]
@@ -98,7 +100,7 @@ def deploy(target, args):
         return result
 
     with engine_errors(f"deploy of group {target.group.name}"), \
-            target.locked(api, args, "deploy"):
+            target.locked(api, args, "deploy", notify=notifier):
         readings = target.read(api)
         gone = _left_behind(target, api)
         if args.dry_run:
@@ -109,7 +111,7 @@ def deploy(target, args):
         recorded = _remember(target, api, outcome, now) if outcome.ok else None
         if outcome.ok:
             _prune(target, api, args, gone)
-    return _finish(target, args, outcome, now, recorded)
+    return _finish(target, args, outcome, now, recorded, notifier)
 
 
 def _left_behind(target, api):
@@ -173,7 +175,7 @@ def _remember(target, api, outcome, now):
     return recorded
 
 
-def _finish(target, args, outcome, now, recorded):
+def _finish(target, args, outcome, now, recorded, notifier):
     name = target.group.name
     record = {"group": name, "ok": outcome.ok,
               "group_release": recorded.seq if recorded else None,
@@ -185,9 +187,12 @@ def _finish(target, args, outcome, now, recorded):
         target.ctx.console.json(record)
     if not outcome.ok:
         step = target.group.steps[outcome.step].label(outcome.step)
-        raise DeployError(f"group {name} failed at {step}: {outcome.failed}: {outcome.error}; "
-                          f"now: {group.now_line(now)}",
-                          hint=f"see `shipway status --group {name}` for what runs now")
+        line = (f"group {name} failed at {step}: {outcome.failed}: {outcome.error}; "
+                f"now: {group.now_line(now)}")
+        failed = target.members.get(outcome.failed) or {}
+        notifier("group-failed", service=outcome.failed, swarm_service=failed.get("name"),
+                 reason=line, running_image=getattr(now.get(outcome.failed), "image", ""))
+        raise DeployError(line, hint=f"see `shipway status --group {name}` for what runs now")
     if not args.json:
         target.ctx.console.result(f"group {name}: group release #{recorded.seq}: "
                                   f"{group.now_line(now)}")

@@ -1,17 +1,16 @@
 """`shipway promote`'s bad input (exit 2, one line, before any engine is asked), who the
 release record says approved it, and its result line."""
-import io
 import json
 from types import SimpleNamespace
 
 import pytest
 
-from pipeline import cli
-from pipeline.console import Console
 from pipeline.context import BuildInfo
 from pipeline.stages import promote
 from pipeline.swarm.promote_plan import Promotion
 from pipeline.swarm.releases import Release
+from tests.support.cli import catalog_file as write_catalog
+from tests.support.cli import run_cli
 
 CATALOG = """
 environments:
@@ -27,16 +26,12 @@ DIGEST = "sha256:" + "ab" * 32
 
 
 def run(argv, environ=None):
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(["promote", *argv], environ=environ or {}, console=Console(out, err))
-    return code, out.getvalue(), err.getvalue()
+    return run_cli(["promote", *argv], environ)
 
 
 @pytest.fixture
 def catalog_file(tmp_path):
-    path = tmp_path / "shipway.yml"
-    path.write_text(CATALOG)
-    return str(path)
+    return write_catalog(tmp_path, CATALOG)
 
 
 def bad(argv, environ=None):

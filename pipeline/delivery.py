@@ -3,7 +3,8 @@ stages that deliver one build through them: a pure plan the Jenkinsfile template
 
     Build once (one agent): Checkout, Build, Image, Push, Deploy to FIRST
     for each later environment:
-        Approve ENV (its approval: input, no agent)    Promote to ENV (promote --from PREVIOUS)
+        Approve ENV (its approval: input, no agent)    Promote to ENV (promote --from PREVIOUS
+                                                       --expect-record PREVIOUS' record)
 
 Milestones (pipeline-milestone-step) keep concurrent builds in order instead of
 disableConcurrentBuilds(): the deploy to the first environment is milestone 1, and each later
@@ -32,6 +33,11 @@ APPROVED_BY = "SHIPWAY_APPROVED_BY"
 # The checkout the Promote stages take: they may run on another agent or workspace, and a
 # second `checkout scm` in a plain pipeline job fetches the branch's newest commit.
 STASH = "shipway-checkout"
+# Each stage's record (its --json output) goes on to the promote after it under this stash:
+# that promote passes it as --expect-record, so it moves the release this build put into the
+# environment before, or nothing (a newer build or a rollback may have changed what runs
+# there while this build waited at the approval).
+RECORD_STASH = "shipway-record-{}"
 # The timeout step's units (java.util.concurrent.TimeUnit), largest first.
 TIME_UNITS = (("DAYS", 86400), ("HOURS", 3600), ("MINUTES", 60), ("SECONDS", 1))
 
@@ -111,6 +117,9 @@ class Target:
     next: Milestone | None = None    # passed after it, before the next environment's gate
     approved_by: str | None = None   # the Gate's variable, as SHIPWAY_APPROVED_BY
     reads_source: bool = False       # binds the source environment's credentials too
+    stash: str | None = None         # where its record goes on to the next promote
+    expects: str | None = None       # the source stage's record: --expect-record
+    expects_stash: str | None = None   # ... unstashed from here
     announce: list | None = None     # `shipway notify` of the next gate's approval-waiting
     announce_bindings: list | None = None   # its webhooks' credentials
 
@@ -127,7 +136,8 @@ def targets(catalog, service, base):
         if j == 0:
             out.append(_deploy(env, settings, base, after))
         else:
-            out.append(_promote(envs[j - 1], env, settings, catalog, service, base, j, after))
+            out.append(_promote(envs[j - 1], env, settings, catalog, service, base, j, after,
+                                out[-1].record))
     return _notifying(out, catalog, service, base)
 
 
@@ -172,14 +182,16 @@ def _deploy(env, settings, base, after):
         bindings=cert_binding(env) + credential_bindings(
             settings["jenkins"], prometheus=True, suffix=env.variable_suffix),
         status_bindings=cert_binding(env), tls=_tls([env]),
-        first=Milestone(1, f"deploy to {name}"), next=after)
+        first=Milestone(1, f"deploy to {name}"), next=after,
+        stash=RECORD_STASH.format(name) if after else None)
 
 
-def _promote(source, env, settings, catalog, service, base, j, after):
+def _promote(source, env, settings, catalog, service, base, j, after, expects):
     """Promote reads the release that runs in `source` through source's engine (and, where
     env names another registry, copies the image from source's registry): source's
     certificate and registry login are bound too, each under source's own variable names,
-    so no value can be taken for env's; no third environment's credential is bound."""
+    so no value can be taken for env's; no third environment's credential is bound. It
+    moves only what `expects` (the record of this build's stage into `source`) names."""
     name = env.name
     source_settings = catalog.service(service, environment=source.name)
     source_bindings = cert_binding(source) + credential_bindings(
@@ -193,7 +205,8 @@ def _promote(source, env, settings, catalog, service, base, j, after):
                     variable=APPROVED_BY + env.variable_suffix)
     return Target(
         environment=name, source=source.name, stage=f"Promote to {name}",
-        command=["shipway", "promote", *base, "--from", source.name, "--to", name, "--json"],
+        command=["shipway", "promote", *base, "--from", source.name, "--to", name,
+                 "--expect-record", expects, "--json"],
         record=f"shipway-promote-{name}.json",
         status_command=["shipway", "status", *base, "--environment", name, "--json"],
         status=f"shipway-status-{name}.json",
@@ -201,7 +214,9 @@ def _promote(source, env, settings, catalog, service, base, j, after):
             settings["jenkins"], prometheus=True, suffix=env.variable_suffix),
         status_bindings=cert_binding(env), tls=_tls([source, env]), gate=gate,
         first=None if gate else Milestone(2 * j + 1, f"promote to {name}"), next=after,
-        approved_by=gate.variable if gate else None, reads_source=bool(source_bindings))
+        approved_by=gate.variable if gate else None, reads_source=bool(source_bindings),
+        stash=RECORD_STASH.format(name) if after else None, expects=expects,
+        expects_stash=RECORD_STASH.format(source.name))
 
 
 def _tls(environments):

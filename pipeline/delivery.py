@@ -98,6 +98,43 @@ class Gate:
 
 
 @dataclass(frozen=True)
+class Pause:
+    """What a stage does when its deploy (or promote) exits 3, deploy.analysis having paused
+    an inconclusive update (on_inconclusive: pause): an `input` "continue the rollout or roll
+    back?" (who answers: SHIPWAY_APPROVED_BY, which `shipway continue` records on the
+    release) inside a timeout of the analysis' pause_timeout, then `continue` (which writes
+    the stage's record again, and may pause again) or `rollback`; no answer in time, or the
+    question aborted, rolls back."""
+
+    message: str
+    time: int
+    unit: str
+    minutes: int             # the stage's own timeout grows by this much
+    continue_command: list   # its --json record to the stage's record
+    rollback_command: list
+    rollback_record: str
+
+
+def pause_of(settings, base, environment=None):
+    """The Pause of a stage that deploys service `settings` (in `environment`), or None when
+    its analysis does not pause (no `on_inconclusive: pause`)."""
+    analysis = (settings.get("deploy") or {}).get("analysis") or {}
+    if analysis.get("on_inconclusive") != "pause" or not analysis.get("checks"):
+        return None
+    seconds = analysis.get("pause_timeout") or 3600.0
+    time, unit = timeout_arg(seconds)
+    where = ["--environment", environment] if environment else []
+    name = f"{settings['entry']} in {environment}" if environment else settings["entry"]
+    record = f"shipway-rollback-{environment}.json" if environment else "shipway-rollback.json"
+    return Pause(message=f"{name}: the analysis of the new release was inconclusive and the "
+                         "update is paused. Continue the rollout or roll back?",
+                 time=time, unit=unit, minutes=math.ceil(seconds / 60),
+                 continue_command=["shipway", "continue", *base, *where, "--json"],
+                 rollback_command=["shipway", "rollback", *base, *where, "--json"],
+                 rollback_record=record)
+
+
+@dataclass(frozen=True)
 class Target:
     """The stage that puts the build into one environment: the deploy to the first, a
     promote from the one before to each later one."""
@@ -122,6 +159,7 @@ class Target:
     expects_stash: str | None = None   # ... unstashed from here
     announce: list | None = None     # `shipway notify` of the next gate's approval-waiting
     announce_bindings: list | None = None   # its webhooks' credentials
+    pause: Pause | None = None       # what exit 3 (an inconclusive analysis paused) asks
 
 
 def targets(catalog, service, base):
@@ -183,7 +221,8 @@ def _deploy(env, settings, base, after):
             settings["jenkins"], prometheus=True, suffix=env.variable_suffix),
         status_bindings=cert_binding(env), tls=_tls([env]),
         first=Milestone(1, f"deploy to {name}"), next=after,
-        stash=RECORD_STASH.format(name) if after else None)
+        stash=RECORD_STASH.format(name) if after else None,
+        pause=pause_of(settings, base, name))
 
 
 def _promote(source, env, settings, catalog, service, base, j, after, expects):
@@ -216,7 +255,7 @@ def _promote(source, env, settings, catalog, service, base, j, after, expects):
         first=None if gate else Milestone(2 * j + 1, f"promote to {name}"), next=after,
         approved_by=gate.variable if gate else None, reads_source=bool(source_bindings),
         stash=RECORD_STASH.format(name) if after else None, expects=expects,
-        expects_stash=RECORD_STASH.format(source.name))
+        expects_stash=RECORD_STASH.format(source.name), pause=pause_of(settings, base, name))
 
 
 def _tls(environments):

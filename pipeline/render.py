@@ -227,7 +227,8 @@ def jenkinsfile_values(catalog, service, catalog_path):
     base = ["--catalog", catalog_path, "--service", service]
     targets = delivery.targets(catalog, service, base) if _delivers(catalog, settings) else []
     return {**values, "catalog_path": catalog_path, "targets": targets,
-            "stash": delivery.STASH, "approved_by": delivery.APPROVED_BY}
+            "stash": delivery.STASH, "approved_by": delivery.APPROVED_BY,
+            "pause": delivery.pause_of(settings, base)}
 
 
 def _delivers(catalog, settings):

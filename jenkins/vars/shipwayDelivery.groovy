@@ -24,7 +24,8 @@
  *                 (a gate before it, not on the first; submitter: user or group IDs,
  *                 comma-separated, default anyone who may build)
  * catalog, credentials, prometheusCredentials, prometheusToken, deployBranches, agent,
- * timeoutMinutes  as shipwayPipeline
+ * timeoutMinutes, pauseTimeout  as shipwayPipeline (a deploy or promote that pauses asks
+ *                 within its stage, whose timeout grows by pauseTimeout)
  */
 def call(Map config = [:]) {
     String service = config.service
@@ -34,11 +35,15 @@ def call(Map config = [:]) {
     String catalog = config.catalog ?: 'shipway.yml'
     String credentials = config.credentials ?: null
     List environments = checkedEnvironments(config.environments, credentials)
+    int pauseTimeout = (config.pauseTimeout ?: 60) as int
+    // what deploy and promote take beyond the service: Prometheus' login, the pause's time
     Map prometheus = [prometheusCredentials: config.prometheusCredentials ?: null,
-                      prometheusToken: config.prometheusToken ?: null]
+                      prometheusToken: config.prometheusToken ?: null,
+                      pauseTimeout: pauseTimeout]
     List deployBranches = config.containsKey('deployBranches') ? (config.deployBranches ?: []) : ['main']
     String agentLabel = (config.agent ?: 'any') == 'any' ? '' : config.agent
-    int timeoutMinutes = (config.timeoutMinutes ?: 30) as int
+    // each stage that deploys may wait for a paused deploy's answer too
+    int timeoutMinutes = ((config.timeoutMinutes ?: 30) as int) + pauseTimeout
     Map first = environments[0]
 
     pipeline {

@@ -6,7 +6,7 @@ Jenkinsfile's input sets, else who runs shipway) goes on the release record.
 
 (`continue` is a Python keyword: the module has another name.)
 """
-from pipeline import imageref, notify, registry
+from pipeline import imageref, notify, registry, state
 from pipeline.api.engine import engine_errors, inspect_service
 from pipeline.context import redacted
 from pipeline.stages import common
@@ -45,6 +45,9 @@ def run(ctx, args):
                 ctx.console.result(line)
         return 0
     record = {**result.summary(), "approved_by": approved}
+    if settings.get("environment"):
+        # the deploy's record, finished: `promote --expect-record` reads it as such
+        record["environment"] = settings["environment"]
     if steps is not None:
         record["analysis"] = steps.record()
     if mark is not None and not (steps is not None and steps.marked):
@@ -52,8 +55,10 @@ def run(ctx, args):
         mark("deployed" if result.outcome.ok else "failed", result.image, result.release,
              "" if result.outcome.ok else result.outcome.reason, findings)
     tell(notifier, result, ctx)
+    record = redacted(record, ctx.secrets())
+    state.save(ctx.state_dir(args.state_dir), common.state_key(settings), "deploy", record)
     if args.json:
-        ctx.console.json(redacted(record, ctx.secrets()))
+        ctx.console.json(record)
     if result.outcome.paused:
         raise paused(result, settings, args)
     if not result.outcome.ok:

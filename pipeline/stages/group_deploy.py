@@ -76,6 +76,9 @@ def deploy(target, args):
     pinned = {m: imageref.pinned(repo, tag, digest) for m, (_, repo, tag, digest)
               in prepared.items()}
     provenance = {"deployed-by": ctx.build.user}
+    approved = ctx.environ.get("SHIPWAY_APPROVED_BY")
+    if approved:   # a group pipeline's approval gate before this environment said who
+        provenance["approved-by"] = approved
 
     def deploy_member(member):
         rollout, repo, tag, digest = prepared[member]

@@ -109,6 +109,18 @@ def inspect_network(api, name):
     return _read(f"cannot inspect network {name}", api.inspect_network, name)
 
 
+def create_network(api, name, spec):
+    """POST /networks/create of `name` with a raw NetworkCreate body (`spec`: Driver,
+    Options, Labels, Internal, Attachable, IPAM); its id, or None when a network of that name
+    exists (409: another run made it first)."""
+    try:
+        return rest.post_json(api, "/networks/create", body={"Name": name, **spec})["Id"]
+    except Refused as exc:
+        if exc.status_code == 409:
+            return None
+        raise refusal(exc, f"cannot create network {name}") from None
+
+
 def _auth_headers(registry_auth):
     return {"X-Registry-Auth": registry_auth} if registry_auth else None
 
@@ -217,13 +229,18 @@ def config_data(api, config_id):
     return base64.b64decode(config["Spec"].get("Data") or "")
 
 
-def create_object(api, kind, name, data, labels):
+def create_object(api, kind, name, data, labels, templating=None):
     """Create a secret or config; its id, or None when the name exists (another run won).
+    `templating`: a template driver (`golang`) that renders the content in each task.
 
     `data` goes only into the request body; the Engine's error text never holds it, so the
     EngineError raised on a refusal is safe to print.
     """
     try:
+        if templating:   # docker-py's create_secret takes no template driver
+            body = {"Name": name, "Labels": labels or {}, "Templating": {"Name": templating},
+                    "Data": base64.b64encode(data).decode("ascii")}
+            return rest.post_json(api, f"/{kind}s/create", body=body)["ID"]
         return call(_object_call(api, kind, "create"), name, data, labels=labels)["ID"]
     except Refused as exc:
         if exc.status_code == 409:

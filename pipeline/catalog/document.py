@@ -17,7 +17,7 @@ from pipeline.catalog import (
     groups,
     loader,
 )
-from pipeline.catalog.compose_defs import DEFINITION_KINDS
+from pipeline.catalog.compose_defs import DEFAULT_NETWORK, DEFINITION_KINDS
 from pipeline.catalog.env_file import read_env_file
 from pipeline.catalog.keys import (
     CATALOG_NAME,
@@ -285,6 +285,8 @@ def _resolve(name, entry, defaults, defined, base_dir, environ, fail, over=None)
                        for kind in DEFINITION_KINDS}
         settings.update(source="compose", warnings=stack["warnings"])
         settings["compose"] = {"file": stack["file"], "service": own["compose"]["service"]}
+        # the stack it is deployed in (a group's stack file sets it for its members)
+        settings["stack"] = own["compose"].get("stack")
         settings["image_ref"] = _image_from_file(stack, own, fail)
         if settings["image_ref"]:
             settings.setdefault("image", imageref.split(settings["image_ref"])[0])
@@ -294,6 +296,10 @@ def _resolve(name, entry, defaults, defined, base_dir, environ, fail, over=None)
         merged = merge({k: v for k, v in merged.items()
                         if not (k == "networks" and k in layer)}, layer)
     merged.pop("image", None)   # the image is shipway's to choose (settings image/image_ref)
+    if "compose" in own and "networks" not in merged:
+        # As stack deploy attaches a service with no networks: to the stack's `default`
+        # (<stack>_default, or what the file defines as `default`).
+        merged["networks"] = {DEFAULT_NETWORK: {}}
     compose_defs.check_service(merged, fail)
     mode = merged.get("deploy", {}).get("mode")
     if mode in compose_keys.JOB_MODES and "analysis" in settings["deploy"]:

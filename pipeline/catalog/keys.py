@@ -66,10 +66,23 @@ def _repository(value):
     return imageref.check_repository(string(value))
 
 
+def stack_name(value):
+    """A stack's name (its namespace): `<stack>_<service>` must be a service name, so the
+    service names' letters, digits, '-' and '_', starting and ending with a letter or digit."""
+    if not isinstance(value, str) or not SERVICE_NAME.match(value) or len(value) > 61:
+        raise ValueError(f"{value!r} is no stack name: letters, digits, '-' and '_', starting "
+                         "and ending with a letter or digit")
+    return value
+
+
 def _compose_ref(value):
-    if not isinstance(value, dict) or set(value) != {"file", "service"} \
-            or not all(isinstance(v, str) and v for v in value.values()):
-        raise ValueError("must be {file: STACK-FILE, service: NAME}")
+    if not isinstance(value, dict) or not {"file", "service"} <= set(value) \
+            or set(value) - {"file", "service", "stack"} \
+            or not all(isinstance(value[k], str) and value[k] for k in ("file", "service")):
+        raise ValueError("must be {file: STACK-FILE, service: NAME} (and optionally "
+                         "stack: NAME, the stack it belongs to)")
+    if "stack" in value:
+        stack_name(value["stack"])
     return dict(value)
 
 
@@ -130,6 +143,7 @@ DEFAULTS = {
     "deploy": {"timeout": 300.0, "with_registry_auth": True, "keep_releases": 10},
     "image_ref": None,
     "source": "catalog",
+    "stack": None,             # the stack a stack file's service is deployed in
     "service": {},
     "definitions": {kind: {} for kind in DEFINITION_KINDS},
     "warnings": [],

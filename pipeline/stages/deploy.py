@@ -274,6 +274,7 @@ def deploy_request(ctx, args, settings, service, image, platforms, registry_auth
         catalog_keys=settings["service"] if args.catalog else None, catalog=args.catalog,
         source_catalog=settings.get("source", "catalog") == "catalog",
         compose_service=(settings.get("compose") or {}).get("service"),
+        stack=settings.get("stack"),
         definitions=settings["definitions"],
         # Relative env_file and bind paths are relative to the catalog (common.settings).
         base_dir=settings.get("_base_dir") or ".", environ=ctx.environ,

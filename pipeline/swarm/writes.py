@@ -19,6 +19,22 @@ class CreateObject:
 
 
 @dataclass(frozen=True)
+class CreateNetwork:
+    """Create network `name` with `spec` (the Engine's NetworkCreate body), as docker stack
+    deploy creates the networks of a stack file (pipeline/swarm/stack.py); one made meanwhile
+    by another run is used as it is."""
+
+    name: str
+    spec: dict
+    doing: str = ""
+    done: str = ""
+
+    def summary(self):
+        """JSON-ready, for a dry run."""
+        return {"name": self.name, **self.spec}
+
+
+@dataclass(frozen=True)
 class CreateNamingKey:
     """Create the swarm's key of secret names (objects.naming_key): the names of the secrets
     depend on it, so a plan that needs it is planned again once it exists."""

@@ -728,7 +728,6 @@ abstract class PipelineScript extends Script {
      * submitterParameter; none: null, one: that value, more: the map.
      */
     def askInput(Map args) {
-        if (args.parameters) throw new NoStandIn('input parameters (only submitterParameter is modelled)')
         String submitter = args.submitter ? (args.submitter as String).trim() : null
         Map ask = [message: args.message, ok: args.ok ?: 'Proceed', submitter: submitter,
                    submitterParameter: args.submitterParameter, held_executor: rt.nodeDepth > 0,

@@ -146,7 +146,7 @@ def _scenarios(tmp_path_factory):
     rollback = render_group.render_rollback(group, "shop")
     production = render_group.render_rollback(envs, "shop", "production")
     add("rollback-default", rollback, answers=[{**OPS, "parameters": {"REASON": REASON}}])
-    add("rollback-pick", rollback, answers=[{"user": "bob", "parameters": {"RELEASE": 2}}])
+    add("rollback-pick", rollback, answers=[{"user": "bob", "parameters": {"RELEASE": 1}}])
     add("rollback-production", production,
         answers=[{"user": "mallory", "after": 10, "parameters": {"RELEASE": 1}},
                  {**OPS, "parameters": {"RELEASE": 1, "REASON": REASON}}])

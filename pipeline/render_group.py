@@ -142,10 +142,15 @@ def rollback_values(catalog, name, environment=None,
                 values["jenkins"], prometheus=True, suffix=suffix)}
 
 
-def render_rollback(catalog, name, environment=None):
-    """The inline script of group `name`'s rollback job (in `environment`)."""
+def render_rollback(catalog, name, environment=None, *,
+                    catalog_path=render.DEFAULT_CATALOG_PATH):
+    """The inline script of group `name`'s rollback job (in `environment`); it checks the
+    group's repository out and reads the catalog at `catalog_path` there."""
+    if not catalog_path:
+        raise UsageError("the catalog path inside the group's repository must not be empty",
+                         hint="pass --catalog-path, e.g. shipway.yml")
     return render._render("group-rollback.Jenkinsfile.j2",
-                          **rollback_values(catalog, name, environment))
+                          **rollback_values(catalog, name, environment, catalog_path))
 
 
 def group_job_path(catalog, name, kind, environment=None):
@@ -157,9 +162,11 @@ def group_job_path(catalog, name, kind, environment=None):
     return f"{folder}/{job}" if folder else job
 
 
-def render_job_config(catalog, name, kind, *, script=None, environment=None):
+def render_job_config(catalog, name, kind, *, script=None, environment=None,
+                      catalog_path=render.DEFAULT_CATALOG_PATH):
     """config.xml of group `name`'s pipeline job (checking out its repo and running
-    `script`, default `<group>.Jenkinsfile`) or rollback job (`kind`; in `environment`)."""
+    `script`, default `<group>.Jenkinsfile`) or rollback job (`kind`; in `environment`,
+    reading the catalog at `catalog_path` of the group's repository)."""
     values = _common(catalog, name)
     if kind == "pipeline":
         _check_repo(catalog, name, values["jenkins"])
@@ -173,7 +180,8 @@ def render_job_config(catalog, name, kind, *, script=None, environment=None):
     if kind == "rollback":
         where = f" in {environment}" if environment else ""
         return render._render("job-rollback.xml.j2",
-                              script=render_rollback(catalog, name, environment),
+                              script=render_rollback(catalog, name, environment,
+                                                     catalog_path=catalog_path),
                               description=f"Rolls group {name} back{where} to a group release "
                                           "you pick (shipway).", parameters=False, **values)
     raise UsageError(f"unknown job kind {kind!r}", hint=f"use one of: {', '.join(render.KINDS)}")
@@ -199,16 +207,16 @@ def managed_groups(catalog):
                   if group.jenkins.get("repo"))
 
 
-def group_items(catalog, name, *, script=None):
+def group_items(catalog, name, *, script=None, catalog_path=render.DEFAULT_CATALOG_PATH):
     """The JobItems of group `name`: its pipeline job and its rollback job(s)."""
     envs = list(catalog.environments) or [None]
     items = [render.JobItem(group_job_path(catalog, name, "pipeline"), "pipeline", None,
                             render_job_config(catalog, name, "pipeline", script=script),
                             group=name)]
-    return items + [render.JobItem(group_job_path(catalog, name, "rollback", env), "rollback",
-                                   None, render_job_config(catalog, name, "rollback",
-                                                           environment=env), group=name)
-                    for env in envs]
+    return items + [render.JobItem(
+        group_job_path(catalog, name, "rollback", env), "rollback", None,
+        render_job_config(catalog, name, "rollback", environment=env,
+                          catalog_path=catalog_path), group=name) for env in envs]
 
 
 def desired_items(catalog):

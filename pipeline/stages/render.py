@@ -33,8 +33,8 @@ def add_arguments(parser):
     parser.add_argument("-o", "--output-dir", metavar="DIR",
                         help="write the files into DIR (created) instead of printing them")
     parser.add_argument("--catalog-path", metavar="PATH", default=None,
-                        help="jenkinsfile: the catalog's path inside the service repo, "
-                             "relative to its root (default shipway.yml)")
+                        help="jenkinsfile (with --group, every kind): the catalog's path "
+                             "inside the repository, relative to its root (default shipway.yml)")
     parser.add_argument("--script-path", metavar="PATH", default=None,
                         help="job-config: where the pipeline job finds the Jenkinsfile in the "
                              "service repo (default Jenkinsfile)")
@@ -73,18 +73,20 @@ def group_files(cat, args):
     """[(file name, content)] of group `args.group_name` for `args.what`."""
     name = args.group_name
     cat.group(name)   # an unknown group names those there are
+    # Both of a group's jobs check its repository out and pass the catalog there to shipway.
+    path = args.catalog_path if args.catalog_path is not None else render.DEFAULT_CATALOG_PATH
     if args.what == "jenkinsfile":
-        path = args.catalog_path if args.catalog_path is not None else render.DEFAULT_CATALOG_PATH
         return [(render_group.script_path(name),
                  render_group.render_jenkinsfile(cat, name, catalog_path=path))]
     if args.what == "rollback":
         return [(f"{name}-rollback{'-' + env if env else ''}.Jenkinsfile",
-                 render_group.render_rollback(cat, name, env))
+                 render_group.render_rollback(cat, name, env, catalog_path=path))
                 for env in list(cat.environments) or [None]]
     if args.script_path is not None and not args.script_path:
         raise UsageError("--script-path must not be empty",
                          hint=f"e.g. {render_group.script_path(name)}")
-    return _job_files(cat, render_group.group_items(cat, name, script=args.script_path))
+    return _job_files(cat, render_group.group_items(cat, name, script=args.script_path,
+                                                    catalog_path=path))
 
 
 def _job_files(cat, jobs):
@@ -121,8 +123,9 @@ def run(ctx, args):
     if bool(args.service) == bool(args.group_name):
         raise UsageError("shipway render: give --service NAME or --group NAME, one of the two",
                          hint="see shipway render --help")
-    if args.catalog_path is not None and args.what != "jenkinsfile":
-        raise UsageError("--catalog-path only applies to `render jenkinsfile`")
+    if args.catalog_path is not None and args.what != "jenkinsfile" and not args.group_name:
+        raise UsageError("--catalog-path only applies to `render jenkinsfile` (and, for a "
+                         "group, to its rollback job too)")
     if args.script_path is not None and args.what != "job-config":
         raise UsageError("--script-path only applies to `render job-config`")
     files = rendered_files(catalog.load(args.catalog), args)

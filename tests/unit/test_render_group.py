@@ -267,3 +267,16 @@ def test_cli_group_usage_errors(argv, words):
     code, out, err = _cli(["render", "rollback", "--catalog", path] + argv)
     assert code == 2 and out == "" and words in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_cli_catalog_path_reaches_both_of_a_groups_scripts():
+    path = os.path.join(GOLDEN, "group", "catalog.yml")
+    for what in ("jenkinsfile", "rollback", "job-config"):
+        code, out, err = _cli(["render", what, "--catalog", path, "--group", "shop",
+                               "--catalog-path", "ci/shipway.yml"])
+        assert code == 0, err
+        assert "--catalog ci/shipway.yml --group shop" in out.replace("&#x27;", "'")
+        assert "--catalog shipway.yml" not in out
+    code, _, err = _cli(["render", "rollback", "--catalog", path, "--group", "shop",
+                         "--catalog-path", ""])
+    assert code == 2 and "must not be empty" in err

@@ -26,6 +26,8 @@ STAGES = {
     "releases": ("pipeline.stages.releases", "the service's recorded releases, newest first"),
     "remove": ("pipeline.stages.remove", "remove the service and its release history"),
     "unlock": ("pipeline.stages.unlock", "break the service's deploy lock, saying whose it was"),
+    "notify": ("pipeline.stages.notify",
+               "tell the service's webhooks an event (approval-waiting, before an approval)"),
     "render": ("pipeline.stages.render",
                "render Jenkinsfiles and job config.xml from the catalog"),
     "jobs": ("pipeline.stages.jobs", "provision Jenkins jobs from the catalog (sync/diff/list)"),

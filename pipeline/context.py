@@ -203,6 +203,19 @@ class Context:
         return Context(environ=environ, console=self.console, build=self.build,
                        environment=environment)
 
+    def hide(self, values):
+        """Mask `values` too: secrets shipway meets after it started (a webhook URL from
+        the catalog, or from the variable the catalog names), in every line the console
+        writes from now on and in secrets()."""
+        if self.console is not None:
+            known = tuple(getattr(self.console, "secrets", ()))
+            self.console.secrets = known + tuple(v for v in values if v and v not in known)
+
+    def secrets(self):
+        """Every secret value known: the environment's (secret_values) and those hide()
+        added; what a record written to a file is redacted of."""
+        return secret_values(self.environ) + list(getattr(self.console, "secrets", ()))
+
     def state_dir(self, override=None):
         """Where a stage leaves its result for the next stage of the same build."""
         if override:

@@ -18,7 +18,7 @@ service).
 from __future__ import annotations  # `str | None` on Python 3.9
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # What credentials binding sets for each credential a stage needs (credentials-binding
 # UsernamePasswordMultiBinding and StringBinding, docker-commons DockerServerCredentialsBinding
@@ -115,6 +115,8 @@ class Target:
     next: Milestone | None = None    # passed after it, before the next environment's gate
     approved_by: str | None = None   # the Gate's variable, as SHIPWAY_APPROVED_BY
     reads_source: bool = False       # binds the source environment's credentials too
+    announce: list | None = None     # `shipway notify` of the next gate's approval-waiting
+    announce_bindings: list | None = None   # its webhooks' credentials
 
 
 def targets(catalog, service, base):
@@ -130,6 +132,36 @@ def targets(catalog, service, base):
             out.append(_deploy(env, settings["jenkins"], base, after))
         else:
             out.append(_promote(envs[j - 1], env, settings, catalog, service, base, j, after))
+    return _notifying(out, catalog, service, base)
+
+
+def notify_bindings(settings, event=None):
+    """The withCredentials bindings of the service's webhooks (its `notify` entries with a
+    Jenkins `credentials`: a secret text, bound to the entry's webhook_env); with `event`,
+    of those told that event only."""
+    found = {(entry["credentials"], entry["webhook_env"]) for entry in settings.get("notify")
+             or [] if entry.get("credentials") and (event is None or event in entry["on"])}
+    return [("string", credentials_id, {"variable": variable})
+            for credentials_id, variable in sorted(found)]
+
+
+def _notifying(items, catalog, service, base):
+    """The Targets with their webhooks' credentials bound around the command (deploy and
+    promote send events), and, before a gate whose environment's webhooks are told
+    approval-waiting, `shipway notify` of it at the end of the stage before."""
+    out = []
+    for j, item in enumerate(items):
+        settings = catalog.service(service, environment=item.environment)
+        item = replace(item, bindings=item.bindings + notify_bindings(settings))
+        later = items[j + 1] if j + 1 < len(items) else None
+        if later is not None and later.gate is not None:
+            gated = catalog.service(service, environment=later.environment)
+            if any("approval-waiting" in entry["on"] for entry in gated.get("notify") or []):
+                item = replace(item, announce=[
+                    "shipway", "notify", *base, "--event", "approval-waiting",
+                    "--environment", later.environment],
+                    announce_bindings=notify_bindings(gated, "approval-waiting"))
+        out.append(item)
     return out
 
 

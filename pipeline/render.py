@@ -199,7 +199,9 @@ def _common(catalog, settings):
         "credentials": jenkins.get("credentials"),
         "scm_credentials": jenkins.get("scm_credentials"),
         "push_bindings": delivery.credential_bindings(jenkins, prometheus=False),
-        "deploy_bindings": delivery.credential_bindings(jenkins, prometheus=True),
+        # deploy and rollback send notifications: their webhooks' credentials too
+        "deploy_bindings": delivery.credential_bindings(jenkins, prometheus=True)
+        + delivery.notify_bindings(settings),
         "agent": jenkins.get("agent", "any"),
         "timeout_minutes": jenkins.get("timeout_minutes", 30),
         "marker": xml_marker(catalog.name),

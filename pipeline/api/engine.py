@@ -83,6 +83,14 @@ def inspect_service(api, name):
     return _read(f"cannot inspect service {name}", api.inspect_service, name)
 
 
+def list_services(api, labels):
+    """Every service carrying all of `labels` ({key: value}), as the Engine lists them."""
+    found = _read("cannot list services", api.services,
+                  filters={"label": [f"{key}={value}" for key, value in labels.items()]}) or []
+    return [s for s in found
+            if all((s["Spec"].get("Labels") or {}).get(k) == v for k, v in labels.items())]
+
+
 def list_tasks(api, service_id):
     """All tasks of a service (the engine keeps a few dead ones per slot)."""
     return _read("cannot list the service's tasks", api.tasks,

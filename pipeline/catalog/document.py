@@ -16,6 +16,7 @@ from pipeline.catalog import (
     environments,
     groups,
     loader,
+    notify_keys,
 )
 from pipeline.catalog.compose_defs import DEFAULT_NETWORK, DEFINITION_KINDS
 from pipeline.catalog.env_file import read_env_file
@@ -153,6 +154,7 @@ def from_data(raw, path="<catalog>", environ=None):
     if "compose" in defaults[0]:
         top_fail("defaults.compose", "belongs in a service entry (one stack file service each)")
     envs = environments.read(raw.get("environments"), top_fail)
+    notify = notify_keys.read(raw.get("notify"), top_fail)
     resolved, variants = {}, {}
     for name, entry in raw["services"].items():
         def fail(key, message, name=name):
@@ -171,7 +173,15 @@ def from_data(raw, path="<catalog>", environ=None):
             variants[(name, env.name)] = _in_environment(name, entry, per_env.get(env.name),
                                                          env, context, fail)
     found, stacks = _groups(raw, resolved, base_dir, environ, top_fail)
+    _notify_every(notify, [*resolved.values(), *variants.values(),
+                           *(s for members in stacks.values() for s in members.values())])
     return Catalog(path, resolved, catalog_name, envs, variants, found, stacks)
+
+
+def _notify_every(notify, every):
+    """The catalog's top-level `notify` first in the list of every service's settings."""
+    for settings in every:
+        settings["notify"] = copy.deepcopy(notify) + settings.get("notify", [])
 
 
 def _groups(raw, services, base_dir, environ, fail):

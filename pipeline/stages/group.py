@@ -74,12 +74,13 @@ class Target:
             remove=lambda member: swarm_apply.remove(api, self.members[member]["name"],
                                                      self.ctx.console.event))
 
-    def locked(self, api, args, command):
-        """Every member's lock, taken in the order of their swarm names."""
+    def locked(self, api, args, command, notify=None):
+        """Every member's lock, taken in the order of their swarm names (`notify`: told of
+        each that another holds, notify.Notifier)."""
         stack = contextlib.ExitStack()
         for member in sorted(self.members, key=lambda m: self.members[m]["name"]):
             stack.enter_context(common.locked(self.ctx, api, self.members[member], command,
-                                              args))
+                                              args, notify=notify))
         return stack
 
 

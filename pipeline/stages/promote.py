@@ -9,7 +9,7 @@ refuses; a thin executor copies (skopeo.py) and deploys through deploy.Rollout, 
 engine, lock, watch and record as `shipway deploy`, the release recorded with where it came
 from and who approved it.
 """
-from pipeline import catalog, registry, skopeo
+from pipeline import catalog, notify, registry, skopeo
 from pipeline.api.engine import engine_errors
 from pipeline.context import secret_values
 from pipeline.errors import UsageError
@@ -87,13 +87,16 @@ def run(ctx, args):
     report(f"{args.source} runs release #{promotion.release.seq} "
            f"({short_image(promotion.release.image)}) of {settings_a['name']}")
     auth_b = registry.auth_config(ctx_b, promotion.repository)
-    rollout = deploy.prepare(ctx_b, args, settings_b, auth_b)
+    made = provenance(ctx, args, promotion)
+    rollout = deploy.prepare(ctx_b, args, settings_b, auth_b, notify.notifier(
+        settings_b, ctx_b, "promote", approved_by=made["approved-by"],
+        from_environment=args.source, from_release=f"#{promotion.release.seq}"))
     copier = _copier(ctx_a, ctx_b, promotion, auth_b, settings_b) if promotion.copy else None
     if copier is not None and not args.dry_run:
         copier()
     report(f"deploying {short_image(promotion.image)} to {settings_b['name']} in {args.target}")
     result = rollout.deploy(settings_b["service"], promotion.repository, promotion.tag,
-                            promotion.digest, provenance(ctx, args, promotion),
+                            promotion.digest, made,
                             check=not (args.dry_run and copier), command="promote")
     if args.dry_run:
         _dry_run(ctx, args, promotion, result)

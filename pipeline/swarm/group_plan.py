@@ -170,3 +170,10 @@ def entries(group, releases, readings, now):
                     "choice": release_line(release, now, is_running),
                     "default": goal is not None and release.seq == goal.seq})
     return out
+
+
+def left_behind(stack, running, members):
+    """The services of `stack` that run (`running`: their names) but that no member of the
+    group is any more (`members`: the members' swarm names), sorted: what `--prune` removes
+    and a deploy without it names."""
+    return sorted(set(running) - set(members))

@@ -14,7 +14,7 @@ A name one of them shares with a service's job is refused (render._check_distinc
 """
 from __future__ import annotations  # `str | None` on Python 3.9
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipeline import delivery, render
 from pipeline.catalog.keys import DEFAULTS
@@ -92,14 +92,26 @@ def _common(catalog, name):
     }
 
 
+def notify_bindings(catalog, name, environment=None):
+    """The withCredentials bindings of the webhooks a group deploy tells (in `environment`):
+    each member's (`notify` entries with a Jenkins `credentials`), once each."""
+    found = {}
+    for settings in catalog.members(name, environment).values():
+        for binding in delivery.notify_bindings(settings):
+            found[(binding[1], binding[2]["variable"])] = binding
+    return [found[key] for key in sorted(found)]
+
+
 def jenkinsfile_values(catalog, name, catalog_path):
     """What group.Jenkinsfile.j2 renders: the common values, each member's build, and with
     the catalog's environments (where the group deploys from some branch) a deploy to each,
-    a later one after its approval."""
+    a later one after its approval; every deploy binds its members' webhooks too."""
     values = _common(catalog, name)
     base = ["--catalog", catalog_path, "--group", name]
-    targets = delivery.group_targets(catalog, name, base, values["jenkins"]) \
+    targets = [replace(t, bindings=t.bindings + notify_bindings(catalog, name, t.environment))
+               for t in delivery.group_targets(catalog, name, base, values["jenkins"])] \
         if _delivers(catalog, values["jenkins"]) else []
+    values["deploy_bindings"] = values["deploy_bindings"] + notify_bindings(catalog, name)
     built = [{"member": b.member, "command": b.command,
               "base": ["--catalog", catalog_path, "--service", b.service]}
              for b in builds(catalog, name)]

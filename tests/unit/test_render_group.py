@@ -280,3 +280,18 @@ def test_cli_catalog_path_reaches_both_of_a_groups_scripts():
     code, _, err = _cli(["render", "rollback", "--catalog", path, "--group", "shop",
                          "--catalog-path", ""])
     assert code == 2 and "must not be empty" in err
+
+
+def test_a_group_deploy_binds_its_members_webhooks_once_each():
+    hook = {"webhook_env": "OPS_HOOK", "credentials": "ops-hook"}
+    services = {"api": {"image": "127.0.0.1:5000/x/api", "build": "make", "notify": [hook]},
+                "web": {"image": "127.0.0.1:5000/x/web",
+                        "notify": [hook, {"webhook_env": "WEB_HOOK", "credentials": "web"}]}}
+    text = render_group.render_jenkinsfile(make(shop(), services), "shop")
+    deploy = text[text.index("stage('Deploy')"):]
+    assert deploy.count("string(credentialsId: 'ops-hook', variable: 'OPS_HOOK')") == 1
+    assert "string(credentialsId: 'web', variable: 'WEB_HOOK')" in deploy
+    assert "OPS_HOOK" not in text[:text.index("stage('Deploy')")]   # not around the pushes
+    envs = render_group.render_jenkinsfile(make(shop(), services, {"a": None, "b": None}),
+                                           "shop")
+    assert envs.count("string(credentialsId: 'ops-hook', variable: 'OPS_HOOK')") == 2

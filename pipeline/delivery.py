@@ -3,7 +3,8 @@ stages that deliver one build through them: a pure plan the Jenkinsfile template
 
     Build once (one agent): Checkout, Build, Image, Push, Deploy to FIRST
     for each later environment:
-        Approve ENV (its approval: input, no agent)    Promote to ENV (promote --from PREVIOUS)
+        Approve ENV (its approval: input, no agent)    Promote to ENV (promote --from PREVIOUS
+                                                       --expect-record PREVIOUS' record)
 
 Milestones (pipeline-milestone-step) keep concurrent builds in order instead of
 disableConcurrentBuilds(): the deploy to the first environment is milestone 1, and each later
@@ -36,6 +37,11 @@ APPROVED_BY = "SHIPWAY_APPROVED_BY"
 # The checkout the Promote stages take: they may run on another agent or workspace, and a
 # second `checkout scm` in a plain pipeline job fetches the branch's newest commit.
 STASH = "shipway-checkout"
+# Each stage's record (its --json output) goes on to the promote after it under this stash:
+# that promote passes it as --expect-record, so it moves the release this build put into the
+# environment before, or nothing (a newer build or a rollback may have changed what runs
+# there while this build waited at the approval).
+RECORD_STASH = "shipway-record-{}"
 # The timeout step's units (java.util.concurrent.TimeUnit), largest first.
 TIME_UNITS = (("DAYS", 86400), ("HOURS", 3600), ("MINUTES", 60), ("SECONDS", 1))
 
@@ -115,6 +121,9 @@ class Target:
     next: Milestone | None = None    # passed after it, before the next environment's gate
     approved_by: str | None = None   # the Gate's variable, as SHIPWAY_APPROVED_BY
     reads_source: bool = False       # binds the source environment's credentials too
+    stash: str | None = None         # where its record goes on to the next promote
+    expects: str | None = None       # the source stage's record: --expect-record
+    expects_stash: str | None = None   # ... unstashed from here
     announce: list | None = None     # `shipway notify` of the next gate's approval-waiting
     announce_bindings: list | None = None   # its webhooks' credentials
 
@@ -131,7 +140,8 @@ def targets(catalog, service, base):
         if j == 0:
             out.append(_deploy(env, settings["jenkins"], base, after))
         else:
-            out.append(_promote(envs[j - 1], env, settings, catalog, service, base, j, after))
+            out.append(_promote(envs[j - 1], env, settings, catalog, service, base, j, after,
+                                out[-1].record))
     return _notifying(out, catalog, service, base)
 
 
@@ -165,9 +175,10 @@ def _notifying(items, catalog, service, base):
     return out
 
 
-def _deploy(env, jenkins, base, after, first=None, gate=None):
+def _deploy(env, jenkins, base, after, first=None, gate=None, record=True):
     """The `shipway deploy --environment ENV` stage: the first environment's (milestone 1),
-    or, in a group's pipeline, a later one's after its gate (`gate`) or milestone `first`."""
+    or, in a group's pipeline, a later one's after its gate (`gate`) or milestone `first`;
+    `record`: its record is stashed for the promote after it."""
     name = env.name
     return Target(
         environment=name, source=None, stage=f"Deploy to {name}",
@@ -179,7 +190,10 @@ def _deploy(env, jenkins, base, after, first=None, gate=None):
             jenkins, prometheus=True, suffix=env.variable_suffix),
         status_bindings=cert_binding(env), tls=_tls([env]), gate=gate,
         first=first or (None if gate else Milestone(1, f"deploy to {name}")), next=after,
-        approved_by=gate.variable if gate else None)
+        approved_by=gate.variable if gate else None,
+        # a service's promote after it checks the environment still runs this (a group has
+        # no promote: its later deploys are of the pushed digests)
+        stash=RECORD_STASH.format(name) if after and record else None)
 
 
 def _gate(env, j, message, ok):
@@ -207,15 +221,16 @@ def group_targets(catalog, group, base, jenkins):
         gate = None if j == 0 else _gate(env, j, f"Deploy group {group} to {env.name}?",
                                          f"Deploy to {env.name}")
         first = Milestone(2 * j + 1, f"deploy to {env.name}") if j and gate is None else None
-        out.append(_deploy(env, jenkins, base, after, first=first, gate=gate))
+        out.append(_deploy(env, jenkins, base, after, first=first, gate=gate, record=False))
     return out
 
 
-def _promote(source, env, settings, catalog, service, base, j, after):
+def _promote(source, env, settings, catalog, service, base, j, after, expects):
     """Promote reads the release that runs in `source` through source's engine (and, where
     env names another registry, copies the image from source's registry): source's
     certificate and registry login are bound too, each under source's own variable names,
-    so no value can be taken for env's; no third environment's credential is bound."""
+    so no value can be taken for env's; no third environment's credential is bound. It
+    moves only what `expects` (the record of this build's stage into `source`) names."""
     name = env.name
     source_settings = catalog.service(service, environment=source.name)
     source_bindings = cert_binding(source) + credential_bindings(
@@ -224,7 +239,8 @@ def _promote(source, env, settings, catalog, service, base, j, after):
                  f"Promote to {name}")
     return Target(
         environment=name, source=source.name, stage=f"Promote to {name}",
-        command=["shipway", "promote", *base, "--from", source.name, "--to", name, "--json"],
+        command=["shipway", "promote", *base, "--from", source.name, "--to", name,
+                 "--expect-record", expects, "--json"],
         record=f"shipway-promote-{name}.json",
         status_command=["shipway", "status", *base, "--environment", name, "--json"],
         status=f"shipway-status-{name}.json",
@@ -232,7 +248,9 @@ def _promote(source, env, settings, catalog, service, base, j, after):
             settings["jenkins"], prometheus=True, suffix=env.variable_suffix),
         status_bindings=cert_binding(env), tls=_tls([source, env]), gate=gate,
         first=None if gate else Milestone(2 * j + 1, f"promote to {name}"), next=after,
-        approved_by=gate.variable if gate else None, reads_source=bool(source_bindings))
+        approved_by=gate.variable if gate else None, reads_source=bool(source_bindings),
+        stash=RECORD_STASH.format(name) if after else None, expects=expects,
+        expects_stash=RECORD_STASH.format(source.name))
 
 
 def _tls(environments):

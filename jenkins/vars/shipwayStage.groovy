@@ -21,6 +21,8 @@ import groovy.transform.Field
  * prometheusCredentials  id of a username/password credential for Prometheus and the
  *              Pushgateway (deploy.analysis, deploy markers); null for none
  * prometheusToken  id of a secret text credential holding their bearer token instead
+ * expectRecord promote: the record file (a deploy's or promote's --json output) of what this
+ *              build put into --from: promote refuses when --from runs anything else by now
  * json         true: add --json, write the output to `output` and return it parsed (readJSON)
  * output       file for the JSON output (default shipway-<stage>.json)
  * args         further arguments, a list of strings, passed as they are
@@ -49,6 +51,10 @@ def call(Map config = [:]) {
     for (int i = 0; i < extra.size(); i++) {
         environment << "SHIPWAY_STEP_ARG_${i}=${extra[i]}".toString()
         command += " \"\$SHIPWAY_STEP_ARG_${i}\""
+    }
+    if (config.expectRecord) {
+        environment << "SHIPWAY_STEP_EXPECT_RECORD=${config.expectRecord}".toString()
+        command += ' --expect-record "$SHIPWAY_STEP_EXPECT_RECORD"'
     }
     String output = config.output ?: "shipway-${stageName}.json".toString()
     if (config.json) {

@@ -273,6 +273,10 @@ class Rollout:
         `extra`; pushes the deploy marker and saves the record as the stage's hand-over
         (`stage`), without the secrets shipway knows."""
         record = {**result.summary(), **(extra or {})}
+        if self.settings.get("environment"):
+            # Which environment it acted on: `promote --expect-record` checks the record
+            # it is given is of the environment it promotes from.
+            record["environment"] = self.settings["environment"]
         if self.steps is not None:
             record["analysis"] = self.steps.record()
         if self.mark is not None:

@@ -38,9 +38,10 @@ TWO_LINE_JENKINSFILE = ("@Library('shipway') _\n"
                         "shipwayPipeline(service: 'hello', credentials: 'reg')\n")
 
 # Stands in for the shipway CLI: records its argv and registry variables, prints a JSON
-# record for --json, fails when FAKE_SHIPWAY_FAIL_<stage> says so. Under "env" it records
-# the variables an environment's stage binds (a bound certificate as its cert.pem and the
-# mode of its directory), the approver, and whether the catalog is where it runs.
+# record for --json (saying which call made it), fails when FAKE_SHIPWAY_FAIL_<stage> says
+# so. Under "env" it records the variables an environment's stage binds (a bound certificate
+# as its cert.pem and the mode of its directory), the approver, whether the catalog is where
+# it runs, and the record --expect-record names as it finds it there.
 FAKE_SHIPWAY = textwrap.dedent("""\
     #!/usr/bin/env python3
     import json, os, stat, sys
@@ -52,6 +53,13 @@ FAKE_SHIPWAY = textwrap.dedent("""\
                              "mode": oct(stat.S_IMODE(os.stat(value).st_mode))}
         elif name.startswith(("DOCKER_TLS_VERIFY", "SHIPWAY_REGISTRY_", "SHIPWAY_APPROVED_BY")):
             env[name] = value
+    expected = None
+    if "--expect-record" in sys.argv:
+        try:
+            with open(sys.argv[sys.argv.index("--expect-record") + 1], encoding="utf-8") as f:
+                expected = json.load(f)
+        except OSError as exc:
+            expected = exc.strerror
     with open(os.environ["FAKE_SHIPWAY_LOG"], "a", encoding="utf-8") as log:
         log.write(json.dumps({"argv": sys.argv[1:],
                               "user": os.environ.get("SHIPWAY_REGISTRY_USER"),
@@ -59,14 +67,15 @@ FAKE_SHIPWAY = textwrap.dedent("""\
                               "prometheus": [os.environ.get("SHIPWAY_PROMETHEUS_" + name)
                                              for name in ("USER", "PASSWORD", "TOKEN")],
                               "env": env, "cwd": os.getcwd(),
-                              "catalog_here": os.path.exists("shipway.yml")})
+                              "catalog_here": os.path.exists("shipway.yml"),
+                              "expected": expected})
                   + "\\n")
     if "--json" in sys.argv and sys.argv[1] == "releases":   # what the rollback picker reads
         print(json.dumps([{"seq": 2, "running": True, "default": False, "choice": "#2  build 2"},
                           {"seq": 1, "running": False, "default": True, "choice": "#1  build 1"}]))
     elif "--json" in sys.argv:
         print(json.dumps({"service": "x", "previous_image": "reg/x@sha256:aaa",
-                          "image": "reg/x@sha256:bbb"}))
+                          "image": "reg/x@sha256:bbb", "argv": sys.argv[1:]}))
     sys.exit(int(os.environ.get("FAKE_SHIPWAY_FAIL_" + sys.argv[1], "0")))
 """)
 
@@ -662,10 +671,17 @@ def test_environments_build_once_then_deploy_and_promote_after_each_approval(run
     calls = _calls(work)
     assert [_where(c) for c in calls] == DELIVERED
     deploy, promote_staging, promote_production = calls[3], calls[5], calls[7]
-    assert promote_staging["argv"][-5:] == ["--from", "dev", "--to", "staging", "--json"]
+    assert promote_staging["argv"][-7:] == ["--from", "dev", "--to", "staging", "--expect-record",
+                                            "shipway-deploy-dev.json", "--json"]
     assert set(ENV_BASE) <= set(promote_staging["argv"])
-    assert promote_production["argv"][-5:] == ["--from", "staging", "--to", "production",
+    assert promote_production["argv"][-7:] == ["--from", "staging", "--to", "production",
+                                               "--expect-record", "shipway-promote-staging.json",
                                                "--json"]
+    # Each promote finds, in its own workspace, the record this build's stage into its source
+    # wrote (stashed there, unstashed here): what it checks the source still runs.
+    assert promote_staging["expected"]["argv"] == deploy["argv"]
+    assert promote_production["expected"]["argv"] == promote_staging["argv"]
+    assert all(c["expected"] is None for c in calls if c["argv"][0] != "promote")
     # Each stage binds its own environment's certificate; a promote its source's too.
     assert _certs(deploy) == {"DOCKER_CERT_PATH_DEV": "dev"}
     assert _certs(calls[4]) == {"DOCKER_CERT_PATH_DEV": "dev"}

@@ -68,7 +68,9 @@ def pipeline_run(script_text, *, branch="main", multibranch=False, env=None, cre
     `answers` are what people answer the build's inputs, in order: {"user", "groups",
     "action": "proceed"|"abort", "after": seconds after the input was asked, "admin",
     "cancel", "parameters": {NAME: value, a choice's index}}, or another build's milestone
-    event {"build": N, "passes": ORDINAL} / {"build": N, "completes": True}. `milestones`
+    event {"build": N, "passes": ORDINAL} / {"build": N, "completes": True}, or what another
+    build does meanwhile {"build": N, "runs": SCRIPT, "workdir": DIR, "env": {...}} (run for
+    real with /bin/sh -xe; its exit code is the event's "returncode" in `inputs`). `milestones`
     are the job's other running builds and the milestone each passed last ({2: 3}; None:
     none yet). `repository` is a directory whose files the `git` step checks out.
     """

@@ -20,9 +20,11 @@
 // Declarative's order. `sh`, stash and file bindings need a node. Time is simulated: an
 // input waits for the run's answers (each `after` seconds), and a timeout around it aborts
 // the build at its deadline. Milestones follow pipeline-milestone-step against the other
-// builds in run.milestones and the events among the answers. Credentials Binding's
-// usernamePassword, string and dockerCert (docker-commons) bindings are modelled. The Git
-// plugin's `git` step checks out run.repository (a directory) into the workspace.
+// builds in run.milestones and the events among the answers; an event may also be another
+// build's script run for real while an input waits (what a newer build deploys meanwhile).
+// Credentials Binding's usernamePassword, string and dockerCert (docker-commons) bindings are
+// modelled. The Git plugin's `git` step checks out run.repository (a directory) into the
+// workspace.
 // A DSL call with no stand-in ends the run with returncode 3 (a harness gap, not a failure).
 
 import groovy.json.JsonOutput
@@ -714,7 +716,8 @@ abstract class PipelineScript extends Script {
     /**
      * The input step (pipeline-input-step InputStepExecution), answered from run.answers in
      * order: each answer {user, groups, action: proceed|abort, after: seconds since asked,
-     * admin, cancel} or another build's milestone event {build, passes: N | completes}. Who
+     * admin, cancel} or another build's event {build, passes: N | completes | runs: a
+     * script it runs meanwhile, in its workdir with its env (runFor)}. Who
      * may proceed is canSettle: with no submitter, anyone with Job/Build (answer.build_permission,
      * default true); else an administrator, or a user or group named in the comma-separated
      * submitter (each trimmed, compared as the default IdStrategy does: ignoring case). A
@@ -854,6 +857,12 @@ abstract class PipelineScript extends Script {
     void otherBuild(Map event, Map ask) {
         int number = event.build as int
         (ask.events = ask.events ?: []) << event
+        if (event.runs != null) {
+            // What that build's steps do meanwhile (deploy to the environment before this
+            // gate, say), run for real as its `sh` would: the event records the exit code.
+            event.returncode = runFor(number, event)
+            return
+        }
         if (event.passes != null) {
             rt.milestones[number] = event.passes as Integer
             cancelFor(number, event.passes as Integer)
@@ -866,6 +875,20 @@ abstract class PipelineScript extends Script {
         } else {
             throw new NoStandIn("event ${event}")
         }
+    }
+
+    /** Another build's script {runs, workdir, env}: `/bin/sh -xe` in its workspace with its
+     *  whole environment, its output in this log as `[#N] ...`; returns the exit code. */
+    int runFor(int number, Map event) {
+        rt.say("[harness] build #${number} meanwhile:")
+        ProcessBuilder pb = new ProcessBuilder(['/bin/sh', '-xe', '-c', event.runs as String])
+            .directory(new File(event.workdir as String)).redirectErrorStream(true)
+        pb.environment().clear()
+        (event.env ?: [:]).each { k, v -> pb.environment()[k as String] = v as String }
+        pb.redirectInput(ProcessBuilder.Redirect.from(new File('/dev/null')))
+        Process process = pb.start()
+        process.inputStream.eachLine('UTF-8') { rt.say("[#${number}] ${it}") }
+        return process.waitFor()
     }
 
     def milestone(Map args) { passMilestone(args.ordinal as Integer, args.label as String) }

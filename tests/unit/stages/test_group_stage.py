@@ -1,10 +1,9 @@
 """--group on deploy, rollback, status and releases: bad input is one line, exit 2."""
-import io
 
 import pytest
 
-from pipeline import cli
-from pipeline.console import Console
+from tests.support.cli import catalog_file as write_catalog
+from tests.support.cli import run_cli
 
 CATALOG = """
 services:
@@ -16,17 +15,12 @@ groups:
 
 
 def run(argv, environ=None):
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(argv, environ=environ or {"DOCKER_HOST": "unix:///nonexistent.sock"},
-                    console=Console(out, err))
-    return code, out.getvalue(), err.getvalue()
+    return run_cli(argv, environ or {"DOCKER_HOST": "unix:///nonexistent.sock"})
 
 
 @pytest.fixture
 def catalog_file(tmp_path):
-    path = tmp_path / "shipway.yml"
-    path.write_text(CATALOG)
-    return str(path)
+    return write_catalog(tmp_path, CATALOG)
 
 
 @pytest.mark.parametrize("argv, words", [

@@ -195,6 +195,32 @@ def push(api, repository, tag, auth_config):
                             auth_config=auth_config)
 
 
+def inspect_image(api, reference):
+    """The image document on this engine, or None when it has no such image."""
+    return _read(f"cannot inspect image {reference}", api.inspect_image, reference)
+
+
+def build_context(api, fileobj, labels):
+    """Build the image of a tar build context (`fileobj`, its Dockerfile at the top) with
+    the legacy builder; its id. Raises errors.py's classes, a failed build as a Refused."""
+    image_id, problem = None, ""
+    for chunk in build(api, fileobj=fileobj, custom_context=True, rm=True, labels=labels):
+        problem = chunk.get("error") or problem
+        image_id = (chunk.get("aux") or {}).get("ID") or image_id
+    if problem or not image_id:
+        raise EngineError(f"cannot build an image: {problem or 'the engine gave no image id'}")
+    return image_id
+
+
+def exec_in(api, container_id, argv):
+    """Run `argv` in a container of this engine (`docker exec`): (exit code, stdout bytes,
+    stderr bytes). Raises errors.py's classes (NotFoundError: no such container here)."""
+    created = call(api.exec_create, container_id, argv, stdout=True, stderr=True)
+    out, err = call(api.exec_start, created["Id"], demux=True)
+    code = call(api.exec_inspect, created["Id"]).get("ExitCode")
+    return code, out or b"", err or b""
+
+
 # --- swarm secrets and configs (pipeline/swarm/objects.py, releases.py) -------------------
 # `kind` is "secret" or "config": the two APIs are twins in docker-py and in the Engine.
 

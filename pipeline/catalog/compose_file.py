@@ -376,7 +376,10 @@ def _check_texts(raw, service_name):
     service = raw["services"][service_name] or {}
     places = [(".".join(p), _get(service, p)) for p in TEXT_MAPS]
     for kind in ("networks", "volumes", "secrets", "configs"):
-        for name, definition in (raw.get(kind) or {}).items():
+        definitions = raw.get(kind) or {}
+        if not isinstance(definitions, dict):
+            raise ComposeFileError(f"{kind} must be a mapping of names to definitions", kind)
+        for name, definition in definitions.items():
             for key in ("labels", "driver_opts"):
                 places.append((f"{kind}.{name}.{key}", _get(definition, (key,))))
     for dotted, value in places:

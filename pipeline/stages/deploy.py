@@ -2,6 +2,7 @@
 import argparse
 import contextlib
 import re
+import shlex
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -9,10 +10,11 @@ from pipeline import catalog, imageref, notify, registry, state
 from pipeline.api.engine import engine_errors, resolve_digest
 from pipeline.catalog import compose_defs, compose_keys
 from pipeline.context import redacted
-from pipeline.errors import EXIT_USAGE, ShipwayError, UsageError
+from pipeline.errors import EXIT_USAGE, AnalysisPaused, ShipwayError, UsageError
 from pipeline.stages import common
 from pipeline.swarm import apply as swarm_apply
-from pipeline.swarm import canary
+from pipeline.swarm import spec as specs
+from pipeline.swarm import steps as judged
 from pipeline.swarm.request import DeployRequest
 
 # shipway's own run options; the other flags set stack-file keys (flag_keys).
@@ -175,11 +177,45 @@ def run(ctx, args):
         # Also when it failed ("ok": false): Jenkins archives this record, and a failed
         # deploy is when someone reads it.
         ctx.console.json(record)
+    if result.outcome.paused:
+        raise paused(result, settings, args)
     if not result.outcome.ok:
         raise result.failure()
     if not args.json:
         ctx.console.result(_result_line(settings["name"], result, rollout.pinned))
     return 0
+
+
+def paused(result, settings, args):
+    """The AnalysisPaused (exit 3) of a deploy an inconclusive analysis paused: one line
+    saying why, what runs, and the two commands that finish it."""
+    o = result.outcome
+    where = (["--catalog", args.catalog] if args.catalog else []) + [
+        "--service", settings.get("entry") or settings["name"]] + (
+        ["--environment", settings["environment"]] if settings.get("environment") else [])
+    tail = " ".join(shlex.quote(word) for word in where)
+    return AnalysisPaused(
+        f"update of {result.service} to {result.image} paused in the {o.paused} window: "
+        f"{o.reason}; {o.running}/{o.desired} tasks run the new release; "
+        f"`shipway continue {tail}` goes on, `shipway rollback {tail}` goes back",
+        service=result.service, paused=o.paused)
+
+
+def tell(notifier, result, ctx):
+    """The webhooks' event of a deploy (or continue) that ran: its outcome's, or for an
+    update an inconclusive analysis paused, approval-waiting (someone must answer: continue
+    the rollout or roll back?)."""
+    if notifier is None:
+        return
+    outcome = result.outcome
+    if not outcome.paused:
+        notifier.outcome(result)
+        return
+    url = ctx.build.url
+    notifier("approval-waiting", image=result.image, digest=specs.digest_of(result.image) or "",
+             reason=f"{outcome.reason}: continue the rollout or roll back?",
+             running_image=outcome.running_image,
+             approve_url=(url if url.endswith("/") else url + "/") + "input/" if url else "")
 
 
 def _result_line(name, result, pinned):
@@ -202,9 +238,9 @@ def prepare(ctx, args, settings, auth, notifier=None):
         notifier = notify.notifier(settings, ctx)
     api = ctx.engine()
     header = registry.auth_header(auth) if settings["deploy"]["with_registry_auth"] else None
-    mark = canary.marker(settings, ctx.environ, ctx.build, ctx.console.event)
+    mark = judged.marker(settings, ctx.environ, ctx.build, ctx.console.event)
     with engine_errors(f"deploy of {settings['name']}"):
-        steps = canary.prepare(api, settings, ctx.environ, header, ctx.console.event, mark)
+        steps = judged.prepare(api, settings, ctx.environ, header, ctx.console.event, mark)
     return Rollout(ctx, args, settings, api, auth, header, mark, steps, notifier=notifier)
 
 
@@ -254,13 +290,14 @@ class Rollout:
         except ShipwayError as exc:
             # A deploy that ended in an error (the engine refused, the lock stayed held, the
             # connection broke) failed too: the dashboards get its marker and the webhooks
-            # its event, as for a failed wait. Bad input (exit 2) is not a deploy that
-            # failed: nothing is sent for it.
-            if not args.dry_run and exc.exit_code != EXIT_USAGE:
+            # its event, as for a failed wait (once: an automatic rollback said it already).
+            # Bad input (exit 2) is not a deploy that failed: nothing is sent for it.
+            if not args.dry_run and exc.exit_code != EXIT_USAGE \
+                    and not getattr(self.steps, "marked", False):
                 tried = self.pinned or (imageref.pinned(repo, tag, digest) if digest
                                         else f"{repo}:{tag}")
                 if self.mark is not None:
-                    self.mark("failed", tried, "")
+                    self.mark("failed", tried, "", exc.message)
                 self._notify("failed", image=tried, reason=exc.message)
             raise
 
@@ -279,11 +316,13 @@ class Rollout:
             record["environment"] = self.settings["environment"]
         if self.steps is not None:
             record["analysis"] = self.steps.record()
-        if self.mark is not None:
+        if self.mark is not None and not (self.steps is not None and self.steps.marked):
+            # one marker per outcome: an automatic rollback or a pause pushed its own
+            findings = "; ".join(self.steps.judge.dry_run_findings()) if self.steps else ""
             self.mark("deployed" if result.outcome.ok else "failed", self.pinned,
-                      result.release)
-        if self.notifier is not None:
-            self.notifier.outcome(result)
+                      result.release, "" if result.outcome.ok else result.outcome.reason,
+                      findings)
+        tell(self.notifier, result, self.ctx)
         # A plan's env values may hold a secret shipway knows (a webhook's URL among them):
         # not in the file the job archives.
         record = redacted(record, self.ctx.secrets())

@@ -11,7 +11,8 @@ from pipeline.errors import EXIT_USAGE, ShipwayError, UsageError
 from pipeline.stages import common
 from pipeline.stages.deploy import add_rollout_arguments
 from pipeline.swarm import apply as swarm_apply
-from pipeline.swarm import canary, rollback_plan
+from pipeline.swarm import rollback_plan
+from pipeline.swarm import steps as judged
 from pipeline.swarm.rollback_plan import Note
 from pipeline.swarm.spec import image_of
 
@@ -33,17 +34,17 @@ def note_of(ctx, args):
     """The Note of this rollback (its time is set when it is written): who asked
     ($SHIPWAY_APPROVED_BY, else who runs shipway) and why, on one line, known secrets
     masked. UsageError for a reason too long or with control characters."""
-    reason = _one_line(args.reason if args.reason is not None
+    reason = one_line(args.reason if args.reason is not None
                        else ctx.environ.get("SHIPWAY_REASON", ""), "the reason")
     if len(reason) > REASON_LIMIT:
         raise UsageError(f"the reason is {len(reason)} characters long, more than "
                          f"{REASON_LIMIT}", hint="say it in a line; link the incident")
-    by = _one_line(ctx.environ.get("SHIPWAY_APPROVED_BY") or ctx.build.user or "", "the user")
+    by = one_line(ctx.environ.get("SHIPWAY_APPROVED_BY") or ctx.build.user or "", "the user")
     secrets = getattr(ctx.console, "secrets", ())
     return Note(at="", by=redact(by, secrets), reason=redact(reason, secrets))
 
 
-def _one_line(text, what):
+def one_line(text, what):
     """`text` with its whitespace runs made single spaces; control characters refused."""
     text = " ".join(text.split())
     if any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in text):
@@ -78,7 +79,7 @@ def run(ctx, args):
             for line in result.plan:
                 ctx.console.result(line)
         return 0
-    mark = canary.marker(settings, ctx.environ, ctx.build, ctx.console.event)
+    mark = judged.marker(settings, ctx.environ, ctx.build, ctx.console.event)
     if mark is not None and result.action != "unchanged":
         mark("rollback" if result.outcome.ok else "rollback-failed", result.image, result.release)
     if result.action != "unchanged":

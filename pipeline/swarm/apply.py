@@ -135,10 +135,15 @@ def deploy(api, request, steps=None):
         result.first_write, result.objects = summary.get("first_write"), summary.get("objects")
         result.networks, result.remarks = summary.get("networks"), summary.get("remarks")
         return result
-    if steps is not None and plan.new_template:
-        steps.start(current, reading.releases, plan)
-    watcher = Watcher(api, name, report)
-    result.outcome = _watch(api, name, watcher, plan, steps, request.timeout)
+    judged = steps is not None and plan.new_template
+    try:
+        if judged:
+            steps.start(current, reading.releases, plan)
+        watcher = Watcher(api, name, report)
+        result.outcome = _watch(api, name, watcher, plan, steps, request.timeout)
+    finally:
+        if judged:
+            steps.close()
     if result.outcome.ok:
         ours = release_id if plan.action is not Action.UNCHANGED else None
         result.release = remember(api, name, request.keep_releases, report, result.outcome,

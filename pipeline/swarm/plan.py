@@ -21,7 +21,13 @@ from typing import Optional, Union
 from pipeline.errors import UsageError
 from pipeline.swarm.expect import Expectation, Follow
 from pipeline.swarm.objects import KEY_CONFIG
-from pipeline.swarm.spec import DEPLOY_LABELS, LABEL_PREFIX, PROVENANCE_LABELS, VOLATILE_LABELS
+from pipeline.swarm.spec import (
+    DEPLOY_LABELS,
+    HELD_LABEL,
+    LABEL_PREFIX,
+    PROVENANCE_LABELS,
+    VOLATILE_LABELS,
+)
 from pipeline.swarm.stack import describe
 from pipeline.swarm.writes import (
     CreateNamingKey,
@@ -386,5 +392,6 @@ def label_fields(labels):
     (no commit, no build URL) are None, so a stale one from an earlier deploy goes."""
     fields = {("Labels", LABEL_PREFIX + key): None
               for key in DEPLOY_LABELS + PROVENANCE_LABELS + ("release",)}
+    fields[("Labels", HELD_LABEL)] = None   # a deploy after a held one releases no hold
     fields.update({("Labels", key): value for key, value in labels.items()})
     return fields

@@ -11,6 +11,10 @@ disableConcurrentBuilds(): the deploy to the first environment is milestone 1, a
 environment j (1, 2, ...) has 2j at the end of the stage before its gate and 2j+1 once its
 gate is passed. A build passing a milestone aborts every older build that has not passed it,
 so an older build still waiting at a gate stops once a newer one is approved there.
+
+A group's pipeline (group_targets) deploys the group to each environment instead, with the
+same gates and milestones: `shipway deploy --group G --environment ENV` (promote is per
+service).
 """
 from __future__ import annotations  # `str | None` on Python 3.9
 
@@ -172,7 +176,8 @@ def targets(catalog, service, base):
         later = envs[j + 1] if j + 1 < len(envs) else None
         after = Milestone(2 * j + 2, f"before {later.name}") if later else None
         if j == 0:
-            out.append(_deploy(env, settings, base, after))
+            out.append(_deploy(env, settings["jenkins"], base, after,
+                               pause=pause_of(settings, base, env.name)))
         else:
             out.append(_promote(envs[j - 1], env, settings, catalog, service, base, j, after,
                                 out[-1].record))
@@ -209,7 +214,10 @@ def _notifying(items, catalog, service, base):
     return out
 
 
-def _deploy(env, settings, base, after):
+def _deploy(env, jenkins, base, after, first=None, gate=None, record=True, pause=None):
+    """The `shipway deploy --environment ENV` stage: the first environment's (milestone 1),
+    or, in a group's pipeline, a later one's after its gate (`gate`) or milestone `first`;
+    `record`: its record is stashed for the promote after it."""
     name = env.name
     return Target(
         environment=name, source=None, stage=f"Deploy to {name}",
@@ -218,11 +226,42 @@ def _deploy(env, settings, base, after):
         status_command=["shipway", "status", *base, "--environment", name, "--json"],
         status=f"shipway-status-{name}.json",
         bindings=cert_binding(env) + credential_bindings(
-            settings["jenkins"], prometheus=True, suffix=env.variable_suffix),
-        status_bindings=cert_binding(env), tls=_tls([env]),
-        first=Milestone(1, f"deploy to {name}"), next=after,
-        stash=RECORD_STASH.format(name) if after else None,
-        pause=pause_of(settings, base, name))
+            jenkins, prometheus=True, suffix=env.variable_suffix),
+        status_bindings=cert_binding(env), tls=_tls([env]), gate=gate,
+        first=first or (None if gate else Milestone(1, f"deploy to {name}")), next=after,
+        approved_by=gate.variable if gate else None,
+        # a service's promote after it checks the environment still runs this (a group has
+        # no promote: its later deploys are of the pushed digests)
+        stash=RECORD_STASH.format(name) if after and record else None, pause=pause)
+
+
+def _gate(env, j, message, ok):
+    """The approval before environment `env`, the j-th (from 0), or None without one."""
+    if env.approval is None:
+        return None
+    time, unit = timeout_arg(env.approval.timeout)
+    return Gate(stage=f"Approve {env.name}", message=message, ok=ok,
+                submitter=env.approval.submitter, time=time, unit=unit,
+                passed=Milestone(2 * j + 1, f"{env.name} approved"),
+                variable=APPROVED_BY + env.variable_suffix)
+
+
+def group_targets(catalog, group, base, jenkins):
+    """The Targets of group `group`'s pipeline: `shipway deploy --group --environment ENV`
+    in each environment in promotion order, a later one after its approval (its gate and
+    milestones as a service's promote has them), each binding its environment's
+    certificate and the group's registry (and Prometheus) login under its variable names.
+    `base` is the `--catalog C --group G` every call starts with; `jenkins` the group's."""
+    envs = list(catalog.environments.values())
+    out = []
+    for j, env in enumerate(envs):
+        later = envs[j + 1] if j + 1 < len(envs) else None
+        after = Milestone(2 * j + 2, f"before {later.name}") if later else None
+        gate = None if j == 0 else _gate(env, j, f"Deploy group {group} to {env.name}?",
+                                         f"Deploy to {env.name}")
+        first = Milestone(2 * j + 1, f"deploy to {env.name}") if j and gate is None else None
+        out.append(_deploy(env, jenkins, base, after, first=first, gate=gate, record=False))
+    return out
 
 
 def _promote(source, env, settings, catalog, service, base, j, after, expects):
@@ -235,13 +274,8 @@ def _promote(source, env, settings, catalog, service, base, j, after, expects):
     source_settings = catalog.service(service, environment=source.name)
     source_bindings = cert_binding(source) + credential_bindings(
         source_settings["jenkins"], prometheus=False, suffix=source.variable_suffix)
-    gate = None
-    if env.approval is not None:
-        time, unit = timeout_arg(env.approval.timeout)
-        gate = Gate(stage=f"Approve {name}", message=f"Promote {service} from {source.name} "
-                    f"to {name}?", ok=f"Promote to {name}", submitter=env.approval.submitter,
-                    time=time, unit=unit, passed=Milestone(2 * j + 1, f"{name} approved"),
-                    variable=APPROVED_BY + env.variable_suffix)
+    gate = _gate(env, j, f"Promote {service} from {source.name} to {name}?",
+                 f"Promote to {name}")
     return Target(
         environment=name, source=source.name, stage=f"Promote to {name}",
         command=["shipway", "promote", *base, "--from", source.name, "--to", name,

@@ -190,7 +190,7 @@ def _groups(raw, services, base_dir, environ, fail):
     found, stacks = {}, {}
     for name, keys in groups.read(raw.get("groups"), fail).items():
         common = {"name": name, "on_failure": keys.get("on_failure", "rollback"),
-                  "jenkins": keys.get("jenkins") or {}}
+                  "jenkins": _group_jenkins(name, keys.get("jenkins"), fail)}
         if "steps" in keys:
             found[name] = groups.Group(steps=groups.steps(name, keys["steps"], services, fail),
                                        **common)
@@ -208,6 +208,17 @@ def _groups(raw, services, base_dir, environ, fail):
         found[name] = groups.Group(steps=groups.waves(name, depends, fail), stack=ref["stack"],
                                    stack_file=path, **common)
     return found, stacks
+
+
+def _group_jenkins(name, jenkins, fail):
+    """A group's `jenkins:` with a service's defaults under it (branch main, deploy_branches
+    [main], agent any, 30 minutes); {} when it has none (no Jenkins jobs)."""
+    if not jenkins:
+        return {}
+    if {"prometheus_credentials", "prometheus_token"} <= set(jenkins):
+        fail(f"groups.{name}.jenkins.prometheus_token", "is given with "
+             "jenkins.prometheus_credentials: Prometheus takes one login, give one of the two")
+    return merge(DEFAULTS["jenkins"], jenkins)
 
 
 def _stack_member(ref, member, base_dir, environ):

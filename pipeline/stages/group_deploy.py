@@ -85,6 +85,9 @@ def deploy(target, args):
     pinned = {m: imageref.pinned(repo, tag, digest) for m, (_, repo, tag, digest)
               in prepared.items()}
     provenance = {"deployed-by": ctx.build.user}
+    approved = ctx.environ.get("SHIPWAY_APPROVED_BY")
+    if approved:   # a group pipeline's approval gate before this environment said who
+        provenance["approved-by"] = approved
     notifier = notify.for_group(target.members.values(), ctx, target.group.name,
                                 target.environment)
 

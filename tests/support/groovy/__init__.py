@@ -43,6 +43,8 @@ class HarnessResult:
     milestones: list = field(default_factory=list)   # the ordinals this build passed
     cancelled: list = field(default_factory=list)    # older builds its milestones cancelled
     workspaces: list = field(default_factory=list)   # one per node the build took
+    checkouts: list = field(default_factory=list)    # each `git` step: url, branch,
+    #   credentialsId, changelog, poll, workspace
 
 
 def groovy_available():
@@ -60,7 +62,7 @@ def java_env(base=None):
 
 def pipeline_run(script_text, *, branch="main", multibranch=False, env=None, credentials=None,
                  params=None, workdir, scm_vars=None, library_dirs=(), job_name="harness",
-                 answers=(), milestones=None):
+                 answers=(), milestones=None, repository=None):
     """One run's description for `run_pipelines` (same arguments as `run_pipeline`).
 
     `answers` are what people answer the build's inputs, in order: {"user", "groups",
@@ -70,7 +72,7 @@ def pipeline_run(script_text, *, branch="main", multibranch=False, env=None, cre
     build does meanwhile {"build": N, "runs": SCRIPT, "workdir": DIR, "env": {...}} (run for
     real with /bin/sh -xe; its exit code is the event's "returncode" in `inputs`). `milestones`
     are the job's other running builds and the milestone each passed last ({2: 3}; None:
-    none yet).
+    none yet). `repository` is a directory whose files the `git` step checks out.
     """
     return {
         "script": script_text, "branch": branch, "multibranch": multibranch,
@@ -80,6 +82,7 @@ def pipeline_run(script_text, *, branch="main", multibranch=False, env=None, cre
         "library_dirs": [os.fspath(d) for d in library_dirs], "job_name": job_name,
         "answers": [dict(a) for a in answers],
         "milestones": {str(k): v for k, v in (milestones or {}).items()},
+        "repository": os.fspath(repository) if repository is not None else None,
     }
 
 

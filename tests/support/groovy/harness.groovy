@@ -4,9 +4,9 @@
 //   groovy harness.groovy RUNS.json RESULTS.json
 //
 // RUNS.json is a list of runs; each: {script, branch, multibranch, env, credentials, params,
-// workdir, scm_vars, library_dirs, job_name, answers, milestones}. RESULTS.json receives one
-// record per run: {returncode, result, description, log, sh_commands, stages, archived,
-// params, agent, inputs, milestones, cancelled, workspaces}.
+// workdir, scm_vars, library_dirs, job_name, answers, milestones, repository}. RESULTS.json
+// receives one record per run: {returncode, result, description, log, sh_commands, stages,
+// archived, params, agent, inputs, milestones, cancelled, workspaces, checkouts}.
 // Several runs share one JVM because starting it costs about a second.
 //
 // What is modelled (as Jenkins does it): declarative stages run in order; `when` is evaluated
@@ -22,8 +22,9 @@
 // the build at its deadline. Milestones follow pipeline-milestone-step against the other
 // builds in run.milestones and the events among the answers; an event may also be another
 // build's script run for real while an input waits (what a newer build deploys meanwhile).
-// Credentials Binding's
-// usernamePassword, string and dockerCert (docker-commons) bindings are modelled.
+// Credentials Binding's usernamePassword, string and dockerCert (docker-commons) bindings are
+// modelled. The Git plugin's `git` step checks out run.repository (a directory) into the
+// workspace.
 // A DSL call with no stand-in ends the run with returncode 3 (a harness gap, not a failure).
 
 import groovy.json.JsonOutput
@@ -164,6 +165,7 @@ class BuildRun {
     List<Integer> cancelled = []
     Map<String, File> stashes = [:]
     List<String> workspaces = []
+    List<Map> checkouts = []                 // each `git` step: its arguments and workspace
 
     BuildRun(Map run) {
         this.run = run
@@ -955,6 +957,25 @@ abstract class PipelineScript extends Script {
         return rt.scmVars()
     }
 
+    /** The Git plugin's `git` step (GitStep: url, branch, credentialsId, changelog, poll):
+     *  the files of run.repository copied into the workspace, as a checkout of it would
+     *  leave them; returns the scm variables `checkout` returns. */
+    def git(Map args) {
+        if (rt.nodeDepth == 0) throw new StepFailed(NEEDS_NODE)
+        if (!args.url) throw new StepFailed('git: url is required')
+        if (!rt.run.repository) throw new NoStandIn('git without run.repository')
+        rt.say("[Pipeline] git ${args.url} ${args.branch ?: 'master'}")
+        rt.checkouts << [url: args.url, branch: args.branch ?: 'master', credentialsId: args.credentialsId,
+                         changelog: args.changelog, poll: args.poll, workspace: rt.cwd.path]
+        File repository = new File(rt.run.repository as String)
+        repository.eachFileRecurse(groovy.io.FileType.FILES) { File f ->
+            File target = new File(rt.cwd, repository.toPath().relativize(f.toPath()).toString())
+            target.parentFile.mkdirs()
+            java.nio.file.Files.copy(f.toPath(), target.toPath(), java.nio.file.StandardCopyOption.REPLACE_EXISTING)
+        }
+        return rt.scmVars()
+    }
+
     def dir(String path, Closure body) {
         File saved = rt.cwd
         File target = new File(path).isAbsolute() ? new File(path) : new File(rt.cwd, path)
@@ -1244,6 +1265,7 @@ runs.each { Map run ->
                 description: rt.currentBuild.description, log: rt.log.join('\n') + '\n',
                 sh_commands: rt.shCommands, stages: rt.stages, archived: rt.archived,
                 params: rt.params, agent: rt.pipeline?.agent, inputs: rt.inputs,
-                milestones: rt.passed, cancelled: rt.cancelled, workspaces: rt.workspaces]
+                milestones: rt.passed, cancelled: rt.cancelled, workspaces: rt.workspaces,
+                checkouts: rt.checkouts]
 }
 new File(args[1]).setText(JsonOutput.toJson(results), 'UTF-8')

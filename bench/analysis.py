@@ -221,14 +221,24 @@ class Bench:
         failed = sorted((s for s in window if not s.ok), key=lambda s: s.at)
         first_bad = failed[0].at - began if failed else None
         last_bad = failed[-1].at - began if failed else None
-        rollback_at = ((record or {}).get("analysis") or {}).get("rollback_at")
+        judged = (record or {}).get("analysis") or {}
+        rollback_at = judged.get("rollback_at")
         to_write = (rollback_at - wall_at_start - began - first_bad
                     if failed and rollback_at else None)
+        # where the time goes: until the check first says fail (Prometheus' scrape and the
+        # rate window filling), then until the rollback's write (the limit's evaluations)
+        fails = [e["at"] for e in judged.get("evaluations") or [] if e["verdict"] == "fail"]
+        to_first_fail = (fails[0] - wall_at_start - began - first_bad
+                         if failed and fails else None)
         return {"exit": done.returncode, "deploy_s": round(seconds, 2),
                 "sent": len(window), "failed": len(failed),
                 "failed_share": round(len(failed) / len(window), 4) if window else None,
                 "first_bad_s": round(first_bad, 2) if failed else None,
                 "first_bad_to_rollback_write_s": round(to_write, 2) if to_write else None,
+                "first_bad_to_first_failed_evaluation_s": round(to_first_fail, 2)
+                if to_first_fail is not None else None,
+                "first_failed_evaluation_to_rollback_write_s": round(rollback_at - fails[0], 2)
+                if fails and rollback_at else None,
                 "first_bad_to_last_bad_s": round(last_bad - first_bad, 2) if failed else None,
                 "first_bad_to_exit_s": round(seconds - first_bad, 2) if failed else None,
                 "error": done.stderr.strip().splitlines()[-1] if done.returncode else ""}
@@ -330,6 +340,10 @@ def summarize(runs):
                              "control": med(runs["bad, control"], "failed_share")},
         "first_bad_to_rollback_write_s": med(runs["bad, analysis"],
                                              "first_bad_to_rollback_write_s"),
+        "first_bad_to_first_failed_evaluation_s": med(
+            runs["bad, analysis"], "first_bad_to_first_failed_evaluation_s"),
+        "first_failed_evaluation_to_rollback_write_s": med(
+            runs["bad, analysis"], "first_failed_evaluation_to_rollback_write_s"),
         "first_bad_to_last_bad_s": med(runs["bad, analysis"], "first_bad_to_last_bad_s"),
         "first_bad_to_exit_s": med(runs["bad, analysis"], "first_bad_to_exit_s"),
         "verdict_bound_s": INTERVAL * LIMIT + INTERVAL,
@@ -355,6 +369,12 @@ def _table(summary):
                  ["first bad answer -> rollback's write",
                   f"{summary['first_bad_to_rollback_write_s']}s", "-",
                   f"bound {bound:g}s (interval x failure_limit + one interval)"],
+                 ["  of which: first bad answer -> the check's first fail",
+                  f"{summary['first_bad_to_first_failed_evaluation_s']}s", "-",
+                  "Prometheus' scrape, the rate window filling"],
+                 ["  of which: first fail -> rollback's write",
+                  f"{summary['first_failed_evaluation_to_rollback_write_s']}s", "-",
+                  f"the limit's evaluations: ({LIMIT} - 1) x interval"],
                  ["first bad answer -> last bad answer",
                   f"{summary['first_bad_to_last_bad_s']}s", "-",
                   "the rollback took the canary out"],

@@ -162,17 +162,23 @@ def _ratios(a, b):
     return [x / y for x, y in zip(a, b) if x is not None and y]
 
 
+def _value(run, key):
+    return None if run.get("disturbed") else run.get(key)
+
+
 def summary(runs, key="seconds"):
-    """{contestant: {median_s, runs_s}, "group_vs_<other>": {median_ratio, ratio_of_medians}}
-    over the rounds (`runs`: contestant -> [run dicts], round i of each ran back to back)."""
+    """{contestant: {median_s, runs_s, disturbed}, "group_vs_<other>": {median_ratio,
+    ratio_of_medians}} over the rounds (`runs`: contestant -> [run dicts], round i of each
+    ran back to back). A disturbed run counts for nothing: None in runs_s, no ratio."""
     out = {}
     for contestant, listed in runs.items():
-        values = [r.get(key) for r in listed]
+        values = [_value(r, key) for r in listed]
         out[contestant] = {"median_s": _median(values),
-                           "runs_s": [None if v is None else round(v, 3) for v in values]}
-    group = [r.get(key) for r in runs.get("group", [])]
+                           "runs_s": [None if v is None else round(v, 3) for v in values],
+                           "disturbed": sum(1 for r in listed if r.get("disturbed"))}
+    group = [_value(r, key) for r in runs.get("group", [])]
     for other in (c for c in runs if c != "group"):
-        theirs = [r.get(key) for r in runs[other]]
+        theirs = [_value(r, key) for r in runs[other]]
         ratios = _ratios(group, theirs)
         out[f"group_vs_{other}"] = {
             "median_ratio": round(statistics.median(ratios), 3) if ratios else None,
@@ -220,3 +226,36 @@ def differences(specs):
         if fields:
             out[member] = fields
     return out
+
+
+def flipped(current, one, two):
+    """The next release's service images: per member, `two` where it runs `one`, else
+    `one` (every member gets a new image, even after a run that left them apart)."""
+    return {m: two if ref == one else one for m, ref in current.items() if m != JOB}
+
+
+def expected_after_failure(contestant):
+    """What each service runs after the failing release, by design: the group puts every
+    member back; stack deploy and the script leave the earlier ones on the new release and
+    swarm rolls back only the broken member."""
+    if contestant == "group":
+        return {m: "old" for m in MEMBERS if m != JOB}
+    return {m: "old" if m == BROKEN else "new" for m in MEMBERS if m != JOB}
+
+
+def disturbed(kind, contestant, codes, settled):
+    """Why a run did not go as designed (the machine, not the contestant: a task the engine
+    could not start under load, a health check timing out), or None. Such a run is kept in
+    the record and left out of the medians. `kind`: "update" or "failure"."""
+    if kind == "update":
+        if any(codes) or set(settled.values()) != {"new"}:
+            return f"exit {codes}, left {settled}"
+        return None
+    expected = expected_after_failure(contestant)
+    if settled != expected:
+        return f"left {settled}, by design {expected}"
+    if contestant == "group" and codes != [1]:
+        return f"exit {codes}"
+    if contestant == "sequential" and codes != [0] * (len(MEMBERS) - 1) + [1]:
+        return f"exit {codes}"
+    return None

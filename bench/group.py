@@ -279,22 +279,38 @@ class Bench:
             _lib.log(f"the contestants' services differ: {differ}")
         updates = self.updates()
         failures = self.failures()
-        problems = [f"round {r['round']} {c}: {r['problem'][-300:]}"
-                    for c, listed in updates.items() for r in listed if r.get("problem")]
+        problems = [f"{kind} round {r['round']} {c}: {r['disturbed']}"
+                    for kind, runs in (("update", updates), ("failure", failures))
+                    for c, listed in runs.items() for r in listed if r.get("disturbed")]
         return {"created_s": created, "spec_differences": differ, "updates": updates,
                 "failures": failures}, problems
+
+    def runs_now(self, contestant):
+        """member -> the reference its spec names now (after a settled run)."""
+        known = {shape.digest(r): r for r in [*self.hello.values(), *self.jobs]}
+        out = {}
+        for member in shape.MEMBERS:
+            spec = self.api.inspect_service(self.n[contestant][member])["Spec"]
+            out[member] = known[shape.digest(spec["TaskTemplate"]["ContainerSpec"]["Image"])]
+        return out
+
+    def next_release(self, contestant, job, broken=False):
+        out = shape.flipped(self.current[contestant], self.hello["r1"], self.hello["r2"])
+        out[shape.JOB] = job
+        if broken:
+            out[shape.BROKEN] = self.hello["broken"]
+        return out
 
     def updates(self):
         runs = {c: [] for c in shape.CONTESTANTS}
         for i in range(self.args.pairs):
-            hello = self.hello["r2" if i % 2 == 0 else "r1"]
-            new = shape.release(hello, self.jobs[1 + i])
             for contestant in shape.order(i):
-                runs[contestant].append(self.update(contestant, new, i))
+                runs[contestant].append(self.update(contestant, i))
         return runs
 
-    def update(self, contestant, new, round_index):
+    def update(self, contestant, round_index):
         old = self.current[contestant]
+        new = self.next_release(contestant, self.jobs[1 + round_index])
         wall_start = time.time()
         seconds, codes, done = self.deploy(contestant, new)
         at_return = self.states(contestant, old, new)
@@ -303,48 +319,45 @@ class Bench:
                   "at_return": at_return, "settled": self.states(contestant, old, new)}
         record["times"] = self.timeline(contestant, wall_start)
         record["step_gaps_s"] = shape.step_gaps(record["times"])
-        if any(codes) or set(record["settled"].values()) != {"new"}:
-            record["problem"] = "\n".join(said(done))
-        self.current[contestant] = dict(new)
+        record["disturbed"] = shape.disturbed("update", contestant, codes, record["settled"])
+        if record["disturbed"]:
+            record["said"] = said(done)
+        self.current[contestant] = self.runs_now(contestant)
         _lib.log(f"round {round_index + 1}: {contestant} {seconds:.1f}s exit {codes} "
                  f"gaps {record['step_gaps_s']} at return {at_return}")
-        if record.get("problem"):
-            _lib.log(f"  {record['problem'].splitlines()[-1][-400:]}")
+        if record["disturbed"]:
+            _lib.log(f"  disturbed: {record['disturbed']}: {record['said'][-1][-300:]}")
         return record
 
     def failures(self):
         runs = {c: [] for c in shape.CONTESTANTS}
         for k in range(self.args.failures):
             for contestant in shape.order(k):
-                old = self.current[contestant]
-                hello = self.hello["r1" if old["worker"] == self.hello["r2"] else "r2"]
-                bad = shape.release(hello, self.jobs[1 + self.args.pairs + k],
-                                    broken=self.hello["broken"])
-                runs[contestant].append(self.failure(contestant, old, bad, k))
+                runs[contestant].append(self.failure(contestant, k))
         return runs
 
-    def failure(self, contestant, old, bad, round_index):
+    def failure(self, contestant, round_index):
+        old = self.current[contestant]
+        bad = self.next_release(contestant, self.jobs[1 + self.args.pairs + round_index],
+                                broken=True)
         wall_start = time.time()
         seconds, codes, done = self.deploy(contestant, bad)
         record = {"round": round_index + 1, "seconds": round(seconds, 3), "exit": codes,
-                  "at_return": self.states(contestant, old, bad),
-                  "said": said(done)}
+                  "at_return": self.states(contestant, old, bad), "said": said(done)}
         self.settle(contestant)
         record["settled"] = self.states(contestant, old, bad)
         record["times"] = self.timeline(contestant, wall_start)
+        record["disturbed"] = shape.disturbed("failure", contestant, codes, record["settled"])
         restore = self.restore(contestant, old, record["settled"])
         record.update(restore)
-        back = self.states(contestant, old, bad)
-        record["after_restore"] = back
+        record["after_restore"] = back = self.states(contestant, old, bad)
         restored = set(back.values()) == {"old"}
         record["restored_s"] = (round(seconds + restore.get("restore_s", 0.0), 3)
                                 if restored else None)
-        if contestant == "group":
-            self.current[contestant] = {**old, shape.JOB: bad[shape.JOB]}
-        elif contestant == "sequential":
-            self.current[contestant] = {**old, shape.JOB: bad[shape.JOB]}
+        self.current[contestant] = self.runs_now(contestant)
         _lib.log(f"failure {round_index + 1}: {contestant} {seconds:.1f}s exit {codes}, left "
-                 f"{record['settled']}; restored after {record['restored_s']}s")
+                 f"{record['settled']}; all old again after {record['restored_s']}s"
+                 + (f" (disturbed: {record['disturbed']})" if record["disturbed"] else ""))
         return record
 
     def restore(self, contestant, old, left):

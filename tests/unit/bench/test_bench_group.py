@@ -86,10 +86,40 @@ def test_summary_medians_and_per_round_ratios():
             "stack": [{"seconds": 10.0}, {"seconds": 10.0}, {"seconds": 12.0}],
             "sequential": [{"seconds": 40.0}, {"seconds": 44.0}, {"seconds": None}]}
     out = shape.summary(runs)
-    assert out["group"] == {"median_s": 22.0, "runs_s": [20.0, 22.0, 30.0]}
+    assert out["group"] == {"median_s": 22.0, "runs_s": [20.0, 22.0, 30.0], "disturbed": 0}
     assert out["group_vs_stack"] == {"median_ratio": 2.2, "ratio_of_medians": 2.2}
     assert out["group_vs_sequential"]["median_ratio"] == 0.5   # the round without a time out
     assert out["sequential"]["runs_s"] == [40.0, 44.0, None]
+
+
+def test_a_disturbed_run_counts_for_nothing():
+    runs = {"group": [{"seconds": 20.0}, {"seconds": 90.0, "disturbed": "exit [1]"}],
+            "stack": [{"seconds": 10.0}, {"seconds": 11.0}]}
+    out = shape.summary(runs)
+    assert out["group"] == {"median_s": 20.0, "runs_s": [20.0, None], "disturbed": 1}
+    assert out["group_vs_stack"]["median_ratio"] == 2.0
+
+
+def test_which_runs_did_not_go_as_designed():
+    new = {m: "new" for m in ("worker", "api", "web", "admin")}
+    assert shape.disturbed("update", "stack", [0], new) is None
+    assert shape.disturbed("update", "sequential", [0, 0, 1], new) == f"exit [0, 0, 1], left {new}"
+    assert shape.disturbed("update", "group", [0], {**new, "api": "old"})
+    left = {**new, "admin": "old"}
+    assert shape.disturbed("failure", "stack", [0], left) is None
+    assert shape.disturbed("failure", "sequential", [0, 0, 0, 0, 1], left) is None
+    assert shape.disturbed("failure", "sequential", [0, 0, 1], left) == "exit [0, 0, 1]"
+    # swarm rolled back another member too (a task the engine could not start)
+    assert "by design" in shape.disturbed("failure", "stack", [0], {**left, "api": "old"})
+    back = {m: "old" for m in new}
+    assert shape.disturbed("failure", "group", [1], back) is None
+    assert shape.disturbed("failure", "group", [1], left).startswith("left ")
+
+
+def test_the_next_release_flips_every_member():
+    current = {"migrate": JOB, "worker": HELLO, "api": HELLO2, "web": HELLO, "admin": HELLO}
+    assert shape.flipped(current, HELLO, HELLO2) == {
+        "worker": HELLO2, "api": HELLO, "web": HELLO2, "admin": HELLO2}
 
 
 def test_the_order_rotates_every_round():

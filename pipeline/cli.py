@@ -22,10 +22,14 @@ STAGES = {
     "promote": ("pipeline.stages.promote",
                 "deploy to one environment the digest another one runs (copied if need be)"),
     "rollback": ("pipeline.stages.rollback", "put the service back on its previous release"),
+    "continue": ("pipeline.stages.resume",
+                 "finish a deploy its analysis paused: the rest of the update, then the bake"),
     "status": ("pipeline.stages.status", "what the service runs now"),
     "releases": ("pipeline.stages.releases", "the service's recorded releases, newest first"),
     "remove": ("pipeline.stages.remove", "remove the service and its release history"),
     "unlock": ("pipeline.stages.unlock", "break the service's deploy lock, saying whose it was"),
+    "notify": ("pipeline.stages.notify",
+               "tell the service's webhooks an event (approval-waiting, before an approval)"),
     "render": ("pipeline.stages.render",
                "render Jenkinsfiles and job config.xml from the catalog"),
     "jobs": ("pipeline.stages.jobs", "provision Jenkins jobs from the catalog (sync/diff/list)"),
@@ -112,7 +116,7 @@ def main(argv=None, environ=None, console=None):
             code = importlib.import_module(STAGES[args.stage][0]).run(ctx, args)
         return 0 if code is None else code
     except ShipwayError as exc:
-        console.error(exc)
+        console.error(exc, exc.label)
         if getattr(args, "json", False) and not console.json_written \
                 and exc.exit_code != EXIT_USAGE:
             # A command that ran and failed (a lock held too long, an engine that refused):

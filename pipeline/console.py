@@ -69,10 +69,11 @@ class Console:
 
     json_written = False   # main() writes an error record for --json only when none was
 
-    def error(self, message):
-        """The one `error: ...` line main() prints; line breaks in it (from a path or an
-        argument) are written as escapes, so it stays one line."""
+    def error(self, message, label="error"):
+        """The one `error: ...` line main() prints (`paused: ...` for a paused update); line
+        breaks in it (from a path or an argument) are written as escapes, so it stays one
+        line."""
         text = _LINE_BREAK.sub(lambda m: repr(m.group())[1:-1],
                                clean(self._masked(str(message))))
-        self.err.write(f"error: {text}\n")
+        self.err.write(f"{label}: {text}\n")
         self.err.flush()

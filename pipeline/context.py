@@ -1,5 +1,6 @@
 """The environment read in one place, and the per-run context every stage receives."""
 import os
+import pwd
 import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
@@ -39,7 +40,8 @@ ENVIRONMENT = {
     "SHIPWAY_PROMETHEUS_TOKEN_FILE": "file holding the Prometheus bearer token",
     "SHIPWAY_PUSHGATEWAY": "Pushgateway for deploy markers (else deploy.analysis.pushgateway)",
     "SHIPWAY_ENVIRONMENT": "the catalog environment a command acts on (else --environment)",
-    "SHIPWAY_ACTOR": "who runs shipway, for release records (else BUILD_USER_ID, else USER)",
+    "SHIPWAY_ACTOR": "who runs shipway, for release records (else BUILD_USER_ID, else USER, "
+                     "else the login name)",
     "BUILD_USER_ID": "Jenkins user who started the build (build-user-vars plugin)",
     "SHIPWAY_APPROVED_BY": "who approved a promotion or pressed rollback (input's "
                            "submitterParameter)",
@@ -140,6 +142,15 @@ class BuildInfo:
         return self.commit[:7]
 
 
+def _login_name():
+    """The account shipway runs as, when the environment names none (a container, cron,
+    `sudo -i` leave USER unset): a release record still says who."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"uid {os.getuid()}"
+
+
 def _strip_userinfo(url):
     """https://user:token@host/x -> https://host/x: a token must not end up in a label."""
     if not url:
@@ -178,7 +189,8 @@ class Context:
             number=env.get("BUILD_NUMBER", ""),
             url=env.get("BUILD_URL", ""),
             job=env.get("JOB_NAME", ""),
-            user=env.get("SHIPWAY_ACTOR") or env.get("BUILD_USER_ID") or env.get("USER", ""),
+            user=env.get("SHIPWAY_ACTOR") or env.get("BUILD_USER_ID") or env.get("USER")
+            or env.get("LOGNAME") or _login_name(),
         )
         if console is not None:
             console.secrets = tuple(secret_values(env))
@@ -190,6 +202,19 @@ class Context:
         environ = environment_environ(self.environ, environment.name, environment.docker_host)
         return Context(environ=environ, console=self.console, build=self.build,
                        environment=environment)
+
+    def hide(self, values):
+        """Mask `values` too: secrets shipway meets after it started (a webhook URL from
+        the catalog, or from the variable the catalog names), in every line the console
+        writes from now on and in secrets()."""
+        if self.console is not None:
+            known = tuple(getattr(self.console, "secrets", ()))
+            self.console.secrets = known + tuple(v for v in values if v and v not in known)
+
+    def secrets(self):
+        """Every secret value known: the environment's (secret_values) and those hide()
+        added; what a record written to a file is redacted of."""
+        return secret_values(self.environ) + list(getattr(self.console, "secrets", ()))
 
     def state_dir(self, override=None):
         """Where a stage leaves its result for the next stage of the same build."""

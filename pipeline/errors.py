@@ -5,6 +5,7 @@ Only `pipeline.cli.main` prints an error and exits: library code raises.
 
 EXIT_FAILED = 1   # the stage ran and failed
 EXIT_USAGE = 2    # bad input or usage: nothing was changed
+EXIT_PAUSED = 3   # analysis was inconclusive and paused the update: a person decides
 
 
 class ShipwayError(Exception):
@@ -14,6 +15,7 @@ class ShipwayError(Exception):
     """
 
     exit_code = EXIT_FAILED
+    label = "error"   # how main() begins its line
 
     def __init__(self, message, *, hint=None, **context):
         super().__init__(message)
@@ -100,3 +102,11 @@ class JenkinsError(ShipwayError):
 class PromotionRefused(ShipwayError):
     """What runs in the environment promoted from is not a release to promote (none, one
     mid-update, one rolled back); nothing was changed anywhere."""
+
+
+class AnalysisPaused(ShipwayError):
+    """An inconclusive analysis (on_inconclusive: pause) left the update where it is: exit 3,
+    so a pipeline can ask a person; `shipway continue` or `shipway rollback` finishes it."""
+
+    exit_code = EXIT_PAUSED
+    label = "paused"

@@ -14,6 +14,7 @@ import urllib.parse
 import urllib.request
 
 from pipeline.errors import UsageError
+from pipeline.neterrors import describe
 
 TIMEOUT = 5.0
 
@@ -102,8 +103,8 @@ class Client:
                 detail += " (check SHIPWAY_PROMETHEUS_USER/_PASSWORD_FILE or _TOKEN_FILE)"
             raise QueryError(detail) from None
         except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise QueryError(f"Prometheus at {self.base} cannot be reached: {reason}") from None
+            raise QueryError(f"Prometheus at {self.base} cannot be reached: "
+                             f"{describe(exc)}") from None
         try:
             answer = json.loads(body)
         except ValueError:
@@ -143,16 +144,29 @@ def preflight(client, checks):
                              ) from None
 
 
+def problems(client, checks):
+    """preflight's findings as lines, without raising: for dry-run checks, whose problems
+    never stop a deploy."""
+    found = []
+    for check in checks:
+        try:
+            single_value(client.query(check["query"]))
+        except QueryError as exc:
+            found.append(f"check {check['name']}: {exc}")
+    return found
+
+
 # --- deploy markers --------------------------------------------------------------------
 def _label(value):
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def marker_text(service, release, image, build, result, at):
+def marker_text(service, release, image, build, result, at, reason="", dry_run=""):
     """The Pushgateway body: one sample of shipway_deploy_info, its value the time (POSIX
-    seconds; the Pushgateway refuses sample timestamps, so the time is the value)."""
+    seconds; the Pushgateway refuses sample timestamps, so the time is the value). `reason`:
+    why (a failure, an automatic rollback, a pause); `dry_run`: what dry-run checks found."""
     labels = {"service": service, "release": release, "image": image, "build": build,
-              "result": result}
+              "result": result, "reason": reason, "dry_run": dry_run}
     inner = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
     return ("# HELP shipway_deploy_info A deploy, rollback or automatic rollback by shipway; "
             "the value is when (unix seconds).\n"
@@ -161,18 +175,18 @@ def marker_text(service, release, image, build, result, at):
 
 
 def push_marker(base, environ, service, release, image, build, result, at=None,
-                timeout=TIMEOUT):
+                timeout=TIMEOUT, reason="", dry_run=""):
     """POST the marker to the Pushgateway at `base`, grouped by job=shipway, the service and
-    the result: a push replaces only the last marker of that kind (a deploy's "failed" right
-    after its "auto-rollback" must not hide it before Prometheus scraped it); Prometheus keeps
-    the history, the value says when.
+    the result: a push replaces only the last marker of that kind; Prometheus keeps the
+    history, the value says when. One outcome, one marker (an automatic rollback is
+    `auto-rollback` with its reason, not also `failed`).
     Returns "" when pushed, else why not (a marker never fails a deploy)."""
     at = time.time() if at is None else at
     if not math.isfinite(at):
         at = time.time()
     url = (f"{base.rstrip('/')}/metrics/job/shipway/service/"
            f"{urllib.parse.quote(service, safe='')}/result/{urllib.parse.quote(result, safe='')}")
-    body = marker_text(service, release, image, build, result, at).encode()
+    body = marker_text(service, release, image, build, result, at, reason, dry_run).encode()
     request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "text/plain; version=0.0.4"})
     try:
@@ -187,5 +201,5 @@ def push_marker(base, environ, service, release, image, build, result, at=None,
     except urllib.error.HTTPError as exc:
         return f"HTTP {exc.code}: {exc.read()[:200].decode('utf-8', 'replace').strip()}"
     except (urllib.error.URLError, OSError) as exc:
-        return f"cannot reach {base}: {getattr(exc, 'reason', exc)}"
+        return f"cannot reach {base}: {describe(exc)}"
     return ""

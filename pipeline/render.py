@@ -50,6 +50,14 @@ class JobItem:
     kind: str          # "folder" | "pipeline" | "rollback"
     service: str | None
     config_xml: str
+    group: str | None = None   # a catalog group's job (pipeline/render_group.py)
+
+    def describe(self):
+        """`the rollback job of group shop`, `a folder`: what the item is, for a line."""
+        if self.kind == "folder":
+            return "a folder"
+        owner = f"group {self.group}" if self.group else f"service {self.service}"
+        return f"the {self.kind} job of {owner}"
 
 
 # ---------------------------------------------------------------------------- escaping filters
@@ -191,7 +199,9 @@ def _common(catalog, settings):
         "credentials": jenkins.get("credentials"),
         "scm_credentials": jenkins.get("scm_credentials"),
         "push_bindings": delivery.credential_bindings(jenkins, prometheus=False),
-        "deploy_bindings": delivery.credential_bindings(jenkins, prometheus=True),
+        # deploy and rollback send notifications: their webhooks' credentials too
+        "deploy_bindings": delivery.credential_bindings(jenkins, prometheus=True)
+        + delivery.notify_bindings(settings),
         "agent": jenkins.get("agent", "any"),
         "timeout_minutes": jenkins.get("timeout_minutes", 30),
         "marker": xml_marker(catalog.name),
@@ -225,7 +235,8 @@ def jenkinsfile_values(catalog, service, catalog_path):
     base = ["--catalog", catalog_path, "--service", service]
     targets = delivery.targets(catalog, service, base) if _delivers(catalog, settings) else []
     return {**values, "catalog_path": catalog_path, "targets": targets,
-            "stash": delivery.STASH, "approved_by": delivery.APPROVED_BY}
+            "stash": delivery.STASH, "approved_by": delivery.APPROVED_BY,
+            "pause": delivery.pause_of(settings, base)}
 
 
 def _delivers(catalog, settings):
@@ -317,15 +328,17 @@ def folder_levels(folder):
     return ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
-def desired_items(catalog, *, script_path=DEFAULT_SCRIPT_PATH):
+def desired_items(catalog, *, script_path=DEFAULT_SCRIPT_PATH, extra=()):
     """Every item the catalog wants in Jenkins: folders (parents first), then each service's
-    pipeline and rollback job, services sorted by name."""
+    pipeline and rollback job, services sorted by name, then the `extra` jobs (its groups':
+    render_group.desired_items gives them)."""
     jobs = []
     for name in managed_services(catalog):
         jobs.append(JobItem(job_path(catalog.services[name], "pipeline"), "pipeline", name,
                             render_job_config(catalog, name, "pipeline",
                                               script_path=script_path)))
         jobs += rollback_items(catalog, name)
+    jobs += list(extra)
     # Every folder a job sits in (an environment may name its own jenkins.folder).
     folders = {level for job in jobs for level in folder_levels(job.path.rpartition("/")[0])}
     items = [JobItem(path, "folder", None, render_folder_config(catalog, path))
@@ -350,12 +363,19 @@ def _check_distinct(catalog, items):
     """Refuse two items Jenkins would see as one: it compares item names without regard to
     case (core Jenkins.items and cloudbees-folder AbstractFolder.items are maps ordered by
     String.CASE_INSENSITIVE_ORDER), so `Shop/web` and `shop/web` are the same job, and a
-    service `web-rollback` would be the rollback job of `web`."""
+    service `web-rollback` would be the rollback job of `web`. A group's job at a service's
+    job's name is refused the same way, naming both."""
     seen = {}
     for item in items:
         key = item.path.lower()
         if key in seen:  # folders come once each, so any repeat is two items in one
             first = seen[key]
+            if item.group or first.group:
+                raise CatalogError(
+                    f"{item.describe()} and {first.describe()} would be one Jenkins item, "
+                    f"{item.path!r} (Jenkins compares names without regard to case)",
+                    path=catalog.path,
+                    hint="rename the group, or give it another jenkins.folder")
             raise CatalogError(
                 f"Jenkins would hold {item.path!r} ({item.kind}) and {first.path!r} "
                 f"({first.kind}) as one item: it compares names without regard to case",

@@ -33,22 +33,47 @@ def load(state_dir, service, what, shape=None):
     """
     path = _path(state_dir, service, what)
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        data, problem = _json_object(path)
     except FileNotFoundError:
         return None
-    except OSError as exc:
-        raise _damaged(path, what, exc.strerror) from None
-    except ValueError as exc:   # JSONDecodeError, UnicodeDecodeError
-        raise _damaged(path, what, f"not JSON ({exc.__class__.__name__})") from None
-    if not isinstance(data, dict):
-        raise _damaged(path, what, "not a JSON object")
+    if problem:
+        raise _damaged(path, what, problem)
     for key, kind in (shape or {}).items():
         value = data.get(key)
         if not isinstance(value, kind) or (kind is list and not (value and all(
                 isinstance(item, str) for item in value))):
             raise _damaged(path, what, f"no valid {key!r}")
     return data
+
+
+def read_record(path, flag, hint):
+    """The JSON object in `path`, a record a stage wrote (its --json output, or its file in
+    the state dir) that `flag` names; a UsageError naming the file when it is missing,
+    unreadable or not a JSON object."""
+    try:
+        data, problem = _json_object(path)
+    except FileNotFoundError:
+        data, problem = None, "no such file"
+    if problem:
+        raise UsageError(f"{flag} {path}: cannot use it: {problem}", hint=hint)
+    return data
+
+
+def _json_object(path):
+    """(the JSON object in `path`, '') or (None, why it is not one); FileNotFoundError
+    passes through (the callers tell a missing file apart)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        return None, exc.strerror
+    except ValueError as exc:   # JSONDecodeError, UnicodeDecodeError
+        return None, f"not JSON ({exc.__class__.__name__})"
+    if not isinstance(data, dict):
+        return None, "not a JSON object"
+    return data, ""
 
 
 def _damaged(path, what, problem):

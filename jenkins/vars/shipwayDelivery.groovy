@@ -10,7 +10,10 @@
 // Approvals hold no executor (the input waits outside any node) and builds run
 // concurrently: milestones keep them in order. The deploy to the first environment is
 // milestone 1; each later environment j has 2j before its gate and 2j+1 once it is passed,
-// so an older build still waiting at a gate is aborted once a newer one passes it.
+// so an older build still waiting at a gate is aborted once a newer one passes it. A newer
+// build may still deploy to the environment before a gate while an older one waits there:
+// each deploy or promote stashes its record (shipway-record-<env>) and the next promote
+// passes it as --expect-record, so it moves what this build put there or nothing.
 
 /**
  * service         the service name (required)
@@ -21,7 +24,8 @@
  *                 (a gate before it, not on the first; submitter: user or group IDs,
  *                 comma-separated, default anyone who may build)
  * catalog, credentials, prometheusCredentials, prometheusToken, deployBranches, agent,
- * timeoutMinutes  as shipwayPipeline
+ * timeoutMinutes, pauseTimeout  as shipwayPipeline (a deploy or promote that pauses asks
+ *                 within its stage, whose timeout grows by pauseTimeout)
  */
 def call(Map config = [:]) {
     String service = config.service
@@ -31,11 +35,15 @@ def call(Map config = [:]) {
     String catalog = config.catalog ?: 'shipway.yml'
     String credentials = config.credentials ?: null
     List environments = checkedEnvironments(config.environments, credentials)
+    int pauseTimeout = (config.pauseTimeout ?: 60) as int
+    // what deploy and promote take beyond the service: Prometheus' login, the pause's time
     Map prometheus = [prometheusCredentials: config.prometheusCredentials ?: null,
-                      prometheusToken: config.prometheusToken ?: null]
+                      prometheusToken: config.prometheusToken ?: null,
+                      pauseTimeout: pauseTimeout]
     List deployBranches = config.containsKey('deployBranches') ? (config.deployBranches ?: []) : ['main']
     String agentLabel = (config.agent ?: 'any') == 'any' ? '' : config.agent
-    int timeoutMinutes = (config.timeoutMinutes ?: 30) as int
+    // each stage that deploys may wait for a paused deploy's answer too
+    int timeoutMinutes = ((config.timeoutMinutes ?: 30) as int) + pauseTimeout
     Map first = environments[0]
 
     pipeline {
@@ -91,7 +99,8 @@ def call(Map config = [:]) {
                             // Deploys in build order: a build older than one that got here stops.
                             milestone(ordinal: 1, label: "deploy to ${first.name}")
                             script {
-                                inEnvironment(service, catalog, first, null, prometheus)
+                                inEnvironment(service, catalog, first, null, prometheus,
+                                              environments.size() > 1, null)
                             }
                         }
                     }
@@ -107,7 +116,8 @@ def call(Map config = [:]) {
                     script {
                         for (int j = 1; j < environments.size(); j++) {
                             promoteTo(service, catalog, environments[j - 1], environments[j], j,
-                                      prometheus, agentLabel, timeoutMinutes)
+                                      prometheus, agentLabel, timeoutMinutes,
+                                      j + 1 < environments.size())
                         }
                     }
                 }
@@ -146,24 +156,37 @@ List checkedEnvironments(environments, String credentials) {
     return out
 }
 
+/** The file the deploy (`first`) or promote into `target` writes its record to. */
+String recordFile(Map target, boolean first) {
+    return (first ? "shipway-deploy-${target.name}.json" : "shipway-promote-${target.name}.json").toString()
+}
+
 /**
  * shipway's `deploy` (from null) or `promote` (from an environment) into `target`, and
  * `status` there afterwards, its record and status archived. Each binds `target`'s
  * credentials only; promote also `from`'s, under from's own variables: it reads the release
- * running there through from's engine and registry.
+ * running there through from's engine and registry. A promote passes the record of this
+ * build's stage into `from` (`expected`, unstashed by the caller); with `stashRecord` (an
+ * environment comes after `target`) the record is stashed for that environment's promote.
  */
-void inEnvironment(String service, String catalog, Map target, Map from, Map prometheus) {
-    String record = from ? "shipway-promote-${target.name}.json" : "shipway-deploy-${target.name}.json"
+void inEnvironment(String service, String catalog, Map target, Map from, Map prometheus,
+                   boolean stashRecord, String expected) {
+    String record = recordFile(target, from == null)
     String status = "shipway-status-${target.name}.json"
     try {
         if (from) {
             shipwayStage([stage: 'promote', service: service, catalog: catalog,
                           environments: [from, target], json: true, output: record,
+                          expectRecord: expected,
                           args: ['--from', from.name, '--to', target.name]] + prometheus)
         } else {
             shipwayStage([stage: 'deploy', service: service, catalog: catalog,
                           environment: target.name, environments: [target], json: true,
                           output: record] + prometheus)
+        }
+        if (stashRecord) {
+            // For the promote to the next environment: it checks target still runs this.
+            stash name: "shipway-record-${target.name}".toString(), includes: record
         }
     } finally {
         // What runs there now, after a failed deploy too (swarm may have rolled back).
@@ -180,7 +203,7 @@ void inEnvironment(String service, String catalog, Map target, Map from, Map pro
 
 /** Environment j (1, 2, ...): its gate, if any, then the promote from the one before. */
 void promoteTo(String service, String catalog, Map from, Map target, int j, Map prometheus,
-               String agentLabel, int timeoutMinutes) {
+               String agentLabel, int timeoutMinutes, boolean stashRecord) {
     milestone(ordinal: 2 * j, label: "before ${target.name}")
     String approver = null
     if (target.approval) {
@@ -199,9 +222,13 @@ void promoteTo(String service, String catalog, Map from, Map target, int j, Map 
         node(agentLabel) {
             timeout(time: timeoutMinutes, unit: 'MINUTES') {
                 unstash 'shipway-checkout'
+                // The record of what this build put into `from`: promote refuses if a newer
+                // build or a rollback changed what runs there while this build waited.
+                unstash "shipway-record-${from.name}".toString()
                 // Who approved it, for the release record.
                 withEnv(approver ? ["SHIPWAY_APPROVED_BY=${approver}".toString()] : []) {
-                    inEnvironment(service, catalog, target, from, prometheus)
+                    inEnvironment(service, catalog, target, from, prometheus, stashRecord,
+                                  recordFile(from, j == 1))
                 }
             }
         }

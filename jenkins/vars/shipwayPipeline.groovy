@@ -15,6 +15,10 @@
  * deployBranches  branches that deploy, Ant-style patterns (default ['main']; [] never deploys)
  * agent           agent label, 'any' for any agent (default any)
  * timeoutMinutes  build timeout (default 30)
+ * pauseTimeout    minutes a deploy that deploy.analysis paused (exit 3, on_inconclusive:
+ *                 pause) waits for its answer, continue the rollout or roll back (default
+ *                 60, the analysis' pause_timeout; the build timeout grows by it): see
+ *                 shipwayStage
  * environments    the catalog's environments in promotion order: then the pipeline builds
  *                 once, deploys to the first and promotes to each later one, after its
  *                 approval (shipwayDelivery, which says how to give them)
@@ -36,13 +40,15 @@ def call(Map config = [:]) {
     // An empty label runs on any agent, like `agent any`.
     String agentLabel = (config.agent ?: 'any') == 'any' ? '' : config.agent
     int timeoutMinutes = (config.timeoutMinutes ?: 30) as int
+    int pauseTimeout = (config.pauseTimeout ?: 60) as int
 
     pipeline {
         agent { label agentLabel }
         options {
             disableConcurrentBuilds()
             buildDiscarder(logRotator(numToKeepStr: '30'))
-            timeout(time: timeoutMinutes, unit: 'MINUTES')
+            // and the time a paused deploy waits for its answer
+            timeout(time: timeoutMinutes + pauseTimeout, unit: 'MINUTES')
             skipDefaultCheckout()
         }
         stages {
@@ -81,7 +87,8 @@ def call(Map config = [:]) {
                 steps {
                     shipwayStage(stage: 'deploy', service: service, catalog: catalog,
                                  credentials: credentials, prometheusCredentials: prometheusCredentials,
-                                 prometheusToken: prometheusToken, json: true)
+                                 prometheusToken: prometheusToken, json: true,
+                                 pauseTimeout: pauseTimeout)
                 }
                 post {
                     always {

@@ -4,7 +4,9 @@
 // script only names the variables, so no value is ever parsed as Groovy or as shell.
 import groovy.transform.Field
 
-@Field static final List<String> STAGES = ['build', 'image', 'push', 'deploy', 'promote', 'rollback', 'status', 'releases']
+@Field static final List<String> STAGES = ['build', 'image', 'push', 'deploy', 'promote', 'continue', 'rollback', 'status', 'releases']
+// The calls whose deploy.analysis may pause an inconclusive update: shipway exits 3.
+@Field static final List<String> PAUSING = ['deploy', 'promote', 'continue']
 
 /**
  * stage        the shipway subcommand (required): build, image, push, deploy, promote, rollback,
@@ -21,9 +23,17 @@ import groovy.transform.Field
  * prometheusCredentials  id of a username/password credential for Prometheus and the
  *              Pushgateway (deploy.analysis, deploy markers); null for none
  * prometheusToken  id of a secret text credential holding their bearer token instead
+ * expectRecord promote: the record file (a deploy's or promote's --json output) of what this
+ *              build put into --from: promote refuses when --from runs anything else by now
  * json         true: add --json, write the output to `output` and return it parsed (readJSON)
  * output       file for the JSON output (default shipway-<stage>.json)
  * args         further arguments, a list of strings, passed as they are
+ * pauseTimeout deploy, promote, continue: when shipway exits 3 (deploy.analysis was
+ *              inconclusive and paused the update, on_inconclusive: pause), an input asks
+ *              "continue the rollout or roll back?" for this many minutes (default 60: the
+ *              analysis' pause_timeout); who answers is SHIPWAY_APPROVED_BY for `shipway
+ *              continue` (recorded on the release); no answer, or the question aborted,
+ *              rolls back and fails the build
  */
 def call(Map config = [:]) {
     String stageName = config.stage
@@ -49,6 +59,10 @@ def call(Map config = [:]) {
     for (int i = 0; i < extra.size(); i++) {
         environment << "SHIPWAY_STEP_ARG_${i}=${extra[i]}".toString()
         command += " \"\$SHIPWAY_STEP_ARG_${i}\""
+    }
+    if (config.expectRecord) {
+        environment << "SHIPWAY_STEP_EXPECT_RECORD=${config.expectRecord}".toString()
+        command += ' --expect-record "$SHIPWAY_STEP_EXPECT_RECORD"'
     }
     String output = config.output ?: "shipway-${stageName}.json".toString()
     if (config.json) {
@@ -88,14 +102,61 @@ def call(Map config = [:]) {
                                          passwordVariable: 'SHIPWAY_REGISTRY_PASSWORD' + suffix)
         }
     }
+    int code = 0
     withEnv(environment) {
         if (bindings) {
             withCredentials(bindings) {
-                sh command
+                code = sh(script: command, returnStatus: true)
             }
         } else {
-            sh command
+            code = sh(script: command, returnStatus: true)
         }
     }
+    if (code == 3 && PAUSING.contains(stageName)) {
+        return answerPause(config, service)
+    }
+    if (code != 0) {
+        error("script returned exit code ${code}")
+    }
     return config.json ? readJSON(file: output) : null
+}
+
+/**
+ * A deploy, promote or continue that deploy.analysis paused (exit 3): ask whether to
+ * continue the rollout or roll back, within config.pauseTimeout minutes; then `shipway
+ * continue` (its record where the paused call's went; it may pause again) as who answered,
+ * or `shipway rollback`, which fails the build.
+ */
+def answerPause(Map config, String service) {
+    List extra = config.args ?: []
+    int to = extra.indexOf('--to')
+    String where = to >= 0 ? extra[to + 1] : config.environment
+    String action = 'roll back'
+    String by = ''
+    try {
+        timeout(time: config.pauseTimeout ?: 60, unit: 'MINUTES') {
+            def answer = input(message: "${service}${where ? ' in ' + where : ''}: the analysis of the new release was inconclusive and the update is paused. Continue the rollout or roll back?".toString(),
+                               ok: 'Answer', submitterParameter: 'SHIPWAY_APPROVED_BY',
+                               parameters: [choice(name: 'ACTION', choices: ['continue the rollout', 'roll back'])])
+            action = answer.ACTION
+            by = answer.SHIPWAY_APPROVED_BY ?: ''
+        }
+    } catch (err) {
+        echo 'No answer within the pause timeout, or the question was aborted: rolling back'
+    }
+    Map next = config + [environment: where, args: [], expectRecord: null]
+    boolean continued = action == 'continue the rollout'
+    def record = null
+    withEnv(["SHIPWAY_APPROVED_BY=${by}".toString()]) {
+        if (continued) {
+            record = shipwayStage(next + [stage: 'continue'])
+        } else {
+            String suffix = where ? "-${where}" : ''
+            shipwayStage(next + [stage: 'rollback', output: "shipway-rollback${suffix}.json".toString()])
+        }
+    }
+    if (!continued) {
+        error(by ? "rolled back: ${by} answered roll back".toString() : 'rolled back: no answer within the pause timeout, or the question was aborted')
+    }
+    return record
 }

@@ -83,6 +83,14 @@ def inspect_service(api, name):
     return _read(f"cannot inspect service {name}", api.inspect_service, name)
 
 
+def list_services(api, labels):
+    """Every service carrying all of `labels` ({key: value}), as the Engine lists them."""
+    found = _read("cannot list services", api.services,
+                  filters={"label": [f"{key}={value}" for key, value in labels.items()]}) or []
+    return [s for s in found
+            if all((s["Spec"].get("Labels") or {}).get(k) == v for k, v in labels.items())]
+
+
 def list_tasks(api, service_id):
     """All tasks of a service (the engine keeps a few dead ones per slot)."""
     return _read("cannot list the service's tasks", api.tasks,
@@ -107,6 +115,18 @@ def inspect_node(api, node_id):
 def inspect_network(api, name):
     """The network document (by name or id), or None when there is no such network."""
     return _read(f"cannot inspect network {name}", api.inspect_network, name)
+
+
+def create_network(api, name, spec):
+    """POST /networks/create of `name` with a raw NetworkCreate body (`spec`: Driver,
+    Options, Labels, Internal, Attachable, IPAM); its id, or None when a network of that name
+    exists (409: another run made it first)."""
+    try:
+        return rest.post_json(api, "/networks/create", body={"Name": name, **spec})["Id"]
+    except Refused as exc:
+        if exc.status_code == 409:
+            return None
+        raise refusal(exc, f"cannot create network {name}") from None
 
 
 def _auth_headers(registry_auth):
@@ -175,6 +195,32 @@ def push(api, repository, tag, auth_config):
                             auth_config=auth_config)
 
 
+def inspect_image(api, reference):
+    """The image document on this engine, or None when it has no such image."""
+    return _read(f"cannot inspect image {reference}", api.inspect_image, reference)
+
+
+def build_context(api, fileobj, labels):
+    """Build the image of a tar build context (`fileobj`, its Dockerfile at the top) with
+    the legacy builder; its id. Raises errors.py's classes, a failed build as a Refused."""
+    image_id, problem = None, ""
+    for chunk in build(api, fileobj=fileobj, custom_context=True, rm=True, labels=labels):
+        problem = chunk.get("error") or problem
+        image_id = (chunk.get("aux") or {}).get("ID") or image_id
+    if problem or not image_id:
+        raise EngineError(f"cannot build an image: {problem or 'the engine gave no image id'}")
+    return image_id
+
+
+def exec_in(api, container_id, argv):
+    """Run `argv` in a container of this engine (`docker exec`): (exit code, stdout bytes,
+    stderr bytes). Raises errors.py's classes (NotFoundError: no such container here)."""
+    created = call(api.exec_create, container_id, argv, stdout=True, stderr=True)
+    out, err = call(api.exec_start, created["Id"], demux=True)
+    code = call(api.exec_inspect, created["Id"]).get("ExitCode")
+    return code, out or b"", err or b""
+
+
 # --- swarm secrets and configs (pipeline/swarm/objects.py, releases.py) -------------------
 # `kind` is "secret" or "config": the two APIs are twins in docker-py and in the Engine.
 
@@ -217,13 +263,18 @@ def config_data(api, config_id):
     return base64.b64decode(config["Spec"].get("Data") or "")
 
 
-def create_object(api, kind, name, data, labels):
+def create_object(api, kind, name, data, labels, templating=None):
     """Create a secret or config; its id, or None when the name exists (another run won).
+    `templating`: a template driver (`golang`) that renders the content in each task.
 
     `data` goes only into the request body; the Engine's error text never holds it, so the
     EngineError raised on a refusal is safe to print.
     """
     try:
+        if templating:   # docker-py's create_secret takes no template driver
+            body = {"Name": name, "Labels": labels or {}, "Templating": {"Name": templating},
+                    "Data": base64.b64encode(data).decode("ascii")}
+            return rest.post_json(api, f"/{kind}s/create", body=body)["ID"]
         return call(_object_call(api, kind, "create"), name, data, labels=labels)["ID"]
     except Refused as exc:
         if exc.status_code == 409:

@@ -7,6 +7,7 @@ settings. Every stage that takes --catalog calls `load`.
     values.py         value checks every schema shares (whole numbers, durations, choices...)
     keys.py           shipway's own keys: service names, image, build, jenkins, run options
     analysis_keys.py  `deploy.analysis` (judging a release during a deploy: pipeline/analysis.py)
+    notify_keys.py    `notify:` webhooks (sending them: pipeline/notify.py), a bare `on` key
     compose_keys.py   the stack-file (compose v3) service keys, brought to one long form
     compose_defs.py   top-level secrets/configs/networks/volumes; checks across a service's keys
     compose_file.py   one service of a stack file, read as `docker stack deploy` reads it

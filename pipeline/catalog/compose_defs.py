@@ -4,9 +4,10 @@ import os
 
 from pipeline.catalog.compose_keys import JOB_MODES, NO_VALUE
 from pipeline.catalog.schema import walk
-from pipeline.catalog.values import mapping, text
+from pipeline.catalog.values import boolean, mapping, text
 
 DEFINITION_KINDS = ("secrets", "configs", "networks", "volumes")
+DEFAULT_NETWORK = "default"   # a stack file service with no networks is attached to it
 
 
 def check_service(service, fail):
@@ -62,42 +63,71 @@ def _external(value):
     raise ValueError("must be true or false")
 
 
-# Keys stack files allow on secrets (all three) and configs (template_driver) that shipway
-# does not carry: an object it makes is plain content, named after that content.
-NOT_MADE = {
-    "driver": "shipway does not make secrets through a secret driver",
-    "driver_opts": "shipway does not make secrets through a secret driver",
-    "template_driver": "shipway does not make templated {kind}",
-}
+def _ipam_config(value):
+    # stack files (3.x) give each pool a subnet and nothing else
+    if not isinstance(value, list) or not all(
+            isinstance(item, dict) and set(item) <= {"subnet"} for item in value):
+        raise ValueError("must be a list of {subnet: CIDR}")
+    return [{"subnet": text(item["subnet"])} for item in value if "subnet" in item]
 
 
-def _definition(kind, value, fail, key, base_dir, stack_file):
-    for option, why in NOT_MADE.items():
-        if isinstance(value, dict) and option in value and (
-                kind == "secrets" or (kind == "configs" and option == "template_driver")):
-            fail(f"{key}.{option}", why.format(kind=kind) + f": give the content with file"
-                 f"{' or environment' if kind == 'secrets' else ''}, or create the "
-                 f"{kind[:-1]} yourself (docker {kind[:-1]} create) and declare it "
-                 "external: true")
+# A network a stack file defines: the keys `docker stack deploy` creates it with.
+STACK_NETWORK_KEYS = {"driver": text, "driver_opts": mapping(), "labels": mapping(),
+                      "ipam": {"driver": text, "config": _ipam_config},
+                      "internal": boolean, "attachable": boolean}
+# Keys stack files allow on secrets (driver, driver_opts) that shipway does not carry: an
+# object it makes is plain content, named after that content.
+NOT_MADE = "shipway does not make secrets through a secret driver"
+# What an external volume cannot have: it exists already (stack deploy refuses them too).
+NOT_EXTERNAL = ("driver", "driver_opts", "labels")
+
+
+def _rules(kind, stack_file):
     rules = {"name": text, "external": _external}
     if kind in ("secrets", "configs"):
-        rules.update(file=text, labels=mapping())
+        rules.update(file=text, labels=mapping(), template_driver=text)
     if kind == "secrets":
         rules["environment"] = text
     if kind == "volumes":
         rules.update(driver=text, driver_opts=mapping(), labels=mapping())
-    checked = walk(rules, value if value is not None else {}, fail, key + ".", null=NO_VALUE)
+    if kind == "networks" and stack_file:
+        rules.update(STACK_NETWORK_KEYS)
+    return rules
+
+
+def _definition(kind, value, fail, key, base_dir, stack_file):
+    if isinstance(value, dict):
+        if kind == "secrets":
+            for option in ("driver", "driver_opts"):
+                if option in value:
+                    fail(f"{key}.{option}", f"{NOT_MADE}: give the content with file or "
+                         "environment, or create the secret yourself (docker secret create) "
+                         "and declare it external: true")
+        # x- keys are the file's own notes (YAML anchors' homes): stack deploy skips them
+        value = {k: v for k, v in value.items() if not str(k).startswith("x-")}
+    checked = walk(_rules(kind, stack_file), value if value is not None else {}, fail,
+                   key + ".", null=NO_VALUE)
     external = checked.pop("external", {})
     if external.get("external"):
-        if "name" in external and "name" not in checked:
+        if "name" in external:
+            if "name" in checked:
+                fail(f"{key}.external.name", f"{key}.external.name and {key}.name conflict; "
+                     f"only use {key}.name")
             checked["name"] = external["name"]
+        if kind == "volumes":
+            for option in NOT_EXTERNAL:
+                if option in checked:
+                    fail(f"{key}.{option}", f"conflicting parameters \"external\" and "
+                         f"\"{option}\": an external volume exists already: drop one of them")
         checked["external"] = True
     if kind == "networks":
-        # A catalog's networks are existing ones; in a stack file, one not marked external is
-        # one stack deploy would create.
-        if external.get("external") is False or (stack_file and not external):
-            fail(key, "shipway attaches to existing networks only: declare it external: true")
-        checked["external"] = True
+        if not stack_file and external.get("external") is False:
+            fail(key, "a catalog's services attach to existing networks only: declare it "
+                 "external: true (a network a stack file defines is made as docker stack "
+                 "deploy makes it)")
+        # A catalog's networks are existing ones; in a stack file, one not marked external
+        # is one stack deploy creates (and shipway with it: pipeline/swarm/stack.py).
+        checked["external"] = bool(external.get("external")) or not stack_file
     if kind in ("secrets", "configs"):
         sources = [k for k in ("file", "environment", "external") if k in checked]
         if len(sources) != 1:
@@ -110,7 +140,8 @@ def _definition(kind, value, fail, key, base_dir, stack_file):
 
 def definitions(raw, fail, base_dir, stack_file=False):
     """Top-level `secrets`, `configs`, `networks`, `volumes` definitions, checked (`stack_file`:
-    they come from a stack file, where a network must say `external: true`)."""
+    they come from a stack file, whose networks not marked external are made as stack deploy
+    makes them; a catalog's are existing ones)."""
     out = {}
     for kind in DEFINITION_KINDS:
         section = raw.get(kind) or {}
@@ -136,7 +167,8 @@ def check_references(service, defined, fail, strict=False):
     if not strict:
         return
     for name in service.get("networks", {}):
-        if name not in defined["networks"]:
+        # `default` needs no definition: it is the stack's own network, <stack>_default
+        if name not in defined["networks"] and name != DEFAULT_NETWORK:
             fail(f"networks.{name}", f"undefined network {name!r}")
     for i, volume in enumerate(service.get("volumes", [])):
         if volume["type"] == "volume" and volume.get("source") \

@@ -12,7 +12,7 @@ import re
 
 import yaml
 
-from pipeline.catalog import compose_keys, loader
+from pipeline.catalog import compose_keys, compose_yaml, loader
 
 _NAME = r"[_a-z][_a-z0-9]*(?::?[-?][^}]*)?"
 PATTERN = re.compile(r"\$(?i:(?P<escaped>\$)|(?P<named>" + _NAME + r")|\{(?P<braced>" + _NAME
@@ -43,7 +43,6 @@ FORBIDDEN = {
 LEFT_OUT = {
     "depends_on": "swarm starts services without waiting on one another",
     "credential_spec": "a Windows-only setting shipway does not carry",
-    "isolation": "a Windows-only setting shipway does not carry",
 }
 _INT = "int"
 _FLOAT = "float"
@@ -175,6 +174,7 @@ def load(path, service_name, environ=None):
     raw = _read(path)
     if not isinstance(raw, dict):
         raise ComposeFileError("Top-level object must be a mapping")
+    _check_keys(raw, "")
     version = str(raw.get("version", "3"))
     if not version.startswith("3"):
         raise ComposeFileError(f"unsupported Compose file version: {version}", "version")
@@ -191,6 +191,7 @@ def load(path, service_name, environ=None):
         raise ComposeFileError("Compose file contains unsupported options: "
                                + " ".join(forbidden), forbidden[0].split(":")[0])
     raw = interpolate(raw, environ)
+    _check_texts(raw, service_name)
     service = dict(raw["services"][service_name] or {})
     base_dir = os.path.dirname(os.path.abspath(path))
     warnings = _warnings(service)
@@ -207,11 +208,8 @@ def load(path, service_name, environ=None):
     if unknown:
         raise ComposeFileError(f"services.{service_name} Additional property {unknown[0]} is "
                                f"not allowed", str(unknown[0]))
-    _absolute_paths(service, base_dir)
+    _absolute_paths(service, base_dir, environ)
     warnings += _drop_addresses(service)
-    if not service.get("networks"):
-        warnings.append("no networks: docker stack deploy would attach the stack's default "
-                        "network; shipway attaches only the networks named")
     definitions = {kind: raw.get(kind) or {} for kind in ("networks", "secrets", "configs",
                                                           "volumes")}
     return {"service": service, "definitions": definitions, "base_dir": base_dir,
@@ -222,7 +220,7 @@ def _read(path):
     """The stack file's document (OSError when it cannot be read; ComposeFileError when it is
     not a YAML document)."""
     try:
-        return loader.read(path)
+        return compose_yaml.read(path)
     except loader.DuplicateKey as exc:
         # stack deploy's YAML parser refuses a key given twice ("already set in map")
         raise ComposeFileError(exc.problem) from None
@@ -290,7 +288,7 @@ def _restart_policy(restart):
     raise ComposeFileError(f"unknown restart policy: {restart}", "restart")
 
 
-def _absolute_paths(service, base_dir):
+def _absolute_paths(service, base_dir, environ):
     files = service.get("env_file")
     if isinstance(files, str):
         files = [files]
@@ -299,19 +297,32 @@ def _absolute_paths(service, base_dir):
                                for f in files]
     volumes = service.get("volumes")
     if isinstance(volumes, list):
-        service["volumes"] = [_absolute_volume(v, base_dir) for v in volumes]
+        service["volumes"] = [_absolute_volume(v, base_dir, environ) for v in volumes]
 
 
-def _absolute_volume(volume, base_dir):
+def is_absolute(path):
+    """True for a path docker's loader keeps as written: Unix (`/...`) or Windows (`C:\\...`,
+    `\\\\host\\share`) absolute."""
+    return path.startswith(("/", "\\\\")) or bool(re.match(r"[A-Za-z]:[\\/]", path))
+
+
+def _absolute_volume(volume, base_dir, environ):
+    """A bind source as docker's loader makes it: `~` is $HOME; an absolute path is kept as
+    written (`/var/lib/docker/` keeps its slash); a relative one is joined to the file's
+    directory and cleaned (Go's filepath.Join)."""
     if isinstance(volume, str):
         try:
             volume = compose_keys.short_volume(volume)
         except ValueError:
             return volume  # compose_keys says what is wrong with it
     if isinstance(volume, dict) and volume.get("type") == "bind" \
-            and isinstance(volume.get("source"), str) and volume["source"] \
-            and not volume["source"].startswith(("/", "~")):
-        volume = {**volume, "source": os.path.normpath(os.path.join(base_dir, volume["source"]))}
+            and isinstance(volume.get("source"), str) and volume["source"]:
+        source = volume["source"]
+        if source.startswith("~") and "HOME" in environ:
+            source = environ["HOME"] + source[1:]
+        if not is_absolute(source):
+            source = os.path.normpath(os.path.join(base_dir, source))
+        volume = {**volume, "source": source}
     return volume
 
 
@@ -335,3 +346,52 @@ def stack_services(path, environ=None):
                                    "depends_on")
         out[str(name)] = depends
     return out
+
+
+def _check_keys(value, where):
+    """Every mapping key is text, as docker's loader requires (go-yaml reads `n:` as false)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                shown = str(key).lower() if isinstance(key, bool) else repr(key)
+                place = f"in {where}" if where else "at top level"
+                raise ComposeFileError(f"Non-string key {place}: {shown}: quote it ("
+                                       f"{BOOLEAN_WORDS} are booleans to docker stack deploy)",
+                                       where or None)
+            _check_keys(item, f"{where}.{key}" if where else key)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_keys(item, f"{where}[{i}]")
+
+
+BOOLEAN_WORDS = "y, yes, on, true, n, no, off, false"
+# Mappings whose values the stack file schema wants as text, numbers or null: a boolean
+# there (go-yaml's `y`, `on`, `true`) is refused by stack deploy, not taken as its text.
+TEXT_MAPS = (("environment",), ("labels",), ("sysctls",), ("extra_hosts",),
+             ("deploy", "labels"), ("logging", "options"))
+
+
+def _check_texts(raw, service_name):
+    """Booleans where stack deploy wants text, refused naming the key."""
+    service = raw["services"][service_name] or {}
+    places = [(".".join(p), _get(service, p)) for p in TEXT_MAPS]
+    for kind in ("networks", "volumes", "secrets", "configs"):
+        definitions = raw.get(kind) or {}
+        if not isinstance(definitions, dict):
+            raise ComposeFileError(f"{kind} must be a mapping of names to definitions", kind)
+        for name, definition in definitions.items():
+            for key in ("labels", "driver_opts"):
+                places.append((f"{kind}.{name}.{key}", _get(definition, (key,))))
+    for dotted, value in places:
+        items = value.items() if isinstance(value, dict) else ()
+        for key, item in items:
+            if isinstance(item, bool):
+                raise ComposeFileError("must be a string, number or null, as docker stack "
+                                       f"deploy wants it: quote the value ({BOOLEAN_WORDS} "
+                                       "are booleans to it)", f"{dotted}.{key}")
+
+
+def _get(doc, path):
+    for part in path:
+        doc = doc.get(part) if isinstance(doc, dict) else None
+    return doc

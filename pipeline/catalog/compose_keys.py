@@ -34,6 +34,7 @@ SERVICE_KEYS = (
     "user", "working_dir", "hostname", "extra_hosts", "dns", "dns_search", "init", "read_only",
     "tty", "stdin_open", "stop_signal", "stop_grace_period", "cap_add", "cap_drop", "sysctls",
     "ulimits", "logging", "tmpfs", "volumes", "secrets", "configs", "networks", "ports", "deploy",
+    "isolation",
 )
 # deploy.mode as stack files say it: the last two run their tasks to completion (jobs)
 MODES = ("replicated", "global", "replicated-job", "global-job")
@@ -63,9 +64,18 @@ UPDATE_KEYS = {
     "max_failure_ratio": ratio,
     "order": choice("start-first", "stop-first"),
 }
-ROLLBACK_KEYS = dict(UPDATE_KEYS, failure_action=choice("pause", "continue"))
+# The engine takes (and keeps) `rollback` on a rollback policy too, and so does stack deploy.
+ROLLBACK_KEYS = dict(UPDATE_KEYS)
+def _retries(value):
+    # the schema's `number`: stack deploy takes 3.5 and sends 3 (mapstructure truncates)
+    if isinstance(value, float) and not isinstance(value, bool) and value >= 0 \
+            and value == value and value != float("inf"):
+        value = int(value)
+    return whole_number(0)(value)
+
+
 HEALTHCHECK_KEYS = {"test": _healthcheck_test, "interval": duration, "timeout": duration,
-                    "retries": whole_number(0), "start_period": duration, "disable": boolean}
+                    "retries": _retries, "start_period": duration, "disable": boolean}
 def _generic_resources(value):
     # [{discrete_resource_spec: {kind: gpu, value: 2}}], as the compose schema has them
     if not isinstance(value, list):
@@ -129,6 +139,11 @@ def _placement(value, fail, key):
                  "max_replicas_per_node": whole_number(0)}, value, fail, key + ".", null=NO_VALUE)
 
 
+def _endpoint_mode(value):
+    # stack deploy sends the mode in lower case (`VIP` is vip)
+    return choice("vip", "dnsrr")(text(value).lower())
+
+
 def _deploy(value, fail, key):
     resources = value.get("resources") if isinstance(value, dict) else None
     reservations = resources.get("reservations") if isinstance(resources, dict) else None
@@ -138,7 +153,7 @@ def _deploy(value, fail, key):
              "pids can only be limited: set deploy.resources.limits.pids")
     rules = {
         "mode": choice(*MODES), "replicas": whole_number(0),
-        "endpoint_mode": choice("vip", "dnsrr"), "labels": mapping(),
+        "endpoint_mode": _endpoint_mode, "labels": mapping(),
         "placement": Part(_placement, list), "resources": RESOURCES_KEYS,
         "restart_policy": RESTART_KEYS, "update_config": UPDATE_KEYS,
         "rollback_config": ROLLBACK_KEYS,
@@ -202,19 +217,49 @@ def _ports(value, fail, key):
     return out
 
 
+def _windows_drive(buffer, char):
+    return char == ":" and len(buffer) == 1 and buffer.isalpha()
+
+
+def is_file_path(source):
+    """True when a short-syntax source is a path (a bind mount), as docker's loader decides:
+    `.`, `/`, `~`, a Windows drive (`C:`) or a named pipe (`\\\\`); else a volume's name."""
+    if source[0] in "./~":
+        return True
+    if len(source) == 1:
+        return False
+    return source.startswith("\\\\") or _windows_drive(source[0], source[1])
+
+
+def _volume_fields(spec):
+    """[SOURCE, TARGET, OPTIONS] of a short-syntax volume, split at colons as docker's loader
+    splits them (a drive letter's colon kept: `C:\\data:/data`); ValueError for an empty
+    section or a fourth one."""
+    fields, buffer = [], ""
+    for char in spec + "\0":
+        if _windows_drive(buffer, char):
+            buffer += char
+        elif char in ":\0":
+            if not buffer or (char == ":" and len(fields) == 2):
+                raise ValueError(f"{spec!r} is not [SOURCE:]TARGET[:ro|rw|nocopy|PROPAGATION]")
+            fields.append(buffer)
+            buffer = ""
+        else:
+            buffer += char
+    return fields
+
+
 def short_volume(spec):
     """`[SOURCE:]TARGET[:OPTIONS]` as the long syntax, as docker's compose loader reads it."""
     if not spec:
         raise ValueError("must not be empty")
-    parts = spec.split(":")
-    if len(parts) > 3 or not all(parts):
-        raise ValueError(f"{spec!r} is not [SOURCE:]TARGET[:ro|rw|nocopy|PROPAGATION]")
-    if len(parts) == 1:
-        return {"type": "volume", "target": spec}
-    source, target = parts[0], parts[1]
-    kind = "bind" if source[0] in "./~" else "volume"
-    volume = {"type": kind, "source": source, "target": target}
-    for option in (parts[2].split(",") if len(parts) == 3 else ()):
+    fields = [spec] if len(spec) <= 2 else _volume_fields(spec)
+    if len(fields) == 1:
+        return {"type": "volume", "target": fields[0]}
+    source, target = fields[0], fields[1]
+    volume = {"type": "bind" if is_file_path(source) else "volume", "source": source,
+              "target": target}
+    for option in (fields[2].split(",") if len(fields) == 3 else ()):
         if option in ("ro", "rw"):
             volume["read_only"] = option == "ro"
         elif option == "nocopy":
@@ -226,11 +271,13 @@ def short_volume(spec):
 
 
 VOLUME_KEYS = {
-    "type": choice("volume", "bind", "tmpfs"), "source": text, "target": text,
+    "type": choice("volume", "bind", "tmpfs", "npipe"), "source": text, "target": text,
     "read_only": boolean, "consistency": choice(*_CONSISTENCY),
     "bind": {"propagation": choice(*_PROPAGATIONS)}, "volume": {"nocopy": boolean},
     "tmpfs": {"size": size},
 }
+# The options each mount type takes (docker/cli convert/volume.go: a named pipe's are a bind's)
+_OPTIONS = {"volume": "volume", "bind": "bind", "tmpfs": "tmpfs", "npipe": "bind"}
 
 
 def _volumes(value, fail, key):
@@ -249,12 +296,13 @@ def _volumes(value, fail, key):
         kind = volume.setdefault("type", "volume")
         if "target" not in volume:
             fail(where + ".target", "is required")
-        if kind == "bind" and not volume.get("source"):
-            fail(where + ".source", "is required for a bind mount")
+        if kind in ("bind", "npipe") and not volume.get("source"):
+            fail(where + ".source", f"is required for a{'n' if kind == 'npipe' else ''} "
+                 f"{kind} mount")
         if kind == "tmpfs" and volume.get("source"):
             fail(where + ".source", "must be empty for a tmpfs mount")
         for options in ("bind", "volume", "tmpfs"):
-            if options in volume and options != kind:
+            if options in volume and options != _OPTIONS[kind]:
                 fail(f"{where}.{options}", f"{options} options are incompatible with type {kind}")
         out.append(volume)
     return out
@@ -328,6 +376,7 @@ KEYS = {
     "volumes": Part(_volumes, list), "secrets": Part(_references, list),
     "configs": Part(_references, list), "networks": Part(_networks, list),
     "ports": Part(_ports, list), "deploy": Part(_deploy),
+    "isolation": text,   # ContainerSpec.Isolation (Windows nodes; `default` anywhere)
 }
 assert set(KEYS) == set(SERVICE_KEYS)
 

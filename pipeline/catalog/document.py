@@ -16,8 +16,9 @@ from pipeline.catalog import (
     environments,
     groups,
     loader,
+    notify_keys,
 )
-from pipeline.catalog.compose_defs import DEFINITION_KINDS
+from pipeline.catalog.compose_defs import DEFAULT_NETWORK, DEFINITION_KINDS
 from pipeline.catalog.env_file import read_env_file
 from pipeline.catalog.keys import (
     CATALOG_NAME,
@@ -153,6 +154,7 @@ def from_data(raw, path="<catalog>", environ=None):
     if "compose" in defaults[0]:
         top_fail("defaults.compose", "belongs in a service entry (one stack file service each)")
     envs = environments.read(raw.get("environments"), top_fail)
+    notify = notify_keys.read(raw.get("notify"), top_fail)
     resolved, variants = {}, {}
     for name, entry in raw["services"].items():
         def fail(key, message, name=name):
@@ -171,7 +173,15 @@ def from_data(raw, path="<catalog>", environ=None):
             variants[(name, env.name)] = _in_environment(name, entry, per_env.get(env.name),
                                                          env, context, fail)
     found, stacks = _groups(raw, resolved, base_dir, environ, top_fail)
+    _notify_every(notify, [*resolved.values(), *variants.values(),
+                           *(s for members in stacks.values() for s in members.values())])
     return Catalog(path, resolved, catalog_name, envs, variants, found, stacks)
+
+
+def _notify_every(notify, every):
+    """The catalog's top-level `notify` first in the list of every service's settings."""
+    for settings in every:
+        settings["notify"] = copy.deepcopy(notify) + settings.get("notify", [])
 
 
 def _groups(raw, services, base_dir, environ, fail):
@@ -180,7 +190,7 @@ def _groups(raw, services, base_dir, environ, fail):
     found, stacks = {}, {}
     for name, keys in groups.read(raw.get("groups"), fail).items():
         common = {"name": name, "on_failure": keys.get("on_failure", "rollback"),
-                  "jenkins": keys.get("jenkins") or {}}
+                  "jenkins": _group_jenkins(name, keys.get("jenkins"), fail)}
         if "steps" in keys:
             found[name] = groups.Group(steps=groups.steps(name, keys["steps"], services, fail),
                                        **common)
@@ -198,6 +208,17 @@ def _groups(raw, services, base_dir, environ, fail):
         found[name] = groups.Group(steps=groups.waves(name, depends, fail), stack=ref["stack"],
                                    stack_file=path, **common)
     return found, stacks
+
+
+def _group_jenkins(name, jenkins, fail):
+    """A group's `jenkins:` with a service's defaults under it (branch main, deploy_branches
+    [main], agent any, 30 minutes); {} when it has none (no Jenkins jobs)."""
+    if not jenkins:
+        return {}
+    if {"prometheus_credentials", "prometheus_token"} <= set(jenkins):
+        fail(f"groups.{name}.jenkins.prometheus_token", "is given with "
+             "jenkins.prometheus_credentials: Prometheus takes one login, give one of the two")
+    return merge(DEFAULTS["jenkins"], jenkins)
 
 
 def _stack_member(ref, member, base_dir, environ):
@@ -274,6 +295,8 @@ def _resolve(name, entry, defaults, defined, base_dir, environ, fail, over=None)
                        for kind in DEFINITION_KINDS}
         settings.update(source="compose", warnings=stack["warnings"])
         settings["compose"] = {"file": stack["file"], "service": own["compose"]["service"]}
+        # the stack it is deployed in (a group's stack file sets it for its members)
+        settings["stack"] = own["compose"].get("stack")
         settings["image_ref"] = _image_from_file(stack, own, fail)
         if settings["image_ref"]:
             settings.setdefault("image", imageref.split(settings["image_ref"])[0])
@@ -283,6 +306,10 @@ def _resolve(name, entry, defaults, defined, base_dir, environ, fail, over=None)
         merged = merge({k: v for k, v in merged.items()
                         if not (k == "networks" and k in layer)}, layer)
     merged.pop("image", None)   # the image is shipway's to choose (settings image/image_ref)
+    if "compose" in own and "networks" not in merged:
+        # As stack deploy attaches a service with no networks: to the stack's `default`
+        # (<stack>_default, or what the file defines as `default`).
+        merged["networks"] = {DEFAULT_NETWORK: {}}
     compose_defs.check_service(merged, fail)
     mode = merged.get("deploy", {}).get("mode")
     if mode in compose_keys.JOB_MODES and "analysis" in settings["deploy"]:

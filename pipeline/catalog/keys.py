@@ -7,8 +7,10 @@ Every other key of a service entry is a stack-file (compose) key: compose_keys.p
 import re
 
 from pipeline import imageref
+from pipeline.catalog import notify_keys
 from pipeline.catalog.analysis_keys import ANALYSIS_SCHEMA
 from pipeline.catalog.compose_defs import DEFINITION_KINDS
+from pipeline.catalog.schema import Part
 from pipeline.catalog.values import boolean, choice, duration, whole_number
 from pipeline.jobs import names
 
@@ -21,8 +23,8 @@ SERVICE_NAME_RULE = ("service names are letters, digits, '-' and '_', starting a
 # The catalog's own name marks the Jenkins jobs it owns: kept to lower case.
 CATALOG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 # The catalog's top-level keys: its own, and the stack files' definitions.
-TOP_LEVEL = ("version", "name", "defaults", "environments", "services", "groups") \
-    + DEFINITION_KINDS
+TOP_LEVEL = ("version", "name", "defaults", "environments", "services", "groups",
+             "notify") + DEFINITION_KINDS
 
 
 def string(value):
@@ -66,10 +68,23 @@ def _repository(value):
     return imageref.check_repository(string(value))
 
 
+def stack_name(value):
+    """A stack's name (its namespace): `<stack>_<service>` must be a service name, so the
+    service names' letters, digits, '-' and '_', starting and ending with a letter or digit."""
+    if not isinstance(value, str) or not SERVICE_NAME.match(value) or len(value) > 61:
+        raise ValueError(f"{value!r} is no stack name: letters, digits, '-' and '_', starting "
+                         "and ending with a letter or digit")
+    return value
+
+
 def _compose_ref(value):
-    if not isinstance(value, dict) or set(value) != {"file", "service"} \
-            or not all(isinstance(v, str) and v for v in value.values()):
-        raise ValueError("must be {file: STACK-FILE, service: NAME}")
+    if not isinstance(value, dict) or not {"file", "service"} <= set(value) \
+            or set(value) - {"file", "service", "stack"} \
+            or not all(isinstance(value[k], str) and value[k] for k in ("file", "service")):
+        raise ValueError("must be {file: STACK-FILE, service: NAME} (and optionally "
+                         "stack: NAME, the stack it belongs to)")
+    if "stack" in value:
+        stack_name(value["stack"])
     return dict(value)
 
 
@@ -108,6 +123,7 @@ SERVICE_SCHEMA = {
     "builder": choice("auto", "buildkit", "legacy"),
     "jenkins": JENKINS_SCHEMA,
     "compose": _compose_ref,
+    "notify": Part(notify_keys.read, list),   # webhooks told what a deploy did
 }
 
 # Keys of earlier catalogs, refused with where they went.
@@ -129,7 +145,9 @@ DEFAULTS = {
                 "timeout_minutes": 30},
     "deploy": {"timeout": 300.0, "with_registry_auth": True, "keep_releases": 10},
     "image_ref": None,
+    "notify": [],
     "source": "catalog",
+    "stack": None,             # the stack a stack file's service is deployed in
     "service": {},
     "definitions": {kind: {} for kind in DEFINITION_KINDS},
     "warnings": [],

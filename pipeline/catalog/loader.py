@@ -76,26 +76,28 @@ else:
 _PARSE_ERRORS = (yaml.reader.ReaderError, yaml.scanner.ScannerError, yaml.parser.ParserError)
 
 
-def load(text):
+def load(text, loaders=None):
     """Parse one YAML document from `text` like yaml.safe_load, refusing duplicate keys
-    (DuplicateKey, a yaml.YAMLError)."""
-    if CLoader is None:
-        return yaml.load(text, Loader=PythonLoader)
+    (DuplicateKey, a yaml.YAMLError). `loaders`: (C-parser loader or None, pure-Python
+    loader) to use instead of this module's (compose_yaml's read stack files)."""
+    c_loader, python_loader = loaders or (CLoader, PythonLoader)
+    if c_loader is None:
+        return yaml.load(text, Loader=python_loader)
     try:
-        return yaml.load(text, Loader=CLoader)
+        return yaml.load(text, Loader=c_loader)
     except _PARSE_ERRORS:
-        return yaml.load(text, Loader=PythonLoader)   # see the module docstring
+        return yaml.load(text, Loader=python_loader)   # see the module docstring
 
 
-def read(path):
-    """The document in the YAML file at `path`. Raises OSError when it cannot be read,
-    UnicodeDecodeError when it is not UTF-8, yaml.YAMLError (DuplicateKey among them) when it
-    is not YAML, RecursionError when it is nested too deeply, and ValueError, TypeError,
-    AttributeError or OverflowError for well-formed YAML with impossible values (a date like
-    2001-13-01, `!!int abc`)."""
+def read(path, loaders=None):
+    """The document in the YAML file at `path` (`loaders` as for load). Raises OSError when it
+    cannot be read, UnicodeDecodeError when it is not UTF-8, yaml.YAMLError (DuplicateKey
+    among them) when it is not YAML, RecursionError when it is nested too deeply, and
+    ValueError, TypeError, AttributeError or OverflowError for well-formed YAML with
+    impossible values (a date like 2001-13-01, `!!int abc`)."""
     with open(path, "rb") as handle:
         data = handle.read()
-    return load(data.decode("utf-8"))
+    return load(data.decode("utf-8"), loaders)
 
 
 def where(exc):

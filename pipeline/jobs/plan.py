@@ -32,6 +32,7 @@ class Action:
     reason: str = ""         # why: drift, not owned, ...
     owner: str = None        # the catalog named by the live item's marker
     service: str = None
+    group: str = None        # a catalog group's job
 
     @property
     def depth(self):
@@ -92,7 +93,7 @@ def make_plan(desired, live_items, configs, errors, *, catalog_name, owner_of,
 
 def _for_desired(item, live_items, configs, errors, ours, owner_of, adopt):
     action = Action(UNCHANGED, item.path, item.kind, desired=item.config_xml,
-                    service=item.service)
+                    service=item.service, group=getattr(item, "group", None))
     if item.path not in live_items and item.path not in configs:
         action.op, action.reason = CREATE, "missing"
         return action

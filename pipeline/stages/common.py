@@ -173,14 +173,24 @@ def add_lock_argument(parser):
                              "(default: the command's own timeout)")
 
 
-def locked(ctx, api, settings_, command, args, before_wait=None):
+def locked(ctx, api, settings_, command, args, before_wait=None, notify=None):
     """The service's deploy lock held for a `with` block (nothing for --dry-run, which
-    changes nothing): waits up to --lock-timeout, else the deploy timeout. before_wait: called
-    once if the lock is busy, before waiting for it (to raise what makes waiting pointless)."""
+    changes nothing): waits up to --lock-timeout, else the deploy timeout. before_wait(info):
+    called once if another holds the lock, before waiting for it (to raise what makes
+    waiting pointless); notify: a notify.Notifier, told `lock-waiting` then."""
     if getattr(args, "dry_run", False):
         return contextlib.nullcontext()
     timeout = (getattr(args, "lock_timeout", None) or getattr(args, "timeout", None)
                or settings_["deploy"]["timeout"])
+
+    def waiting(info):
+        if notify is not None:
+            notify("lock-waiting", service=settings_.get("entry") or settings_["name"],
+                   swarm_service=settings_["name"], command=command,
+                   reason=f"held: {lock.line(info)}; waiting up to {timeout:.0f}s")
+        if before_wait is not None:
+            before_wait(info)
+
     return lock.held(api, settings_["name"], holder=lock.holder_of(ctx.environ, ctx.build),
                      command=command, timeout=timeout, report=ctx.console.event,
-                     lease=lock.lease_seconds(ctx.environ), before_wait=before_wait)
+                     lease=lock.lease_seconds(ctx.environ), before_wait=waiting)

@@ -2,17 +2,19 @@
 import argparse
 import contextlib
 import re
+import shlex
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from pipeline import catalog, imageref, registry, state
+from pipeline import catalog, imageref, notify, registry, state
 from pipeline.api.engine import engine_errors, resolve_digest
 from pipeline.catalog import compose_defs, compose_keys
-from pipeline.context import redacted, secret_values
-from pipeline.errors import EXIT_USAGE, ShipwayError, UsageError
+from pipeline.context import redacted
+from pipeline.errors import EXIT_USAGE, AnalysisPaused, ShipwayError, UsageError
 from pipeline.stages import common
 from pipeline.swarm import apply as swarm_apply
-from pipeline.swarm import canary
+from pipeline.swarm import spec as specs
+from pipeline.swarm import steps as judged
 from pipeline.swarm.request import DeployRequest
 
 # shipway's own run options; the other flags set stack-file keys (flag_keys).
@@ -80,6 +82,9 @@ def add_arguments(parser):
         parser.add_argument(f"--{kind}-failure-action", choices=("pause", "continue", "rollback"))
         parser.add_argument(f"--{kind}-monitor", type=common.duration, metavar="DURATION")
         parser.add_argument(f"--{kind}-max-failure-ratio", type=_ratio, metavar="RATIO")
+    parser.add_argument("--prune", action="store_true",
+                        help="with --group of a stack file: remove the stack's services the "
+                             "file no longer has")
     add_rollout_arguments(parser)
 
 
@@ -149,6 +154,9 @@ def service_keys(settings, args):
 
 
 def run(ctx, args):
+    if getattr(args, "prune", False):
+        raise UsageError("--prune is for a group of a stack file's services",
+                         hint="shipway deploy --group G --prune (G: compose: {file:, stack:})")
     settings, ctx = common.target(ctx, args, OVERRIDES)
     for warning in settings.get("warnings", []):
         ctx.console.event(f"warning: {warning}")
@@ -169,11 +177,45 @@ def run(ctx, args):
         # Also when it failed ("ok": false): Jenkins archives this record, and a failed
         # deploy is when someone reads it.
         ctx.console.json(record)
+    if result.outcome.paused:
+        raise paused(result, settings, args)
     if not result.outcome.ok:
         raise result.failure()
     if not args.json:
         ctx.console.result(_result_line(settings["name"], result, rollout.pinned))
     return 0
+
+
+def paused(result, settings, args):
+    """The AnalysisPaused (exit 3) of a deploy an inconclusive analysis paused: one line
+    saying why, what runs, and the two commands that finish it."""
+    o = result.outcome
+    where = (["--catalog", args.catalog] if args.catalog else []) + [
+        "--service", settings.get("entry") or settings["name"]] + (
+        ["--environment", settings["environment"]] if settings.get("environment") else [])
+    tail = " ".join(shlex.quote(word) for word in where)
+    return AnalysisPaused(
+        f"update of {result.service} to {result.image} paused in the {o.paused} window: "
+        f"{o.reason}; {o.running}/{o.desired} tasks run the new release; "
+        f"`shipway continue {tail}` goes on, `shipway rollback {tail}` goes back",
+        service=result.service, paused=o.paused)
+
+
+def tell(notifier, result, ctx):
+    """The webhooks' event of a deploy (or continue) that ran: its outcome's, or for an
+    update an inconclusive analysis paused, approval-waiting (someone must answer: continue
+    the rollout or roll back?)."""
+    if notifier is None:
+        return
+    outcome = result.outcome
+    if not outcome.paused:
+        notifier.outcome(result)
+        return
+    url = ctx.build.url
+    notifier("approval-waiting", image=result.image, digest=specs.digest_of(result.image) or "",
+             reason=f"{outcome.reason}: continue the rollout or roll back?",
+             running_image=outcome.running_image,
+             approve_url=(url if url.endswith("/") else url + "/") + "input/" if url else "")
 
 
 def _result_line(name, result, pinned):
@@ -187,16 +229,19 @@ def _result_line(name, result, pinned):
            f"(iteration {outcome.job.get('iteration', 0)})"
 
 
-def prepare(ctx, args, settings, auth):
+def prepare(ctx, args, settings, auth, notifier=None):
     """The Rollout of a deploy of service `settings` on ctx's engine, its preflight done:
     with deploy.analysis, Prometheus answers and every query parses (before the lock,
-    before anything changes). `auth`: the registry login for the image's repository."""
+    before anything changes). `auth`: the registry login for the image's repository;
+    notifier: the notify.Notifier of its events (default: a deploy's of `settings`)."""
+    if notifier is None:
+        notifier = notify.notifier(settings, ctx)
     api = ctx.engine()
     header = registry.auth_header(auth) if settings["deploy"]["with_registry_auth"] else None
-    mark = canary.marker(settings, ctx.environ, ctx.build, ctx.console.event)
+    mark = judged.marker(settings, ctx.environ, ctx.build, ctx.console.event)
     with engine_errors(f"deploy of {settings['name']}"):
-        steps = canary.prepare(api, settings, ctx.environ, header, ctx.console.event, mark)
-    return Rollout(ctx, args, settings, api, auth, header, mark, steps)
+        steps = judged.prepare(api, settings, ctx.environ, header, ctx.console.event, mark)
+    return Rollout(ctx, args, settings, api, auth, header, mark, steps, notifier=notifier)
 
 
 @dataclass
@@ -205,7 +250,8 @@ class Rollout:
     it chose the image, and what `shipway promote` does in the environment it promotes to.
     ctx: the context on that engine; args: the stage's (catalog, dry_run, timeout,
     lock_timeout, state_dir); header: X-Registry-Auth for the nodes (or None); mark: the
-    deploy marker (or None); steps: canary.Steps with analysis (or None)."""
+    deploy marker (or None); steps: canary.Steps with analysis (or None); notifier: the
+    notify.Notifier its events go to (started, the outcome, lock-waiting)."""
 
     ctx: object
     args: object
@@ -216,6 +262,7 @@ class Rollout:
     mark: Optional[Callable]
     steps: object
     pinned: Optional[str] = None     # the image written, once it is known
+    notifier: Optional[notify.Notifier] = None
 
     def deploy(self, service, repo, tag, digest, provenance, check=False, command="deploy",
                locked=True):
@@ -234,33 +281,51 @@ class Rollout:
             request = deploy_request(self.ctx, args, settings, service,
                                      imageref.pinned(repo, tag, found), platforms, self.header,
                                      provenance)
-            lock = common.locked(self.ctx, self.api, settings, command, args) if locked \
-                else contextlib.nullcontext()
+            lock = common.locked(self.ctx, self.api, settings, command, args,
+                                 notify=self.notifier) if locked else contextlib.nullcontext()
             with engine_errors(f"deploy of {settings['name']}"), lock:
                 self.pinned = request.image
+                self._notify("started", image=request.image, digest=found)
                 return swarm_apply.deploy(self.api, request, self.steps)
         except ShipwayError as exc:
             # A deploy that ended in an error (the engine refused, the lock stayed held, the
-            # connection broke) failed too: the dashboards get its marker, as for a failed
-            # wait. Bad input (exit 2) is not a deploy that failed: nothing is pushed for it.
-            if self.mark is not None and not args.dry_run and exc.exit_code != EXIT_USAGE:
-                tried = imageref.pinned(repo, tag, digest) if digest else f"{repo}:{tag}"
-                self.mark("failed", self.pinned or tried, "")
+            # connection broke) failed too: the dashboards get its marker and the webhooks
+            # its event, as for a failed wait (once: an automatic rollback said it already).
+            # Bad input (exit 2) is not a deploy that failed: nothing is sent for it.
+            if not args.dry_run and exc.exit_code != EXIT_USAGE \
+                    and not getattr(self.steps, "marked", False):
+                tried = self.pinned or (imageref.pinned(repo, tag, digest) if digest
+                                        else f"{repo}:{tag}")
+                if self.mark is not None:
+                    self.mark("failed", tried, "", exc.message)
+                self._notify("failed", image=tried, reason=exc.message)
             raise
+
+    def _notify(self, event, **fields):
+        if self.notifier is not None and not self.args.dry_run:
+            self.notifier(event, **fields)
 
     def record(self, result, stage="deploy", extra=None):
         """The record of a deploy that ran (not a dry run): its summary, the analysis, and
         `extra`; pushes the deploy marker and saves the record as the stage's hand-over
         (`stage`), without the secrets shipway knows."""
         record = {**result.summary(), **(extra or {})}
+        if self.settings.get("environment"):
+            # Which environment it acted on: `promote --expect-record` checks the record
+            # it is given is of the environment it promotes from.
+            record["environment"] = self.settings["environment"]
         if self.steps is not None:
             record["analysis"] = self.steps.record()
-        if self.mark is not None:
+        if self.mark is not None and not (self.steps is not None and self.steps.marked):
+            # one marker per outcome: an automatic rollback or a pause pushed its own
+            findings = "; ".join(self.steps.judge.dry_run_findings()) if self.steps else ""
             self.mark("deployed" if result.outcome.ok else "failed", self.pinned,
-                      result.release)
-        # A plan's env values may hold a secret shipway knows: not in the file the job
-        # archives.
-        record = redacted(record, secret_values(self.ctx.environ))
+                      result.release, "" if result.outcome.ok else result.outcome.reason,
+                      findings)
+        tell(self.notifier, result, self.ctx)
+        # A plan's env values may hold a secret shipway knows (a webhook's URL among them):
+        # not in the file the job archives.
+        record = redacted(record, self.ctx.secrets())
         state.save(self.ctx.state_dir(self.args.state_dir), common.state_key(self.settings),
                    stage, record)
         return record
@@ -274,6 +339,7 @@ def deploy_request(ctx, args, settings, service, image, platforms, registry_auth
         catalog_keys=settings["service"] if args.catalog else None, catalog=args.catalog,
         source_catalog=settings.get("source", "catalog") == "catalog",
         compose_service=(settings.get("compose") or {}).get("service"),
+        stack=settings.get("stack"),
         definitions=settings["definitions"],
         # Relative env_file and bind paths are relative to the catalog (common.settings).
         base_dir=settings.get("_base_dir") or ".", environ=ctx.environ,

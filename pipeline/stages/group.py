@@ -7,11 +7,13 @@ before the running one. Every member's lock is held for the whole group release,
 order (by swarm service name), so two groups sharing a service cannot deadlock.
 """
 import contextlib
+import time
 
 from pipeline import catalog, imageref, registry
 from pipeline.api.engine import engine_errors, inspect_service
 from pipeline.errors import DeployError, ShipwayError, UsageError
 from pipeline.stages import common, group_deploy
+from pipeline.stages import rollback as rollback_stage
 from pipeline.stages.status import service_status
 from pipeline.swarm import apply as swarm_apply
 from pipeline.swarm import group, group_plan, group_releases
@@ -49,9 +51,9 @@ class Target:
         with engine_errors(f"read of group {self.group.name}"):
             return group.read(api, self.names(), self.jobs)
 
-    def restore(self, api, member, seq):
+    def restore(self, api, member, seq, note=None):
         """Roll `member` back to its release #seq (apply.Result), as `shipway rollback --to
-        #SEQ` does."""
+        #SEQ` does (`note`: who asked and why, written on the release it leaves)."""
         settings = self.members[member]
         current = inspect_service(api, settings["name"])
         header = None
@@ -60,22 +62,25 @@ class Target:
             repo = imageref.split(image_of(current["Spec"]))[0]
             header = registry.auth_header(registry.auth_config(self.ctx, repo))
         return swarm_apply.rollback(api, settings, header, self.ctx.console.event,
-                                    to=f"#{seq}", current=current, build=self.ctx.build)
+                                    to=f"#{seq}", current=current, build=self.ctx.build,
+                                    note=note)
 
-    def actions(self, api, deploy):
-        """The MemberActions on `api`: `deploy` (member -> apply.Result), this rollback, and
-        removal (of a member the failing group release created)."""
+    def actions(self, api, deploy, note=None):
+        """The MemberActions on `api`: `deploy` (member -> apply.Result), this rollback
+        (`note` on what each member leaves), and removal (of a member the failing group
+        release created)."""
         return group.MemberActions(
-            deploy=deploy, rollback=lambda member, seq: self.restore(api, member, seq),
+            deploy=deploy, rollback=lambda member, seq: self.restore(api, member, seq, note),
             remove=lambda member: swarm_apply.remove(api, self.members[member]["name"],
                                                      self.ctx.console.event))
 
-    def locked(self, api, args, command):
-        """Every member's lock, taken in the order of their swarm names."""
+    def locked(self, api, args, command, notify=None):
+        """Every member's lock, taken in the order of their swarm names (`notify`: told of
+        each that another holds, notify.Notifier)."""
         stack = contextlib.ExitStack()
         for member in sorted(self.members, key=lambda m: self.members[m]["name"]):
             stack.enter_context(common.locked(self.ctx, api, self.members[member], command,
-                                              args))
+                                              args, notify=notify))
         return stack
 
 
@@ -86,26 +91,44 @@ def run(stage, ctx, args):
     return commands[stage](Target(ctx, args), args)
 
 
+def group_release_number(group_name, text):
+    """`rollback --group --to`: a group release, `#SEQ` or `SEQ` (None: the one before the
+    running one, also for `previous`); anything else is bad input."""
+    if text in (None, "", "previous"):
+        return None
+    digits = text[1:] if text.startswith("#") else text
+    if not digits.isdigit() or not digits.isascii():
+        raise UsageError(f"--to {text!r}: with --group, --to is a group release number",
+                         hint=f"e.g. --to '#3' (see shipway releases --group {group_name})")
+    return int(digits)
+
+
 def rollback(target, args):
-    """Every member back to the group release before the running one, newest step first."""
-    ctx, api = target.ctx, target.ctx.engine()
-    report = ctx.console.event
+    """Every member back to the group release before the running one (or --to #SEQ), newest
+    step first; who asked and why (--reason) go on each release a member leaves."""
+    ctx = target.ctx
+    to = group_release_number(target.group.name, args.to)
+    note = rollback_stage.note_of(ctx, args)     # bad input before anything is read
+    api, report = ctx.engine(), ctx.console.event
     with engine_errors(f"rollback of group {target.group.name}"), \
             target.locked(api, args, "rollback"):
         readings = target.read(api)
         recorded = group_releases.history(api, target.key)
-        goal, undos = group_plan.plan_rollback(target.group, recorded, readings)
+        current = group_plan.running_release(recorded, readings)
+        goal, undos = group_plan.plan_rollback(target.group, recorded, readings, to)
         lines = [f"group {target.group.name}: back to group release #{goal.seq}"] + \
             [f"  {u.line()}" for u in undos]
         if args.dry_run:
             return _print(ctx, args, {"group": target.group.name, "to": goal.seq,
                                       "dry_run": True, "plan": lines}, lines)
         report(lines[0])
-        done = group.undo(undos, target.actions(api, deploy=None), report)
+        done = group.undo(undos, target.actions(api, deploy=None, note=note), report)
         now = target.read(api)
     failed = [(u.member, e) for u, e in done if e != "ok"]
     record = {"group": target.group.name, "ok": not failed, "to": goal.seq,
-              "members": {m: r.describe() for m, r in now.items()}}
+              "from": current.seq if current else None,
+              "members": {m: r.describe() for m, r in now.items()},
+              "note": {"by": note.by, "reason": note.reason}}
     _print(ctx, args, record, [f"group {target.group.name}: back on group release "
                                 f"#{goal.seq}: {group.now_line(now)}"] if not failed else [])
     if failed:
@@ -139,15 +162,16 @@ def status(target, args):
 
 
 def releases(target, args):
-    """The group's recorded releases, newest first, `*` on the running one."""
+    """The group's recorded releases, newest first, `*` on the running one; with --json
+    each also has `running`, `choice` (the rollback job's line) and `default`."""
     api = target.ctx.engine()
     recorded = group_releases.history(api, target.key)
     readings = target.read(api)
-    current = group_releases.running(recorded, {m: r.running_id for m, r in readings.items()})
     if args.json:
-        target.ctx.console.json([{**r.summary(), "running": current is not None
-                                  and r.seq == current.seq} for r in recorded])
+        target.ctx.console.json(group_plan.entries(target.group, recorded, readings,
+                                                   time.time()))
         return 0
+    current = group_plan.running_release(recorded, readings)
     lines = [f"{'*' if current and r.seq == current.seq else ' '} #{r.seq:<4} {r.created:20}  "
              f"build {r.build_number or '-':>6}  " + ", ".join(
                  f"{m} #{e['seq']}" for m, e in r.members.items()) for r in recorded]

@@ -11,7 +11,7 @@ come from JENKINS_URL (Jenkins sets it in every build).
 Exit codes: 0 all done, 1 some item failed (or Jenkins refused us), 2 bad input.
 """
 from pipeline import catalog as catalogs
-from pipeline import render
+from pipeline import render, render_group
 from pipeline.errors import UsageError
 from pipeline.jobs import client as clientmod
 from pipeline.jobs import plan as planmod
@@ -66,10 +66,11 @@ def add_arguments(parser):
 
 def run(ctx, args):
     catalog = catalogs.load(args.catalog)
-    desired = render.desired_items(catalog)
+    desired = render_group.desired_items(catalog)
     if not desired:
-        raise UsageError(f"{args.catalog}: no service has jenkins.repo, so there are no jobs",
-                         hint="set jenkins.repo (and jenkins.folder) for the services to build")
+        raise UsageError(f"{args.catalog}: no service or group has jenkins.repo, so there are "
+                         "no jobs", hint="set jenkins.repo (and jenkins.folder) for the "
+                                         "services or groups to build")
     credentials = clientmod.read_credentials(ctx.environ, args.credentials_file)
     url = clientmod.check_url(args.jenkins_url or ctx.environ.get("JENKINS_URL"))
     event = syncmod.locked(ctx.console.event)
@@ -159,7 +160,7 @@ def _diff(ctx, actions, exit_code):
 
 
 def _list(ctx, actions, catalog_name, as_json):
-    rows = [{"path": a.path, "kind": a.kind, "service": a.service,
+    rows = [{"path": a.path, "kind": a.kind, "service": a.service, "group": a.group,
              "state": a.state(catalog_name), "owner": a.owner,
              "error": a.reason if a.op == "fail" else None} for a in actions]
     if as_json:

@@ -9,7 +9,7 @@ refuses; a thin executor copies (skopeo.py) and deploys through deploy.Rollout, 
 engine, lock, watch and record as `shipway deploy`, the release recorded with where it came
 from and who approved it.
 """
-from pipeline import catalog, registry, skopeo
+from pipeline import catalog, notify, registry, skopeo, state
 from pipeline.api.engine import engine_errors
 from pipeline.context import secret_values
 from pipeline.errors import UsageError
@@ -32,6 +32,12 @@ def add_arguments(parser):
     parser.add_argument("--approved-by", metavar="NAME",
                         help="who approved it, for the release record (default "
                              "$SHIPWAY_APPROVED_BY, else who runs shipway)")
+    # "expect" as in git's --force-with-lease=<ref>:<expect>: go ahead only while --from
+    # still runs what the record says this build put there (and someone approved).
+    parser.add_argument("--expect-record", metavar="FILE",
+                        help="the record (--json, or .shipway/<service>.<env>.deploy.json or "
+                             ".promote.json) of this build's deploy or promote to --from: "
+                             "refused when --from runs anything else by now")
     parser.add_argument("--state-dir", metavar="DIR",
                         help="where stages hand results on (default $WORKSPACE/.shipway)")
     deploy.add_rollout_arguments(parser)
@@ -62,6 +68,16 @@ def sides(ctx, args):
     return out
 
 
+def expected_record(args, name):
+    """The promote_plan.Expected of --expect-record for --from's service `name`, or None
+    without it; bad input (exit 2) when the file is not such a record."""
+    if args.expect_record is None:
+        return None
+    record = state.read_record(args.expect_record, "--expect-record",
+                               promote_plan.record_hint(args.source))
+    return promote_plan.expected(record, args.expect_record, args.source, name)
+
+
 def provenance(ctx, args, promotion):
     """The release record's who and where from (spec.PROVENANCE_LABELS)."""
     approver = args.approved_by or ctx.environ.get("SHIPWAY_APPROVED_BY") or ctx.build.user
@@ -76,6 +92,7 @@ def run(ctx, args):
     report = ctx.console.event
     for warning in settings_b.get("warnings", []):
         report(f"warning: {warning}")
+    expected = expected_record(args, settings_a["name"])
     # Both engines answer before anything is read or changed (one that does not is bad
     # input naming its environment and host).
     api_a, _ = ctx_a.engine(), ctx_b.engine()
@@ -83,17 +100,21 @@ def run(ctx, args):
     with engine_errors(f"promote of {args.service} from {args.source}"):
         reading = promote_read.read(api_a, settings_a["name"])
     promotion = promote_plan.plan(args.service, args.source, args.target, reading,
-                                  settings_b["image"], settings_b["name"])
+                                  settings_b["image"], settings_b["name"], expected)
     report(f"{args.source} runs release #{promotion.release.seq} "
-           f"({short_image(promotion.release.image)}) of {settings_a['name']}")
+           f"({short_image(promotion.release.image)}) of {settings_a['name']}"
+           + (f", as --expect-record {args.expect_record} says" if expected else ""))
     auth_b = registry.auth_config(ctx_b, promotion.repository)
-    rollout = deploy.prepare(ctx_b, args, settings_b, auth_b)
+    made = provenance(ctx, args, promotion)
+    rollout = deploy.prepare(ctx_b, args, settings_b, auth_b, notify.notifier(
+        settings_b, ctx_b, "promote", approved_by=made["approved-by"],
+        from_environment=args.source, from_release=f"#{promotion.release.seq}"))
     copier = _copier(ctx_a, ctx_b, promotion, auth_b, settings_b) if promotion.copy else None
     if copier is not None and not args.dry_run:
         copier()
     report(f"deploying {short_image(promotion.image)} to {settings_b['name']} in {args.target}")
     result = rollout.deploy(settings_b["service"], promotion.repository, promotion.tag,
-                            promotion.digest, provenance(ctx, args, promotion),
+                            promotion.digest, made,
                             check=not (args.dry_run and copier), command="promote")
     if args.dry_run:
         _dry_run(ctx, args, promotion, result)

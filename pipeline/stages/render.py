@@ -1,19 +1,22 @@
-"""`shipway render`: a service's Jenkinsfile, rollback script or job config.xml, from the catalog.
+"""`shipway render`: a service's (or a group's) Jenkinsfile, rollback script or job config.xml,
+from the catalog.
 
-    shipway render jenkinsfile --catalog FILE --service NAME [--catalog-path P] [-o DIR]
-    shipway render rollback    --catalog FILE --service NAME [-o DIR]
-    shipway render job-config  --catalog FILE --service NAME [--script-path P] [-o DIR]
+    shipway render jenkinsfile --catalog FILE --service S|--group G [--catalog-path P] [-o DIR]
+    shipway render rollback    --catalog FILE --service S|--group G [-o DIR]
+    shipway render job-config  --catalog FILE --service S|--group G [--script-path P] [-o DIR]
 
 With -o the files get fixed names in DIR (`Jenkinsfile`, `rollback.Jenkinsfile`,
 `<service>.config.xml`, `<service>-rollback.config.xml`, `folder-<a-b>.config.xml`; in a
 catalog with environments a rollback picker per environment: `rollback-<env>.Jenkinsfile`,
-`<service>-rollback-<env>.config.xml`) and their
+`<service>-rollback-<env>.config.xml`; for a group `<group>.Jenkinsfile`,
+`<group>-rollback[-<env>].Jenkinsfile`, `<group>.config.xml`,
+`<group>-rollback[-<env>].config.xml`) and their
 paths are printed; without it the content goes to stdout, several files each after a
 `==> NAME <==` line.
 """
 import os
 
-from pipeline import catalog, render
+from pipeline import catalog, render, render_group
 from pipeline.errors import UsageError
 
 WHAT = ("jenkinsfile", "rollback", "job-config")
@@ -22,12 +25,16 @@ WHAT = ("jenkinsfile", "rollback", "job-config")
 def add_arguments(parser):
     parser.add_argument("what", choices=WHAT, help="what to render")
     parser.add_argument("--catalog", metavar="FILE", required=True, help="service catalog (YAML)")
-    parser.add_argument("--service", metavar="NAME", required=True, help="service name")
+    parser.add_argument("--service", metavar="NAME", help="service name")
+    # Not `group`: main() sends a command with args.group to the group commands.
+    parser.add_argument("--group", metavar="NAME", dest="group_name",
+                        help="a catalog group with jenkins: its pipeline and rollback job "
+                             "instead of a service's")
     parser.add_argument("-o", "--output-dir", metavar="DIR",
                         help="write the files into DIR (created) instead of printing them")
     parser.add_argument("--catalog-path", metavar="PATH", default=None,
-                        help="jenkinsfile: the catalog's path inside the service repo, "
-                             "relative to its root (default shipway.yml)")
+                        help="jenkinsfile (with --group, every kind): the catalog's path "
+                             "inside the repository, relative to its root (default shipway.yml)")
     parser.add_argument("--script-path", metavar="PATH", default=None,
                         help="job-config: where the pipeline job finds the Jenkinsfile in the "
                              "service repo (default Jenkinsfile)")
@@ -40,6 +47,8 @@ def folder_file_name(folder_path):
 
 def rendered_files(cat, args):
     """[(file name, content)] for `args.what`, in the order they are written."""
+    if getattr(args, "group_name", None):
+        return group_files(cat, args)
     service = args.service
     if args.what == "jenkinsfile":
         path = args.catalog_path if args.catalog_path is not None else render.DEFAULT_CATALOG_PATH
@@ -57,6 +66,31 @@ def rendered_files(cat, args):
                            render.render_job_config(cat, service, "pipeline",
                                                     script_path=script))]
     jobs += render.rollback_items(cat, service)
+    return _job_files(cat, jobs)
+
+
+def group_files(cat, args):
+    """[(file name, content)] of group `args.group_name` for `args.what`."""
+    name = args.group_name
+    cat.group(name)   # an unknown group names those there are
+    # Both of a group's jobs check its repository out and pass the catalog there to shipway.
+    path = args.catalog_path if args.catalog_path is not None else render.DEFAULT_CATALOG_PATH
+    if args.what == "jenkinsfile":
+        return [(render_group.script_path(name),
+                 render_group.render_jenkinsfile(cat, name, catalog_path=path))]
+    if args.what == "rollback":
+        return [(f"{name}-rollback{'-' + env if env else ''}.Jenkinsfile",
+                 render_group.render_rollback(cat, name, env, catalog_path=path))
+                for env in list(cat.environments) or [None]]
+    if args.script_path is not None and not args.script_path:
+        raise UsageError("--script-path must not be empty",
+                         hint=f"e.g. {render_group.script_path(name)}")
+    return _job_files(cat, render_group.group_items(cat, name, script=args.script_path,
+                                                    catalog_path=path))
+
+
+def _job_files(cat, jobs):
+    """The folders' and `jobs`' config.xml files, folders first (parents before children)."""
     folders = []
     for job in jobs:
         folders += [f for f in render.folder_levels(job.path.rpartition("/")[0])
@@ -86,8 +120,12 @@ def _write(directory, files):
 
 
 def run(ctx, args):
-    if args.catalog_path is not None and args.what != "jenkinsfile":
-        raise UsageError("--catalog-path only applies to `render jenkinsfile`")
+    if bool(args.service) == bool(args.group_name):
+        raise UsageError("shipway render: give --service NAME or --group NAME, one of the two",
+                         hint="see shipway render --help")
+    if args.catalog_path is not None and args.what != "jenkinsfile" and not args.group_name:
+        raise UsageError("--catalog-path only applies to `render jenkinsfile` (and, for a "
+                         "group, to its rollback job too)")
     if args.script_path is not None and args.what != "job-config":
         raise UsageError("--script-path only applies to `render job-config`")
     files = rendered_files(catalog.load(args.catalog), args)

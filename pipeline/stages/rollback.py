@@ -4,14 +4,15 @@ Who asked for it and why (--reason, else $SHIPWAY_REASON; who: $SHIPWAY_APPROVED
 the rollback job's `input` sets, else the user running shipway) go on the record of the
 release it leaves, once it ran healthy: `shipway releases` shows them.
 """
-from pipeline import imageref, registry
+from pipeline import imageref, notify, registry
 from pipeline.api.engine import engine_errors, inspect_service
 from pipeline.console import redact
-from pipeline.errors import UsageError
+from pipeline.errors import EXIT_USAGE, ShipwayError, UsageError
 from pipeline.stages import common
 from pipeline.stages.deploy import add_rollout_arguments
 from pipeline.swarm import apply as swarm_apply
-from pipeline.swarm import canary, rollback_plan
+from pipeline.swarm import rollback_plan
+from pipeline.swarm import steps as judged
 from pipeline.swarm.rollback_plan import Note
 from pipeline.swarm.spec import image_of
 
@@ -33,17 +34,17 @@ def note_of(ctx, args):
     """The Note of this rollback (its time is set when it is written): who asked
     ($SHIPWAY_APPROVED_BY, else who runs shipway) and why, on one line, known secrets
     masked. UsageError for a reason too long or with control characters."""
-    reason = _one_line(args.reason if args.reason is not None
+    reason = one_line(args.reason if args.reason is not None
                        else ctx.environ.get("SHIPWAY_REASON", ""), "the reason")
     if len(reason) > REASON_LIMIT:
         raise UsageError(f"the reason is {len(reason)} characters long, more than "
                          f"{REASON_LIMIT}", hint="say it in a line; link the incident")
-    by = _one_line(ctx.environ.get("SHIPWAY_APPROVED_BY") or ctx.build.user or "", "the user")
+    by = one_line(ctx.environ.get("SHIPWAY_APPROVED_BY") or ctx.build.user or "", "the user")
     secrets = getattr(ctx.console, "secrets", ())
     return Note(at="", by=redact(by, secrets), reason=redact(reason, secrets))
 
 
-def _one_line(text, what):
+def one_line(text, what):
     """`text` with its whitespace runs made single spaces; control characters refused."""
     text = " ".join(text.split())
     if any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in text):
@@ -55,13 +56,21 @@ def _one_line(text, what):
 def run(ctx, args):
     settings, ctx = common.target(ctx, args, [("timeout", "deploy.timeout")])
     note = note_of(ctx, args)
+    notifier = notify.notifier(settings, ctx, "rollback", by=note.by)
     api = ctx.engine()
     with engine_errors(f"rollback of {settings['name']}"):
         # before the lock: a job is not rolled back, and nothing at all changes for it
         rollback_plan.refuse_job(settings["name"], inspect_service(api, settings["name"]))
-    with engine_errors(f"rollback of {settings['name']}"), \
-            common.locked(ctx, api, settings, "rollback", args):
-        result = _rollback(ctx, args, api, settings, note)
+    try:
+        with engine_errors(f"rollback of {settings['name']}"), \
+                common.locked(ctx, api, settings, "rollback", args, notify=notifier):
+            result = _rollback(ctx, args, api, settings, note)
+    except ShipwayError as exc:
+        # Nothing to go back to, the lock stayed held, the engine refused: a rollback that
+        # failed, for the webhooks too (bad input is not one).
+        if not args.dry_run and exc.exit_code != EXIT_USAGE:
+            notifier("failed", reason=exc.message)
+        raise
     if args.dry_run:
         if args.json:
             ctx.console.json({**result.summary(), "dry_run": True, "plan": result.plan,
@@ -70,9 +79,11 @@ def run(ctx, args):
             for line in result.plan:
                 ctx.console.result(line)
         return 0
-    mark = canary.marker(settings, ctx.environ, ctx.build, ctx.console.event)
+    mark = judged.marker(settings, ctx.environ, ctx.build, ctx.console.event)
     if mark is not None and result.action != "unchanged":
         mark("rollback" if result.outcome.ok else "rollback-failed", result.image, result.release)
+    if result.action != "unchanged":
+        notifier.outcome(result, reason=note.reason)
     if args.json:
         # also when it failed, as deploy does
         ctx.console.json({**result.summary(), "note": _summary(note)})

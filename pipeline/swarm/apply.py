@@ -37,6 +37,8 @@ class Result:
     release: object = None           # the Release recorded or restored
     first_write: Optional[dict] = None   # a dry run judged by analysis: its first write
     objects: Optional[list] = None       # a dry run: the secrets and configs it would make
+    networks: Optional[list] = None      # a dry run: the networks it would make
+    remarks: Optional[list] = None       # a dry run: what it says before its writes
     job: str = ""                    # a job service: whether and why it runs (the plan's)
 
     def summary(self):
@@ -54,6 +56,8 @@ class Result:
             "forensics": o.forensics if o else [],
             **({"first_write": self.first_write} if self.first_write else {}),
             **({"objects": self.objects} if self.objects else {}),
+            **({"networks": self.networks} if self.networks else {}),
+            **({"remarks": self.remarks} if self.remarks else {}),
             **({"job": {**(o.job if o else {}), "plan": self.job}} if self.job else {}),
         }
 
@@ -109,7 +113,7 @@ def deploy(api, request, steps=None):
             execute.carry_out(api, plan.writes[:1], request.registry_auth, report)
             reading = read()
             plan = _plan(request, reading, labels, steps)
-        for line in plan.notes:
+        for line in plan.remarks + plan.notes:
             report(line)
         if plan.job and not isinstance(plan.expect, Done):
             report(plan.job)
@@ -129,11 +133,17 @@ def deploy(api, request, steps=None):
         result.plan = plan.lines(name, image)
         summary = plan.summary()
         result.first_write, result.objects = summary.get("first_write"), summary.get("objects")
+        result.networks, result.remarks = summary.get("networks"), summary.get("remarks")
         return result
-    if steps is not None and plan.new_template:
-        steps.start(current, reading.releases, plan)
-    watcher = Watcher(api, name, report)
-    result.outcome = _watch(api, name, watcher, plan, steps, request.timeout)
+    judged = steps is not None and plan.new_template
+    try:
+        if judged:
+            steps.start(current, reading.releases, plan)
+        watcher = Watcher(api, name, report)
+        result.outcome = _watch(api, name, watcher, plan, steps, request.timeout)
+    finally:
+        if judged:
+            steps.close()
     if result.outcome.ok:
         ours = release_id if plan.action is not Action.UNCHANGED else None
         result.release = remember(api, name, request.keep_releases, report, result.outcome,

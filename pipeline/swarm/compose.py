@@ -26,8 +26,10 @@ import decimal
 import os
 from dataclasses import dataclass
 
+from pipeline.catalog.compose_file import is_absolute
 from pipeline.catalog.env_file import read_env_file
 from pipeline.catalog.values import size
+from pipeline.swarm import stack
 from pipeline.units import to_nanos
 
 CS = ("TaskTemplate", "ContainerSpec")
@@ -63,14 +65,13 @@ def build(paths):
     return doc
 
 
-def network_names(service, definitions):
-    """{network key in the service: the engine's network name} (a definition's `name`)."""
-    defined = (definitions or {}).get("networks", {})
-    return {key: defined.get(key, {}).get("name", key) for key in service.get("networks", {})}
+def network_names(service, definitions, namespace=None):
+    """{network key in the service: the engine's network name} (stack.network_names)."""
+    return stack.network_names(service, definitions, namespace)
 
 
 def convert(service, *, name, alias, network_ids, secret_refs, config_refs, base_dir,
-            definitions=None, environ=None, platforms=None):
+            definitions=None, environ=None, platforms=None, namespace=None):
     """The Conversion of normalised compose `service` for the swarm service `name`.
 
     `alias`: the short name (a network alias, as stack deploy adds); `network_ids`: {network key
@@ -79,19 +80,26 @@ def convert(service, *, name, alias, network_ids, secret_refs, config_refs, base
     are relative to; `definitions`: the top-level secrets/configs/networks/volumes (names of
     networks and volumes); `environ`: where `KEY` with no value takes its value (default
     os.environ); `platforms`: the image's platforms as the registry lists them, which stack
-    deploy with --resolve-image sets at Placement.Platforms (left out when None).
+    deploy with --resolve-image sets at Placement.Platforms (left out when None);
+    `namespace`: the stack the service is deployed in (stack.namespace), which names its
+    volumes and the networks the file defines, or None.
     """
     environ = os.environ if environ is None else environ
     definitions = definitions or {}
     fields, implied = {}, {("Name",): name}
     put = fields.__setitem__
-    _container(service, put, base_dir, environ, definitions)
+    _container(service, put, base_dir, environ, definitions, namespace)
     for kind, refs, ident in (("secrets", secret_refs, "Secret"),
                               ("configs", config_refs, "Config")):
         if kind in service:
             put(CS + (kind.capitalize(),), _references(service[kind], refs, ident))
     if "networks" in service:
-        put(("TaskTemplate", "Networks"), _networks(service, alias, network_ids, definitions))
+        joined = stack.attached(service, definitions, namespace)
+        # A stack file's service joins the stack's default network; with no stack to name it
+        # in, it joins none, and its networks stay as they are.
+        if joined or not service["networks"]:
+            put(("TaskTemplate", "Networks"),
+                _networks(service, alias, network_ids, definitions, namespace))
     if "ports" in service:
         ports = [_pruned({"Protocol": p["protocol"], "TargetPort": p["target"],
                           "PublishedPort": p.get("published", 0), "PublishMode": p["mode"]})
@@ -110,13 +118,13 @@ def convert(service, *, name, alias, network_ids, secret_refs, config_refs, base
     return Conversion(fields, implied, asked_mode(service))
 
 
-def _container(service, put, base_dir, environ, definitions):
+def _container(service, put, base_dir, environ, definitions, namespace):
     """The ContainerSpec fields (and the task's log driver) of the keys that set them, but
     secrets and configs."""
     simple = {"image": "Image", "user": "User", "working_dir": "Dir", "hostname": "Hostname",
               "init": "Init", "read_only": "ReadOnly", "tty": "TTY", "stdin_open": "OpenStdin",
               "stop_signal": "StopSignal", "entrypoint": "Command", "command": "Args",
-              "sysctls": "Sysctls"}
+              "sysctls": "Sysctls", "isolation": "Isolation"}
     for key, field in simple.items():
         if key in service:
             put(CS + (field,), service[key])
@@ -144,7 +152,8 @@ def _container(service, put, base_dir, environ, definitions):
             put(("TaskTemplate", "LogDriver", field), service["logging"][key])
     _healthcheck(service.get("healthcheck"), put)
     if "volumes" in service or "tmpfs" in service:
-        put(CS + ("Mounts",), mounts(service, base_dir, definitions.get("volumes", {}), environ))
+        put(CS + ("Mounts",), mounts(service, base_dir, definitions.get("volumes", {}), environ,
+                                     namespace))
 
 
 def asked_mode(service):
@@ -202,30 +211,24 @@ def _healthcheck(health, put):
         put(path + ("Retries",), health["retries"])
 
 
-def mounts(service, base_dir, volumes, environ):
-    """ContainerSpec.Mounts for `volumes` (and the catalog's `tmpfs` list after them)."""
+def mounts(service, base_dir, volumes, environ, namespace=None):
+    """ContainerSpec.Mounts for `volumes` (and the catalog's `tmpfs` list after them); named
+    volumes in `namespace` (stack.scoped), labelled with it as stack deploy labels them."""
     out = []
     for volume in service.get("volumes", []):
         mount = {"Type": volume["type"], "Target": volume["target"],
                  "ReadOnly": volume.get("read_only", False),
                  "Consistency": volume.get("consistency", "")}
         source = volume.get("source", "")
-        if volume["type"] == "bind":
-            if source.startswith("~") and "HOME" in environ:
-                source = environ["HOME"] + source[1:]
-            mount["Source"] = os.path.normpath(os.path.join(base_dir, source))
+        if volume["type"] in ("bind", "npipe"):
+            mount["Source"] = bind_source(source, base_dir, environ) \
+                if volume["type"] == "bind" else source
             if "bind" in volume:
                 mount["BindOptions"] = {"Propagation": volume["bind"]["propagation"]}
         elif volume["type"] == "volume" and source:
             defined = volumes.get(source, {})
-            mount["Source"] = defined.get("name", source)
-            options = {"NoCopy": volume.get("volume", {}).get("nocopy", False)}
-            if not defined.get("external"):
-                options["Labels"] = defined.get("labels")
-                if "driver" in defined or "driver_opts" in defined:
-                    options["DriverConfig"] = _pruned({"Name": defined.get("driver", ""),
-                                                       "Options": defined.get("driver_opts")})
-            mount["VolumeOptions"] = _pruned(options)
+            mount["Source"] = stack.scoped(namespace, source, defined)
+            mount["VolumeOptions"] = _volume_options(volume, defined, namespace)
         elif volume["type"] == "tmpfs" and "tmpfs" in volume:
             mount["TmpfsOptions"] = _pruned({"SizeBytes": volume["tmpfs"].get("size", 0)})
         out.append(_pruned(mount, keep=("VolumeOptions",)))
@@ -237,6 +240,29 @@ def mounts(service, base_dir, volumes, environ):
                 mount["TmpfsOptions"] = {"SizeBytes": size(option[5:])}
         out.append(mount)
     return out
+
+
+def bind_source(source, base_dir, environ):
+    """A bind mount's source as docker's loader makes it: `~` is $HOME; an absolute path as
+    written (`/var/lib/docker/` keeps its slash: the engine compares it as text, and a
+    service stack deploy made would restart); a relative one joined to `base_dir`, cleaned."""
+    if source.startswith("~") and "HOME" in environ:
+        source = environ["HOME"] + source[1:]
+    if is_absolute(source):
+        return source
+    return os.path.normpath(os.path.join(base_dir, source))
+
+
+def _volume_options(volume, defined, namespace):
+    """A named volume's VolumeOptions: nocopy; for one not external, its labels (and the
+    stack's namespace label) and its driver."""
+    options = {"NoCopy": volume.get("volume", {}).get("nocopy", False)}
+    if not defined.get("external"):
+        options["Labels"] = {**(defined.get("labels") or {}), **stack.object_labels(namespace)}
+        if "driver" in defined or "driver_opts" in defined:
+            options["DriverConfig"] = _pruned({"Name": defined.get("driver", ""),
+                                               "Options": defined.get("driver_opts")})
+    return _pruned(options)
 
 
 def _references(references, refs, ident):
@@ -252,10 +278,10 @@ def _references(references, refs, ident):
     return sorted(out, key=lambda r: r[f"{ident}Name"])
 
 
-def _networks(service, alias, network_ids, definitions):
-    names = network_names(service, definitions)
+def _networks(service, alias, network_ids, definitions, namespace):
+    names = network_names(service, definitions, namespace)
     out = []
-    for key, attach in service["networks"].items():
+    for key, attach in stack.attached(service, definitions, namespace).items():
         aliases = list(attach.get("aliases", []))
         if names[key] not in _BUILTIN_NETWORKS and not names[key].startswith("container:"):
             aliases.append(alias)

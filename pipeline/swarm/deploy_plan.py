@@ -1,20 +1,19 @@
 """The plan of a deploy from its request and what was read (pure): every refusal, the secrets
-and configs to create, the networks, the platforms, the fields and which of them the catalog
-sets, then plan.plan_deploy's service write and what to wait for; for a job service, whether
-it runs (job_plan.settle).
+and configs to create, the networks (those a stack file has created, stack.py), the
+platforms, the fields and which of them the catalog sets, then plan.plan_deploy's service
+write and what to wait for; for a job service, whether it runs (job_plan.settle).
 
 Nothing is written before the whole plan stands, so a refusal changes nothing."""
 import contextlib
 
 from pipeline.catalog import compose_defs
 from pipeline.errors import CatalogError, EngineError, UsageError
-from pipeline.swarm import compose, execute, job_plan, jobrun
+from pipeline.swarm import compose, execute, job_plan, jobrun, stack
 from pipeline.swarm import plan as planner
 from pipeline.swarm import releases as history
 from pipeline.swarm.spec import CREATE_DEFAULTS, JOB_CREATE_DEFAULTS, digest_of, image_of
 from pipeline.swarm.writes import CreateNamingKey, CreateObject
 
-STACK_NAMESPACE = "com.docker.stack.namespace"   # the label docker stack deploy sets
 PLATFORMS = ("TaskTemplate", "Placement", "Platforms")
 JOB_MODES = ("replicated-job", "global-job")
 RESTART = ("TaskTemplate", "RestartPolicy")
@@ -46,9 +45,9 @@ def network_alias(request, current):
     name = request.name
     if request.compose_service:
         return request.compose_service
-    stack = ((current or {}).get("Spec", {}).get("Labels") or {}).get(STACK_NAMESPACE)
-    if stack and name.startswith(stack + "_") and len(name) > len(stack) + 1:
-        return name[len(stack) + 1:]
+    space = ((current or {}).get("Spec", {}).get("Labels") or {}).get(stack.NAMESPACE_LABEL)
+    if space and name.startswith(space + "_") and len(name) > len(space) + 1:
+        return name[len(space) + 1:]
     return name
 
 
@@ -59,10 +58,10 @@ def plan_request(request, reading, labels):
     with other content."""
     _refuse(request, reading)
     with catalog_keys(request):
-        network_ids = _network_ids(request, reading.networks)
+        network_ids, network_writes = _networks(request, reading)
         refs = _object_refs(reading)
     conversion, managed = _convert(request, reading, network_ids, refs)
-    fields = dict(conversion.fields)
+    fields = {**conversion.fields, **stack.label_fields(reading.namespace)}
     current = reading.current
     if current is not None and request.platforms and PLATFORMS not in fields and \
             digest_of(image_of(current["Spec"])) != digest_of(request.image):
@@ -83,10 +82,14 @@ def plan_request(request, reading, labels):
     if jobrun.is_job(plan.spec or current["Spec"]):
         plan = job_plan.settle(request.name, plan, current, reading.tasks, request.rerun_jobs,
                                plan_with)
-    plan.writes = _object_writes(reading) + plan.writes
+    plan.writes = network_writes + _object_writes(reading) + plan.writes
     plan.notes = [f"{item.kind} {item.name} for {item.source!r} exists: reused"
                   for item in reading.wanted
                   if not item.external and (item.kind, item.name) in reading.found]
+    unscoped = request.compose_service and not reading.namespace and \
+        stack.unscoped_note(request.name, request.service, request.definitions)
+    if unscoped:
+        plan.remarks.append(unscoped)
     return plan
 
 
@@ -134,16 +137,21 @@ def _refuse(request, reading):
         compose_defs.check_endpoint(service, fail, mode, why, endpoint.get("Ports") or ())
 
 
-def _network_ids(request, found):
-    """{network key: id} from the networks read (`found`: name -> id or None); a missing
-    one refused."""
-    names = compose.network_names(request.service, request.definitions)
-    for network in sorted(set(names.values())):
+def _networks(request, reading):
+    """({network key: id}, the CreateNetwork writes) from the networks read (name -> id or
+    None): a network the stack file has created that does not exist is created, and named
+    by its name until it has an id (the engine takes either); a missing existing one is
+    refused."""
+    space, found = reading.namespace, reading.networks
+    names = stack.network_names(request.service, request.definitions, space)
+    writes = stack.network_writes(request.service, request.definitions, space, found)
+    made = {write.name for write in writes}
+    for network in sorted(set(names.values()) - made):
         if found.get(network) is None:
             raise UsageError(f"network {network!r} does not exist", key="networks",
                              hint="create it: docker network create -d overlay "
                                   f"--attachable {network}")
-    return {key: found[names[key]] for key in names}
+    return {key: found.get(names[key]) or names[key] for key in names}, writes
 
 
 def _object_refs(reading):
@@ -174,7 +182,8 @@ def _convert(request, reading, network_ids, refs):
         return compose.convert(keys, name=request.name, alias=alias, network_ids=network_ids,
                                secret_refs=refs["secret"], config_refs=refs["config"],
                                base_dir=request.base_dir, definitions=request.definitions,
-                               environ=request.environ, platforms=request.platforms)
+                               environ=request.environ, platforms=request.platforms,
+                               namespace=reading.namespace)
 
     managed = (list(convert(request.catalog_keys).fields)
                if request.catalog_keys is not None else None)

@@ -12,6 +12,7 @@ from pipeline.swarm import objects
 from pipeline.swarm import releases as history
 from pipeline.swarm.writes import (
     CreateNamingKey,
+    CreateNetwork,
     CreateObject,
     CreateService,
     LabelRelease,
@@ -62,6 +63,9 @@ def carry_out(api, writes, registry_auth, report):
             made[(item.kind, item.name)] = objects.ensure(api, [item], report)[item.source]["ID"]
         elif isinstance(write, CreateNamingKey):
             objects.naming_key(api, report)
+        elif isinstance(write, CreateNetwork):
+            if engine.create_network(api, write.name, write.spec) is None:
+                report(f"network {write.name} exists (made meanwhile): used as it is")
         elif isinstance(write, CreateService):
             engine.create_service(api, with_ids(write.spec, made), registry_auth)
         elif isinstance(write, UpdateService):

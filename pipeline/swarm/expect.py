@@ -22,9 +22,14 @@ class Expectation:
     the update before is still there for a moment after a write, so only a status that
     started at another time is this write's. None: there was no status before.
     `iteration`: for Follow.JOB, the job iteration the run waited for is (swarm's
-    JobStatus.JobIteration.Index after the write); None: whichever is current."""
+    JobStatus.JobIteration.Index after the write); None: whichever is current.
+
+    `served`: met as soon as only `image` serves (every replica runs it healthy and no
+    container of another image runs any more), before swarm's monitor period has passed:
+    the moment a bake window begins (swarm/steps.py)."""
 
     image: str
     follow: Follow
     since: Optional[str] = None
     iteration: Optional[int] = None
+    served: bool = False

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from pipeline.errors import NothingToRollBack
+from pipeline.swarm import picker
 
 
 @dataclass(frozen=True)
@@ -80,19 +81,36 @@ def undo(changed, readings):
     return out
 
 
-def plan_rollback(group, releases, readings):
-    """(the group release to go back to, the Undo of each member, newest step first) for
-    `rollback --group`: the group release before the running one (the newest every member
-    runs), or, when none runs (a member was deployed alone since), the newest recorded.
-    Raises NothingToRollBack when there is none to go to."""
+def running_release(releases, readings):
+    """The newest group release every member still runs, or None."""
     running_ids = {m: r.running_id for m, r in readings.items()}
-    current = next((r for r in releases if r.runs(running_ids)), None)
+    return next((r for r in releases if r.runs(running_ids)), None)
+
+
+def _goal(group, releases, current, to):
+    """The group release a rollback goes to: number `to` (any recorded one), else the one
+    before `current` (the newest recorded when none runs)."""
+    if to is not None:
+        picked = next((r for r in releases if r.seq == to), None)
+        if picked is None:
+            known = ", ".join(f"#{r.seq}" for r in releases) or "none"
+            raise NothingToRollBack(f"group {group.name}: no group release #{to} is recorded "
+                                    f"(recorded: {known}); nothing was changed")
+        return picked
     older = [r for r in releases if current is None or r.seq < current.seq]
     if not older:
         where = f"group release #{current.seq} runs" if current else "no group release runs"
         raise NothingToRollBack(f"group {group.name}: {where} and none is older; "
                                 "nothing was changed")
-    target = older[0]
+    return older[0]
+
+
+def plan_rollback(group, releases, readings, to=None):
+    """(the group release to go back to, the Undo of each member, newest step first) for
+    `rollback --group`: group release number `to`, else the group release before the running
+    one (the newest every member runs), or, when none runs (a member was deployed alone
+    since), the newest recorded. Raises NothingToRollBack when there is none to go to."""
+    target = _goal(group, releases, running_release(releases, readings), to)
     order = [m for step in reversed(group.steps) for m in reversed(step.services)]
     undos = []
     for member in order:
@@ -109,3 +127,53 @@ def plan_rollback(group, releases, readings):
         else:
             undos.append(Undo(member, reading.service, "rollback", to=entry["seq"]))
     return target, undos
+
+
+def default_goal(group, releases, readings):
+    """The group release `rollback --group` without --to goes to, or None."""
+    try:
+        return _goal(group, releases, running_release(releases, readings), None)
+    except NothingToRollBack:
+        return None
+
+
+def release_line(release, now, running=False):
+    """`#3  build 42  abc1234  2 h ago  by alice  migrate #4, api #7, web #6`: a group
+    release as the rollback picker offers it (the service picker's line, with what each
+    member ran in it); parts the record does not have are left out."""
+    parts = [f"#{release.seq}"]
+    if release.build_number:
+        parts.append(f"build {release.build_number}")
+    if release.commit:
+        parts.append(release.commit[:7])
+    when = picker.ago(picker.parse_time(release.created), now)
+    if when:
+        parts.append(when)
+    if release.deployed_by:
+        parts.append(f"by {release.deployed_by}")
+    if running:
+        parts.append("running")
+    parts.append(", ".join(f"{m} #{e.get('seq')}" for m, e in release.members.items()))
+    return "  ".join(parts)
+
+
+def entries(group, releases, readings, now):
+    """The `releases --group --json` list, newest first: each group release's summary with
+    `running`, `choice` (its line) and `default` (the one `rollback --group` goes to without
+    --to, which the rollback job offers first; on one at most)."""
+    current = running_release(releases, readings)
+    goal = default_goal(group, releases, readings)
+    out = []
+    for release in releases:
+        is_running = current is not None and release.seq == current.seq
+        out.append({**release.summary(), "running": is_running,
+                    "choice": release_line(release, now, is_running),
+                    "default": goal is not None and release.seq == goal.seq})
+    return out
+
+
+def left_behind(stack, running, members):
+    """The services of `stack` that run (`running`: their names) but that no member of the
+    group is any more (`members`: the members' swarm names), sorted: what `--prune` removes
+    and a deploy without it names."""
+    return sorted(set(running) - set(members))

@@ -63,6 +63,8 @@ class Outcome:
     events: list = field(default_factory=list)
     forensics: list = field(default_factory=list)   # forensics.collect() of each failed task
     job: dict = field(default_factory=dict)   # a job's run: jobrun.Run.summary(), last_lines
+    rolled_back: bool = False   # analysis restored the release before (steps.Steps)
+    paused: str = ""            # analysis held the update, inconclusive: in which window
 
 
 @dataclass(frozen=True)
@@ -280,6 +282,9 @@ def judge(expect, snap, memory, poll=POLL_SECONDS):
     converged = len(slots) == outcome.desired and not old
     if expect.follow is Follow.TASKS:
         return _judge_tasks(expect, snap, memory, outcome, converged, poll)
+    if expect.served and converged:
+        outcome.ok, outcome.reason = True, "only the new release runs"
+        return Verdict(Status.CONVERGED, outcome, memory)
     mode = expect.follow.value
     if state == ("completed" if mode == "update" else "rollback_completed") and converged:
         outcome.ok, outcome.reason = True, f"{mode} completed"

@@ -221,16 +221,14 @@ def held(api, service, *, holder, command, timeout, report, lease=DEFAULT_LEASE,
          before_wait=None):
     """Hold service's lock for the block: wait for it up to `timeout` seconds (printing who
     holds it), break it once it expired, raise LockError naming the holder when time is up.
-    before_wait: called once when the lock is busy, before the first wait."""
+    before_wait(info): called once when the lock is found held by another (`describe`'s
+    info), before the first wait."""
     lock = Lock(api, service, holder, command, lease, report)
     deadline = time.monotonic() + timeout
     clock = LeaderClock()
     seen = {}                     # config id -> (version, monotonic time first seen at it)
     told = None
     while not lock.try_take():
-        if before_wait is not None:
-            before_wait()
-            before_wait = None
         read_at = time.time()
         config = engine.inspect_config(api, config_name(service))
         if config is None:
@@ -252,6 +250,9 @@ def held(api, service, *, holder, command, timeout, report, lease=DEFAULT_LEASE,
             told = config["ID"]
             report(f"lock: service {service} is locked ({line(info)}); waiting up to "
                    f"{timeout:.0f}s")
+            if before_wait is not None:
+                before_wait(info)
+                before_wait = None
         if time.monotonic() >= deadline:
             raise LockError(f"service {service} is locked: {line(info)}; waited {timeout:.0f}s",
                             hint="try again when it is done, or break the lock if that "

@@ -86,11 +86,13 @@ class Wanted:
     external: bool = False
     labels: dict = field(default_factory=dict)
     content: Sealed = field(default=None, repr=False, compare=False)
+    templating: str = None    # a template driver (`golang`): the engine renders the content
 
     def summary(self):
         """JSON-ready, for a dry-run: everything but the content."""
         return {"kind": self.kind, "source": self.source, "name": self.name,
-                "origin": self.origin, "external": self.external}
+                "origin": self.origin, "external": self.external,
+                **({"template_driver": self.templating} if self.templating else {})}
 
 
 def content_digest(content, key=None):
@@ -122,16 +124,17 @@ def is_valid_name(name):
     return len(name) <= NAME_LIMIT and bool(_VALID.match(name))
 
 
-def plan(service, kind, definitions, used_names, base_dir, environ, key=None):
+def plan(service, kind, definitions, used_names, base_dir, environ, key=None, labels=None):
     """The objects of `kind` that the names in `used_names` need, in that order (pure).
 
     `definitions`: the top-level `secrets:` or `configs:` mapping, normalised: {name: {"file":
     PATH} | {"environment": VAR} | {"external": True, "name": REAL} | {"name": REAL, "file":
     PATH}, each optionally with "labels"}. PATH is relative to `base_dir`; VAR is read from
     `environ`. With "name" and a source, REAL replaces `<service>_<name>` in the object's name.
-    `key` (from naming_key()) is required for secrets. Raises UsageError, one line naming the
-    object and the fix, for an undefined name, a missing or unreadable file, an unset or empty
-    variable, an object too large; nothing has been created then.
+    `key` (from naming_key()) is required for secrets; `labels` go on every object made (a
+    stack's namespace label, as stack deploy labels its objects). Raises UsageError, one line
+    naming the object and the fix, for an undefined name, a missing or unreadable file, an
+    unset or empty variable, an object too large; nothing has been created then.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown object kind {kind!r}")
@@ -147,7 +150,10 @@ def plan(service, kind, definitions, used_names, base_dir, environ, key=None):
         if not isinstance(definition, dict):
             raise UsageError(f"{kind} {source!r}: the definition must be a map",
                              hint="give `file:`, `environment:` or `external: true`")
-        wanted.append(_plan_one(service, kind, source, definition, base_dir, environ, key))
+        item = _plan_one(service, kind, source, definition, base_dir, environ, key)
+        if not item.external:
+            item.labels.update(labels or {})
+        wanted.append(item)
     return wanted
 
 
@@ -186,11 +192,14 @@ def _plan_one(service, kind, source, definition, base_dir, environ, key):
     if len(content) >= SIZE_LIMIT[kind]:
         raise UsageError(f"{what}: {origin} holds {len(content)} bytes",
                          hint=f"swarm takes a {kind} of less than {SIZE_LIMIT[kind]} bytes")
-    digest = content_digest(content, key if kind == "secret" else None)
+    templating = definition.get("template_driver") or None
+    # A template is another object than the same text taken as it is: another name.
+    named = content + b"\0template_driver=" + templating.encode() if templating else content
+    digest = content_digest(named, key if kind == "secret" else None)
     prefix = definition.get("name") or f"{service}_{source}"
     labels.update({SERVICE_LABEL: service, KIND_LABEL: kind, SOURCE_LABEL: source})
     return Wanted(kind, service, source, name_from(prefix, digest), origin,
-                  labels=labels, content=Sealed(content))
+                  labels=labels, content=Sealed(content), templating=templating)
 
 
 def _labels(what, labels):
@@ -280,7 +289,7 @@ def _ensure_one(api, item, report):
     found = engine.find_object(api, item.kind, item.name)
     if found is None:
         object_id = engine.create_object(api, item.kind, item.name, item.content.reveal(),
-                                         item.labels)
+                                         item.labels, templating=item.templating)
         if object_id:
             report(f"created {item.kind} {item.name} for {item.source!r} from {item.origin}")
             return object_id

@@ -21,8 +21,21 @@ from typing import Optional, Union
 from pipeline.errors import UsageError
 from pipeline.swarm.expect import Expectation, Follow
 from pipeline.swarm.objects import KEY_CONFIG
-from pipeline.swarm.spec import DEPLOY_LABELS, LABEL_PREFIX, PROVENANCE_LABELS, VOLATILE_LABELS
-from pipeline.swarm.writes import CreateNamingKey, CreateObject, CreateService, UpdateService
+from pipeline.swarm.spec import (
+    DEPLOY_LABELS,
+    HELD_LABEL,
+    LABEL_PREFIX,
+    PROVENANCE_LABELS,
+    VOLATILE_LABELS,
+)
+from pipeline.swarm.stack import describe
+from pipeline.swarm.writes import (
+    CreateNamingKey,
+    CreateNetwork,
+    CreateObject,
+    CreateService,
+    UpdateService,
+)
 
 IN_FLIGHT = ("updating", "rollback_started")
 IMAGE = ("TaskTemplate", "ContainerSpec", "Image")
@@ -97,6 +110,7 @@ class Plan:
     canary: list = field(default_factory=list)
     then: list = field(default_factory=list)      # writes after the canary window passed
     notes: list = field(default_factory=list)     # said when it is carried out (reused objects)
+    remarks: list = field(default_factory=list)   # said by a dry run too (names kept as written)
     job: str = ""     # a job service: whether and why it runs (job_plan.py), said as a note
 
     def summary(self):
@@ -105,6 +119,11 @@ class Plan:
         made = [w.wanted.summary() for w in self.writes if isinstance(w, CreateObject)]
         if made:
             out["objects"] = made
+        networks = [w.summary() for w in self.writes if isinstance(w, CreateNetwork)]
+        if networks:
+            out["networks"] = networks
+        if self.remarks:
+            out["remarks"] = list(self.remarks)
         if self.job:
             out["job"] = self.job
         if self.batch is not None:
@@ -117,8 +136,11 @@ class Plan:
         verb = {Action.CREATE: f"create service {name} with {image}:",
                 Action.UPDATE: f"update service {name}:"}.get(self.action,
                                                               f"service {name}: no change")
-        lines = [f"create config {KEY_CONFIG} (the key of secret names)"
-                 for w in self.writes if isinstance(w, CreateNamingKey)]
+        lines = list(self.remarks)
+        lines += [f"create network {w.name}: {describe(w.spec)}"
+                  for w in self.writes if isinstance(w, CreateNetwork)]
+        lines += [f"create config {KEY_CONFIG} (the key of secret names)"
+                  for w in self.writes if isinstance(w, CreateNamingKey)]
         lines += [f"create {w.wanted.kind} {w.wanted.name} for {w.wanted.source!r} from "
                   f"{w.wanted.origin}" for w in self.writes if isinstance(w, CreateObject)]
         lines += [verb] + ["  " + c.line() for c in self.changes]
@@ -370,5 +392,6 @@ def label_fields(labels):
     (no commit, no build URL) are None, so a stale one from an earlier deploy goes."""
     fields = {("Labels", LABEL_PREFIX + key): None
               for key in DEPLOY_LABELS + PROVENANCE_LABELS + ("release",)}
+    fields[("Labels", HELD_LABEL)] = None   # a deploy after a held one releases no hold
     fields.update({("Labels", key): value for key, value in labels.items()})
     return fields

@@ -28,6 +28,14 @@ so, as the records and the spec say:
   These signs last until the next change of the service. The fix is a deploy to the source
   environment (of a fixed build), then the promotion.
 
+Expected (`--expect-record`): the record a build's deploy or promote to the source wrote
+names what that build put there and someone approved. A newer build (or a rollback) may
+have changed the source while this build waited at its approval; the promotion is then
+refused (a promotion carries what runs *now*, which is not what was approved) unless the
+source's spec still names that digest, and that release when the record has one. A record
+of another service or environment, of a dry run or of a deploy that did not end healthy is
+bad input.
+
 The copy: the target environment runs the image from its own repository (the catalog's
 `image` there: the environment's `registry` replaces the repository's). When that is not
 the repository the source runs it from, the image is copied by digest first, tagged with
@@ -35,19 +43,21 @@ the release's tag (else `sha256-<hex>`), so that the digest the target runs is t
 source's.
 """
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Optional
 
 from pipeline import imageref
-from pipeline.errors import PromotionRefused
+from pipeline.errors import PromotionRefused, UsageError
 from pipeline.swarm import releases as history
 from pipeline.swarm.replicas import desired_count, replica_slots
-from pipeline.swarm.spec import LABEL_PREFIX, image_of, task_image
+from pipeline.swarm.spec import LABEL_PREFIX, digest_of, image_of, task_image
 
 MID_UPDATE = {"paused": "has its update paused", "rollback_started": "is being rolled back "
               "by swarm", "rollback_paused": "has its rollback paused"}
 STUCK = ("paused", "rollback_paused")   # swarm goes no further by itself
 DEPLOYED_AT = LABEL_PREFIX + "deployed-at"
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,7 @@ class Promotion:
     repository: str
     tag: Optional[str]
     copy: Optional[Copy]
+    expected: Optional["Expected"] = None   # checked: what this build put into `source`
 
     @property
     def image(self):
@@ -99,13 +110,78 @@ class Promotion:
         return {"from": self.source, "to": self.target, "service": self.entry,
                 "from_service": self.source_name, "to_service": self.target_name,
                 "release": self.release.summary(), "digest": self.digest, "image": self.image,
-                "copy": self.copy.summary() if self.copy else None}
+                "copy": self.copy.summary() if self.copy else None,
+                "expected": self.expected.summary() if self.expected else None}
 
 
-def plan(entry, source, target, reading, repository, target_name):
+@dataclass(frozen=True)
+class Expected:
+    """What a build put into the environment promoted from, as the record its deploy or
+    promote there wrote says (--expect-record): the promotion goes ahead only while the
+    environment still runs it."""
+
+    path: str                 # the record file, for messages
+    digest: str
+    seq: Optional[int]        # its release there, when the record has one
+    release_id: Optional[str]
+    verb: str                 # what the build did there: 'deployed' or 'promoted'
+
+    def describe(self):
+        """'release #7 (sha256:0123456789ab...)', or the digest alone without a release."""
+        return _described(self.seq, self.digest)
+
+    def summary(self):
+        """What was checked, as JSON-ready data."""
+        return {"record": self.path, "release": self.seq, "digest": self.digest}
+
+
+def _described(seq, digest):
+    short = digest[:len("sha256:") + 12] + "..."
+    return f"release #{seq} ({short})" if seq is not None else short
+
+
+def expected(record, path, source, name):
+    """The Expected of `record` (the JSON object in file `path`) for environment `source`,
+    whose service is `name`. UsageError (bad input) when it is not the record of a deploy or
+    promote there that ended healthy: another service or environment, a dry run, a failure,
+    or no digest."""
+    verb = "promoted" if isinstance(record.get("promotion"), dict) else "deployed"
+
+    def bad(problem):
+        return UsageError(f"--expect-record {path}: {problem}", hint=record_hint(source))
+    if not isinstance(record.get("digest"), str) or not DIGEST.match(record["digest"]) \
+            or not isinstance(record.get("service"), str):
+        raise bad("not the record of a deploy or promote (no service and digest in it)")
+    if record.get("dry_run"):
+        raise bad("the record of a dry run, which put nothing there")
+    if record.get("ok") is not True:
+        raise bad(f"the record of a deploy that did not end healthy in {record['service']}")
+    where = record.get("environment") or (record.get("promotion") or {}).get("to")
+    if record["service"] != name or (where and where != source):
+        other = f"{record['service']} in {where}" if where else record["service"]
+        raise bad(f"the record of {other}, not of {name} in {source}")
+    release = record.get("release")
+    if release is None:
+        return Expected(path, record["digest"], None, None, verb)
+    if not isinstance(release, dict) or type(release.get("seq")) is not int \
+            or not isinstance(release.get("id"), str) or not release["id"]:
+        raise bad("its release is not a release record (no seq and id in it)")
+    return Expected(path, record["digest"], release["seq"], release["id"], verb)
+
+
+def record_hint(source):
+    """What to pass as --expect-record instead of a file that is not such a record."""
+    return (f"pass the file this build's deploy or promote to {source} wrote with --json "
+            f"(or its .shipway/<service>.{source}.deploy.json or .promote.json)")
+
+
+def plan(entry, source, target, reading, repository, target_name, expected=None):
     """The Promotion of service `entry` from environment `source` (read: `reading`, a
     promote_read.Source) to `target`, whose service `target_name` pulls from `repository`
-    (None: the source's). Raises PromotionRefused."""
+    (None: the source's). `expected` (an Expected, or None): what this build put into
+    `source`, refused when that no longer runs there. Raises PromotionRefused."""
+    if expected is not None:
+        still_runs(source, reading, expected)
     release = promotable(entry, source, reading)
     source_repo, tag, digest = imageref.split(release.image)
     if not digest:
@@ -120,7 +196,33 @@ def plan(entry, source, target, reading, repository, target_name):
         copy = Copy(f"{source_repo}@{digest}", f"{repository}:{tag}",
                     imageref.registry_of(source_repo), imageref.registry_of(repository))
     return Promotion(entry, source, target, reading.name, target_name, release, digest,
-                     repository, tag, copy)
+                     repository, tag, copy, expected)
+
+
+def still_runs(source, reading, expected):
+    """Refuses (PromotionRefused) when the spec of the service in `source` does not name
+    `expected`'s digest, and its release when it has one: a newer build or a rollback
+    changed it since (the rules of what may be promoted at all: promotable)."""
+    service = reading.service
+    if service is None:
+        return   # promotable: there is no service there
+    spec = service["Spec"]
+    image = image_of(spec)
+    digest = digest_of(image)
+    running = history.running_release(reading.releases, spec)
+    if digest == expected.digest and (expected.release_id is None or (
+            running is not None and running.id == expected.release_id)):
+        return
+    if running is not None and running.image == image:
+        now = _described(running.seq, running.digest or digest or "")
+    else:   # a deploy under way (its release is recorded once healthy), or outside shipway
+        now = (f"{_described(None, digest)} (no release recorded for it)" if digest
+               else f"{image} (no digest)")
+    raise PromotionRefused(
+        f"{source} runs {now}, not {expected.describe()} that this build {expected.verb} "
+        "there: a newer build or a rollback changed it; nothing was changed",
+        hint=f"what was approved no longer runs in {source}: promote the build that put it "
+             f"there, after its own approval, or run this build again")
 
 
 def promotable(entry, source, reading):

@@ -12,7 +12,9 @@ class DeployRequest:
     catalog's own keys, which say which fields it sets (None: no catalog, so nothing goes back
     to a default); catalog: the catalog's path, for the errors that name a key in it;
     source_catalog: a catalog entry (a new service gets shipway's create defaults) rather
-    than a stack file's; compose_service: the stack file's service name (the network alias).
+    than a stack file's; compose_service: the stack file's service name (the network alias);
+    stack: the stack it is deployed in (compose.stack, or a group's stack), which names its
+    volumes and networks unless the service carries a stack's label (stack.namespace).
     image: pinned (repo:tag@sha256:...); platforms: its platforms as the registry lists them
     (None: not asked). environ: for env_file, `KEY` with no value and secret sources.
     rerun_jobs: a job service whose spec already ran to completion runs again (job_plan.py)."""
@@ -25,6 +27,7 @@ class DeployRequest:
     catalog: Optional[str] = None
     source_catalog: bool = True
     compose_service: Optional[str] = None
+    stack: Optional[str] = None
     definitions: dict = field(default_factory=dict)
     base_dir: str = "."
     environ: Mapping = field(default_factory=dict)

@@ -94,24 +94,30 @@ def _plan_rollback(name, current, releases, to, labels):
         if before is not None:
             return _before_shipway(name, current, before, running, labels)
     if target is None:
-        what = (f"#{running.seq} (build {running.build_number or '-'})" if running
-                else "what it runs")
+        what = f"#{running.seq}{_build(running)}" if running else "what it runs"
         raise NothingToRollBack(f"service {name} has no release older than {what} with another "
                                 "image to roll back to; nothing was changed")
     if running is not None and target.id == running.id:
         return RollbackPlan("unchanged", target.image, from_image,
                             expect=Expectation(target.image, Follow.TASKS), target=target,
                             note=f"service {name} already runs release #{target.seq}")
-    build = f"build {target.build_number or '-'}"
+    made = ", ".join(part for part in (target.build_number and f"build {target.build_number}",
+                                         target.created) if part)
     # The release's whole spec, as it was applied: not only its image.
     write = UpdateService(current["ID"], current["Version"]["Index"], target.spec,
-                          doing=f"rolling back service {name} to release #{target.seq} "
-                                f"({build}, {target.created}): {from_image} -> {target.image}")
-    line = (f"roll back service {name} to release #{target.seq} ({build}): "
+                          doing=f"rolling back service {name} to release #{target.seq}"
+                                f"{f' ({made})' if made else ''}: {from_image} -> "
+                                f"{target.image}")
+    line = (f"roll back service {name} to release #{target.seq}{_build(target)}: "
             f"{from_image} -> {target.image}")
     return RollbackPlan("rollback", target.image, from_image, [write],
                         Expectation(target.image, Follow.UPDATE, _started(current)), [line],
                         target, source=running)
+
+
+def _build(release):
+    """' (build 42)', or nothing when the release has no build number (not '(build -)')."""
+    return f" (build {release.build_number})" if release.build_number else ""
 
 
 def refuse_job(name, current):

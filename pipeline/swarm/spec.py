@@ -12,6 +12,9 @@ DEPLOY_LABELS = ("image", "digest", "commit", "build-number", "build-url", "job"
 # the next deploy that does not say them again.
 PROVENANCE_LABELS = ("deployed-by", "approved-by", "promoted-from.environment",
                      "promoted-from.release", "promoted-from.digest")
+# On a spec whose update analysis holds after its first batch (swarm/canary.py): the
+# service's own UpdateConfig, as JSON, for the write that releases the rest.
+HELD_LABEL = LABEL_PREFIX + "held-update-config"
 # Changes on every deploy, or says who asked: not a reason to update by itself.
 VOLATILE_LABELS = {LABEL_PREFIX + "deployed-at", LABEL_PREFIX + "release",
                    *(LABEL_PREFIX + key for key in PROVENANCE_LABELS)}

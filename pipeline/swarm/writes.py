@@ -6,7 +6,7 @@ write is a compare-and-swap: an update names the version it was planned from, an
 refuses it ("update out of sequence") when the service changed since; then the deploy reads
 again and plans again (execute.retried).
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,22 @@ class CreateObject:
     wanted: object
     doing: str = ""
     done: str = ""
+
+
+@dataclass(frozen=True)
+class CreateNetwork:
+    """Create network `name` with `spec` (the Engine's NetworkCreate body), as docker stack
+    deploy creates the networks of a stack file (pipeline/swarm/stack.py); one made meanwhile
+    by another run is used as it is."""
+
+    name: str
+    spec: dict
+    doing: str = ""
+    done: str = ""
+
+    def summary(self):
+        """JSON-ready, for a dry run."""
+        return {"name": self.name, **self.spec}
 
 
 @dataclass(frozen=True)
@@ -55,10 +71,12 @@ class ReleaseRest:
     """The second write of a rollout judged by analysis, once the canary passed: the service
     as read then, with `update_config` (the user's own) instead of the canary's hold, so that
     swarm rolls out the rest; not when another change replaced `image` meanwhile. It depends
-    on that read: canary.rest_write turns it into the UpdateService to make."""
+    on that read: canary.rest_write turns it into the UpdateService to make. `labels`: put
+    on the spec with it (`shipway continue`: who approved the rest)."""
 
     image: str
     update_config: dict
+    labels: dict = field(default_factory=dict)
     doing: str = ""
     done: str = ""
 

@@ -512,7 +512,7 @@ BAD_VALUES = [
     ("ulimits: {nofile: {soft: many}}", "ulimits"),
     ("logging: {driver: [a]}", "logging.driver"),
     ("tmpfs: [{a: b}]", "tmpfs"),
-    ("volumes: ['a:b:c:d']", "volumes"),
+    ("volumes: ['db:/x:ro:z']", "volumes"),
     ("volumes: [{type: nfs, target: /x}]", "volumes"),
     ("secrets: [undefined]", "secrets"),
     ("configs: [{source: undefined}]", "configs"),
@@ -531,7 +531,7 @@ BAD_VALUES = [
     ("deploy: {restart_policy: {condition: sometimes}}", "deploy.restart_policy.condition"),
     ("deploy: {update_config: {order: random}}", "deploy.update_config.order"),
     ("deploy: {update_config: {max_failure_ratio: 2}}", "deploy.update_config.max_failure_ratio"),
-    ("deploy: {rollback_config: {failure_action: rollback}}",
+    ("deploy: {rollback_config: {failure_action: undo}}",
      "deploy.rollback_config.failure_action"),
     ("tmpfs: ['/scratch:size=lots']", "tmpfs"),
     # Found only when the deploy reads files, the environment and the swarm (before a write).

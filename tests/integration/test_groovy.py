@@ -38,9 +38,10 @@ TWO_LINE_JENKINSFILE = ("@Library('shipway') _\n"
                         "shipwayPipeline(service: 'hello', credentials: 'reg')\n")
 
 # Stands in for the shipway CLI: records its argv and registry variables, prints a JSON
-# record for --json, fails when FAKE_SHIPWAY_FAIL_<stage> says so. Under "env" it records
-# the variables an environment's stage binds (a bound certificate as its cert.pem and the
-# mode of its directory), the approver, and whether the catalog is where it runs.
+# record for --json (saying which call made it), fails when FAKE_SHIPWAY_FAIL_<stage> says
+# so. Under "env" it records the variables an environment's stage binds (a bound certificate
+# as its cert.pem and the mode of its directory), the approver, whether the catalog is where
+# it runs, and the record --expect-record names as it finds it there.
 FAKE_SHIPWAY = textwrap.dedent("""\
     #!/usr/bin/env python3
     import json, os, stat, sys
@@ -52,6 +53,13 @@ FAKE_SHIPWAY = textwrap.dedent("""\
                              "mode": oct(stat.S_IMODE(os.stat(value).st_mode))}
         elif name.startswith(("DOCKER_TLS_VERIFY", "SHIPWAY_REGISTRY_", "SHIPWAY_APPROVED_BY")):
             env[name] = value
+    expected = None
+    if "--expect-record" in sys.argv:
+        try:
+            with open(sys.argv[sys.argv.index("--expect-record") + 1], encoding="utf-8") as f:
+                expected = json.load(f)
+        except OSError as exc:
+            expected = exc.strerror
     with open(os.environ["FAKE_SHIPWAY_LOG"], "a", encoding="utf-8") as log:
         log.write(json.dumps({"argv": sys.argv[1:],
                               "user": os.environ.get("SHIPWAY_REGISTRY_USER"),
@@ -59,11 +67,15 @@ FAKE_SHIPWAY = textwrap.dedent("""\
                               "prometheus": [os.environ.get("SHIPWAY_PROMETHEUS_" + name)
                                              for name in ("USER", "PASSWORD", "TOKEN")],
                               "env": env, "cwd": os.getcwd(),
-                              "catalog_here": os.path.exists("shipway.yml")})
+                              "catalog_here": os.path.exists("shipway.yml"),
+                              "expected": expected})
                   + "\\n")
-    if "--json" in sys.argv:
+    if "--json" in sys.argv and sys.argv[1] == "releases":   # what the rollback picker reads
+        print(json.dumps([{"seq": 2, "running": True, "default": False, "choice": "#2  build 2"},
+                          {"seq": 1, "running": False, "default": True, "choice": "#1  build 1"}]))
+    elif "--json" in sys.argv:
         print(json.dumps({"service": "x", "previous_image": "reg/x@sha256:aaa",
-                          "image": "reg/x@sha256:bbb"}))
+                          "image": "reg/x@sha256:bbb", "argv": sys.argv[1:]}))
     sys.exit(int(os.environ.get("FAKE_SHIPWAY_FAIL_" + sys.argv[1], "0")))
 """)
 
@@ -147,6 +159,9 @@ def test_everything_compiles_with_groovyc():
             stem = f"{key}_{service.replace('-', '_')}"
             sources[f"{stem}_Jenkinsfile"] = render.render_jenkinsfile(cat, service)
             sources[f"{stem}_rollback"] = render.render_rollback(cat, service)
+            for env in cat.environments:   # the rollback picker of each environment
+                sources[f"{stem}_rollback_{env.replace('-', '_')}"] = \
+                    render.render_rollback(cat, service, env)
     hostile = golden("hostile")
     sources["hostile_path_Jenkinsfile"] = render.render_jenkinsfile(
         hostile, "evil", catalog_path=HOSTILE_CATALOG_PATH)
@@ -254,7 +269,7 @@ def _scenarios(tmp_path_factory):
         credentials={"reg": {"username": "u", "password": SECRET}})
     add("library-rollback", "@Library('shipway') _\n"
         "shipwayRollback(service: 'hello', credentials: 'reg', timeout: '60s')\n",
-        library_dirs=[LIBRARY], params={"RELEASE": "it's $(id)"},
+        library_dirs=[LIBRARY], answers=[{"user": "ops", "parameters": {"REASON": "it's $(id)"}}],
         credentials={"reg": {"username": "u", "password": SECRET}})
     prometheus_store = {**CREDS, "prometheus-login": {"username": "prom",
                                                       "password": PROMETHEUS_SECRET},
@@ -275,7 +290,7 @@ def _scenarios(tmp_path_factory):
         branch="main", library_dirs=[LIBRARY], credentials=prometheus_store)
     add("library-rollback-token", "@Library('shipway') _\nshipwayRollback(service: 'hello', "
         "prometheusToken: 'prometheus-token')\n", library_dirs=[LIBRARY],
-        credentials=prometheus_store)
+        credentials=prometheus_store, answers=[{"user": "ops"}])
     add("library-prometheus-both", "@Library('shipway') _\nnode {\n  shipwayStage(stage: "
         "'deploy', service: 'hello', prometheusCredentials: 'prometheus-login', "
         "prometheusToken: 'prometheus-token')\n}\n", library_dirs=[LIBRARY],
@@ -548,7 +563,8 @@ def test_library_binds_the_prometheus_credential_as_the_rendered_pipeline_does(r
     _no_secret_anywhere(work, result)
     work, result = runs["library-rollback-token"]
     _ok(result)
-    (call,) = _calls(work)
+    releases, call = _calls(work)
+    assert releases["prometheus"] == none      # bound around the rollback only
     assert call["prometheus"] == [None, None, PROMETHEUS_TOKEN] and call["password"] is None
     _no_secret_anywhere(work, result)
     work, result = runs["library-prometheus-both"]
@@ -590,12 +606,15 @@ def test_library_pipeline_matches_the_rendered_one(runs):
 
 
 def test_library_rollback(runs):
+    """The library's rollback button picks (tests/integration/test_groovy_picker.py has the
+    whole picker): the default release, and the reason as data."""
     work, result = runs["library-rollback"]
     _ok(result)
-    (call,) = _calls(work)
+    releases, call = _calls(work)
+    assert releases["argv"] == ["releases", "--service", "hello", "--json"]
     assert call["argv"] == ["rollback", "--service", "hello", "--timeout", "60s",
-                            "--to", "it's $(id)", "--json"]
-    assert result.description == "from reg/x@sha256:aaa to reg/x@sha256:bbb"
+                            "--to", "#1", "--json"]
+    assert result.description == "from reg/x@sha256:aaa to reg/x@sha256:bbb by ops: it's $(id)"
 
 
 def test_groovy_literals_round_trip(runs):
@@ -652,10 +671,17 @@ def test_environments_build_once_then_deploy_and_promote_after_each_approval(run
     calls = _calls(work)
     assert [_where(c) for c in calls] == DELIVERED
     deploy, promote_staging, promote_production = calls[3], calls[5], calls[7]
-    assert promote_staging["argv"][-5:] == ["--from", "dev", "--to", "staging", "--json"]
+    assert promote_staging["argv"][-7:] == ["--from", "dev", "--to", "staging", "--expect-record",
+                                            "shipway-deploy-dev.json", "--json"]
     assert set(ENV_BASE) <= set(promote_staging["argv"])
-    assert promote_production["argv"][-5:] == ["--from", "staging", "--to", "production",
+    assert promote_production["argv"][-7:] == ["--from", "staging", "--to", "production",
+                                               "--expect-record", "shipway-promote-staging.json",
                                                "--json"]
+    # Each promote finds, in its own workspace, the record this build's stage into its source
+    # wrote (stashed there, unstashed here): what it checks the source still runs.
+    assert promote_staging["expected"]["argv"] == deploy["argv"]
+    assert promote_production["expected"]["argv"] == promote_staging["argv"]
+    assert all(c["expected"] is None for c in calls if c["argv"][0] != "promote")
     # Each stage binds its own environment's certificate; a promote its source's too.
     assert _certs(deploy) == {"DOCKER_CERT_PATH_DEV": "dev"}
     assert _certs(calls[4]) == {"DOCKER_CERT_PATH_DEV": "dev"}

@@ -162,3 +162,15 @@ def test_a_failing_migration_job_stops_the_group_before_anything_after_it(
     # nothing of the later step changed
     for member in "bc":
         assert running_digests(docker_client, names[member]) == [digest(releases["v1"])]
+
+
+def test_a_group_that_creates_a_broken_service_fails_and_removes_it(
+        shipway, shop, releases, docker_client):
+    catalog, names, prefix = shop
+    failed = shipway("deploy", "--catalog", catalog, "--group", f"{prefix}-left",
+                     "--image", f"{names['a']}={releases['v1']}",
+                     "--image", f"{names['b']}={releases['broken']}", check=1)
+    assert f"group {prefix}-left failed at step 2 ({names['b']})" in failed.stderr
+    # both were created by this group release: both removed again
+    assert not [s for s in docker_client.api.services()
+                if s["Spec"]["Name"] in (names["a"], names["b"])]

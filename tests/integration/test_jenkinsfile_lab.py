@@ -10,12 +10,14 @@ must bring them back to the first release's digest. The service is removed at th
 With environments: the same entry in two environments on the lab's swarm (staging, and
 production behind an approval), its rendered Jenkinsfile builds once, deploys to staging,
 waits for ops' approval in no executor and promotes the digest staging runs; production's
-release record says who approved it.
+release record says who approved it. A build whose staging a newer build changed while it
+waited at the gate has its promote refused (--expect-record): production gets nothing.
 """
 import copy
 import json
 import os
 import secrets
+import shlex
 import shutil
 import stat
 import sys
@@ -155,15 +157,11 @@ def test_rendered_rollback_returns_to_the_previous_digest(deployed, docker_clien
 
 # ---------------------------------------------------------------------------- environments
 
-@pytest.fixture(scope="module")
-def promoted(lab, docker_client, tmp_path_factory):
-    """The example service in two environments on the lab's swarm (staging, and production
-    behind an approval by ops), its rendered Jenkinsfile run once: mallory's approval is
-    refused, alice's (of group ops) goes on."""
+def _environments_catalog(lab, name):
+    """(catalog text, replicas): the example service in two environments on the lab's
+    swarm, staging, and production behind an approval by ops."""
     import yaml
 
-    base = str(tmp_path_factory.mktemp("jenkinsfile-environments"))
-    name = f"jfe-{secrets.token_hex(4)}"
     with open(os.path.join(EXAMPLES, "catalog.yml"), encoding="utf-8") as handle:
         data = yaml.safe_load(handle)
     entry = copy.deepcopy(data["services"]["hello"])
@@ -174,25 +172,46 @@ def promoted(lab, docker_client, tmp_path_factory):
     data["services"] = {name: entry}
     data["environments"] = {"staging": None,
                             "production": {"approval": {"submitter": "ops", "timeout": "1h"}}}
-    work = _workspace(base, "build-1", yaml.safe_dump(data, sort_keys=False))
-    cat = catalog.load(os.path.join(work, "catalog.yml"))
+    return yaml.safe_dump(data, sort_keys=False), entry["deploy"]["replicas"]
+
+
+def _build_env(base, name, number, version):
+    """The environment of build `number` of job `name`: this checkout's shipway first on
+    PATH, the lab's engine."""
     bin_dir = os.path.join(base, ".bin")
-    _shipway_wrapper(bin_dir)
+    if not os.path.exists(bin_dir):
+        _shipway_wrapper(bin_dir)
     env = {"PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-           "HOME": os.environ.get("HOME", "/root"), "PYTHONPATH": ROOT, "VERSION": "1.0.0",
-           "BUILD_NUMBER": "1", "JOB_NAME": name}
+           "HOME": os.environ.get("HOME", "/root"), "PYTHONPATH": ROOT, "VERSION": version,
+           "BUILD_NUMBER": str(number), "JOB_NAME": name}
     if os.environ.get("DOCKER_HOST"):
         env["DOCKER_HOST"] = os.environ["DOCKER_HOST"]
-    credentials = {CREDENTIALS_ID: {"username": lab["SHIPWAY_REGISTRY_USER"],
-                                    "password": lab["password"]}}
+    return env
+
+
+def _lab_credentials(lab):
+    return {CREDENTIALS_ID: {"username": lab["SHIPWAY_REGISTRY_USER"],
+                             "password": lab["password"]}}
+
+
+@pytest.fixture(scope="module")
+def promoted(lab, docker_client, tmp_path_factory):
+    """The example service in two environments on the lab's swarm (staging, and production
+    behind an approval by ops), its rendered Jenkinsfile run once: mallory's approval is
+    refused, alice's (of group ops) goes on."""
+    base = str(tmp_path_factory.mktemp("jenkinsfile-environments"))
+    name = f"jfe-{secrets.token_hex(4)}"
+    catalog_text, replicas = _environments_catalog(lab, name)
+    work = _workspace(base, "build-1", catalog_text)
+    cat = catalog.load(os.path.join(work, "catalog.yml"))
     script = render.render_jenkinsfile(cat, name, catalog_path="catalog.yml")
     answers = [{"user": "mallory", "after": 5}, {"user": "alice", "groups": ["ops"], "after": 9}]
     try:
         result = run_pipelines([pipeline_run(
-            script, workdir=work, branch="main", credentials=credentials, env=env,
-            answers=answers, scm_vars={"GIT_COMMIT": "e" * 40})], timeout=900)[0]
-        yield {"name": name, "result": result, "work": work,
-               "replicas": entry["deploy"]["replicas"]}
+            script, workdir=work, branch="main", credentials=_lab_credentials(lab),
+            env=_build_env(base, name, 1, "1.0.0"), answers=answers,
+            scm_vars={"GIT_COMMIT": "e" * 40})], timeout=900)[0]
+        yield {"name": name, "result": result, "work": work, "replicas": replicas}
     finally:
         for service in (f"{name}-staging", f"{name}-production"):
             remove_service_and_releases(docker_client, service)
@@ -221,4 +240,74 @@ def test_rendered_environments_pipeline_promotes_the_digest_staging_runs(promote
     labels = docker_client.api.inspect_service(f"{name}-production")["Spec"]["Labels"]
     assert labels["shipway.approved-by"] == "alice"
     assert labels["shipway.promoted-from.environment"] == "staging"
+    assert lab["password"] not in result.log
+
+
+@pytest.fixture(scope="module")
+def overtaken(lab, docker_client, tmp_path_factory):
+    """Build #1 of the two-environment Jenkinsfile deploys 1.0.0 to staging and waits at
+    production's gate. Meanwhile build #2 (2.0.0) passes milestone 1, builds, pushes and
+    deploys to staging, as its own stages do, and passes milestone 2 (#1 passed 2 before it:
+    not aborted). Then alice approves build #1."""
+    base = str(tmp_path_factory.mktemp("jenkinsfile-overtaken"))
+    name = f"jfo-{secrets.token_hex(4)}"
+    catalog_text, _ = _environments_catalog(lab, name)
+    work, newer = (_workspace(base, f"build-{n}", catalog_text) for n in (1, 2))
+    cat = catalog.load(os.path.join(work, "catalog.yml"))
+    script = render.render_jenkinsfile(cat, name, catalog_path="catalog.yml")
+    base_args = ["--catalog", "catalog.yml", "--service", name]
+    steps = [["shipway", stage, *base_args] for stage in ("build", "image", "push")] + \
+        [["shipway", "deploy", *base_args, "--environment", "staging", "--json"]]
+    runs = " && ".join(shlex.join(step) for step in steps) + " > shipway-deploy-staging.json"
+    # Build #2's registry login comes from the lab's password file: no secret in the event.
+    newer_env = {**_build_env(base, name, 2, "2.0.0"), "GIT_COMMIT": "2" * 40,
+                 "SHIPWAY_REGISTRY_USER": lab["SHIPWAY_REGISTRY_USER"],
+                 "SHIPWAY_REGISTRY_PASSWORD_FILE": lab["SHIPWAY_REGISTRY_PASSWORD_FILE"]}
+    answers = [{"build": 2, "passes": 1, "after": 30},
+               {"build": 2, "runs": runs, "workdir": newer, "env": newer_env, "after": 40},
+               {"build": 2, "passes": 2, "after": 300},
+               {"user": "alice", "groups": ["ops"], "after": 600}]
+    try:
+        result = run_pipelines([pipeline_run(
+            script, workdir=work, branch="main", credentials=_lab_credentials(lab),
+            env=_build_env(base, name, 1, "1.0.0"), answers=answers, milestones={2: None},
+            scm_vars={"GIT_COMMIT": "1" * 40})], timeout=900)[0]
+        yield {"name": name, "result": result, "work": work, "newer": newer}
+    finally:
+        for service in (f"{name}-staging", f"{name}-production"):
+            remove_service_and_releases(docker_client, service)
+
+
+def test_a_build_whose_staging_a_newer_build_changed_while_it_waited_promotes_nothing(
+        overtaken, lab, docker_client):
+    """The approver approved build #1 (1.0.0 in staging); staging runs #2's 2.0.0 by then:
+    its promote is refused, and production gets nothing, not 2.0.0."""
+    name, result = overtaken["name"], overtaken["result"]
+    (gate,) = result.inputs
+    meanwhile = [e for e in gate["events"] if "runs" in e]
+    assert [e["returncode"] for e in meanwhile] == [0], result.log
+    assert gate["approver"] == "alice"
+    assert result.result == "FAILURE", result.log
+    assert [result.stages[s] for s in ("Deploy to staging", "Approve production",
+                                       "Promote to production")] == ["ran", "ran", "failed"]
+    assert result.milestones == [1, 2, 3] and result.cancelled == []
+    mine = _read_json(overtaken["work"], "shipway-deploy-staging.json")
+    newer = _read_json(overtaken["newer"], "shipway-deploy-staging.json")
+    assert mine["ok"] and newer["ok"] and mine["digest"] != newer["digest"]
+    assert (mine["release"]["seq"], newer["release"]["seq"]) == (1, 2)
+
+    def short(digest):
+        return digest[:len("sha256:") + 12] + "..."
+    refusal = (f"error: staging runs release #2 ({short(newer['digest'])}), not release #1 "
+               f"({short(mine['digest'])}) that this build deployed there: a newer build or a "
+               "rollback changed it; nothing was changed (")
+    assert refusal in result.log
+    record = _read_json(result.workspaces[1], "shipway-promote-production.json")
+    assert (record["ok"], record["exit_code"], record["kind"]) == (False, 1, "PromotionRefused")
+    # Nothing changed: no production service, no release of it; staging runs #2's digest.
+    assert docker_client.api.services(filters={"name": f"{name}-production"}) == []
+    assert docker_client.api.configs(
+        filters={"label": f"shipway.release.service={name}-production"}) == []
+    assert _wait_for_digests(docker_client, f"{name}-staging", newer["digest"], 1) == \
+        [newer["digest"]]
     assert lab["password"] not in result.log

@@ -405,8 +405,8 @@ def test_list_shows_live_state(double, catalog_file):
     assert lines["demo/team/api-rollback"].split() == ["rollback", "missing"]
     assert lines["demo/hello"].split() == ["pipeline", "present"]
     rows = json.loads(shipway("list", catalog_file, double, "--json").out)
-    assert rows[0] == {"path": "demo", "kind": "folder", "service": None, "state": "present",
-                       "owner": "demo", "error": None}
+    assert rows[0] == {"path": "demo", "kind": "folder", "service": None, "group": None,
+                       "state": "present", "owner": "demo", "error": None}
     assert double.count("writes") == 0
 
 

@@ -165,7 +165,7 @@ def test_rollback_returns_the_previous_digest_and_refuses_without_one(
     version = docker_client.api.inspect_service(service_name)["Version"]["Index"]
     refused = shipway("rollback", *args, check=1)
     assert refused.stderr.strip() == (f"error: service {service_name} has no release older than "
-                                      "#1 (build -) with another image to roll back to; nothing "
+                                      "#1 with another image to roll back to; nothing "
                                       "was changed (see `shipway releases` for what is "
                                       "recorded; `shipway deploy --image REF` puts any pushed "
                                       "image back)")

@@ -46,8 +46,10 @@ def test_three_environments_deploy_then_promote_each_after_its_gate():
     assert dev.command == ["shipway", "deploy", *BASE, "--environment", "dev", "--json"]
     assert dev.source is None and dev.gate is None
     assert staging.command == ["shipway", "promote", *BASE, "--from", "dev", "--to", "staging",
-                               "--json"]
-    assert production.command[-5:] == ["--from", "staging", "--to", "production", "--json"]
+                               "--expect-record", "shipway-deploy-dev.json", "--json"]
+    assert production.command[-7:] == ["--from", "staging", "--to", "production",
+                                       "--expect-record", "shipway-promote-staging.json",
+                                       "--json"]
     assert staging.status_command == ["shipway", "status", *BASE, "--environment", "staging",
                                       "--json"]
     assert (staging.record, staging.status) == ("shipway-promote-staging.json",
@@ -57,6 +59,37 @@ def test_three_environments_deploy_then_promote_each_after_its_gate():
         "Approve production", "ops,release-managers", 1, "DAYS")
     assert (staging.gate.submitter, staging.gate.time, staging.gate.unit) == ("qa", 4, "HOURS")
     assert gate.variable == production.approved_by == "SHIPWAY_APPROVED_BY_PRODUCTION"
+
+
+def test_each_record_goes_on_to_the_promote_after_it():
+    """A promote passes the record of this build's stage into its source (--expect-record),
+    unstashed from where that stage stashed it; the last stage's record goes nowhere."""
+    dev, staging, production = delivery.targets(three(), "hello", BASE)
+    assert (dev.stash, staging.stash, production.stash) == (
+        "shipway-record-dev", "shipway-record-staging", None)
+    assert (staging.expects, staging.expects_stash) == ("shipway-deploy-dev.json",
+                                                        "shipway-record-dev")
+    assert (production.expects, production.expects_stash) == (
+        "shipway-promote-staging.json", "shipway-record-staging")
+    assert dev.expects is None and dev.expects_stash is None
+    text = render.render_jenkinsfile(three(), "hello")
+    # stashed after the command succeeded, before the milestone the next gate follows
+    for target in (dev, staging):
+        line = (f"stash name: '{target.stash}', includes: '{target.record}'")
+        assert text.index(target.record + "'\n") < text.index(line) < \
+            text.index(f"label: '{target.next.label}'")
+        assert text.count(line) == 1
+    for target in (staging, production):
+        assert text.count(f"unstash '{target.expects_stash}'") == 1
+        assert text.index(f"unstash '{target.expects_stash}'") < \
+            text.index(f"--expect-record {target.expects} --json > {target.record}")
+
+
+def test_one_environment_stashes_nothing():
+    (only,) = delivery.targets(make({"prod": None}), "hello", BASE)
+    assert only.stash is None and only.next is None
+    assert "stash name: 'shipway-record" not in render.render_jenkinsfile(
+        make({"prod": None}, {"deploy_branches": ["main"]}), "hello")
 
 
 def test_milestones_increase_one_before_and_one_after_each_gate():

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from pipeline import catalog, cli
-from pipeline.catalog import compose_keys, keys
+from pipeline.catalog import compose_keys, keys, notify_keys
 from pipeline.console import Console
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -76,6 +76,7 @@ def schema_keys(schema, prefix=""):
 def used_keys(data, prefix=""):
     keys = set()
     for key, value in data.items():
+        key = "on" if key is True else key    # a bare `on:` (notify), as YAML 1.1 reads it
         keys.add(prefix + key)
         inner = value[0] if isinstance(value, list) and value else value
         if isinstance(inner, dict):
@@ -113,6 +114,9 @@ def test_docs_catalog_example_loads_and_shows_every_key(tmp_path, monkeypatch):
         f"healthcheck.{key}" for key in compose_keys.HEALTHCHECK_KEYS if key != "disable"}
     assert every <= used, sorted(every - used)
     assert set(keys.TOP_LEVEL) <= set(data)
+    shown = used_keys({"notify": data["notify"]}) | used
+    assert {f"notify.{key}" for key in notify_keys.ENTRY_SCHEMA} <= shown
+    assert any(True in entry for entry in data["notify"]), "`on:` written bare, as users do"
 
 
 def test_readme_catalog_example_loads(tmp_path):

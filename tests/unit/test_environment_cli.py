@@ -1,11 +1,10 @@
 """--environment on the commands that act on a service, and the per-environment variables."""
-import io
 
 import pytest
 
-from pipeline import cli
-from pipeline.console import Console
 from pipeline.context import Context, environment_environ, secret_values, without_secrets
+from tests.support.cli import catalog_file as write_catalog
+from tests.support.cli import run_cli
 
 CATALOG = """
 environments:
@@ -20,16 +19,12 @@ services:
 
 
 def run(argv, environ=None):
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(argv, environ=environ or {}, console=Console(out, err))
-    return code, out.getvalue(), err.getvalue()
+    return run_cli(argv, environ)
 
 
 @pytest.fixture
 def catalog_file(tmp_path):
-    path = tmp_path / "shipway.yml"
-    path.write_text(CATALOG)
-    return str(path)
+    return write_catalog(tmp_path, CATALOG)
 
 
 @pytest.mark.parametrize("stage", ["deploy", "rollback", "status", "releases", "remove",
@@ -88,3 +83,9 @@ def test_who_runs_shipway():
         == "a"
     assert Context.from_env({"BUILD_USER_ID": "b", "USER": "c"}).build.user == "b"
     assert Context.from_env({"USER": "c"}).build.user == "c"
+
+
+def test_who_runs_shipway_without_user_in_the_environment():
+    import os
+    import pwd
+    assert Context.from_env({}).build.user == pwd.getpwuid(os.getuid()).pw_name

@@ -17,6 +17,7 @@ from pipeline.errors import (
     ShipwayError,
     UsageError,
 )
+from tests.support.cli import run_cli
 
 
 @pytest.mark.parametrize("error, code", [
@@ -30,9 +31,7 @@ def test_exit_codes(error, code):
 
 
 def run(argv, environ=None):
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(argv, environ=environ or {}, console=Console(out, err))
-    return code, out.getvalue(), err.getvalue()
+    return run_cli(argv, environ)
 
 
 @pytest.mark.parametrize("argv, words", [

@@ -7,14 +7,18 @@ After an intended template change, rewrite them and review the diff:
     UPDATE_GOLDEN=1 python -m pytest -q tests/unit/test_golden.py
     git diff tests/fixtures/golden
 
-A new feature is a new directory holding a catalog.yml with one service.
+A new feature is a new directory holding a catalog.yml with one service; or, for a group's
+files (<group>.Jenkinsfile, <group>-rollback[-<env>].Jenkinsfile, <group>.config.xml,
+<group>-rollback[-<env>].config.xml), a catalog.yml with groups (and a stack file a group
+names, any *.yml beside it): the files of each group with jenkins.repo, and of the one service
+with jenkins.repo if there is one.
 """
 import os
 from types import SimpleNamespace
 
 import pytest
 
-from pipeline import catalog
+from pipeline import catalog, render, render_group
 from pipeline.stages.render import WHAT, rendered_files
 
 GOLDEN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -25,26 +29,40 @@ UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
 def render_feature(directory):
-    """{file name: content} of everything `shipway render` makes for the feature's service."""
+    """{file name: content} of everything `shipway render` makes for the feature's service,
+    or for its groups (and its one service with jenkins.repo)."""
     cat = catalog.load(os.path.join(directory, "catalog.yml"))
-    assert len(cat.services) == 1, "a golden catalog holds exactly one service"
-    (service,) = cat.services
+    if cat.groups:
+        services = [s for s in render.managed_services(cat)]
+        groups = render_group.managed_groups(cat)
+        assert groups and len(services) <= 1, "a group's golden catalog: groups with " \
+            "jenkins.repo, and one service with it at most"
+    else:
+        assert len(cat.services) == 1, "a golden catalog holds exactly one service"
+        services, groups = list(cat.services), []
     files = {}
     for what in WHAT:
-        args = SimpleNamespace(what=what, service=service, catalog_path=None, script_path=None)
-        files.update(rendered_files(cat, args))
+        for service in services:
+            files.update(rendered_files(cat, SimpleNamespace(
+                what=what, service=service, group_name=None, catalog_path=None,
+                script_path=None)))
+        for group in groups:
+            files.update(rendered_files(cat, SimpleNamespace(
+                what=what, service=None, group_name=group, catalog_path=None,
+                script_path=None)))
     return files
 
 
 def test_there_are_golden_features():
-    assert {"basic", "deploy-branches", "nested-folder", "no-folder", "hostile"} <= set(FEATURES)
+    assert {"basic", "deploy-branches", "nested-folder", "no-folder", "hostile", "group",
+            "group-environments", "group-stack"} <= set(FEATURES)
 
 
 @pytest.mark.parametrize("feature", FEATURES)
 def test_golden(feature):
     directory = os.path.join(GOLDEN, feature)
     files = render_feature(directory)
-    existing = {n for n in os.listdir(directory) if n != "catalog.yml"}
+    existing = {n for n in os.listdir(directory) if not n.endswith(".yml")}
     if UPDATE:
         for name in existing - set(files):
             os.remove(os.path.join(directory, name))

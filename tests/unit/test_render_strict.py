@@ -6,7 +6,7 @@ import jinja2
 import jinja2.meta
 import pytest
 
-from pipeline import catalog, render
+from pipeline import catalog, render, render_group
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GOLDEN = os.path.join(ROOT, "tests", "fixtures", "golden")
@@ -15,6 +15,8 @@ SERVICE = "hello"
 # The Jenkinsfile template has two layouts: without environments, and delivering through them.
 ENVIRONMENTS = catalog.load(os.path.join(GOLDEN, "three-environments", "catalog.yml"))
 PICKER = catalog.load(os.path.join(GOLDEN, "rollback-environments", "catalog.yml"))
+GROUP = catalog.load(os.path.join(GOLDEN, "group", "catalog.yml"))
+GROUP_ENVIRONMENTS = catalog.load(os.path.join(GOLDEN, "group-environments", "catalog.yml"))
 
 
 def calls():
@@ -28,6 +30,8 @@ def calls():
                                  "parameters": True}),
         ("rollback-picker.Jenkinsfile.j2", render._picker_values(PICKER, "web", "production")),
         ("folder.xml.j2", {"folder": "demo", "description": "d", "marker": values["marker"]}),
+        ("group.Jenkinsfile.j2", render_group.jenkinsfile_values(GROUP, "shop", "shipway.yml")),
+        ("group-rollback.Jenkinsfile.j2", render_group.rollback_values(GROUP, "shop")),
     ]
 
 
@@ -42,6 +46,10 @@ def test_every_missing_value_is_an_error(template, values):
     layouts = [values]
     if template == "Jenkinsfile.j2":
         layouts.append(render.jenkinsfile_values(ENVIRONMENTS, "hello", "shipway.yml"))
+    if template == "group.Jenkinsfile.j2":
+        layouts.append(render_group.jenkinsfile_values(GROUP_ENVIRONMENTS, "shop", "shipway.yml"))
+    if template == "group-rollback.Jenkinsfile.j2":
+        layouts.append(render_group.rollback_values(GROUP_ENVIRONMENTS, "shop", "production"))
     for layout in layouts:
         render._render(template, **layout)    # complete: renders
     needed = referenced(template) - {"indent"}   # `indent` is set by a macro's caller
@@ -70,7 +78,8 @@ def test_autoescape_is_on_for_config_xml_only():
                 "_job_common.xml.j2"))
     assert not any(env.autoescape(t) for t in
                    ("Jenkinsfile.j2", "rollback.Jenkinsfile.j2",
-                    "rollback-picker.Jenkinsfile.j2"))
+                    "rollback-picker.Jenkinsfile.j2", "group.Jenkinsfile.j2",
+                    "group-rollback.Jenkinsfile.j2", "_pipeline.j2"))
     xml = env.get_template("folder.xml.j2").render(
         folder="f", description="<a & 'b'>", marker="[m]")
     assert "<a &" not in xml and "&lt;a &amp;" in xml

@@ -38,10 +38,13 @@ class HarnessResult:
     params: dict = field(default_factory=dict)
     agent: object = None       # the pipeline's agent: "any", {"label": ...} or None
     inputs: list = field(default_factory=list)       # each input asked: message, submitter,
-    #   held_executor, outcome (approved|aborted|timeout|None), approver, refused [...]
+    #   held_executor, outcome (approved|aborted|timeout|None), approver, refused [...],
+    #   parameters [{type, name, choices, ...}], values (what the approver gave them)
     milestones: list = field(default_factory=list)   # the ordinals this build passed
     cancelled: list = field(default_factory=list)    # older builds its milestones cancelled
     workspaces: list = field(default_factory=list)   # one per node the build took
+    checkouts: list = field(default_factory=list)    # each `git` step: url, branch,
+    #   credentialsId, changelog, poll, workspace
 
 
 def groovy_available():
@@ -59,14 +62,17 @@ def java_env(base=None):
 
 def pipeline_run(script_text, *, branch="main", multibranch=False, env=None, credentials=None,
                  params=None, workdir, scm_vars=None, library_dirs=(), job_name="harness",
-                 answers=(), milestones=None):
+                 answers=(), milestones=None, repository=None):
     """One run's description for `run_pipelines` (same arguments as `run_pipeline`).
 
     `answers` are what people answer the build's inputs, in order: {"user", "groups",
     "action": "proceed"|"abort", "after": seconds after the input was asked, "admin",
-    "cancel"}, or another build's milestone event {"build": N, "passes": ORDINAL} /
-    {"build": N, "completes": True}. `milestones` are the job's other running builds and
-    the milestone each passed last ({2: 3}; None: none yet).
+    "cancel", "parameters": {NAME: value, a choice's index}}, or another build's milestone
+    event {"build": N, "passes": ORDINAL} / {"build": N, "completes": True}, or what another
+    build does meanwhile {"build": N, "runs": SCRIPT, "workdir": DIR, "env": {...}} (run for
+    real with /bin/sh -xe; its exit code is the event's "returncode" in `inputs`). `milestones`
+    are the job's other running builds and the milestone each passed last ({2: 3}; None:
+    none yet). `repository` is a directory whose files the `git` step checks out.
     """
     return {
         "script": script_text, "branch": branch, "multibranch": multibranch,
@@ -76,6 +82,7 @@ def pipeline_run(script_text, *, branch="main", multibranch=False, env=None, cre
         "library_dirs": [os.fspath(d) for d in library_dirs], "job_name": job_name,
         "answers": [dict(a) for a in answers],
         "milestones": {str(k): v for k, v in (milestones or {}).items()},
+        "repository": os.fspath(repository) if repository is not None else None,
     }
 
 
@@ -98,7 +105,8 @@ def run_pipelines(runs, timeout=600):
 
 
 def run_pipeline(script_text, *, branch="main", env=None, credentials=None, params=None,
-                 workdir, multibranch=False, scm_vars=None, library_dirs=(), timeout=600):
+                 workdir, multibranch=False, scm_vars=None, library_dirs=(), answers=(),
+                 timeout=600):
     """Run one Jenkinsfile in the harness.
 
     `env` is the whole starting environment of `sh` (default: just PATH); the harness adds
@@ -106,11 +114,12 @@ def run_pipeline(script_text, *, branch="main", env=None, credentials=None, para
     `multibranch`, BRANCH_NAME.
     Without `multibranch` the branch reaches `when { branch }` as GIT_LOCAL_BRANCH, once the
     script has put checkout's variables into env. `credentials` maps a credentials id to
-    {"username", "password"} (or a secret string); `params` are build parameters.
+    {"username", "password"} (or a secret string); `params` are build parameters;
+    `answers` what people answer its inputs (pipeline_run).
     """
     run = pipeline_run(script_text, branch=branch, multibranch=multibranch, env=env,
                        credentials=credentials, params=params, workdir=workdir,
-                       scm_vars=scm_vars, library_dirs=library_dirs)
+                       scm_vars=scm_vars, library_dirs=library_dirs, answers=answers)
     return run_pipelines([run], timeout=timeout)[0]
 
 

@@ -4,9 +4,9 @@
 //   groovy harness.groovy RUNS.json RESULTS.json
 //
 // RUNS.json is a list of runs; each: {script, branch, multibranch, env, credentials, params,
-// workdir, scm_vars, library_dirs, job_name, answers, milestones}. RESULTS.json receives one
-// record per run: {returncode, result, description, log, sh_commands, stages, archived,
-// params, agent, inputs, milestones, cancelled, workspaces}.
+// workdir, scm_vars, library_dirs, job_name, answers, milestones, repository}. RESULTS.json
+// receives one record per run: {returncode, result, description, log, sh_commands, stages,
+// archived, params, agent, inputs, milestones, cancelled, workspaces, checkouts}.
 // Several runs share one JVM because starting it costs about a second.
 //
 // What is modelled (as Jenkins does it): declarative stages run in order; `when` is evaluated
@@ -20,8 +20,11 @@
 // Declarative's order. `sh`, stash and file bindings need a node. Time is simulated: an
 // input waits for the run's answers (each `after` seconds), and a timeout around it aborts
 // the build at its deadline. Milestones follow pipeline-milestone-step against the other
-// builds in run.milestones and the events among the answers. Credentials Binding's
-// usernamePassword, string and dockerCert (docker-commons) bindings are modelled.
+// builds in run.milestones and the events among the answers; an event may also be another
+// build's script run for real while an input waits (what a newer build deploys meanwhile).
+// Credentials Binding's usernamePassword, string and dockerCert (docker-commons) bindings are
+// modelled. The Git plugin's `git` step checks out run.repository (a directory) into the
+// workspace.
 // A DSL call with no stand-in ends the run with returncode 3 (a harness gap, not a failure).
 
 import groovy.json.JsonOutput
@@ -162,6 +165,7 @@ class BuildRun {
     List<Integer> cancelled = []
     Map<String, File> stashes = [:]
     List<String> workspaces = []
+    List<Map> checkouts = []                 // each `git` step: its arguments and workspace
 
     BuildRun(Map run) {
         this.run = run
@@ -316,7 +320,10 @@ abstract class PipelineScript extends Script {
     def submitterParameter(String value) { inputField('submitterParameter', value) }
     def id(String value) { inputField('id', value) }
 
-    def parameters(Closure body) { inMode('parameters') { body() } }
+    def parameters(Closure body) {
+        if (rt.mode == 'input') throw new NoStandIn('input parameters (only submitterParameter is modelled)')
+        inMode('parameters') { body() }
+    }
 
     def environment(Closure body) {
         if (rt.mode == 'stage') {
@@ -363,7 +370,7 @@ abstract class PipelineScript extends Script {
             rt.stages[name] = 'ran'
             return value
         } catch (Interrupted e) {
-            rt.stages[name] = 'aborted'
+            rt.stages[name] = e.result == 'NOT_BUILT' ? 'not-built' : 'aborted'
             throw e
         } catch (StepFailed e) {
             rt.stages[name] = 'failed'
@@ -426,13 +433,16 @@ abstract class PipelineScript extends Script {
     }
     def string(Map args) {
         if (args.containsKey('credentialsId')) return [type: 'string'] + args
-        if (rt.mode != 'parameters') throw new NoStandIn('string() outside parameters')
+        // In steps (an input's `parameters:` list) it is a definition the step reads.
+        if (rt.mode != 'parameters') return [type: 'string'] + args
         return parameter('string', args)
     }
     def text(Map args) { parameter('text', args) }
     def booleanParam(Map args) { parameter('booleanParam', args) }
     def choice(Map args) {
+        // ChoiceParameterDefinition: a list, or one choice a line; the first is the default.
         List choices = args.choices instanceof String ? args.choices.split('\n') as List : args.choices as List
+        if (rt.mode != 'parameters') return [type: 'choice'] + args + [choices: choices]
         return parameter('choice', [name: args.name, defaultValue: choices ? choices[0] : null] + args)
     }
     def usernamePassword(Map args) { [type: 'usernamePassword'] + args }
@@ -706,20 +716,26 @@ abstract class PipelineScript extends Script {
     /**
      * The input step (pipeline-input-step InputStepExecution), answered from run.answers in
      * order: each answer {user, groups, action: proceed|abort, after: seconds since asked,
-     * admin, cancel} or another build's milestone event {build, passes: N | completes}. Who
+     * admin, cancel} or another build's event {build, passes: N | completes | runs: a
+     * script it runs meanwhile, in its workdir with its env (runFor)}. Who
      * may proceed is canSettle: with no submitter, anyone with Job/Build (answer.build_permission,
      * default true); else an administrator, or a user or group named in the comma-separated
      * submitter (each trimmed, compared as the default IdStrategy does: ignoring case). A
      * refused answer changes nothing (Jenkins answers that user with an error page) and the
      * input keeps waiting; an abort by a submitter or someone with Job/Cancel ends the build
      * ABORTED; no answer before the innermost timeout's deadline: the timeout interrupts it.
-     * Returns the approver's id with a submitterParameter (the only value), else null.
+     * The `parameters:` (choice and string definitions) take the answer's `parameters`
+     * {NAME: value; for a choice, the index of one of its choices}, else their default (a
+     * choice's first, a string's defaultValue, trimmed with trim: true). Returns what
+     * InputStepExecution.proceed does: the values with the approver's id under the
+     * submitterParameter; none: null, one: that value, more: the map.
      */
     def askInput(Map args) {
         String submitter = args.submitter ? (args.submitter as String).trim() : null
         Map ask = [message: args.message, ok: args.ok ?: 'Proceed', submitter: submitter,
                    submitterParameter: args.submitterParameter, held_executor: rt.nodeDepth > 0,
-                   asked_at: rt.clock / 1000.0, refused: []]
+                   asked_at: rt.clock / 1000.0, refused: [],
+                   parameters: (args.parameters ?: []).collect { it as Map }]
         rt.inputs << ask
         rt.say(args.message as String)
         rt.say("${ask.ok} or Abort")
@@ -766,8 +782,34 @@ abstract class PipelineScript extends Script {
             ask.outcome = 'approved'
             ask.approver = user
             rt.say("Approved by ${user}")
-            return args.submitterParameter ? user : null
+            Map values = inputValues(ask.parameters as List<Map>, (answer.parameters ?: [:]) as Map)
+            ask.values = values
+            if (args.submitterParameter) values[args.submitterParameter as String] = user
+            return values.size() == 0 ? null : values.size() == 1 ? values.values()[0] : values
         }
+    }
+
+    /** The values an answer gives an input's parameter definitions (see askInput). */
+    static Map inputValues(List<Map> definitions, Map given) {
+        Map values = [:]
+        definitions.each { Map p ->
+            String name = p.name as String
+            def value = given.containsKey(name) ? given[name] : null
+            if (p.type == 'choice') {
+                List choices = p.choices as List
+                if (value == null) value = 0
+                if (!(value instanceof Integer) || value < 0 || value >= choices.size()) {
+                    throw new NoStandIn("answer ${name}: give the index of one of ${choices.size()} choices")
+                }
+                values[name] = choices[value as int]
+            } else if (p.type == 'string') {
+                String text = value == null ? (p.defaultValue ?: '') as String : value as String
+                values[name] = p.trim ? text.trim() : text
+            } else {
+                throw new NoStandIn("input parameter of type ${p.type}")
+            }
+        }
+        return values
     }
 
     static boolean canSettle(String submitter, Map answer) {
@@ -815,6 +857,12 @@ abstract class PipelineScript extends Script {
     void otherBuild(Map event, Map ask) {
         int number = event.build as int
         (ask.events = ask.events ?: []) << event
+        if (event.runs != null) {
+            // What that build's steps do meanwhile (deploy to the environment before this
+            // gate, say), run for real as its `sh` would: the event records the exit code.
+            event.returncode = runFor(number, event)
+            return
+        }
         if (event.passes != null) {
             rt.milestones[number] = event.passes as Integer
             cancelFor(number, event.passes as Integer)
@@ -827,6 +875,20 @@ abstract class PipelineScript extends Script {
         } else {
             throw new NoStandIn("event ${event}")
         }
+    }
+
+    /** Another build's script {runs, workdir, env}: `/bin/sh -xe` in its workspace with its
+     *  whole environment, its output in this log as `[#N] ...`; returns the exit code. */
+    int runFor(int number, Map event) {
+        rt.say("[harness] build #${number} meanwhile:")
+        ProcessBuilder pb = new ProcessBuilder(['/bin/sh', '-xe', '-c', event.runs as String])
+            .directory(new File(event.workdir as String)).redirectErrorStream(true)
+        pb.environment().clear()
+        (event.env ?: [:]).each { k, v -> pb.environment()[k as String] = v as String }
+        pb.redirectInput(ProcessBuilder.Redirect.from(new File('/dev/null')))
+        Process process = pb.start()
+        process.inputStream.eachLine('UTF-8') { rt.say("[#${number}] ${it}") }
+        return process.waitFor()
     }
 
     def milestone(Map args) { passMilestone(args.ordinal as Integer, args.label as String) }
@@ -892,6 +954,25 @@ abstract class PipelineScript extends Script {
 
     def checkout(scm) {
         rt.say('[Pipeline] checkout')
+        return rt.scmVars()
+    }
+
+    /** The Git plugin's `git` step (GitStep: url, branch, credentialsId, changelog, poll):
+     *  the files of run.repository copied into the workspace, as a checkout of it would
+     *  leave them; returns the scm variables `checkout` returns. */
+    def git(Map args) {
+        if (rt.nodeDepth == 0) throw new StepFailed(NEEDS_NODE)
+        if (!args.url) throw new StepFailed('git: url is required')
+        if (!rt.run.repository) throw new NoStandIn('git without run.repository')
+        rt.say("[Pipeline] git ${args.url} ${args.branch ?: 'master'}")
+        rt.checkouts << [url: args.url, branch: args.branch ?: 'master', credentialsId: args.credentialsId,
+                         changelog: args.changelog, poll: args.poll, workspace: rt.cwd.path]
+        File repository = new File(rt.run.repository as String)
+        repository.eachFileRecurse(groovy.io.FileType.FILES) { File f ->
+            File target = new File(rt.cwd, repository.toPath().relativize(f.toPath()).toString())
+            target.parentFile.mkdirs()
+            java.nio.file.Files.copy(f.toPath(), target.toPath(), java.nio.file.StandardCopyOption.REPLACE_EXISTING)
+        }
         return rt.scmVars()
     }
 
@@ -1184,6 +1265,7 @@ runs.each { Map run ->
                 description: rt.currentBuild.description, log: rt.log.join('\n') + '\n',
                 sh_commands: rt.shCommands, stages: rt.stages, archived: rt.archived,
                 params: rt.params, agent: rt.pipeline?.agent, inputs: rt.inputs,
-                milestones: rt.passed, cancelled: rt.cancelled, workspaces: rt.workspaces]
+                milestones: rt.passed, cancelled: rt.cancelled, workspaces: rt.workspaces,
+                checkouts: rt.checkouts]
 }
 new File(args[1]).setText(JsonOutput.toJson(results), 'UTF-8')

@@ -20,11 +20,9 @@ from tests.support.catalogs import entry_loader
      "make secrets through a secret driver: give the content with file or environment, or "
      "create the secret yourself (docker secret create) and declare it external: true"),
     ("secrets: {pw: {file: a, driver_opts: {a: b}}}\n", "key 'secrets.pw.driver_opts'"),
-    ("secrets: {pw: {file: a, template_driver: golang}}\n", "templated secrets"),
-    ("configs: {c: {file: a, template_driver: golang}}\n", "key 'configs.c.template_driver': "
-     "shipway does not make templated configs: give the content with file, or create the "
-     "config yourself (docker config create) and declare it external: true"),
     ("configs: {c: {file: a, driver: vault}}\n", "unknown key"),   # not a config key at all
+    # a catalog's networks are existing ones: made ones are a stack file's
+    ("networks: {front: {driver: overlay}}\n", "key 'networks.front.driver': unknown key"),
 ])
 def test_bad_definitions_name_the_key(tmp_path, top, words):
     _, loading = entry_loader(tmp_path, "{image: r/x}", top=top)
@@ -80,3 +78,30 @@ def test_the_job_modes_are_modes_of_the_catalog(tmp_path):
     for mode in ("replicated-job", "global-job"):
         _, loading = entry_loader(tmp_path, f"{{image: r/x, deploy: {{mode: {mode}}}}}")
         assert loading().service("web")["service"]["deploy"]["mode"] == mode
+
+
+def test_a_stack_files_definitions_take_every_key_stack_deploy_takes(tmp_path):
+    (tmp_path / "c.txt").write_text("x")
+    raw = {"networks": {"front": None, "back": {"driver": "overlay", "attachable": True,
+                                                "internal": True, "labels": ["a=b"],
+                                                "driver_opts": {"mtu": 1400},
+                                                "ipam": {"driver": "default",
+                                                         "config": [{"subnet": "10.9.0.0/24"}]},
+                                                "x-note": "skipped"},
+                        "proxy": {"external": {"name": "traefik"}}},
+           "volumes": {"data": {"x-note": 1}, "old": {"external": {"name": "legacy"}}},
+           "configs": {"ds": {"file": "c.txt", "template_driver": "golang", "x-a": 1}},
+           "secrets": {"pw": {"file": "c.txt", "template_driver": "golang"}}}
+
+    def fail(key, message):
+        raise AssertionError(f"{key}: {message}")
+    defined = compose_defs.definitions(raw, fail, str(tmp_path), stack_file=True)
+    assert defined["networks"] == {
+        "front": {"external": False},
+        "back": {"external": False, "driver": "overlay", "attachable": True, "internal": True,
+                 "labels": {"a": "b"}, "driver_opts": {"mtu": "1400"},
+                 "ipam": {"driver": "default", "config": [{"subnet": "10.9.0.0/24"}]}},
+        "proxy": {"external": True, "name": "traefik"}}
+    assert defined["volumes"] == {"data": {}, "old": {"external": True, "name": "legacy"}}
+    assert defined["configs"]["ds"]["template_driver"] == "golang"
+    assert defined["secrets"]["pw"]["template_driver"] == "golang"

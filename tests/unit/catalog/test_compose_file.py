@@ -99,7 +99,17 @@ def test_stack_file_errors_name_the_file_service_and_key(tmp_path, service, word
     ('version: "2.4"\nservices: {web: {image: r/x}}\n', "unsupported Compose file version: 2.4"),
     ('version: "3.9"\nservices: {api: {image: r/x}}\n', "no service 'web' in the file"),
     ('version: "3.9"\nservices: {web: {image: r/x, networks: [n]}}\nnetworks: {n: {}}\n',
-     "existing networks only"),
+     "Non-string key in networks: false: quote it"),   # go-yaml reads `n` as false
+    ('version: "3.9"\nservices: {web: {image: r/x, environment: {DEBUG: on}}}\n',
+     "key 'environment.DEBUG': must be a string, number or null"),
+    ('version: "3.9"\nservices: {web: {image: r/x, volumes: [v:/v]}}\n'
+     'volumes: {v: {external: true, driver: nfs}}\n',
+     "key 'volumes.v.driver': conflicting parameters \"external\" and \"driver\""),
+    ('version: "3.9"\nservices: {web: {image: r/x, networks: [a]}}\n'
+     'networks: {a: {external: {name: x}, name: other}}\n',
+     "networks.a.external.name and networks.a.name conflict"),
+    ('version: "3.9"\nservices: {web: {image: r/x, networks: [a]}}\n'
+     'networks: {a: {driver: overlay, scope: swarm}}\n', "key 'networks.a.scope': unknown key"),
     ("[", "not valid YAML"),
 ])
 def test_stack_files_stack_deploy_refuses(tmp_path, text, words):
@@ -116,17 +126,17 @@ def test_a_missing_stack_file_says_where_it_looked(tmp_path):
         loading()
 
 
-def test_a_stack_service_without_networks_is_warned_about(tmp_path):
+def test_a_stack_service_without_networks_joins_the_stacks_default_network(tmp_path):
     (tmp_path / "docker-stack.yml").write_text('version: "3.9"\nservices: {web: {image: r/x:1, '
                                                'restart: always, depends_on: [db]}}\n')
     _, loading = entry_loader(tmp_path, "{compose: {file: docker-stack.yml, service: web}}")
     settings = loading().service("web")
     assert settings["warnings"] == [
         "Ignoring unsupported options: restart",
-        "Ignoring depends_on: swarm starts services without waiting on one another",
-        ("no networks: docker stack deploy would attach the stack's default network; shipway "
-         "attaches only the networks named")]
+        "Ignoring depends_on: swarm starts services without waiting on one another"]
     assert settings["service"]["deploy"]["restart_policy"] == {"condition": "any"}
+    assert settings["service"]["networks"] == {"default": {}}   # <stack>_default (swarm/stack)
+    assert settings["definitions"]["networks"] == {}
 
 
 def test_fixed_addresses_in_a_stack_file_are_dropped_with_a_warning(tmp_path):
@@ -183,5 +193,6 @@ def test_the_file_goes_over_the_catalogs_defaults_and_under_the_entry(tmp_path):
             "services": {"web": {"compose": {"file": "docker-stack.yml", "service": "web"},
                                  "deploy": {"replicas": 3}}}}
     service = catalog.from_data(data, path=str(tmp_path / "c.yml")).service("web")["service"]
-    assert service == {"stop_signal": "SIGINT", "user": "app", "deploy": {
-        "replicas": 3, "update_config": {"order": "stop-first", "delay": 1.0}}}
+    assert service == {"stop_signal": "SIGINT", "user": "app", "networks": {"default": {}},
+                       "deploy": {"replicas": 3,
+                                  "update_config": {"order": "stop-first", "delay": 1.0}}}

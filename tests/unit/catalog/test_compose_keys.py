@@ -2,6 +2,7 @@
 keys next to them: a bad value is one line naming the file, the service and the key."""
 import pytest
 
+from pipeline.catalog import compose_keys
 from pipeline.errors import EXIT_USAGE, CatalogError
 from tests.support.catalogs import entry_loader
 
@@ -39,7 +40,8 @@ from tests.support.catalogs import entry_loader
     ("{logging: {options: {max-size: [1]}}}", "logging.options", "must be a string"),
     ("{tmpfs: {a: b}}", "tmpfs", "string or a list"),
     ("{volumes: 'a:b'}", "volumes", "must be a list"),
-    ("{volumes: ['a:b:c:d']}", "volumes[0]", "[SOURCE:]TARGET"),
+    ("{volumes: ['db:/x:ro:z']}", "volumes[0]", "[SOURCE:]TARGET"),
+    ("{volumes: ['db::/x']}", "volumes[0]", "[SOURCE:]TARGET"),
     ("{volumes: [{type: nfs, target: /x}]}", "volumes[0].type", "one of volume, bind, tmpfs"),
     ("{volumes: [{type: bind, target: /x}]}", "volumes[0].source", "required for a bind"),
     ("{volumes: [{type: volume, source: a}]}", "volumes[0].target", "is required"),
@@ -94,8 +96,8 @@ from tests.support.catalogs import entry_loader
      "0 or more"),
     ("{deploy: {update_config: {max_failure_ratio: 2}}}",
      "deploy.update_config.max_failure_ratio", "from 0 to 1"),
-    ("{deploy: {rollback_config: {failure_action: rollback}}}",
-     "deploy.rollback_config.failure_action", "one of pause, continue"),
+    ("{deploy: {rollback_config: {failure_action: undo}}}",
+     "deploy.rollback_config.failure_action", "one of pause, continue, rollback"),
     ("{deploy: {timeout: soon}}", "deploy.timeout", "duration"),
     ("{deploy: {keep_releases: 0}}", "deploy.keep_releases", "1 or more"),
     ("{deploy: {canary: {}}}", "deploy.canary", "unknown key"),
@@ -110,3 +112,21 @@ def test_a_bad_value_is_one_line_naming_file_service_and_key(tmp_path, entry, ke
     assert text.startswith(f"{path}: service 'web': key '{key}': "), text
     assert words in text
     assert "\n" not in text and info.value.exit_code == EXIT_USAGE
+
+
+@pytest.mark.parametrize("spec, volume", [
+    ("a", {"type": "volume", "target": "a"}),
+    ("/data", {"type": "volume", "target": "/data"}),
+    ("db:/data:ro,nocopy", {"type": "volume", "source": "db", "target": "/data",
+                            "read_only": True, "volume": {"nocopy": True}}),
+    ("/var/lib/docker/:/var/lib/docker:ro", {"type": "bind", "source": "/var/lib/docker/",
+                                             "target": "/var/lib/docker", "read_only": True}),
+    ("~/conf:/conf:rshared,z", {"type": "bind", "source": "~/conf", "target": "/conf",
+                                "bind": {"propagation": "rshared"}}),
+    ("C:\\data:/data", {"type": "bind", "source": "C:\\data", "target": "/data"}),
+    ("\\\\.\\pipe\\x:/p", {"type": "bind", "source": "\\\\.\\pipe\\x", "target": "/p"}),
+    # docker's loader takes a one-letter name before a colon for a drive: an anonymous volume
+    ("a:/data", {"type": "volume", "target": "a:/data"}),
+])
+def test_short_volumes_are_read_as_dockers_loader_reads_them(spec, volume):
+    assert compose_keys.short_volume(spec) == volume

@@ -1,10 +1,9 @@
 """--group on deploy, rollback, status and releases: bad input is one line, exit 2."""
-import io
 
 import pytest
 
-from pipeline import cli
-from pipeline.console import Console
+from tests.support.cli import catalog_file as write_catalog
+from tests.support.cli import run_cli
 
 CATALOG = """
 services:
@@ -16,17 +15,12 @@ groups:
 
 
 def run(argv, environ=None):
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(argv, environ=environ or {"DOCKER_HOST": "unix:///nonexistent.sock"},
-                    console=Console(out, err))
-    return code, out.getvalue(), err.getvalue()
+    return run_cli(argv, environ or {"DOCKER_HOST": "unix:///nonexistent.sock"})
 
 
 @pytest.fixture
 def catalog_file(tmp_path):
-    path = tmp_path / "shipway.yml"
-    path.write_text(CATALOG)
-    return str(path)
+    return write_catalog(tmp_path, CATALOG)
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -48,3 +42,22 @@ def test_bad_group_input_is_one_line(argv, words, catalog_file):
     assert code == 2 and out == ""
     assert words in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--to", "3a"], "--to '3a': with --group, --to is a group release number"),
+    (["--to", "sha256:abc"], "with --group, --to is a group release number"),
+    (["--reason", "two\x07bells"], "the reason holds control characters"),
+    (["--reason", "x" * 501], "the reason is 501 characters long"),
+])
+def test_bad_group_rollback_input_is_one_line_before_the_engine(argv, words, catalog_file):
+    code, out, err = run(["rollback", "--group", "shop", "--catalog", catalog_file] + argv)
+    assert code == 2 and out == ""
+    assert words in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("text, seq", [(None, None), ("previous", None), ("#3", 3), ("12", 12)])
+def test_group_release_numbers(text, seq):
+    from pipeline.stages import group
+    assert group.group_release_number("shop", text) == seq

@@ -1,16 +1,16 @@
 """`shipway promote`'s bad input (exit 2, one line, before any engine is asked), who the
 release record says approved it, and its result line."""
-import io
+import json
 from types import SimpleNamespace
 
 import pytest
 
-from pipeline import cli
-from pipeline.console import Console
 from pipeline.context import BuildInfo
 from pipeline.stages import promote
 from pipeline.swarm.promote_plan import Promotion
 from pipeline.swarm.releases import Release
+from tests.support.cli import catalog_file as write_catalog
+from tests.support.cli import run_cli
 
 CATALOG = """
 environments:
@@ -26,16 +26,12 @@ DIGEST = "sha256:" + "ab" * 32
 
 
 def run(argv, environ=None):
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(["promote", *argv], environ=environ or {}, console=Console(out, err))
-    return code, out.getvalue(), err.getvalue()
+    return run_cli(["promote", *argv], environ)
 
 
 @pytest.fixture
 def catalog_file(tmp_path):
-    path = tmp_path / "shipway.yml"
-    path.write_text(CATALOG)
-    return str(path)
+    return write_catalog(tmp_path, CATALOG)
 
 
 def bad(argv, environ=None):
@@ -83,6 +79,50 @@ def test_an_engine_that_does_not_answer_names_the_environment(catalog_file):
     assert "environment 'staging': cannot reach the Docker Engine at " \
            "unix:///nonexistent/staging.sock" in err
     assert "hunter22" not in err
+
+
+RECORD = {"service": "hello-staging", "environment": "staging", "ok": True,
+          "digest": DIGEST, "release": {"seq": 7, "id": "r7"}}
+
+
+@pytest.mark.parametrize("content, problem", [
+    (None, "cannot use it: no such file"),
+    ("", "cannot use it: not JSON (JSONDecodeError)"),
+    ("{\"service\": ", "not JSON (JSONDecodeError)"),
+    (b"\xff\xfe{}", "not JSON (UnicodeDecodeError)"),
+    ("[1, 2]", "cannot use it: not a JSON object"),
+    ("{}", "not the record of a deploy or promote"),
+    (json.dumps({**RECORD, "service": "hello-dev"}), "the record of hello-dev in staging, "
+     "not of hello-staging in staging"),
+    (json.dumps({**RECORD, "environment": "production"}), "in production, not of "),
+])
+def test_an_expect_record_that_is_not_one_is_bad_input_before_any_engine(catalog_file,
+                                                                         tmp_path, content,
+                                                                         problem):
+    path = tmp_path / "shipway-deploy-staging.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    err = bad(["--catalog", catalog_file, "--service", "hello", "--from", "staging",
+               "--to", "production", "--expect-record", str(path)])
+    assert err.startswith(f"error: --expect-record {path}: ") and problem in err, err
+    assert "pass the file this build's deploy or promote to staging wrote with --json" in err
+    assert "Docker Engine" not in err
+
+
+def test_a_directory_as_expect_record_is_bad_input(catalog_file, tmp_path):
+    err = bad(["--catalog", catalog_file, "--service", "hello", "--from", "staging",
+               "--to", "production", "--expect-record", str(tmp_path)])
+    assert "cannot use it: Is a directory" in err
+
+
+def test_a_good_expect_record_goes_on_to_ask_the_engines(catalog_file, tmp_path):
+    path = tmp_path / "record.json"
+    path.write_text(json.dumps(RECORD))
+    err = bad(["--catalog", catalog_file, "--service", "hello", "--from", "staging",
+               "--to", "production", "--expect-record", str(path)])
+    assert "cannot reach the Docker Engine at unix:///nonexistent/staging.sock" in err
 
 
 def promotion():

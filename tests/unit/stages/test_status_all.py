@@ -7,7 +7,6 @@ lab, production: the multi-node lab, down: a closed port), with the production r
 `approved_by` and `promoted_from` then set as a promotion records them.
 """
 import copy
-import io
 import json
 import os
 import threading
@@ -15,9 +14,9 @@ import time
 
 import pytest
 
-from pipeline import cli
-from pipeline.console import Console
 from pipeline.stages import status_all
+from tests.support.cli import catalog_file as write_catalog
+from tests.support.cli import run_cli
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "status",
                        "all-environments.json")
@@ -138,16 +137,12 @@ services:
 
 
 def run(argv, environ=None):
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(argv, environ=environ or {}, console=Console(out, err))
-    return code, out.getvalue(), err.getvalue()
+    return run_cli(argv, environ)
 
 
 @pytest.fixture
 def catalog_file(tmp_path):
-    path = tmp_path / "shipway.yml"
-    path.write_text(CATALOG)
-    return str(path)
+    return write_catalog(tmp_path, CATALOG)
 
 
 def test_environments_that_do_not_answer_are_rows_and_exit_1(catalog_file):

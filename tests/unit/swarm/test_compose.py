@@ -126,6 +126,23 @@ CS = ("TaskTemplate", "ContainerSpec")
      {("TaskTemplate", "Resources", "Reservations", "MemoryBytes"): 1610612736}, {}),
     ({"deploy": {"placement": {"max_replicas_per_node": 1}}},
      {("TaskTemplate", "Placement", "MaxReplicas"): 1}, {}),
+    # as docker's loader writes them: an absolute bind source as written (the trailing slash
+    # kept), a Windows drive path, a named pipe; `VIP` in lower case; isolation
+    ({"volumes": ["/var/lib/docker/:/var/lib/docker:ro", "C:\\data:/data",
+                  {"type": "npipe", "source": "\\\\.\\pipe\\docker_engine",
+                   "target": "\\\\.\\pipe\\docker_engine"}, "./x/../y/:/y"]},
+     {CS + ("Mounts",): [
+         {"Type": "bind", "Source": "/var/lib/docker/", "Target": "/var/lib/docker",
+          "ReadOnly": True},
+         {"Type": "bind", "Source": "C:\\data", "Target": "/data"},
+         {"Type": "npipe", "Source": "\\\\.\\pipe\\docker_engine",
+          "Target": "\\\\.\\pipe\\docker_engine"},
+         {"Type": "bind", "Source": "/srv/ops/y", "Target": "/y"}]}, {}),
+    ({"deploy": {"endpoint_mode": "VIP"}}, {("EndpointSpec", "Mode"): "vip"}, {}),
+    ({"isolation": "default"}, {CS + ("Isolation",): "default"}, {}),
+    ({"healthcheck": {"retries": 3.7}}, {CS + ("Healthcheck", "Retries"): 3}, {}),
+    ({"deploy": {"rollback_config": {"failure_action": "rollback"}}},
+     {("RollbackConfig", "FailureAction"): "rollback"}, {("RollbackConfig", "Parallelism"): 1}),
 ])
 def test_each_key_sets_only_its_fields(entry, fields, implied):
     conversion = convert_entry(entry, environ={"A": "from env"})
@@ -162,13 +179,32 @@ def test_secrets_configs_and_their_defaults():
          "ConfigID": "id-conf", "ConfigName": "web_conf_abc"}]
 
 
+def test_named_volumes_in_a_stack_are_its_own_and_labelled():
+    entry = {"volumes": ["data:/data", "ext:/ext", "named:/named"]}
+    volumes = {"data": {"labels": {"backup": "daily"}, "driver": "local"},
+               "ext": {"external": True}, "named": {"name": "shared-named"}}
+    settings = catalog.from_data({"services": {"web": {"image": "reg/web", **entry}},
+                                  "volumes": volumes}, path="/srv/ops/c.yml").service("web")
+    mounts = compose.mounts(settings["service"], "/srv/ops", settings["definitions"]["volumes"],
+                            {}, namespace="shop")
+    label = {"com.docker.stack.namespace": "shop"}
+    assert mounts == [
+        {"Type": "volume", "Source": "shop_data", "Target": "/data",
+         "VolumeOptions": {"Labels": {"backup": "daily", **label},
+                           "DriverConfig": {"Name": "local"}}},
+        {"Type": "volume", "Source": "ext", "Target": "/ext", "VolumeOptions": {}},
+        {"Type": "volume", "Source": "shared-named", "Target": "/named",
+         "VolumeOptions": {"Labels": label}}]
+    unscoped = compose.mounts(settings["service"], "/srv/ops",
+                              settings["definitions"]["volumes"], {})
+    assert [m["Source"] for m in unscoped] == ["data", "ext", "shared-named"]
+
+
 def test_create_spec_is_implied_then_fields():
     conversion = convert_entry({"deploy": {"update_config": {"order": "stop-first"}}})
     spec = conversion.create_spec()
     assert spec["Name"] == "web"
     assert spec["UpdateConfig"] == {"Parallelism": 1, "Order": "stop-first"}
-
-
 
 
 def test_the_network_alias_is_the_short_name_stack_deploy_gives():

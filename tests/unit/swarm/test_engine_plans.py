@@ -187,18 +187,26 @@ def test_the_canary_first_write_is_in_the_plan_and_the_dry_run():
     [write] = judged.writes
     assert write.spec["UpdateConfig"]["Delay"] == (30 + 120 + 60) * 10 ** 9
     assert write.doing.splitlines()[0].startswith("analysis: updating a first batch of 1")
+    own = json.dumps(current["Spec"]["UpdateConfig"], sort_keys=True, separators=(",", ":"))
     assert judged.summary()["first_write"]["changes"] == [
-        {"path": "UpdateConfig.Delay", "before": None, "after": 210 * 10 ** 9}]
-    assert judged.lines("fx-web", NEW)[-2:] == [
-        "  UpdateConfig.Delay: (none) -> 210s",
+        {"path": "UpdateConfig.Delay", "before": None, "after": 210 * 10 ** 9},
+        {"path": "Labels[shipway.held-update-config]", "before": None, "after": own}]
+    assert judged.lines("fx-web", NEW)[-3] == "  UpdateConfig.Delay: (none) -> 210s"
+    assert judged.lines("fx-web", NEW)[-1] == (
         "analysis: once the canary passed, written again with the update policy above "
-        "(the rest)"]
+        "(the rest)")
     assert plan.writes[0].spec["UpdateConfig"] == current["Spec"]["UpdateConfig"]
     # the second write: the service as read then, with the user's own policy again
     [rest] = judged.then
     service = {**current, "Spec": write.spec}
     second = canary.rest_write(rest, service)
     assert second.spec["UpdateConfig"] == current["Spec"]["UpdateConfig"]
+    assert specs.HELD_LABEL not in second.spec["Labels"]
+    # `shipway continue` finds the same rest in what the service holds, with who approved
+    later = canary.held_rest(service, {"shipway.approved-by": "ops"})
+    assert later.update_config == rest.update_config and later.image == rest.image
+    assert canary.rest_write(later, service).spec["Labels"]["shipway.approved-by"] == "ops"
+    assert canary.held_rest({"Spec": second.spec}) is None
     assert second.version == current["Version"]["Index"]
     replaced = {**current, "Spec": {**write.spec, "TaskTemplate": current["Spec"]["TaskTemplate"]}}
     assert canary.rest_write(rest, replaced).reason == \

@@ -134,3 +134,41 @@ def test_the_dry_run_lines():
     assert lines[0] == "group shop: 3 steps, on failure: rollback"
     assert lines[1] == "step 1 (migrate) (a job: runs to completion)"
     assert any(line.startswith("  api (shop-api): no service -> r/api:v2@") for line in lines)
+
+
+def test_rollback_to_a_group_release_by_its_number():
+    target, undos = group_plan.plan_rollback(SHOP, group_releases(),
+                                             readings(worker=3, api=3, web=3), to=1)
+    assert target.seq == 1
+    assert [(u.member, u.to) for u in undos if u.action == "rollback"] == [
+        ("web", 1), ("api", 1), ("worker", 1)]
+    # forward too: any recorded group release, as `rollback --to` for a service
+    target, undos = group_plan.plan_rollback(SHOP, group_releases(),
+                                             readings(worker=1, api=1, web=1), to=3)
+    assert target.seq == 3 and {u.to for u in undos if u.action == "rollback"} == {3}
+
+
+def test_rollback_to_a_group_release_not_recorded_changes_nothing():
+    with pytest.raises(NothingToRollBack, match=r"no group release #7 is recorded "
+                       r"\(recorded: #3, #2, #1\)"):
+        group_plan.plan_rollback(SHOP, group_releases(), readings(worker=3, api=3, web=3), to=7)
+
+
+def test_the_pickers_entries_for_a_group():
+    """`releases --group --json`: the running one, the default (where `rollback --group`
+    goes without --to) and each one's line, newest first."""
+    recorded = group_releases()
+    second = recorded[1]
+    second.build_number, second.commit, second.deployed_by = "42", "abc1234def", "al"
+    recorded[1].created = "2026-12-06T07:00:00Z"
+    now = group_plan.picker.parse_time("2026-12-06T09:00:00Z")
+    entries = group_plan.entries(SHOP, recorded, readings(worker=3, api=3, web=3), now)
+    assert [(e["seq"], e["running"], e["default"]) for e in entries] == [
+        (3, True, False), (2, False, True), (1, False, False)]
+    assert entries[1]["choice"] == ("#2  build 42  abc1234  2 h ago  by al  "
+                                    "migrate #2, worker #2, api #2, web #2")
+    assert entries[0]["choice"].startswith("#3  running  migrate #3")
+    assert entries[1]["members"]["api"]["release_id"] == "api-2"
+    # nothing older than the running one: no default
+    oldest = group_plan.entries(SHOP, recorded, readings(worker=1, api=1, web=1), now)
+    assert not any(e["default"] for e in oldest)

@@ -116,6 +116,20 @@ def test_plans_from_file_and_environment(tmp_path):
     assert secret.content.reveal() == VALUE.encode()
 
 
+def test_a_template_is_another_object_and_a_stacks_label_goes_on_what_is_made(tmp_path):
+    (tmp_path / "ds.yml").write_bytes(b"url: {{ .Node.Hostname }}\n")
+    plain, = plan("web", "config", {"ds": {"file": "ds.yml"}}, ["ds"], str(tmp_path), {})
+    templated, = plan("web", "config", {"ds": {"file": "ds.yml", "template_driver": "golang"}},
+                      ["ds"], str(tmp_path), {}, labels={"com.docker.stack.namespace": "mon"})
+    assert templated.name != plain.name and templated.name.startswith("web_ds_")
+    assert (plain.templating, templated.templating) == (None, "golang")
+    assert templated.summary()["template_driver"] == "golang"
+    assert templated.labels["com.docker.stack.namespace"] == "mon"
+    ext, = plan("web", "config", {"e": {"external": True}}, ["e"], str(tmp_path), {},
+                labels={"com.docker.stack.namespace": "mon"})
+    assert ext.labels == {}     # an external object is never labelled
+
+
 def test_only_used_names_are_planned_in_order_once(tmp_path):
     defs = {"a": {"environment": "A"}, "b": {"environment": "B"},
             "unused": {"file": "missing"}}

@@ -150,6 +150,32 @@ def test_a_release_is_alone_only_once_old_containers_stopped():
     assert verdict(new + [remote], down={}) is Status.WAITING
 
 
+def test_a_bake_begins_once_only_the_release_serves_before_swarm_settles():
+    """Expectation.served: every replica on the release and no old container running is
+    enough (the bake window begins then); the update's own wait also needs the monitor."""
+    started = "2026-12-06T08:00:00Z"
+    service = {**_service(2), "UpdateStatus": {"State": "updating", "StartedAt": started}}
+    service["Spec"]["UpdateConfig"] = {"Monitor": 60 * 10 ** 9}
+    new = [{**_on("n1", "r:v2"), "ID": "a", "Slot": 1, "CreatedAt": started,
+            "UpdatedAt": started}, {**_on("n1", "r:v2"), "ID": "c", "Slot": 2,
+                                    "CreatedAt": started, "UpdatedAt": started}]
+    old = {**_on("n1", "r:v1", "running", "shutdown"), "ID": "d",
+           "Status": {"State": "running", "ContainerStatus": {"ContainerID": "c-old"}}}
+
+    def verdict(expect, tasks, stopped=frozenset()):
+        snap = Snapshot(service, tasks, 1.7e9, stopped=stopped)
+        return judge(expect, snap, Memory()).status
+
+    served = Expectation("r:v2", Follow.UPDATE, "before", served=True)
+    assert verdict(served, new + [old]) is Status.WAITING     # the old one still serves
+    assert verdict(served, new + [old], frozenset({"c-old"})) is Status.CONVERGED
+    assert verdict(Expectation("r:v2", Follow.UPDATE, "before"), new + [old],
+                   frozenset({"c-old"})) is Status.WAITING    # swarm's monitor runs on
+    rolled = {**service, "UpdateStatus": {"State": "paused", "StartedAt": started}}
+    snap = Snapshot(rolled, new, 1.7e9)
+    assert judge(served, snap, Memory()).status is Status.FAILED
+
+
 class _Exits:
     """An Engine events stream (docker.types.CancellableStream's shape: iterated, closed from
     another thread) that gives container c-old's `die` event once the test lets it (`die`

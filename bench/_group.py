@@ -23,6 +23,10 @@ UPDATE = {"parallelism": 1, "delay": "0s", "order": "start-first",
           "failure_action": "rollback", "monitor": "2s", "max_failure_ratio": 0}
 ROLLBACK = {"parallelism": 1, "delay": "0s", "order": "start-first",
             "failure_action": "pause", "monitor": "2s", "max_failure_ratio": 0}
+# The example's probe (every 1 s, 1 s timeout, 2 retries) with a 3 s timeout and 3 retries:
+# on this shared 2-core machine a probe can take over 1 s under load, and a task that fails
+# for it makes swarm roll back a good release. The broken image still fails at once (404).
+HEALTH = {"interval": "1s", "timeout": "3s", "retries": 3, "start_period": "1s"}
 CONTESTANTS = ("group", "stack", "sequential")
 
 
@@ -52,6 +56,7 @@ def _catalog_entry(service, member, repo, job_repo, network):
                 "    deploy: {mode: replicated-job, endpoint_mode: vip, timeout: 120s, "
                 "with_registry_auth: true, restart_policy: {condition: none}}\n")
     return (f"  {service}:\n    image: {repo}\n    networks: [{network}]\n"
+            f"    healthcheck: {_flow(HEALTH)}\n"
             f"    stop_grace_period: 1s\n    deploy:\n      replicas: {REPLICAS}\n"
             f"      endpoint_mode: vip\n      timeout: 120s\n      with_registry_auth: true\n"
             f"      update_config: {_flow(UPDATE)}\n      rollback_config: {_flow(ROLLBACK)}\n")
@@ -101,7 +106,8 @@ def stack_text(images, network):
             text += _env("    ") + ("    deploy: {mode: replicated-job, endpoint_mode: vip, "
                                      "restart_policy: {condition: none}}\n")
             continue
-        text += (f"    deploy:\n      replicas: {REPLICAS}\n      endpoint_mode: vip\n"
+        text += (f"    healthcheck: {_flow(HEALTH)}\n"
+                 f"    deploy:\n      replicas: {REPLICAS}\n      endpoint_mode: vip\n"
                  f"      update_config: {_flow(UPDATE)}\n"
                  f"      rollback_config: {_flow(ROLLBACK)}\n")
     return text + f"networks:\n  {network}: {{external: true}}\n"
@@ -197,7 +203,7 @@ def order(round_index):
 def comparable(spec):
     """The parts of an Engine ServiceSpec that make two contestants' members do the same
     work (name, labels and image aside): mode, update and rollback configs, restart policy,
-    stop grace period, environment, networks, endpoint mode."""
+    health check, stop grace period, environment, networks, endpoint mode."""
     task = spec.get("TaskTemplate") or {}
     container = task.get("ContainerSpec") or {}
     return {
@@ -206,6 +212,7 @@ def comparable(spec):
         "RollbackConfig": spec.get("RollbackConfig"),
         "RestartPolicy": task.get("RestartPolicy"),
         "StopGracePeriod": container.get("StopGracePeriod"),
+        "Healthcheck": container.get("Healthcheck"),
         "Env": sorted(container.get("Env") or []),
         "Networks": sorted(n.get("Target", "") for n in task.get("Networks") or []),
         "EndpointMode": (spec.get("EndpointSpec") or {}).get("Mode", "vip"),

@@ -5,10 +5,12 @@
 The release (bench/_group.py): a migration job (busybox, prints 3 lines, 2 s), then a wave
 of two services, then a wave of two, each 2 replicas of the health-checked example image on
 the lab's `proxy` network (update: parallelism 1, delay 0s, start-first, monitor 2s, failure
-action rollback). Each contestant has its own five services, created at release 1 first (not
-timed); then, rotating the order every round, each deploys the next release: a new image of
-every member (the example's r1 and r2 alternately, a new job image every time, so the job
-runs every time). The stack file says the order in `depends_on`; stack deploy ignores it.
+action rollback; the example's health check with a 3 s probe timeout and 3 retries, see
+_group.HEALTH), with the same specs (the run checks them field by field). Each contestant
+has its own five services, created at release 1 first (not timed); then, rotating the order
+every round, each deploys the next release: a new image of every member (the example's r1
+and r2 alternately, a new job image every time, so the job runs every time). The stack file
+says the order in `depends_on`; stack deploy ignores it.
 
 Then the failure: a release whose last-wave member `admin` gets the example built with
 BROKEN=1 (its /health answers 404: never healthy), the others a new image. Timed from the

@@ -9,7 +9,7 @@ order (by swarm service name), so two groups sharing a service cannot deadlock.
 import contextlib
 import time
 
-from pipeline import catalog, imageref, registry
+from pipeline import catalog, imageref, notify, registry
 from pipeline.api.engine import engine_errors, inspect_service
 from pipeline.errors import DeployError, ShipwayError, UsageError
 from pipeline.stages import common, group_deploy
@@ -53,7 +53,10 @@ class Target:
 
     def restore(self, api, member, seq, note=None):
         """Roll `member` back to its release #seq (apply.Result), as `shipway rollback --to
-        #SEQ` does (`note`: who asked and why, written on the release it leaves)."""
+        #SEQ` does (`note`: who asked and why, written on the release it leaves). A rollback
+        by hand (a `note`) also pushes the member's marker and tells its webhooks, as
+        `shipway rollback` does; the undo of a failing group release does not: its one
+        event is group-failed, after the failing member's own."""
         settings = self.members[member]
         current = inspect_service(api, settings["name"])
         header = None
@@ -61,9 +64,13 @@ class Target:
             # Nodes that must pull the older image again need the credentials too.
             repo = imageref.split(image_of(current["Spec"]))[0]
             header = registry.auth_header(registry.auth_config(self.ctx, repo))
-        return swarm_apply.rollback(api, settings, header, self.ctx.console.event,
-                                    to=f"#{seq}", current=current, build=self.ctx.build,
-                                    note=note)
+        result = swarm_apply.rollback(api, settings, header, self.ctx.console.event,
+                                      to=f"#{seq}", current=current, build=self.ctx.build,
+                                      note=note)
+        if note is not None:
+            rollback_stage.announce(self.ctx, settings, result, note, notify.notifier(
+                settings, self.ctx, "rollback", by=note.by, group=self.group.name))
+        return result
 
     def actions(self, api, deploy, note=None):
         """The MemberActions on `api`: `deploy` (member -> apply.Result), this rollback

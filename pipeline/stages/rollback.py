@@ -79,11 +79,7 @@ def run(ctx, args):
             for line in result.plan:
                 ctx.console.result(line)
         return 0
-    mark = judged.marker(settings, ctx.environ, ctx.build, ctx.console.event)
-    if mark is not None and result.action != "unchanged":
-        mark("rollback" if result.outcome.ok else "rollback-failed", result.image, result.release)
-    if result.action != "unchanged":
-        notifier.outcome(result, reason=note.reason)
+    announce(ctx, settings, result, note, notifier)
     if args.json:
         # also when it failed, as deploy does
         ctx.console.json({**result.summary(), "note": _summary(note)})
@@ -95,6 +91,21 @@ def run(ctx, args):
             f"{result.previous_image} to"
         ctx.console.result(f"{settings['name']}: {verb} {result.image}{release}")
     return 0
+
+
+def announce(ctx, settings, result, note, notifier=None):
+    """The deploy marker and the webhooks' event of a rollback by hand of service `settings`
+    (apply.Result `result`; nothing when it changed nothing): `rollback`, or
+    `rollback-failed`/`failed` when it did not converge. `notifier`: the one the command
+    built before its lock (else one is built here)."""
+    if result.action == "unchanged":
+        return
+    mark = judged.marker(settings, ctx.environ, ctx.build, ctx.console.event)
+    if mark is not None:
+        mark("rollback" if result.outcome.ok else "rollback-failed", result.image, result.release)
+    if notifier is None:
+        notifier = notify.notifier(settings, ctx, "rollback", by=note.by)
+    notifier.outcome(result, reason=note.reason)
 
 
 def _summary(note):

@@ -2,10 +2,10 @@
 (tests/support/webhooks.py): every service here notifies two webhooks, one `json` whose URL
 is in the catalog and one `slack` whose URL comes from a variable, so each event is checked
 in both formats. A good deploy, an automatic rollback of a broken release, a rollback by
-hand, a held lock, a promotion with the approval before it, a group that fails, a group
-waiting for an approval (`notify --group` after its deploy to the environment before); webhooks
-that are down or answer 500 never fail a deploy. No webhook URL in any output, state file,
-service spec or release record."""
+hand, a held lock, a promotion with the approval before it, a group that fails and a
+group rolled back by hand, a group waiting for an approval (`notify --group` after its
+deploy to the environment before); webhooks that are down or answer 500 never fail a
+deploy. No webhook URL in any output, state file, service spec or release record."""
 import contextlib
 import os
 import threading
@@ -265,7 +265,7 @@ def test_approval_then_promotion(shipway, two_envs, hooks, service_name, release
                            skip=[catalog])
 
 
-def test_a_group_that_fails_is_group_failed_after_its_members_events(
+def test_a_group_that_fails_is_group_failed_then_a_rollback_by_hand_tells_each_member(
         shipway, hooks, releases, docker_client, tmp_path):
     prefix = random_name("gn")
     names = {m: f"{prefix}-{m}" for m in "ab"}
@@ -300,8 +300,24 @@ def test_a_group_that_fails_is_group_failed_after_its_members_events(
         assert failed["reason"].startswith(f"group {prefix} failed at step 2 ({names['b']}): ")
         assert failed["running_image"] == releases["v1"]
         assert_slack(hooks.bodies("slack")[-1], "#a30200", f"group {prefix}: ")
-        assert_no_url_anywhere(hooks, [first, proc], shipway.workdir, docker_client,
-                               names.values(), skip=[str(path)])
+        # a good group release, then the rollback button: each member's `rollback`, newest
+        # step first, saying the group, who and why
+        second = shipway(*group, "--image", f"{names['a']}={releases['v2']}",
+                         "--image", f"{names['b']}={releases['v2']}", env=env_for(hooks),
+                         check=0)
+        seen = len(hooks.bodies("json"))
+        back = shipway("rollback", "--catalog", str(path), "--group", prefix, "--reason",
+                       "checkout broken", env=env_for(hooks), check=0)
+        bodies = hooks.bodies("json")[seen:]
+        assert [(b["event"], b["service"]) for b in bodies] == [
+            ("rollback", names["b"]), ("rollback", names["a"])], bodies
+        for body in bodies:
+            assert (body["group"], body["by"], body["reason"]) == (
+                prefix, "alice", "checkout broken")
+            assert body["image"] == releases["v1"]
+        assert_slack(hooks.bodies("slack")[-1], "#daa038", f"{names['a']}: rolled back to")
+        assert_no_url_anywhere(hooks, [first, proc, second, back], shipway.workdir,
+                               docker_client, names.values(), skip=[str(path)])
     finally:
         for name in names.values():
             remove_service_and_releases(docker_client, name)

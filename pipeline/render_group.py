@@ -148,7 +148,8 @@ def rollback_values(catalog, name, environment=None,
                     catalog_path=render.DEFAULT_CATALOG_PATH):
     """What group-rollback.Jenkinsfile.j2 renders: the group in `environment` (its
     certificate and the group's registry login bound under that environment's variables;
-    its approval submitter answers the question), or on the agent's engine."""
+    its approval submitter answers the question), or on the agent's engine; the members'
+    webhooks' credentials bound around the rollback, which tells them."""
     values = _common(catalog, name)
     _check_repo(catalog, name, values["jenkins"])
     env = catalog.environment(environment) if environment is not None else None
@@ -164,8 +165,10 @@ def rollback_values(catalog, name, environment=None,
             "submitter": env.approval.submitter if env and env.approval else None,
             "tls": delivery.TLS_VARIABLE + suffix if env and env.credentials else None,
             "engine_bindings": engine,
+            # the webhooks too: rollback --group tells each member's (`rollback`)
             "rollback_bindings": engine + delivery.credential_bindings(
-                values["jenkins"], prometheus=True, suffix=suffix)}
+                values["jenkins"], prometheus=True, suffix=suffix)
+            + notify_bindings(catalog, name, environment)}
 
 
 def render_rollback(catalog, name, environment=None, *,

@@ -135,6 +135,21 @@ services:
     return path
 
 
+def member_entries(names, repo, extra=""):
+    """Catalog `services:` entries of a group's members (member -> service name), one
+    replica each with test-sized timings; `extra`: lines after `deploy:`'s (the update
+    policy, environments), each entry's `{name}` filled in."""
+    return "".join(f"""
+  {name}:
+    image: {repo}
+    stop_grace_period: 1s
+    deploy:
+      replicas: 1
+      timeout: {TEST_TIMEOUT}
+      labels: {{shipway.test: "true"}}
+""" + extra.replace("{name}", name) for name in names.values())
+
+
 @pytest.fixture(scope="session")
 def releases(lab, tmp_path_factory):
     """Pushed releases of the hello example: v1, v2, v3, a broken one (unhealthy) and one

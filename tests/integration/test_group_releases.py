@@ -7,6 +7,7 @@ import pytest
 
 from tests.integration.conftest import (
     TEST_TIMEOUT,
+    member_entries,
     random_name,
     remove_service_and_releases,
     running_digests,
@@ -26,17 +27,10 @@ def shop(docker_client, releases, tmp_path):
     sharing b (left = [a, b], right = [c, b])."""
     prefix = random_name("g")
     names = {m: f"{prefix}-{m}" for m in "abc"}
-    entries = "".join(f"""
-  {names[m]}:
-    image: {releases['repo']}
-    stop_grace_period: 1s
-    deploy:
-      replicas: 1
-      timeout: {TEST_TIMEOUT}
-      labels: {{shipway.test: "true"}}
-      update_config: {{parallelism: 1, delay: 0s, order: start-first, failure_action: rollback, monitor: 1s}}
-      rollback_config: {{parallelism: 1, delay: 0s, order: start-first, failure_action: pause, monitor: 1s}}
-""" for m in "abc")  # noqa: E501 (written as users write it)
+    entries = member_entries(names, releases["repo"], """\
+      update_config: {parallelism: 1, delay: 0s, order: start-first, failure_action: rollback, monitor: 1s}
+      rollback_config: {parallelism: 1, delay: 0s, order: start-first, failure_action: pause, monitor: 1s}
+""")  # noqa: E501 (written as users write it)
     path = tmp_path / "shipway.yml"
     path.write_text(f"""
 services:{entries}

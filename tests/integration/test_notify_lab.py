@@ -17,6 +17,7 @@ import pytest
 from pipeline.swarm import lock
 from tests.integration.conftest import (
     TEST_TIMEOUT,
+    member_entries,
     random_name,
     remove_service_and_releases,
     write_catalog,
@@ -269,15 +270,7 @@ def test_a_group_that_fails_is_group_failed_then_a_rollback_by_hand_tells_each_m
         shipway, hooks, releases, docker_client, tmp_path):
     prefix = random_name("gn")
     names = {m: f"{prefix}-{m}" for m in "ab"}
-    entries = "".join(f"""
-  {names[m]}:
-    image: {releases['repo']}
-    stop_grace_period: 1s
-    deploy:
-      replicas: 1
-      timeout: {TEST_TIMEOUT}
-      labels: {{shipway.test: "true"}}
-{POLICY}""" for m in "ab")
+    entries = member_entries(names, releases["repo"], POLICY)
     path = tmp_path / "shipway.yml"
     path.write_text(notify_block(hooks) + f"services:{entries}groups:\n  {prefix}:\n"
                     f"    steps: [{names['a']}, {names['b']}]\n")
@@ -332,18 +325,9 @@ def test_a_group_waiting_for_approval_is_one_event_naming_each_members_release(
     prefix = random_name("gw")
     members = {m: f"{prefix}-{m}" for m in "ab"}
     swarm = {m: f"{members[m]}-staging" for m in members}
-    entries = "".join(f"""
-  {members[m]}:
-    image: {releases['repo']}
-    stop_grace_period: 1s
-    deploy:
-      replicas: 1
-      timeout: {TEST_TIMEOUT}
-      labels: {{shipway.test: "true"}}
-{POLICY}    environments:
-      staging: {{name: {swarm[m]}}}
-      production: {{name: {members[m]}-prod}}
-""" for m in members)
+    entries = member_entries(members, releases["repo"], POLICY + (
+        "    environments:\n      staging: {name: {name}-staging}\n"
+        "      production: {name: {name}-prod}\n"))
     path = tmp_path / "shipway.yml"
     path.write_text(notify_block(hooks) + "environments:\n  staging: {}\n"
                     "  production: {approval: {submitter: ops}}\n"

@@ -42,6 +42,8 @@ STASH = "shipway-checkout"
 # environment before, or nothing (a newer build or a rollback may have changed what runs
 # there while this build waited at the approval).
 RECORD_STASH = "shipway-record-{}"
+# The event `shipway notify` tells before an approval.
+WAITING = "approval-waiting"
 # The timeout step's units (java.util.concurrent.TimeUnit), largest first.
 TIME_UNITS = (("DAYS", 86400), ("HOURS", 3600), ("MINUTES", 60), ("SECONDS", 1))
 
@@ -194,23 +196,34 @@ def notify_bindings(settings, event=None):
             for credentials_id, variable in sorted(found)]
 
 
+def listens(settings, event):
+    """True when some webhook of service `settings` is told `event`."""
+    return any(event in entry["on"] for entry in settings.get("notify") or [])
+
+
 def _notifying(items, catalog, service, base):
     """The Targets with their webhooks' credentials bound around the command (deploy and
-    promote send events), and, before a gate whose environment's webhooks are told
-    approval-waiting, `shipway notify` of it at the end of the stage before."""
-    out = []
-    for j, item in enumerate(items):
-        settings = catalog.service(service, environment=item.environment)
-        item = replace(item, bindings=item.bindings + notify_bindings(settings))
-        later = items[j + 1] if j + 1 < len(items) else None
-        if later is not None and later.gate is not None:
-            gated = catalog.service(service, environment=later.environment)
-            if any("approval-waiting" in entry["on"] for entry in gated.get("notify") or []):
-                item = replace(item, announce=[
-                    "shipway", "notify", *base, "--event", "approval-waiting",
-                    "--environment", later.environment],
-                    announce_bindings=notify_bindings(gated, "approval-waiting"))
-        out.append(item)
+    promote send events), and the announcements of the gates (announced)."""
+    def listening(environment):
+        gated = catalog.service(service, environment=environment)
+        return notify_bindings(gated, WAITING) if listens(gated, WAITING) else None
+    return announced([replace(item, bindings=item.bindings + notify_bindings(
+        catalog.service(service, environment=item.environment))) for item in items],
+        base, listening)
+
+
+def announced(items, base, listening):
+    """The Targets where, before a gate whose environment's webhooks are told
+    approval-waiting, the stage before ends with `shipway notify` of it (`base`: the
+    --catalog C --service S or --group G words) inside those webhooks' credentials;
+    listening(environment) gives those bindings, or None where no webhook listens."""
+    out = list(items)
+    for j, later in enumerate(items[1:]):
+        bindings = listening(later.environment) if later.gate is not None else None
+        if bindings is not None:
+            out[j] = replace(items[j], announce=[
+                "shipway", "notify", *base, "--event", WAITING,
+                "--environment", later.environment], announce_bindings=bindings)
     return out
 
 

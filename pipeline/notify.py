@@ -21,10 +21,12 @@ from pipeline.console import clean
 
 # Every JSON body has each of these keys ("" when the event does not know it).
 FIELDS = ("event", "text", "at", "service", "swarm_service", "environment", "group",
-          "command", "action", "release", "image", "digest", "commit", "build_number",
+          "members", "command", "action", "release", "image", "digest", "commit", "build_number",
           "build_url",
           "job", "by", "approved_by", "from_environment", "from_release", "reason",
           "task_error", "running_image", "approve_url", "shipway")
+# What a group event's `members` says of each member: the release that waits (or ran).
+MEMBER_KEYS = ("image", "digest", "release")
 # The attachment colour of each event: Slack, Mattermost and Rocket.Chat all take hex.
 COLORS = {"started": "#439fe0", "deployed": "#2eb886", "promoted": "#2eb886",
           "rollback": "#daa038", "lock-waiting": "#daa038", "approval-waiting": "#439fe0",
@@ -33,7 +35,8 @@ COLORS = {"started": "#439fe0", "deployed": "#2eb886", "promoted": "#2eb886",
 GOES_ON = {"deploy": "the deploy", "promote": "the promotion", "rollback": "the rollback",
            "group": "the group release", "notify": "the build"}
 _SUCCESS = {"deploy": "deployed", "promote": "promoted", "rollback": "rollback"}
-_SLACK_FIELDS = (("Service", "service", True), ("Environment", "environment", True),
+_SLACK_FIELDS = (("Group", "group", True), ("Service", "service", True),
+                 ("Environment", "environment", True),
                  ("Release", "release", True), ("By", "by", True),
                  ("Commit", "commit", True), ("Approved by", "approved_by", True),
                  ("Image", "image", False), ("Reason", "reason", False),
@@ -46,16 +49,26 @@ def event_body(event, fields):
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}")
     body = {key: "" if fields.get(key) is None else str(fields.get(key, "")) for key in FIELDS}
-    body.update(event=event, shipway=__version__)
+    body.update(event=event, shipway=__version__, members=_members(fields.get("members")))
     if not body["at"]:
         body["at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     body["text"] = text_of(body)
     return body
 
 
+def _members(members):
+    """A group event's `members` (member -> {image, digest, release}, each text), or ""."""
+    if not members:
+        return ""
+    return {str(member): {key: str(found.get(key) or "") for key in MEMBER_KEYS}
+            for member, found in members.items()}
+
+
 def text_of(body):
-    """The one line a person reads: what happened to which service, and why."""
-    where = body["service"] + (f" in {body['environment']}" if body["environment"] else "")
+    """The one line a person reads: what happened to which service (or to which group, in
+    an event of the group as a whole), and why."""
+    who = body["service"] or (f"group {body['group']}" if body["group"] else "")
+    where = who + (f" in {body['environment']}" if body["environment"] else "")
     image = _short(body["image"])
     release = f" as release {body['release']}" if body["release"] else ""
     build = f" (build {body['build_number']})" if body["build_number"] else ""
@@ -92,6 +105,18 @@ def _short(image):
     return f"{repo}@sha256:{digest[:12]}" if sep else image
 
 
+def group_waiting_reason(members, submitter=""):
+    """`reason` of a group's approval-waiting: each member's image that waits (its digest cut
+    to 12 hex digits; the JSON's `members` keeps it whole), `this build` for one whose image
+    this workspace does not know, and who may approve."""
+    known = [(member, found.get("image")) for member, found in members.items()]
+    what = ", ".join(f"{member} {_short(image) if image else '(this build)'}"
+                     for member, image in known) if any(image for _, image in known) \
+        else "this build"
+    return f"approve the deploy of {what}" + (f" (submitter: {submitter})" if submitter
+                                              else "")
+
+
 def slack_body(body):
     """A Slack incoming-webhook message of `body` that Mattermost and Rocket.Chat take as
     well: `text`, and one attachment (fallback, color, title and title_link, fields with
@@ -99,7 +124,9 @@ def slack_body(body):
     attachment = {"fallback": _escape(body["text"]), "color": COLORS[body["event"]],
                   "fields": [{"title": title, "value": _escape(
                       body[key][:12] if key == "commit" else body[key]), "short": short}
-                             for title, key, short in _SLACK_FIELDS if body[key]]}
+                             for title, key, short in _SLACK_FIELDS if body[key]]
+                  + [{"title": _escape(member), "value": _escape(found["image"] or "this build"),
+                      "short": False} for member, found in (body["members"] or {}).items()]}
     if body["build_number"] or body["job"]:
         attachment["title"] = _escape(" ".join(
             part for part in (body["job"], f"#{body['build_number']}"
@@ -255,8 +282,9 @@ def notifier(settings, ctx, command="deploy", **extra):
     return Notifier(hooks, base_fields(settings, ctx.build, command, **extra), ctx.console.event)
 
 
-def for_group(members, ctx, group, environment=None):
-    """The Notifier of a group release: every webhook some member notifies, once each."""
+def for_group(members, ctx, group, environment=None, command="group"):
+    """The Notifier of a group release (or of `command` on the group as a whole): every
+    webhook some member notifies, once each."""
     entries, seen = [], set()
     for settings in members:
         for entry in settings.get("notify") or []:
@@ -266,4 +294,4 @@ def for_group(members, ctx, group, environment=None):
                 seen.add(key)
                 entries.append(entry)
     return notifier({"entry": "", "name": "", "environment": environment, "notify": entries},
-                    ctx, "group", group=group)
+                    ctx, command, group=group)

@@ -92,24 +92,38 @@ def _common(catalog, name):
     }
 
 
-def notify_bindings(catalog, name, environment=None):
+def notify_bindings(catalog, name, environment=None, event=None):
     """The withCredentials bindings of the webhooks a group deploy tells (in `environment`):
-    each member's (`notify` entries with a Jenkins `credentials`), once each."""
+    each member's (`notify` entries with a Jenkins `credentials`), once each; with `event`,
+    of those told that event only."""
     found = {}
     for settings in catalog.members(name, environment).values():
-        for binding in delivery.notify_bindings(settings):
+        for binding in delivery.notify_bindings(settings, event):
             found[(binding[1], binding[2]["variable"])] = binding
     return [found[key] for key in sorted(found)]
+
+
+def waiting_bindings(catalog, name, environment):
+    """The bindings of the webhooks `shipway notify --group` tells approval-waiting before
+    `environment`'s approval (what some member in it notifies), or None when none listens."""
+    members = catalog.members(name, environment).values()
+    if not any(delivery.listens(settings, delivery.WAITING) for settings in members):
+        return None
+    return notify_bindings(catalog, name, environment, delivery.WAITING)
 
 
 def jenkinsfile_values(catalog, name, catalog_path):
     """What group.Jenkinsfile.j2 renders: the common values, each member's build, and with
     the catalog's environments (where the group deploys from some branch) a deploy to each,
-    a later one after its approval; every deploy binds its members' webhooks too."""
+    a later one after its approval; every deploy binds its members' webhooks too, and the
+    stage before an approval some member's webhooks are told of ends with `shipway notify
+    --group` of approval-waiting."""
     values = _common(catalog, name)
     base = ["--catalog", catalog_path, "--group", name]
-    targets = [replace(t, bindings=t.bindings + notify_bindings(catalog, name, t.environment))
-               for t in delivery.group_targets(catalog, name, base, values["jenkins"])] \
+    targets = delivery.announced(
+        [replace(t, bindings=t.bindings + notify_bindings(catalog, name, t.environment))
+         for t in delivery.group_targets(catalog, name, base, values["jenkins"])],
+        base, lambda environment: waiting_bindings(catalog, name, environment)) \
         if _delivers(catalog, values["jenkins"]) else []
     values["deploy_bindings"] = values["deploy_bindings"] + notify_bindings(catalog, name)
     built = [{"member": b.member, "command": b.command,
@@ -134,7 +148,8 @@ def rollback_values(catalog, name, environment=None,
                     catalog_path=render.DEFAULT_CATALOG_PATH):
     """What group-rollback.Jenkinsfile.j2 renders: the group in `environment` (its
     certificate and the group's registry login bound under that environment's variables;
-    its approval submitter answers the question), or on the agent's engine."""
+    its approval submitter answers the question), or on the agent's engine; the members'
+    webhooks' credentials bound around the rollback, which tells them."""
     values = _common(catalog, name)
     _check_repo(catalog, name, values["jenkins"])
     env = catalog.environment(environment) if environment is not None else None
@@ -150,8 +165,10 @@ def rollback_values(catalog, name, environment=None,
             "submitter": env.approval.submitter if env and env.approval else None,
             "tls": delivery.TLS_VARIABLE + suffix if env and env.credentials else None,
             "engine_bindings": engine,
+            # the webhooks too: rollback --group tells each member's (`rollback`)
             "rollback_bindings": engine + delivery.credential_bindings(
-                values["jenkins"], prometheus=True, suffix=suffix)}
+                values["jenkins"], prometheus=True, suffix=suffix)
+            + notify_bindings(catalog, name, environment)}
 
 
 def render_rollback(catalog, name, environment=None, *,

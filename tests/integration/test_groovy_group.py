@@ -199,7 +199,7 @@ def _svc(name):
 
 def test_every_group_script_compiles_with_groovyc():
     sources = {}
-    for feature in ("group", "group-environments", "group-stack"):
+    for feature in ("group", "group-environments", "group-stack", "group-notify"):
         cat = golden(feature)
         for name in render_group.managed_groups(cat):
             stem = f"{feature}_{name}".replace("-", "_")
@@ -216,7 +216,7 @@ def test_every_group_script_compiles_with_groovyc():
         sources[f"hostile_{i}_rollback"] = render_group.render_rollback(cat, "g")
     code, output = compile_groovy(sources)
     assert code == 0, output
-    assert len(sources) == 8 + 2 * len(NASTY)
+    assert len(sources) == 12 + 2 * len(NASTY)
 
 
 # ---------------------------------------------------------------------------- the pipeline

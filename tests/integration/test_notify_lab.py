@@ -3,9 +3,9 @@
 is in the catalog and one `slack` whose URL comes from a variable, so each event is checked
 in both formats. A good deploy, an automatic rollback of a broken release, a rollback by
 hand, a held lock, a promotion with the approval before it, a group that fails and a
-group rolled back by hand; webhooks
-that are down or answer 500 never fail a deploy. No webhook URL in any output, state file,
-service spec or release record."""
+group rolled back by hand, a group waiting for an approval (`notify --group` after its
+deploy to the environment before); webhooks that are down or answer 500 never fail a
+deploy. No webhook URL in any output, state file, service spec or release record."""
 import contextlib
 import os
 import threading
@@ -322,4 +322,72 @@ def test_a_group_that_fails_is_group_failed_then_a_rollback_by_hand_tells_each_m
         for name in names.values():
             remove_service_and_releases(docker_client, name)
         for config in docker_client.api.configs(filters={"label": f"shipway.group.name={prefix}"}):
+            docker_client.api.remove_config(config["ID"])
+
+
+def test_a_group_waiting_for_approval_is_one_event_naming_each_members_release(
+        shipway, hooks, releases, docker_client, tmp_path):
+    """`notify --group` as the group's Jenkinsfile runs it before production's approval: after
+    the real `deploy --group --environment staging`, from the records it left."""
+    prefix = random_name("gw")
+    members = {m: f"{prefix}-{m}" for m in "ab"}
+    swarm = {m: f"{members[m]}-staging" for m in members}
+    entries = "".join(f"""
+  {members[m]}:
+    image: {releases['repo']}
+    stop_grace_period: 1s
+    deploy:
+      replicas: 1
+      timeout: {TEST_TIMEOUT}
+      labels: {{shipway.test: "true"}}
+{POLICY}    environments:
+      staging: {{name: {swarm[m]}}}
+      production: {{name: {members[m]}-prod}}
+""" for m in members)
+    path = tmp_path / "shipway.yml"
+    path.write_text(notify_block(hooks) + "environments:\n  staging: {}\n"
+                    "  production: {approval: {submitter: ops}}\n"
+                    f"services:{entries}groups:\n  {prefix}:\n"
+                    f"    steps: [{members['a']}, {members['b']}]\n")
+    base = ("--catalog", str(path), "--group", prefix)
+    images = {"a": releases["v1"], "b": releases["v2"]}
+    try:
+        deployed = shipway("deploy", *base, "--environment", "staging",
+                           *[arg for m in members for arg in
+                             ("--image", f"{members[m]}={images[m]}")],
+                           env=env_for(hooks), check=0)
+        seen = len(hooks.bodies("json"))
+        proc = shipway("notify", *base, "--event", "approval-waiting", "--environment",
+                       "production", env=env_for(hooks), check=0)
+        assert proc.stdout == ""
+        assert proc.stderr.splitlines() == [
+            "[shipway] notify: approval-waiting sent to webhook 1 (json), webhook 2 (slack)"]
+        # one event for the group, though both members notify both webhooks
+        (body,) = hooks.bodies("json")[seen:]
+        assert (body["event"], body["group"], body["service"], body["environment"]) == (
+            "approval-waiting", prefix, "", "production")
+        assert body["members"] == {members[m]: {
+            "image": images[m], "digest": images[m].rsplit("@", 1)[1], "release": "#1"}
+            for m in members}
+        assert body["from_environment"] == "staging"
+        assert body["approve_url"] == BUILD["BUILD_URL"] + "input/"
+        assert body["text"].startswith(
+            f"group {prefix} in production: waiting for approval (build 42): approve the "
+            f"deploy of {members['a']} {images['a'][:-52]}, {members['b']} ")
+        assert body["text"].endswith(" (submitter: ops)")
+        (message,) = hooks.bodies("slack")[seen:]
+        assert message["text"] == body["text"]
+        (attachment,) = message["attachments"]
+        assert (attachment["color"], attachment["title_link"]) == (
+            "#439fe0", BUILD["BUILD_URL"] + "input/")
+        fields = {f["title"]: f["value"] for f in attachment["fields"]}
+        assert fields["Group"] == prefix and fields[members["b"]] == images["b"]
+        assert_no_url_anywhere(hooks, [deployed, proc], shipway.workdir, docker_client,
+                               swarm.values(), skip=[str(path)])
+    finally:
+        for name in swarm.values():
+            remove_service_and_releases(docker_client, name)
+        # the group's releases in staging are recorded as <group>.staging
+        for config in docker_client.api.configs(
+                filters={"label": f"shipway.group.name={prefix}.staging"}):
             docker_client.api.remove_config(config["ID"])

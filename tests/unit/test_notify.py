@@ -215,3 +215,64 @@ def test_a_group_notifies_each_webhook_of_its_members_once():
     notifier = notify.for_group(members, ctx, "shop", "production")
     assert [(h.index, h.format) for h in notifier.hooks] == [(1, "json"), (2, "slack")]
     assert notifier.base["group"] == "shop" and notifier.base["command"] == "group"
+
+
+# --- a group's approval-waiting ------------------------------------------------------------
+def group_base(members):
+    """What `shipway notify --group shop --environment production` sends, `members` from
+    the records the group's deploy to staging left (recorded deploy records here)."""
+    settings = {"entry": "", "name": "", "environment": "production"}
+    return {**notify.base_fields(settings, BUILD, "notify", group="shop"),
+            "members": members, "from_environment": "staging",
+            "approve_url": BUILD.url + "input/",
+            "reason": notify.group_waiting_reason(members, "ops")}
+
+
+def staging_records():
+    return {member: {"image": record["image"], "digest": record["digest"],
+                     "release": f"#{record['release']['seq']}"}
+            for member, record in (("api", recorded("deploy-v1")),
+                                   ("web", recorded("deploy-v2")))}
+
+
+def test_a_group_waiting_for_approval_is_one_line_naming_the_group_and_each_image():
+    body = notify.event_body("approval-waiting", group_base(staging_records()))
+    assert (body["group"], body["service"], body["environment"]) == ("shop", "", "production")
+    assert body["text"] == (
+        "group shop in production: waiting for approval (build 42): approve the deploy of "
+        "api 127.0.0.1:5000/test/hello-ffb4626a:v1@sha256:73f6c5b97a70, "
+        "web 127.0.0.1:5000/test/hello-ffb4626a:v2@sha256:784f7684e58c (submitter: ops)")
+    # the JSON keeps every member's whole reference, digest and its release in staging
+    assert body["members"] == staging_records()
+    assert body["members"]["web"]["image"] == recorded("deploy-v2")["image"]
+    assert (body["image"], body["release"]) == ("", "")
+    assert list(body) == list(notify.FIELDS) and json.loads(json.dumps(body)) == body
+
+
+def test_a_group_member_this_workspace_has_no_record_of_is_this_build():
+    records = staging_records()
+    records["web"] = {"image": "", "digest": "", "release": ""}
+    assert notify.group_waiting_reason(records) == (
+        "approve the deploy of api 127.0.0.1:5000/test/hello-ffb4626a:v1@sha256:73f6c5b97a70, "
+        "web (this build)")
+    nothing = {member: {"image": ""} for member in records}
+    assert notify.group_waiting_reason(nothing, "ops") == \
+        "approve the deploy of this build (submitter: ops)"
+
+
+def test_the_slack_message_of_a_group_names_it_and_links_the_input_page():
+    message = notify.rendered("slack", notify.event_body("approval-waiting",
+                                                         group_base(staging_records())))
+    (attachment,) = message["attachments"]
+    assert attachment["color"] == "#439fe0"
+    assert attachment["title_link"] == "https://ci.example/job/web/42/input/"
+    fields = [(f["title"], f["value"], f["short"]) for f in attachment["fields"]]
+    assert fields[:2] == [("Group", "shop", True), ("Environment", "production", True)]
+    assert fields[-2:] == [("api", recorded("deploy-v1")["image"], False),
+                           ("web", recorded("deploy-v2")["image"], False)]
+    assert "Service" not in [title for title, _, _ in fields]
+
+
+def test_an_event_of_one_service_has_no_members():
+    body = notify.event_body("deployed", {**base(), "image": "r/web:2"})
+    assert body["members"] == "" and body["group"] == ""

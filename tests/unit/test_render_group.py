@@ -295,3 +295,68 @@ def test_a_group_deploy_binds_its_members_webhooks_once_each():
     envs = render_group.render_jenkinsfile(make(shop(), services, {"a": None, "b": None}),
                                            "shop")
     assert envs.count("string(credentialsId: 'ops-hook', variable: 'OPS_HOOK')") == 2
+
+
+WAITING_HOOK = {"webhook_env": "OPS_HOOK", "credentials": "ops-hook", "format": "slack",
+                "on": ["failed", "approval-waiting"]}
+LOG_HOOK = {"webhook_env": "LOG_HOOK", "credentials": "log-hook", "on": ["deployed"]}
+
+
+def gated(web_notify, production=None):
+    """Group shop through staging and production (approval): api notifies the log, web
+    `web_notify`; `production`: web's own keys there."""
+    services = {"api": {"image": "127.0.0.1:5000/x/api", "build": "make", "notify": [LOG_HOOK]},
+                "web": {"image": "127.0.0.1:5000/x/web", "notify": web_notify}}
+    if production is not None:
+        services["web"]["environments"] = {"production": production}
+    return make(shop(), services, {"staging": None,
+                                   "production": {"approval": {"submitter": "ops"}}})
+
+
+def test_a_group_gate_some_members_webhook_listens_for_is_announced_by_the_stage_before():
+    base = ["--catalog", "shipway.yml", "--group", "shop"]
+    staging, production = render_group.jenkinsfile_values(gated([WAITING_HOOK]), "shop",
+                                                          "shipway.yml")["targets"]
+    assert staging.announce == ["shipway", "notify", *base, "--event", "approval-waiting",
+                                "--environment", "production"]
+    # only the webhooks told approval-waiting are bound around it (the log's is not)
+    assert staging.announce_bindings == [("string", "ops-hook", {"variable": "OPS_HOOK"})]
+    assert production.announce is None
+    text = render_group.render_jenkinsfile(gated([WAITING_HOOK]), "shop")
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if "shipway notify" in line)
+    assert "milestone(ordinal: 2, label: 'before production')" in lines[at - 2]
+    assert lines[at - 1].strip() == \
+        "withCredentials([string(credentialsId: 'ops-hook', variable: 'OPS_HOOK')]) {"
+    assert lines[at].strip() == ("sh 'shipway notify --catalog shipway.yml --group shop "
+                                 "--event approval-waiting --environment production'")
+    assert text.count("shipway notify") == 1
+    assert text.index("stage('Deploy to staging')") < text.index("shipway notify") \
+        < text.index("stage('Approve production')")
+
+
+def test_no_group_announcement_where_no_member_listens_in_the_gated_environment():
+    quiet = {**WAITING_HOOK, "on": ["failed"]}
+    assert "shipway notify" not in render_group.render_jenkinsfile(gated([quiet]), "shop")
+    # the gated environment's own lists decide: web's there listens
+    staging, _ = render_group.jenkinsfile_values(
+        gated([quiet], production={"notify": [{**WAITING_HOOK, "webhook_env": "PAGER",
+                                               "credentials": "pager"}]}),
+        "shop", "shipway.yml")["targets"]
+    assert staging.announce_bindings == [("string", "pager", {"variable": "PAGER"})]
+    # no gate, nothing to wait for
+    ungated = make(shop(), {"web": {"image": "127.0.0.1:5000/x/web", "notify": [WAITING_HOOK]},
+                            "api": {"image": "127.0.0.1:5000/x/api"}}, {"a": None, "b": None})
+    assert "shipway notify" not in render_group.render_jenkinsfile(ungated, "shop")
+
+
+def test_no_webhook_url_in_a_groups_rendered_files():
+    url = {"webhook": "https://hooks.example/services/T0/B0/sekrit-token",
+           "on": ["approval-waiting"]}
+    loaded = gated([WAITING_HOOK, url])
+    rendered = [render_group.render_jenkinsfile(loaded, "shop")] + [
+        render_group.render_rollback(loaded, "shop", env) for env in loaded.environments] + [
+        item.config_xml for item in render_group.group_items(loaded, "shop")]
+    assert "shipway notify" in rendered[0]
+    for text in rendered:
+        assert "sekrit" not in text and "hooks.example" not in text

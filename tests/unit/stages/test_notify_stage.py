@@ -1,6 +1,7 @@
 """`shipway notify --event approval-waiting` (pipeline/stages/notify.py), in-process against a
-real HTTP receiver on loopback: what the rendered Jenkinsfile runs before an approval. No
-engine: it reads the catalog and this workspace's records only."""
+real HTTP receiver on loopback: what the rendered Jenkinsfiles run before an approval, for a
+service (`--service`) or a group (`--group`: one event, each member's release). No engine: it
+reads the catalog and this workspace's records only."""
 import io
 
 import pytest
@@ -115,6 +116,110 @@ def test_no_webhook_listening_sends_nothing_and_says_so(receiver, tmp_path):
 def test_bad_input_is_one_line_and_exit_2(receiver, tmp_path, argv, words):
     catalog = write_catalog(tmp_path, receiver)
     code, out, err = run(["notify", "--catalog", catalog, "--service", "web", *argv],
+                         environ(receiver, tmp_path))
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1 and words in err, err
+    assert receiver.posts == []
+
+
+# --- --group ---------------------------------------------------------------------------------
+API = "127.0.0.1:5000/team/api:42@sha256:" + "cd" * 32
+
+
+def write_group_catalog(tmp_path, receiver, web_on="[approval-waiting]"):
+    """Group shop (api, then web): the json webhook is api's and web's (told once), the
+    slack one web's alone."""
+    json_hook = f'{{webhook: "{receiver.url("json")}", on: [approval-waiting, failed]}}'
+    path = tmp_path / "shipway.yml"
+    path.write_text(f"""
+environments:
+  staging: {{}}
+  production: {{approval: {{submitter: ops}}}}
+services:
+  api:
+    image: 127.0.0.1:5000/team/api
+    notify: [{json_hook}]
+  web:
+    image: 127.0.0.1:5000/team/web
+    notify:
+      - {json_hook}
+      - {{webhook_env: OPS_HOOK, format: slack, on: {web_on}}}
+groups:
+  shop:
+    steps: [api, web]
+""")
+    return str(path)
+
+
+GROUP = ["--group", "shop", "--event", "approval-waiting"]
+
+
+def test_a_group_is_one_event_naming_what_the_group_deploy_to_staging_left(receiver, tmp_path):
+    catalog = write_group_catalog(tmp_path, receiver)
+    for member, image, seq in (("api", API, 3), ("web", IMAGE, 7)):
+        # what `deploy --group shop --environment staging` saves for each member
+        state.save(str(tmp_path / "state"), f"{member}.staging", "deploy",
+                   {"ok": True, "image": image, "digest": image.rpartition("@")[2],
+                    "release": {"seq": seq}, "environment": "staging"})
+    code, out, err = run(["notify", "--catalog", catalog, *GROUP, "--environment",
+                          "production"], environ(receiver, tmp_path))
+    assert (code, out) == (0, "")
+    assert err == ("[shipway] notify: approval-waiting sent to webhook 1 (json), "
+                   "webhook 2 (slack)\n")
+    (body,) = receiver.bodies("json")
+    assert (body["event"], body["group"], body["service"], body["environment"],
+            body["command"]) == ("approval-waiting", "shop", "", "production", "notify")
+    assert body["members"] == {
+        "api": {"image": API, "digest": "sha256:" + "cd" * 32, "release": "#3"},
+        "web": {"image": IMAGE, "digest": "sha256:" + "ab" * 32, "release": "#7"}}
+    assert body["from_environment"] == "staging"
+    assert body["approve_url"] == "https://ci.example/job/web/42/input/"
+    assert body["text"] == (
+        "group shop in production: waiting for approval (build 42): approve the deploy of "
+        "api 127.0.0.1:5000/team/api:42@sha256:cdcdcdcdcdcd, "
+        "web 127.0.0.1:5000/team/web:42@sha256:abababababab (submitter: ops)")
+    (slack,) = receiver.bodies("slack")
+    assert slack["attachments"][0]["title_link"] == body["approve_url"]
+    for secret in receiver.tokens():
+        assert secret not in err
+
+
+def test_a_group_without_deploy_records_says_what_was_pushed(receiver, tmp_path):
+    catalog = write_group_catalog(tmp_path, receiver)
+    state.save(str(tmp_path / "state"), "api", "push", {"reference": API})
+    code, _, _ = run(["notify", "--catalog", catalog, *GROUP],
+                     environ(receiver, tmp_path, SHIPWAY_ENVIRONMENT="production"))
+    assert code == 0
+    (body,) = receiver.bodies("json")
+    assert body["members"]["api"] == {"image": API, "digest": "sha256:" + "cd" * 32,
+                                      "release": ""}
+    assert body["members"]["web"] == {"image": "", "digest": "", "release": ""}
+    assert body["from_environment"] == ""
+    assert "api 127.0.0.1:5000/team/api:42@sha256:cdcdcdcdcdcd, web (this build)" \
+        in body["text"]
+
+
+def test_a_group_no_webhook_of_which_listens_sends_nothing(receiver, tmp_path):
+    path = tmp_path / "shipway.yml"
+    path.write_text("services:\n  api:\n    image: 127.0.0.1:5000/team/api\n"
+                    "    notify: [{webhook_env: OPS_HOOK, on: [failed]}]\n"
+                    "groups:\n  shop:\n    steps: [api]\n")
+    code, out, err = run(["notify", "--catalog", str(path), *GROUP],
+                         environ(receiver, tmp_path))
+    assert (code, out) == (0, "")
+    assert err == ("[shipway] notify: no webhook of group shop is told approval-waiting; "
+                   "nothing sent\n")
+    assert receiver.posts == []
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--group", "shop", "--service", "web"], "give --service NAME or --group NAME, one of"),
+    ([], "give --service NAME or --group NAME, one of"),
+    (["--group", "cart"], "no group 'cart' in the catalog (groups: shop)"),
+    (["--group", "shop", "--environment", "qa"], "no environment 'qa'"),
+])
+def test_service_or_group_exactly_one_and_known(receiver, tmp_path, argv, words):
+    catalog = write_group_catalog(tmp_path, receiver)
+    code, out, err = run(["notify", "--catalog", catalog, "--event", "approval-waiting", *argv],
                          environ(receiver, tmp_path))
     assert (code, out) == (2, "") and len(err.splitlines()) == 1 and words in err, err
     assert receiver.posts == []

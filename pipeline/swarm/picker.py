@@ -98,10 +98,10 @@ def healthy(release):
 
 
 def default(releases, running, current_digest=None):
-    """The release the picker offers first, or None: the newest release that ran healthy,
-    older than the running one, other than what runs (history.choose's rule for that)."""
-    older = [r for r in releases if healthy(r) and (running is None or r.seq < running.seq)]
-    return history.choose(older, running, current_digest=current_digest)
+    """The release the picker offers first, or None: the one `shipway rollback` without
+    --to goes to (history.choose): the newest release that ran healthy, older than the
+    running one, other than what runs."""
+    return history.choose(releases, running, current_digest=current_digest)
 
 
 def line(release, now, ran=None, running=False):

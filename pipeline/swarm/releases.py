@@ -253,12 +253,16 @@ def choice(release):
 
 
 def choose(releases, running, to=None, current_digest=None):
-    """The release a rollback goes to: `to` when given, else the one before the running one.
+    """The release a rollback goes to: `to` when given, else the newest one before the
+    running one that ran healthy.
 
     Pressing rollback twice goes two releases back: the restored spec carries its own release
-    id, so the next rollback starts from there. Older releases of the very digest that runs now
-    with the same spec apart from shipway's labels (a redeploy of the same build) are passed
-    over: going back means another build, or another spec of it (a secret rotated, env changed).
+    id, so the next rollback starts from there. Passed over: releases a rollback left (a
+    person or the group went back from them: they did not run healthy, whatever they
+    converged to; `--to` still picks them), and older releases of the very digest that runs
+    now with the same spec apart from shipway's labels (a redeploy of the same build): going
+    back means another build, or another spec of it (a secret rotated, env changed). The
+    rollback picker offers the same release first (picker.default).
     """
     if to:
         for release in releases:
@@ -268,7 +272,8 @@ def choose(releases, running, to=None, current_digest=None):
         raise UsageError(f"no release matches {to!r} (newest: {known})",
                          hint="pass --to #SEQ, a build number, a commit or a digest; "
                               "see `shipway releases`")
-    older = [r for r in releases if running is None or r.seq < running.seq]
+    older = [r for r in releases if not r.rolled_back and (running is None
+                                                           or r.seq < running.seq)]
     digest = running.digest if running is not None else current_digest
 
     def other(release):

@@ -104,9 +104,11 @@ class Steps:
         """`shipway continue` of the update `service` runs (paused by an inconclusive
         analysis, or left by a deploy that stopped): the rest when the update still holds
         it, then the bake and swarm's verdict, as the deploy would have. The release before
-        is the newest recorded one of another digest (what `shipway rollback` goes to)."""
+        is the one the update started from (swarm's PreviousSpec names it), else what
+        `shipway rollback` would go to."""
         image = image_of(service["Spec"])
-        self.previous = history.choose(releases, None, None, digest_of(image))
+        self.previous = history.running_release(releases, service.get("PreviousSpec")) or \
+            history.choose(releases, None, None, digest_of(image))
         self.before = copy.deepcopy(self.previous.spec) if self.previous else None
         if self.judge.prober is not None:
             self.judge.prober.start(service["Spec"])

@@ -21,6 +21,17 @@ def test_previous_of_running_and_twice_goes_two_back():
     assert choose(HISTORY, HISTORY[3]) is None       # nothing older than #1
 
 
+def test_a_release_a_rollback_left_is_passed_over_unless_asked_for():
+    """#3 was deployed, rolled back from (it did not run healthy), then #4 came: the rollback
+    from #4 goes to #2, as the rollback picker offers; `--to #3` still goes there."""
+    history = [rel(4), rel(3), rel(2), rel(1)]
+    history[1].rolled_back = {"by": "bob", "reason": "500s on /login", "to": "#2"}
+    assert choose(history, history[0]).seq == 2
+    assert choose(history, None, current_digest=history[0].digest).seq == 2
+    assert choose(history, history[0], to="#3").seq == 3
+    assert choose(history, history[2]).seq == 1
+
+
 def test_unrecorded_running_spec_goes_to_the_newest_other_digest():
     assert choose(HISTORY, None).seq == 4
     assert choose(HISTORY, None, current_digest=HISTORY[0].digest).seq == 3

@@ -19,7 +19,8 @@ disagree can only make a waiter wait longer, never break a live lock.
 
 Released however the command ends: the `with held(...)` block's finally removes the config
 (by id: a lock that was broken and taken by someone else is never removed), and SIGTERM (a
-Jenkins abort) is turned into an exception while the lock is held, so the finally runs.
+Jenkins abort) is turned into an exception from before the first attempt to take it, so the
+finally runs.
 """
 import contextlib
 import getpass
@@ -224,6 +225,22 @@ def held(api, service, *, holder, command, timeout, report, lease=DEFAULT_LEASE,
     before_wait(info): called once when the lock is found held by another (`describe`'s
     info), before the first wait."""
     lock = Lock(api, service, holder, command, lease, report)
+    # SIGTERM becomes an exception before the first attempt, not once the lock is taken:
+    # an abort that comes between the take and the block would otherwise leave the lock to
+    # expire; one while waiting ends the wait (release() removes only a lock it took).
+    previous = _on_sigterm(lock)
+    try:
+        _take(lock, timeout, before_wait)
+        lock.start_renewing()
+        yield lock
+    finally:
+        _restore_sigterm(previous)
+        lock.release()
+
+
+def _take(lock, timeout, before_wait):
+    """Wait until `lock` is taken (see held)."""
+    api, service, report = lock.api, lock.service, lock.report
     deadline = time.monotonic() + timeout
     clock = LeaderClock()
     seen = {}                     # config id -> (version, monotonic time first seen at it)
@@ -259,26 +276,19 @@ def held(api, service, *, holder, command, timeout, report, lease=DEFAULT_LEASE,
                             f"command is dead: shipway unlock --service {service}",
                             service=service, lock=info, waited=round(timeout, 1))
         time.sleep(POLL)
-    lock.start_renewing()
-    previous = _on_sigterm()
-    try:
-        yield lock
-    finally:
-        _restore_sigterm(previous)
-        lock.release()
 
 
-def _raise_terminated(signum, frame):
-    raise Terminated("terminated by SIGTERM (an aborted build?); the lock was released",
-                     hint="the service may be mid-update: `shipway status` says what runs")
-
-
-def _on_sigterm():
-    """Turn SIGTERM into an exception while the lock is held, so `finally` releases it
-    (only the main thread may install a handler)."""
+def _on_sigterm(lock):
+    """Turn SIGTERM into Terminated from here on, so `finally` releases `lock` if it was
+    taken (only the main thread may install a handler); the previous handler."""
     if threading.current_thread() is not threading.main_thread():
         return None
-    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+    def terminated(signum, frame):
+        what = "the lock was released" if lock.config_id else "it was waiting for the lock"
+        raise Terminated(f"terminated by SIGTERM (an aborted build?); {what}",
+                         hint="the service may be mid-update: `shipway status` says what runs")
+    return signal.signal(signal.SIGTERM, terminated)
 
 
 def _restore_sigterm(previous):

@@ -2,8 +2,13 @@
 config names, holders, lease expiry, the health verdict, which change won, redaction, the
 console digest, and the messages fixed with them. (No engine.)"""
 import io
+import os
+import signal
 import time
 
+import pytest
+
+from pipeline.api import engine
 from pipeline.console import Console
 from pipeline.context import BuildInfo, redacted, secret_values
 from pipeline.errors import NothingToRollBack
@@ -207,3 +212,19 @@ def test_forensics_keep_at_most_max_slots():
         collector.collect(_task(f"t{slot}", slot, "failed", "shutdown"))
     assert len(collector.records()) == forensics.MAX_SLOTS
     assert not collector.pending([_task("x", 99, "preparing")], "r:crash")
+
+
+def test_a_sigterm_right_after_the_take_still_releases_the_lock(monkeypatch):
+    """A Jenkins abort between the config's creation and the block (the renewal thread not
+    started yet): the handler is already in place, so the lock is removed, by its id."""
+    removed = []
+    monkeypatch.setattr(engine, "create_config", lambda api, name, data, labels: "cfg-1")
+    monkeypatch.setattr(engine, "remove_config", lambda api, cid: removed.append(cid) or True)
+    monkeypatch.setattr(lock.Lock, "start_renewing",
+                        lambda self: os.kill(os.getpid(), signal.SIGTERM))
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(lock.Terminated, match="the lock was released"):
+        with lock.held(None, "svc", holder="h", command="deploy", timeout=1, report=print):
+            raise AssertionError("the block must not run")
+    assert removed == ["cfg-1"]
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -129,6 +129,38 @@ def create_network(api, name, spec):
         raise refusal(exc, f"cannot create network {name}") from None
 
 
+def list_networks(api, labels):
+    """Every network carrying all of `labels` ({key: value}), as the Engine lists them."""
+    found = _read("cannot list networks", api.networks,
+                  filters={"label": [f"{key}={value}" for key, value in labels.items()]}) or []
+    return [n for n in found
+            if all((n.get("Labels") or {}).get(k) == v for k, v in labels.items())]
+
+
+def remove_network(api, network_id):
+    """Remove a network: "removed", "in use" (a service or task still has it: swarm
+    refuses) or "gone" (someone removed it first)."""
+    try:
+        call(api.remove_network, network_id)
+    except NotFoundError:
+        return "gone"
+    except Refused as exc:
+        if "in use" in exc.detail or "has active endpoints" in exc.detail:
+            return "in use"
+        raise refusal(exc, f"cannot remove network {network_id}") from None
+    return "removed"
+
+
+def list_volumes(api, labels):
+    """Every volume carrying all of `labels`, as the Engine lists them (read, never removed:
+    a volume is data)."""
+    found = (_read("cannot list volumes", api.volumes,
+                   filters={"label": [f"{key}={value}" for key, value in labels.items()]})
+             or {}).get("Volumes") or []
+    return [volume for volume in found
+            if all((volume.get("Labels") or {}).get(k) == v for k, v in labels.items())]
+
+
 def _auth_headers(registry_auth):
     return {"X-Registry-Auth": registry_auth} if registry_auth else None
 

@@ -1,10 +1,11 @@
-"""`--group G` on deploy, rollback, status and releases: the command on every service of a
-catalog group (pipeline/catalog/groups.py), in the environment asked for.
+"""`--group G` on deploy, rollback, status, releases and remove: the command on every
+service of a catalog group (pipeline/catalog/groups.py), in the environment asked for.
 
 A deploy runs the group's steps in order (pipeline/swarm/group.py), each member deployed as
 `shipway deploy` deploys one service; a rollback returns every member to the group release
-before the running one. Every member's lock is held for the whole group release, taken in one
-order (by swarm service name), so two groups sharing a service cannot deadlock.
+before the running one; a remove takes the group down (pipeline/stages/group_remove.py).
+Every member's lock is held for the whole group release, taken in one order (by swarm
+service name), so two groups sharing a service cannot deadlock.
 """
 import contextlib
 import time
@@ -12,7 +13,7 @@ import time
 from pipeline import catalog, imageref, notify, registry
 from pipeline.api.engine import engine_errors, inspect_service
 from pipeline.errors import DeployError, ShipwayError, UsageError
-from pipeline.stages import common, group_deploy
+from pipeline.stages import common, group_deploy, group_remove
 from pipeline.stages import rollback as rollback_stage
 from pipeline.stages.status import service_status
 from pipeline.swarm import apply as swarm_apply
@@ -94,7 +95,7 @@ class Target:
 def run(stage, ctx, args):
     """`shipway STAGE --group G`: the command for the whole group."""
     commands = {"deploy": group_deploy.deploy, "rollback": rollback, "status": status,
-                "releases": releases}
+                "releases": releases, "remove": group_remove.remove}
     return commands[stage](Target(ctx, args), args)
 
 

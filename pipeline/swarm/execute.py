@@ -8,7 +8,7 @@ again: read again, plan again, write at the fresh version (`retried`, with tenac
 import tenacity
 
 from pipeline.api import engine
-from pipeline.swarm import objects
+from pipeline.swarm import group_releases, objects
 from pipeline.swarm import releases as history
 from pipeline.swarm.writes import (
     CreateNamingKey,
@@ -16,9 +16,11 @@ from pipeline.swarm.writes import (
     CreateObject,
     CreateService,
     LabelRelease,
+    RemoveGroupRecords,
     RemoveObjects,
     RemoveRecords,
     RemoveService,
+    RemoveStackObject,
     UpdateService,
 )
 
@@ -83,6 +85,11 @@ def carry_out(api, writes, registry_auth, report):
             history.remove_all(api, write.name)
         elif isinstance(write, RemoveObjects):
             remove_objects(api, write.name, write.settle, report)
+        elif isinstance(write, RemoveGroupRecords):
+            group_releases.remove_all(api, write.key)
+        elif isinstance(write, RemoveStackObject):
+            if not remove_stack_object(api, write, report):
+                continue
         else:
             raise TypeError(f"not a write: {write!r}")
         if write.done:
@@ -124,3 +131,31 @@ def remove_objects(api, name, settle, report):
     if owned:
         report(f"left in place, still in use: {', '.join(f'{k} {o}' for k, o in owned)} "
                "(run shipway remove again to remove them)")
+
+
+def remove_stack_object(api, write, report):
+    """Remove the network, config or secret of `write` (a RemoveStackObject), waiting up to
+    its `settle` seconds while the engine refuses it as in use (a removed service's tasks
+    still stopping hold it), and for a network until it is gone: swarm accepts its removal
+    and deletes it once no task uses it any more. False, said in one line, when it is still
+    there then."""
+    def attempt():
+        if write.kind == "network":
+            return engine.remove_network(api, write.object_id)
+        return engine.remove_object(api, write.kind, write.object_id)
+
+    def wait(condition, what):
+        return tenacity.Retrying(retry=tenacity.retry_if_result(condition),
+                                 stop=tenacity.stop_after_delay(write.settle),
+                                 wait=tenacity.wait_fixed(0.5),
+                                 retry_error_callback=lambda state: state.outcome.result())(what)
+
+    still = wait(lambda got: got == "in use", attempt) == "in use"
+    if not still and write.kind == "network":
+        still = wait(bool, lambda: engine.inspect_network(api, write.object_id)) is not None
+    if still:
+        report(f"left in place, still in use after {write.settle:.0f}s: {write.kind} "
+               f"{write.name} (something outside the group uses it, or swarm has not "
+               "released it yet: remove the group again)")
+        return False
+    return True

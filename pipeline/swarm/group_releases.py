@@ -91,3 +91,12 @@ def prune(api, releases, keep, running_release=None):
     for release in releases[keep:]:
         if running_release is None or release.seq != running_release.seq:
             engine.remove_config(api, release.config_id)
+
+
+def remove_all(api, group):
+    """Remove every group release record of `group` (when its members are removed); the
+    releases removed."""
+    releases = history(api, group)
+    for release in releases:
+        engine.remove_config(api, release.config_id)
+    return releases

@@ -120,3 +120,28 @@ class RemoveObjects:
     settle: float = 30.0
     doing: str = ""
     done: str = ""
+
+
+@dataclass(frozen=True)
+class RemoveGroupRecords:
+    """Remove every group release record of group `key` (`count` of them; the key is the
+    group's, with its environment when it has one)."""
+
+    key: str
+    count: int
+    doing: str = ""
+    done: str = ""
+
+
+@dataclass(frozen=True)
+class RemoveStackObject:
+    """Remove a network, config or secret a stack's namespace labels (`kind`, its id and
+    name), again for up to `settle` seconds while the engine says it is in use: the tasks of
+    the services just removed hold it until swarm has shut them down."""
+
+    kind: str
+    object_id: str
+    name: str
+    settle: float = 30.0
+    doing: str = ""
+    done: str = ""

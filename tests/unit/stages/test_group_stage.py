@@ -1,4 +1,4 @@
-"""--group on deploy, rollback, status and releases: bad input is one line, exit 2."""
+"""--group on deploy, rollback, status, releases and remove: bad input is one line, exit 2."""
 
 import pytest
 
@@ -34,6 +34,11 @@ def catalog_file(tmp_path):
     (["deploy"], "give --service NAME or --group NAME"),
     (["deploy", "--service", "api", "--image", "r/a:1", "--image", "r/a:2"],
      "--image given more than once"),
+    (["remove", "--group", "shop", "--service", "api"], "give --service or --group, not both"),
+    (["remove", "--group", "shop", "--dry-run"], "needs the catalog"),
+    (["remove", "--group", "nope", "--json"], "no group 'nope' in the catalog (groups: shop)"),
+    (["remove", "--group", "shop", "--environment", "prod"], "no environment 'prod'"),
+    (["remove", "--dry-run"], "give --service NAME or --group NAME"),
 ])
 def test_bad_group_input_is_one_line(argv, words, catalog_file):
     if "--group" in argv and argv[2] != "shop" or "needs the catalog" not in words:

@@ -44,7 +44,8 @@ def remove(target, args):
             if args.dry_run:
                 return _print(ctx, args, {"group": name, "dry_run": True, "plan": lines,
                                           "volumes_kept": kept}, lines)
-            ctx.console.event(lines[0])
+            for line in [lines[0], *group_remove_plan.notes(lines)]:
+                ctx.console.event(line)
             execute.carry_out(api, writes, None, ctx.console.event)
             left = group_remove.left(api, target.group, [*target.names().values(), *leftovers],
                                      target.key)

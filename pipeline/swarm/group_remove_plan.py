@@ -41,7 +41,7 @@ def _service(label, found, settle):
     releases = [RecordedRelease(r["seq"], r["image"]) for r in found.get("releases") or ()]
     owned = [tuple(item) for item in found.get("owned") or ()]
     if current is None and not releases and not owned:
-        return [], [f"{label} ({name}): no service and no release records: nothing to remove"]
+        return [], [f"{label} ({name}): no service and no release records: {NOTHING}"]
     writes, lines = rollback_plan.plan_remove(name, current, releases, owned, settle)
     return writes, [f"{label}: {line}" for line in lines]
 
@@ -74,6 +74,16 @@ def volumes_kept(stack, reading):
                   if _labels(v).get(NAMESPACE_LABEL) == stack)
 
 
+def notes(lines):
+    """The lines of a plan no write says when it is carried out (a member with nothing to
+    remove, a group with no records): the run says them too."""
+    return [line for line in lines if line.endswith(NOTHING) or line.endswith(NO_RECORDS)]
+
+
+NOTHING = "nothing to remove"
+NO_RECORDS = "has no group release records"
+
+
 def plan(group, reading, settle=30.0):
     """(the writes, the lines saying them) of `shipway remove --group` (`reading`:
     group_remove.read's record: members, leftovers, group_records, and for a stack group
@@ -93,7 +103,7 @@ def plan(group, reading, settle=30.0):
                                               f"{group.name} removed"))
         lines.append(f"remove group release records {', '.join(f'#{s}' for s in records)}")
     else:
-        lines.append(f"group {group.name} has no group release records")
+        lines.append(f"group {group.name} {NO_RECORDS}")
     if group.stack is None:
         return writes, lines
     taken = {(kind, obj) for found in [*reading["members"].values(),

@@ -1,13 +1,17 @@
 """A whole stack file as a group release: waves by depends_on, each service's spec as
 `docker stack deploy` makes it (compared field by field), and --prune for a service the file
-no longer has."""
+no longer has; `remove --group` taking a stack down as `docker stack rm` does, and a catalog
+group's members and records."""
+import contextlib
 import json
 import os
+import subprocess
 
+import docker.errors
 import pytest
 
 from pipeline.catalog import compose_file
-from tests.integration.conftest import random_name
+from tests.integration.conftest import member_entries, random_name, remove_service_and_releases
 from tests.integration.test_stack_parity import (
     _docker_config,
     differences,
@@ -19,6 +23,7 @@ from tests.integration.test_stack_parity import (
     stack_deploy,
     stack_shape,
 )
+from tests.support.poll import poll_until
 
 pytestmark = pytest.mark.integration
 
@@ -119,3 +124,157 @@ def test_a_stack_file_deploys_in_waves_as_stack_deploy_makes_it_and_prunes(
                 if s["Spec"]["Name"] == f"{stack}_web"]
     assert [s["Spec"]["Name"] for s in client.api.services(
         filters={"label": f"com.docker.stack.namespace={stack}"})] != []
+
+
+REMOVABLE = """
+version: "3.8"
+services:
+  db:
+    image: ${IMAGE}
+    networks: [back]
+    volumes: [data:/data]
+    configs: [{source: conf, target: /etc/app.conf}]
+    secrets: [token]
+    stop_grace_period: 1s
+    deploy: {replicas: 1}
+  web:
+    image: ${IMAGE}
+    depends_on: [db]
+    networks: [back, outside]
+    stop_grace_period: 1s
+    deploy: {replicas: 1}
+networks:
+  back: {driver: overlay}
+  outside: {external: true, name: "${OUTSIDE}"}
+volumes:
+  data: {}
+configs:
+  conf: {file: ./app.conf}
+secrets:
+  token: {file: ./token.txt}
+"""
+DOCKER_NEW = "/usr/local/bin/docker"   # has `stack rm --detach=false`
+STACK_LABEL = "com.docker.stack.namespace"
+
+
+def labelled(client, stack):
+    """kind -> the sorted names of what the stack's namespace label names."""
+    label = {"label": f"{STACK_LABEL}={stack}"}
+    return {"services": sorted(s["Spec"]["Name"] for s in client.api.services(filters=label)),
+            "networks": sorted(n["Name"] for n in client.api.networks(filters=label)),
+            "configs": sorted(c["Spec"]["Name"] for c in client.api.configs(filters=label)),
+            "secrets": sorted(c["Spec"]["Name"] for c in client.api.secrets(filters=label)),
+            "volumes": sorted(v.name for v in client.volumes.list(filters=label))}
+
+
+def records(client, label, value):
+    """The names of the configs shipway keeps as records with label=value."""
+    return sorted(c["Spec"]["Name"] for c in client.api.configs(
+        filters={"label": f"{label}={value}"}))
+
+
+def _remove_records(client, label, value):
+    for config in client.api.configs(filters={"label": f"{label}={value}"}):
+        with contextlib.suppress(docker.errors.NotFound):
+            client.api.remove_config(config["ID"])
+
+
+@pytest.fixture
+def removable(stack_world, docker_client, releases):
+    """The stack world with REMOVABLE under a group of a random name (group records are
+    keyed by it: the lab is shared), and an external network the file joins."""
+    stack, files, env = stack_world
+    group = "g" + random_name("").split("-")[1]
+    outside = f"{stack}-outside"
+    docker_client.networks.create(outside, driver="overlay")   # no stack label: not ours
+    (files / "app.conf").write_text("answer = 42\n")
+    (files / "token.txt").write_text("not-a-real-token\n")
+    (files / "docker-stack.yml").write_text(REMOVABLE)
+    (files / "shipway.yml").write_text(json.dumps({
+        "services": {"unused": {"image": releases["repo"]}},
+        "groups": {group: {"compose": {"file": "docker-stack.yml", "stack": stack}}}}))
+    yield stack, group, files, {**env, "OUTSIDE": outside}
+    _remove_records(docker_client, "shipway.group.name", group)
+    remove_stack(docker_client, stack, env)
+    with contextlib.suppress(docker.errors.NotFound):
+        docker_client.networks.get(outside).remove()
+
+
+def test_remove_group_takes_a_stack_down_as_docker_stack_rm_does(shipway, removable,
+                                                                docker_client):
+    stack, group, files, env = removable
+    client = docker_client
+    given = {"IMAGE": env["IMAGE"], "OUTSIDE": env["OUTSIDE"]}
+    args = ("--catalog", str(files / "shipway.yml"), "--group", group)
+    shipway("deploy", *args, env=given, check=0)
+    before = labelled(client, stack)
+    assert before["services"] == [f"{stack}_db", f"{stack}_web"]
+    assert before["networks"] == [f"{stack}_back"] and before["volumes"] == [f"{stack}_data"]
+    assert len(before["configs"]) == 1 and len(before["secrets"]) == 1
+    kept = {name: records(client, "shipway.release.service", name)
+            for name in before["services"]}
+    assert all(kept.values()) and records(client, "shipway.group.name", group)
+
+    dry = shipway("remove", *args, "--dry-run", env=given, check=0)
+    assert f"remove network {stack}_back (stack {stack})" in dry.stdout
+    assert f"volumes kept, as data: {stack}_data" in dry.stdout
+    assert env["OUTSIDE"] not in dry.stdout
+    planned = shipway.json("remove", *args, "--dry-run", env=given)
+    assert planned["dry_run"] and planned["volumes_kept"] == [f"{stack}_data"]
+    assert labelled(client, stack) == before
+    assert {name: records(client, "shipway.release.service", name)
+            for name in before["services"]} == kept
+
+    done = shipway.json("remove", *args, env=given)
+    assert done["ok"] and done["left"] == [], done
+    ours = labelled(client, stack)
+    assert ours == {"services": [], "networks": [], "configs": [], "secrets": [],
+                    "volumes": [f"{stack}_data"]}
+    assert not [name for name in before["services"]
+                if records(client, "shipway.release.service", name)]
+    assert records(client, "shipway.group.name", group) == []
+    assert client.networks.get(env["OUTSIDE"]).name == env["OUTSIDE"]   # external: untouched
+
+    # docker stack rm of the same file leaves the same: the volume and the external network
+    stack_deploy(str(files / "docker-stack.yml"), stack, env)
+    assert labelled(client, stack)["services"] == before["services"]
+    removed = subprocess.run([DOCKER_NEW, "stack", "rm", "--detach=false", stack], env=env,
+                             capture_output=True, text=True, timeout=120, check=False)
+    assert removed.returncode == 0, removed.stderr
+    # swarm deletes a network once its tasks are gone: stack rm does not wait for that
+    poll_until(lambda: labelled(client, stack) == ours, 30,
+               lambda: f"docker stack rm to leave what remove --group left: "
+                       f"{labelled(client, stack)}")
+    assert client.networks.get(env["OUTSIDE"]).name == env["OUTSIDE"]
+
+
+def test_remove_group_of_a_catalog_group_removes_members_and_records(shipway, docker_client,
+                                                                     releases, tmp_path):
+    client = docker_client
+    names = {m: random_name(f"rm{m}") for m in ("a", "b", "c")}
+    group = "g" + random_name("").split("-")[1]
+    path = tmp_path / "catalog.yml"
+    path.write_text("services:" + member_entries(names, releases["repo"]) +
+                    f"groups:\n  {group}: {{steps: [{names['a']}, [{names['b']}, "
+                    f"{names['c']}]]}}\n")
+    args = ("--catalog", str(path), "--group", group)
+    try:
+        shipway("deploy", *args, *[f"--image={n}={releases['v1']}" for n in names.values()],
+                check=0)
+        assert records(client, "shipway.group.name", group)
+        remove_service_and_releases(client, names["c"])   # a member gone already is a line
+        gone = shipway("remove", *args, check=0)
+        assert f"{names['c']} ({names['c']}): no service and no release records: nothing " \
+               "to remove" in gone.stderr
+        assert gone.stderr.index(f"service {names['b']} removed") < \
+            gone.stderr.index(f"service {names['a']} removed")   # newest step first
+        assert gone.stdout.strip() == f"group {group} removed"
+        for name in names.values():
+            assert not [s for s in client.api.services(filters={"name": name})
+                        if s["Spec"]["Name"] == name]
+            assert records(client, "shipway.release.service", name) == []
+        assert records(client, "shipway.group.name", group) == []
+    finally:
+        for name in names.values():
+            remove_service_and_releases(client, name)
+        _remove_records(client, "shipway.group.name", group)

@@ -100,6 +100,7 @@ def test_a_catalog_group_a_member_never_deployed_is_a_line():
     assert lines[1] == f"{D} ({D}): no service and no release records: nothing to remove"
     assert f"{B}: remove service {B}" in lines
     assert not [line for line in lines if "volume" in line or "network" in line]
+    assert group_remove_plan.notes(lines) == [lines[1]]    # the run says it too
 
 
 def test_nothing_recorded_for_the_group_is_said():
@@ -108,3 +109,4 @@ def test_nothing_recorded_for_the_group_is_said():
     writes, lines = group_remove_plan.plan(CATALOG_GROUP, seen)
     assert not [w for w in writes if isinstance(w, RemoveGroupRecords)]
     assert f"group {CATALOG['group']} has no group release records" in lines
+    assert group_remove_plan.notes(lines)[-1] == lines[-1]

@@ -289,6 +289,29 @@ def example_copy(directory, version="1.0.0"):
     return target
 
 
+def proxied_catalog(path, service, repo, replicas, update, rollback, extra=""):
+    """Write the catalog of the hello example (copied to `hello/` beside `path`) as service
+    `service` behind the lab's proxy, with bench-sized timings; `update`/`rollback`: its
+    update_config and rollback_config flow maps; `extra`: more lines of its deploy block."""
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(f"""services:
+  {service}:
+    image: {repo}
+    build: make
+    workdir: hello
+    context: hello
+    networks: [proxy]
+    stop_grace_period: 1s
+    deploy:
+      replicas: {replicas}
+      timeout: 120s
+      labels: {{shipway.bench: "true"}}
+      update_config: {update}
+      rollback_config: {rollback}
+{extra}""")
+    return path
+
+
 def cli_build_push(context, reference, cli_env, build_args=()):
     """docker build + push with the CLI (setup work, not timed); returns the digest."""
     cmd = [DOCKER, "build", "-q", "-t", reference]

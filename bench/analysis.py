@@ -118,23 +118,8 @@ class Bench:
         checks:
           - {{name: error-rate, query: {json.dumps(query)}, max: 0.05}}
 {extra}""" if analysis else ""
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(f"""services:
-  {self.service}:
-    image: {self.repo}
-    build: make
-    workdir: hello
-    context: hello
-    networks: [proxy]
-    stop_grace_period: 1s
-    deploy:
-      replicas: {self.args.replicas}
-      timeout: 120s
-      labels: {{shipway.bench: "true"}}
-      update_config: {UPDATE}
-      rollback_config: {ROLLBACK}
-{block}""")
-        return path
+        return _lib.proxied_catalog(path, self.service, self.repo, self.args.replicas,
+                                    UPDATE, ROLLBACK, block)
 
     def shipway(self, *args, catalog=None, extra_env=None, check=True):
         env = {**self.env, "SHIPWAY_STATE_DIR": os.path.join(self.tmp, ".shipway"),

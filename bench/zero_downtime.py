@@ -94,22 +94,8 @@ class Bench:
     def setup(self):
         shutil.copytree(_lib.EXAMPLE, os.path.join(self.tmp, "hello"),
                         ignore=shutil.ignore_patterns("dist", "dist.tmp"))
-        with open(self.catalog, "w", encoding="utf-8") as handle:
-            handle.write(f"""services:
-  {self.service}:
-    image: {self.repo}
-    build: make
-    workdir: hello
-    context: hello
-    networks: [proxy]
-    stop_grace_period: 1s
-    deploy:
-      replicas: {self.args.replicas}
-      timeout: 120s
-      labels: {{shipway.bench: "true"}}
-      update_config: {UPDATE}
-      rollback_config: {ROLLBACK}
-""")
+        _lib.proxied_catalog(self.catalog, self.service, self.repo, self.args.replicas,
+                             UPDATE, ROLLBACK)
         for name, (version, broken) in VERSIONS.items():
             _lib.log(f"building {self.repo}:{name} "
                      f"(version {version}{', broken' if broken else ''})")

@@ -265,6 +265,12 @@ class Notifier:
         self(event, **{**fields, **found})
 
 
+def approve_url(build):
+    """The build's input page, where a Jenkins approval is answered ("" without a build URL)."""
+    url = build.url
+    return (url if url.endswith("/") else url + "/") + "input/" if url else ""
+
+
 def base_fields(settings, build, command, **extra):
     """What every event of a command on service `settings` carries (build: BuildInfo)."""
     return {"service": settings.get("entry") or settings.get("name", ""),

@@ -166,23 +166,34 @@ def run(ctx, args):
     rollout = prepare(ctx, args, settings, auth)
     result = rollout.deploy(service, repo, tag, digest, {"deployed-by": ctx.build.user})
     if args.dry_run:
-        if args.json:
-            ctx.console.json({**result.summary(), "dry_run": True})
-        else:
-            for line in result.plan:
-                ctx.console.result(line)
-        return 0
-    record = rollout.record(result)
+        return show_plan(ctx, args, result.summary(), result.plan)
+    return finish(ctx, args, settings, result, rollout.record(result),
+                  lambda: _result_line(settings["name"], result, rollout.pinned))
+
+
+def show_plan(ctx, args, summary, plan):
+    """A dry run's output: with --json the record (`summary`, marked dry_run), else the
+    plan's lines."""
     if args.json:
-        # Also when it failed ("ok": false): Jenkins archives this record, and a failed
-        # deploy is when someone reads it.
+        ctx.console.json({**summary, "dry_run": True})
+    else:
+        for line in plan:
+            ctx.console.result(line)
+    return 0
+
+
+def finish(ctx, args, settings, result, record, last_line):
+    """The end of a deploy (or continue) that ran: the --json record, also when it failed
+    (Jenkins archives it, and a failed deploy is when someone reads it); exit 3 for an
+    update the analysis paused, the failure's exit, else the line `last_line()` gives."""
+    if args.json:
         ctx.console.json(record)
     if result.outcome.paused:
         raise paused(result, settings, args)
     if not result.outcome.ok:
         raise result.failure()
     if not args.json:
-        ctx.console.result(_result_line(settings["name"], result, rollout.pinned))
+        ctx.console.result(last_line())
     return 0
 
 
@@ -211,11 +222,9 @@ def tell(notifier, result, ctx):
     if not outcome.paused:
         notifier.outcome(result)
         return
-    url = ctx.build.url
     notifier("approval-waiting", image=result.image, digest=specs.digest_of(result.image) or "",
              reason=f"{outcome.reason}: continue the rollout or roll back?",
-             running_image=outcome.running_image,
-             approve_url=(url if url.endswith("/") else url + "/") + "input/" if url else "")
+             running_image=outcome.running_image, approve_url=notify.approve_url(ctx.build))
 
 
 def _result_line(name, result, pinned):

@@ -74,12 +74,6 @@ def _submitter(environment):
     return approval.submitter if approval is not None and approval.submitter else ""
 
 
-def _approve_url(ctx):
-    """The build's input page, where a Jenkins approval is answered."""
-    url = ctx.build.url
-    return (url if url.endswith("/") else url + "/") + "input/" if url else ""
-
-
 def waiting(ctx, args, loaded, settings, environment):
     """The fields of approval-waiting: the release this build would take to `environment`
     (from this workspace's records), why it waits, and where to answer."""
@@ -88,7 +82,7 @@ def waiting(ctx, args, loaded, settings, environment):
     submitter = _submitter(environment)
     if submitter:
         reason += f" (submitter: {submitter})"
-    return {**found, "reason": reason, "approve_url": _approve_url(ctx)}
+    return {**found, "reason": reason, "approve_url": notify.approve_url(ctx.build)}
 
 
 def group_waiting(ctx, args, members, before, environment):
@@ -100,7 +94,7 @@ def group_waiting(ctx, args, members, before, environment):
     read = any(member.get("from_environment") for member in found.values())
     return {"members": found, "from_environment": before if read else "",
             "reason": notify.group_waiting_reason(found, _submitter(environment)),
-            "approve_url": _approve_url(ctx)}
+            "approve_url": notify.approve_url(ctx.build)}
 
 
 def _record(ctx, args, entry, before):

@@ -10,7 +10,7 @@ from pipeline import imageref, notify, registry, state
 from pipeline.api.engine import engine_errors, inspect_service
 from pipeline.context import redacted
 from pipeline.stages import common
-from pipeline.stages.deploy import add_rollout_arguments, paused, tell
+from pipeline.stages.deploy import add_rollout_arguments, finish, show_plan, tell
 from pipeline.stages.rollback import one_line
 from pipeline.swarm import resume
 from pipeline.swarm import steps as judged
@@ -38,12 +38,7 @@ def run(ctx, args):
         result = resume.resume(api, settings, steps, approved, ctx.console.event,
                                settings["deploy"]["timeout"], header, args.dry_run)
     if args.dry_run:
-        if args.json:
-            ctx.console.json({**result.summary(), "dry_run": True, "plan": result.plan})
-        else:
-            for line in result.plan:
-                ctx.console.result(line)
-        return 0
+        return show_plan(ctx, args, {**result.summary(), "plan": result.plan}, result.plan)
     record = {**result.summary(), "approved_by": approved}
     if settings.get("environment"):
         # the deploy's record, finished: `promote --expect-record` reads it as such
@@ -57,18 +52,15 @@ def run(ctx, args):
     tell(notifier, result, ctx)
     record = redacted(record, ctx.secrets())
     state.save(ctx.state_dir(args.state_dir), common.state_key(settings), "deploy", record)
-    if args.json:
-        ctx.console.json(record)
-    if result.outcome.paused:
-        raise paused(result, settings, args)
-    if not result.outcome.ok:
-        raise result.failure()
-    if not args.json:
-        release = f" as release #{result.release.seq}" if result.release else ""
-        ctx.console.result(f"{settings['name']}: continued {result.image}{release} "
-                           f"({result.outcome.running}/{result.outcome.desired} running), "
-                           f"approved by {approved or 'nobody named'}")
-    return 0
+    return finish(ctx, args, settings, result, record,
+                  lambda: _continued_line(settings["name"], result, approved))
+
+
+def _continued_line(name, result, approved):
+    """The last line of a continue that went well."""
+    release = f" as release #{result.release.seq}" if result.release else ""
+    return (f"{name}: continued {result.image}{release} ({result.outcome.running}/"
+            f"{result.outcome.desired} running), approved by {approved or 'nobody named'}")
 
 
 def _registry_header(ctx, api, settings):

@@ -42,6 +42,10 @@ from pipeline.swarm.spec import PENDING_STATES, image_of, task_image
 POLL_SECONDS = 0.3
 FINAL_POLL = 0.05         # settled, waiting only for old tasks whose exit no event tells
 FAILED_STATES = {"failed", "rejected"}
+# A service's task that ended by itself: a failure to start for a create or a scale, as for
+# swarm's updater. `complete` too: a task is not meant to complete, and one whose health
+# check failed ends there when its process exits 0 on the stop signal.
+ENDED_STATES = FAILED_STATES | {"complete"}
 STOPPED_STATES = ("complete", "shutdown")
 # update states whose message names the task that failed; later messages do not
 WHY_STATES = ("paused", "rollback_started", "rollback_paused")
@@ -336,7 +340,7 @@ def _judge_tasks(expect, snap, memory, outcome, converged, poll):
         outcome.ok, outcome.reason = True, "all replicas running"
         return Verdict(Status.CONVERGED, outcome, memory)
     failed = memory.failed | {t["ID"] for t in snap.tasks
-                              if t["Status"]["State"] in FAILED_STATES
+                              if t["Status"]["State"] in ENDED_STATES
                               and task_image(t) == expect.image}
     memory = dataclasses.replace(memory, failed=frozenset(failed))
     if outcome.desired and len(failed) >= max(3, outcome.desired + 1):

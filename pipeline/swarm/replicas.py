@@ -12,12 +12,24 @@ DEFAULT_MONITOR = 5.0     # swarm's monitor period when the config names none
 SETTLE_MARGIN = 0.05      # for the updater to see the last task running after the store did
 
 
+def runs(task):
+    """True when `task` runs: swarm says `running` and its container has a process. Swarm
+    also says `running`, for a moment, of a task whose health check failed and whose process
+    then exited 0 on the stop signal (the executor's start returns on the container's `die`
+    with exit code 0), with that dead container's PID, 0: such a task never ran healthy.
+    (A status without ContainerStatus is taken at its word.)"""
+    status = task["Status"]
+    if status["State"] != "running":
+        return False
+    container = status.get("ContainerStatus")
+    return container is None or bool(container.get("PID"))
+
+
 def replica_slots(live, image):
     """The replica slots with a task running `image` (healthy: a task with a HEALTHCHECK is
-    `starting` until it passes). By slot, not by task: after an engine restart swarm may list
-    two running tasks of one slot for a while."""
-    return {task_slot(t) for t in live
-            if t["Status"]["State"] == "running" and task_image(t) == image}
+    `starting` until it passes; see runs()). By slot, not by task: after an engine restart
+    swarm may list two running tasks of one slot for a while."""
+    return {task_slot(t) for t in live if runs(t) and task_image(t) == image}
 
 
 def others_remain(tasks, image, down=()):
@@ -123,7 +135,7 @@ def settled_at(clock, service, live, mode):
     newest = None
     for task in live:
         created = parse_timestamp(task.get("CreatedAt"))
-        if created is None or created < started or task["Status"]["State"] != "running":
+        if created is None or created < started or not runs(task):
             return None  # a task from before this update: swarm may still replace it
         running_since = clock.local(parse_timestamp(task.get("UpdatedAt")))
         if running_since is None:

@@ -18,7 +18,7 @@ from pipeline.swarm import apply, canary, execute, probe
 from pipeline.swarm import releases as history
 from pipeline.swarm.expect import Expectation, Follow
 from pipeline.swarm.judge import POLL_SECONDS, Outcome
-from pipeline.swarm.replicas import serving
+from pipeline.swarm.replicas import runs, serving
 from pipeline.swarm.spec import digest_of, image_of, task_image
 from pipeline.swarm.watch import Watcher
 from pipeline.swarm.writes import UpdateService
@@ -175,7 +175,7 @@ class Steps:
             return None
         tasks = self._tasks()
         running = sum(1 for t in tasks if t.get("DesiredState") == "running"
-                      and t["Status"]["State"] == "running" and task_image(t) == image)
+                      and runs(t) and task_image(t) == image)
         self.report(f"{ended.line()}: the update stays as it is, paused "
                     "(on_inconclusive: pause)")
         if self.marker:
@@ -202,7 +202,7 @@ class Steps:
                 return self._why(watcher, image, since, timeout, timeout)
             tasks = engine.list_tasks(self.api, service["ID"])
             healthy = {t.get("Slot") for t in tasks if t.get("DesiredState") == "running"
-                       and t["Status"]["State"] == "running" and task_image(t) == image}
+                       and runs(t) and task_image(t) == image}
             if len(healthy) != seen:
                 seen = len(healthy)
                 self.report(f"analysis: {what}: {seen}/{count} tasks of the new release healthy")

@@ -1,6 +1,7 @@
 """The watch's judgement, from snapshots recorded from a real engine (tests/fixtures/watch,
 made by its record.py): each case judged again without an engine must reach the verdicts the
 live wait reached, and say the same lines."""
+import copy
 import dataclasses
 import json
 import re
@@ -280,3 +281,36 @@ def test_the_first_snapshot_reports_no_history_and_an_unchanged_one_nothing():
     first = report_lines(None, last, expect.since)
     assert not any(": shutdown (" in line for line in first), first
     assert report_lines(last, last, expect.since) == []
+
+
+def test_a_task_running_with_a_dead_container_is_not_converged():
+    """Swarm says `running`, for a moment, of a task whose health check failed and whose
+    process then exited 0 on the stop signal, with the dead container's PID 0 (seen on a
+    create of the hello example's broken release under load: the deploy had passed it)."""
+    _, expect, snaps = load("starting")
+    last = copy.deepcopy(snaps[-1])
+    for task in last.tasks:
+        if task["Status"]["State"] == "running":
+            task["Status"]["ContainerStatus"]["PID"] = 0
+    verdict = judge(expect, last, Memory())
+    assert verdict.status is Status.WAITING
+    assert judge(expect, snaps[-1], Memory()).status is Status.CONVERGED
+
+
+def test_a_create_whose_tasks_end_by_themselves_fails_without_waiting_for_the_timeout():
+    """Tasks of the new image that completed (a failed health check, then exit 0 on the
+    stop signal) count as failures to start, as `failed` ones do: the create of a broken
+    release ends after max(3, replicas + 1) of them instead of at its timeout."""
+    _, expect, snaps = load("starting")
+    last = copy.deepcopy(snaps[-1])
+    (task,) = [t for t in last.tasks if t["Status"]["State"] == "running"]
+    ended = []
+    for n in range(3):
+        gone = copy.deepcopy(task)
+        gone["ID"], gone["DesiredState"] = f"ended{n}", "shutdown"
+        gone["Status"] = {**gone["Status"], "State": "complete", "Message": "finished"}
+        ended.append(gone)
+    last = dataclasses.replace(last, tasks=ended)
+    verdict = judge(expect, last, Memory())
+    assert verdict.status is Status.FAILED
+    assert verdict.outcome.reason == "3 tasks failed to start"

@@ -49,7 +49,7 @@ def remove(target, args):
             execute.carry_out(api, writes, None, ctx.console.event)
             left = group_remove.left(api, target.group, [*target.names().values(), *leftovers],
                                      target.key)
-    record = {"group": name, "ok": not left, "removed": lines[1:], "left": left,
+    record = {"group": name, "ok": not left, "plan": lines, "left": left,
               "volumes_kept": kept}
     if left:
         if args.json:

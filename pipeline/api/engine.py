@@ -83,12 +83,26 @@ def inspect_service(api, name):
     return _read(f"cannot inspect service {name}", api.inspect_service, name)
 
 
+def _labelled(doing, lister, labels, labels_of):
+    """What `lister` lists (asked by label filter) that carries all of `labels` ({key:
+    value}), checked again on each item's labels (`labels_of(item)`)."""
+    found = _read(doing, lister,
+                  filters={"label": [f"{key}={value}" for key, value in labels.items()]}) or []
+    return [item for item in found
+            if all((labels_of(item) or {}).get(k) == v for k, v in labels.items())]
+
+
+def _spec_labels(item):
+    return item["Spec"].get("Labels")
+
+
+def _own_labels(item):
+    return item.get("Labels")
+
+
 def list_services(api, labels):
     """Every service carrying all of `labels` ({key: value}), as the Engine lists them."""
-    found = _read("cannot list services", api.services,
-                  filters={"label": [f"{key}={value}" for key, value in labels.items()]}) or []
-    return [s for s in found
-            if all((s["Spec"].get("Labels") or {}).get(k) == v for k, v in labels.items())]
+    return _labelled("cannot list services", api.services, labels, _spec_labels)
 
 
 def list_tasks(api, service_id):
@@ -131,10 +145,7 @@ def create_network(api, name, spec):
 
 def list_networks(api, labels):
     """Every network carrying all of `labels` ({key: value}), as the Engine lists them."""
-    found = _read("cannot list networks", api.networks,
-                  filters={"label": [f"{key}={value}" for key, value in labels.items()]}) or []
-    return [n for n in found
-            if all((n.get("Labels") or {}).get(k) == v for k, v in labels.items())]
+    return _labelled("cannot list networks", api.networks, labels, _own_labels)
 
 
 def remove_network(api, network_id):
@@ -154,11 +165,9 @@ def remove_network(api, network_id):
 def list_volumes(api, labels):
     """Every volume carrying all of `labels`, as the Engine lists them (read, never removed:
     a volume is data)."""
-    found = (_read("cannot list volumes", api.volumes,
-                   filters={"label": [f"{key}={value}" for key, value in labels.items()]})
-             or {}).get("Volumes") or []
-    return [volume for volume in found
-            if all((volume.get("Labels") or {}).get(k) == v for k, v in labels.items())]
+    return _labelled("cannot list volumes",
+                     lambda **kw: (api.volumes(**kw) or {}).get("Volumes"),
+                     labels, _own_labels)
 
 
 def _auth_headers(registry_auth):
@@ -275,10 +284,8 @@ def find_object(api, kind, name):
 
 def list_objects(api, kind, labels):
     """Every secret or config carrying all of `labels` ({key: value}), as the Engine lists them."""
-    found = _read(f"cannot list {kind}s", _object_call(api, kind, "list"),
-                  filters={"label": [f"{key}={value}" for key, value in labels.items()]}) or []
-    return [obj for obj in found
-            if all((obj["Spec"].get("Labels") or {}).get(k) == v for k, v in labels.items())]
+    return _labelled(f"cannot list {kind}s", _object_call(api, kind, "list"), labels,
+                     _spec_labels)
 
 
 def list_configs(api, labels):

@@ -122,11 +122,7 @@ def remove_objects(api, name, settle, report):
     def still_owned(_):
         return bool(objects.collect_garbage(api, name, [], None, dry_run=True))
 
-    retrying = tenacity.Retrying(retry=tenacity.retry_if_result(still_owned),
-                                 stop=tenacity.stop_after_delay(settle),
-                                 wait=tenacity.wait_fixed(0.5),
-                                 retry_error_callback=lambda state: None)
-    retrying(objects.remove_all, api, name, report)
+    settling(still_owned, settle, objects.remove_all, api, name, report)
     owned = objects.collect_garbage(api, name, [], None, dry_run=True)
     if owned:
         report(f"left in place, still in use: {', '.join(f'{k} {o}' for k, o in owned)} "
@@ -144,18 +140,24 @@ def remove_stack_object(api, write, report):
             return engine.remove_network(api, write.object_id)
         return engine.remove_object(api, write.kind, write.object_id)
 
-    def wait(condition, what):
-        return tenacity.Retrying(retry=tenacity.retry_if_result(condition),
-                                 stop=tenacity.stop_after_delay(write.settle),
-                                 wait=tenacity.wait_fixed(0.5),
-                                 retry_error_callback=lambda state: state.outcome.result())(what)
-
-    still = wait(lambda got: got == "in use", attempt) == "in use"
+    still = settling(lambda got: got == "in use", write.settle, attempt) == "in use"
     if not still and write.kind == "network":
-        still = wait(bool, lambda: engine.inspect_network(api, write.object_id)) is not None
+        still = settling(bool, write.settle, engine.inspect_network, api,
+                         write.object_id) is not None
     if still:
         report(f"left in place, still in use after {write.settle:.0f}s: {write.kind} "
                f"{write.name} (something outside the group uses it, or swarm has not "
                "released it yet: remove the group again)")
         return False
     return True
+
+
+def settling(condition, settle, fn, *args):
+    """fn(*args), again every 0.5 s for up to `settle` seconds while `condition` holds of
+    its answer; the last answer. (A container still stopping holds what it used a moment
+    longer: the engine says "in use" until it is gone.)"""
+    return tenacity.Retrying(retry=tenacity.retry_if_result(condition),
+                             stop=tenacity.stop_after_delay(settle),
+                             wait=tenacity.wait_fixed(0.5),
+                             retry_error_callback=lambda state: state.outcome.result())(
+        fn, *args)

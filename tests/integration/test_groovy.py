@@ -18,6 +18,7 @@ from tests.support.groovy import (
     compile_groovy,
     groovy_available,
     pipeline_run,
+    recorded_calls,
     run_pipelines,
 )
 
@@ -199,14 +200,6 @@ def _workdir(tmp_path_factory, name, extra_env=None):
            "FAKE_SHIPWAY_LOG": str(work / ".calls.jsonl"), "HOME": str(work)}
     env.update(extra_env or {})
     return work, env
-
-
-def _calls(result_workdir):
-    path = os.path.join(result_workdir, ".calls.jsonl")
-    if not os.path.exists(path):
-        return []
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle]
 
 
 CREDS = {"registry-creds": {"username": "ci", "password": SECRET}}
@@ -408,7 +401,7 @@ def test_main_branch_runs_every_stage(runs):
     assert result.stages == {"Checkout": "ran", "Build": "ran", "Image": "ran", "Push": "ran",
                              "Deploy": "ran"}
     base = ["--catalog", "shipway.yml", "--service", "hello"]
-    calls = _calls(work)
+    calls = recorded_calls(work)
     assert [c["argv"] for c in calls] == [["build", *base], ["image", *base], ["push", *base],
                                           ["deploy", *base, "--json"], ["status", *base, "--json"]]
     # Only push and deploy see the registry login.
@@ -423,7 +416,7 @@ def test_other_branch_does_not_deploy(runs):
     work, result = runs["feature"]
     _ok(result)
     assert result.stages["Push"] == "ran" and result.stages["Deploy"] == "skipped"
-    assert [c["argv"][0] for c in _calls(work)] == ["build", "image", "push"]
+    assert [c["argv"][0] for c in recorded_calls(work)] == ["build", "image", "push"]
     assert 'Stage "Deploy" skipped due to when conditional' in result.log
 
 
@@ -437,7 +430,7 @@ def test_hostile_values_reach_sh_literally(runs):
     work, result = runs["hostile"]
     _ok(result)
     assert result.stages["Deploy"] == "ran"   # the branch "$(touch /tmp/pwned)" matched literally
-    calls = _calls(work)
+    calls = recorded_calls(work)
     assert {c["argv"][0] for c in calls} == {"build", "image", "push", "deploy", "status"}
     for call in calls:
         assert call["argv"][1:5] == ["--catalog", HOSTILE_CATALOG_PATH, "--service", "evil"]
@@ -457,14 +450,14 @@ def test_hostile_values_in_every_groovy_field_stay_data(runs, i):
     _ok(result)
     assert result.agent == {"label": value}
     assert result.stages["Deploy"] == "ran"
-    calls = _calls(work)
+    calls = recorded_calls(work)
     assert [c["argv"] for c in calls] == [["build", *base], ["image", *base], ["push", *base],
                                           ["deploy", *base, "--json"], ["status", *base, "--json"]]
     assert [c["password"] for c in calls] == [None, None, SECRET, SECRET, None]
     work, result = runs[f"field-rollback-{i}"]
     _ok(result)
     assert result.agent == {"label": value}
-    (call,) = _calls(work)
+    (call,) = recorded_calls(work)
     assert call["argv"] == ["rollback", "--service", "s", "--timeout", "1500ms", "--json"]
     assert call["password"] == SECRET
     assert SECRET not in result.log
@@ -484,7 +477,7 @@ def test_failed_deploy_still_archives_what_runs(runs):
     for name in ("deploy-fails", "library-deploy-fails"):
         work, result = runs[name]
         assert result.returncode == 1 and result.stages["Deploy"] == "failed", name
-        assert [c["argv"][0] for c in _calls(work)][-2:] == ["deploy", "status"], name
+        assert [c["argv"][0] for c in recorded_calls(work)][-2:] == ["deploy", "status"], name
         assert sorted(result.archived) == ["shipway-deploy.json", "shipway-status.json"], name
 
 
@@ -511,7 +504,7 @@ def _no_secret_anywhere(work, result):
     for secret in PROMETHEUS_SECRETS:
         assert secret not in result.log
         assert not any(secret in command for command in result.sh_commands)
-        assert not any(secret in word for call in _calls(work) for word in call["argv"])
+        assert not any(secret in word for call in recorded_calls(work) for word in call["argv"])
         for path in work.iterdir():
             if path.is_file() and path.name != ".calls.jsonl":
                 assert secret not in path.read_text(errors="replace"), path
@@ -526,7 +519,7 @@ def test_rendered_pipeline_binds_the_prometheus_credential_around_deploy_only(
     deploy markers) as the variables prometheus.py reads, and no other stage."""
     work, result = runs[name]
     _ok(result)
-    calls = _calls(work)
+    calls = recorded_calls(work)
     assert [c["argv"][0] for c in calls] == ["build", "image", "push", "deploy", "status"]
     none = [None, None, None]
     assert [c["prometheus"] for c in calls] == [none, none, none, rendered, none]
@@ -535,7 +528,7 @@ def test_rendered_pipeline_binds_the_prometheus_credential_around_deploy_only(
     _no_secret_anywhere(work, result)
     work, result = runs[f"{name}-rollback"]
     _ok(result)
-    (call,) = _calls(work)
+    (call,) = recorded_calls(work)
     assert call["argv"][0] == "rollback" and call["prometheus"] == rendered
     _no_secret_anywhere(work, result)
 
@@ -548,14 +541,14 @@ def test_a_prometheus_credential_of_the_wrong_kind_fails_the_deploy(runs):
     assert ("Credentials 'prometheus-token' is of type 'Username with password' where "
             "'org.jenkinsci.plugins.plaincredentials.StringCredentials' was expected"
             in result.log)
-    assert "deploy" not in [c["argv"][0] for c in _calls(work)]
+    assert "deploy" not in [c["argv"][0] for c in recorded_calls(work)]
     assert PROMETHEUS_SECRET not in result.log
 
 
 def test_library_binds_the_prometheus_credential_as_the_rendered_pipeline_does(runs):
     work, result = runs["library-prometheus"]
     _ok(result)
-    calls = _calls(work)
+    calls = recorded_calls(work)
     none = [None, None, None]
     assert [(c["argv"][0], c["prometheus"]) for c in calls] == [
         ("build", none), ("image", none), ("push", none),
@@ -563,19 +556,19 @@ def test_library_binds_the_prometheus_credential_as_the_rendered_pipeline_does(r
     _no_secret_anywhere(work, result)
     work, result = runs["library-rollback-token"]
     _ok(result)
-    releases, call = _calls(work)
+    releases, call = recorded_calls(work)
     assert releases["prometheus"] == none      # bound around the rollback only
     assert call["prometheus"] == [None, None, PROMETHEUS_TOKEN] and call["password"] is None
     _no_secret_anywhere(work, result)
     work, result = runs["library-prometheus-both"]
-    assert result.returncode == 1 and _calls(work) == []
+    assert result.returncode == 1 and recorded_calls(work) == []
     assert "give prometheusCredentials or prometheusToken, not both" in result.log
 
 
 def test_rollback_script_sets_description(runs):
     work, result = runs["rollback"]
     _ok(result)
-    (call,) = _calls(work)
+    (call,) = recorded_calls(work)
     assert call["argv"] == ["rollback", "--service", "hello", "--timeout", "120s", "--json"]
     assert call["password"] == SECRET
     assert result.description == "from reg/x@sha256:aaa to reg/x@sha256:bbb"
@@ -586,7 +579,7 @@ def test_rollback_script_sets_description(runs):
 def test_rollback_release_parameter_is_passed_as_data(runs):
     work, result = runs["rollback-release"]
     _ok(result)
-    (call,) = _calls(work)
+    (call,) = recorded_calls(work)
     assert call["argv"][-2:] == ["--to", "it's $(id) ${HOME}"]
 
 
@@ -595,7 +588,7 @@ def test_library_pipeline_matches_the_rendered_one(runs):
     _ok(result)
     assert result.stages["Deploy"] == "ran"
     base = ["--service", "hello", "--catalog", "shipway.yml"]
-    calls = _calls(work)
+    calls = recorded_calls(work)
     assert [c["argv"] for c in calls] == [["build", *base], ["image", *base], ["push", *base],
                                           ["deploy", *base, "--json"], ["status", *base, "--json"]]
     assert [c["password"] for c in calls] == [None, None, SECRET, SECRET, None]
@@ -610,7 +603,7 @@ def test_library_rollback(runs):
     whole picker): the default release, and the reason as data."""
     work, result = runs["library-rollback"]
     _ok(result)
-    releases, call = _calls(work)
+    releases, call = recorded_calls(work)
     assert releases["argv"] == ["releases", "--service", "hello", "--json"]
     assert call["argv"] == ["rollback", "--service", "hello", "--timeout", "60s",
                             "--to", "#1", "--json"]
@@ -668,7 +661,7 @@ def _certs(call):
 def test_environments_build_once_then_deploy_and_promote_after_each_approval(runs, name):
     work, result = runs[name]
     _ok(result)
-    calls = _calls(work)
+    calls = recorded_calls(work)
     assert [_where(c) for c in calls] == DELIVERED
     deploy, promote_staging, promote_production = calls[3], calls[5], calls[7]
     assert promote_staging["argv"][-7:] == ["--from", "dev", "--to", "staging", "--expect-record",
@@ -747,7 +740,7 @@ def test_a_gate_answered_by_nobody_allowed_times_out_and_aborts(runs):
         (staging,) = result.inputs
         assert staging["outcome"] == "timeout" and "approver" not in staging, name
         assert "Timeout has been exceeded" in result.log
-        assert [_where(c) for c in _calls(work)] == DELIVERED[:5], name
+        assert [_where(c) for c in recorded_calls(work)] == DELIVERED[:5], name
     _, result = runs["envs-nobody-approves"]
     assert result.stages["Approve staging"] == "aborted"
     assert result.stages["Promote to staging"] == "skipped-after-failure"
@@ -761,14 +754,14 @@ def test_the_gate_timeouts_are_the_catalogs(runs):
     assert result.result == "ABORTED"
     staging, production = result.inputs
     assert staging["outcome"] == "approved" and production["outcome"] == "timeout"
-    assert [_where(c) for c in _calls(work)] == DELIVERED[:7]
+    assert [_where(c) for c in recorded_calls(work)] == DELIVERED[:7]
 
 
 def test_groups_in_any_case_and_administrators_may_approve(runs):
     work, result = runs["envs-group-and-admin"]
     _ok(result)
     assert [i["approver"] for i in result.inputs] == ["carol", "root"]
-    assert _calls(work)[7]["env"]["SHIPWAY_APPROVED_BY"] == "root"
+    assert recorded_calls(work)[7]["env"]["SHIPWAY_APPROVED_BY"] == "root"
 
 
 def test_a_submitter_aborts_anyone_else_may_not(runs):
@@ -778,14 +771,14 @@ def test_a_submitter_aborts_anyone_else_may_not(runs):
     assert staging["outcome"] == "aborted" and staging["by"] == "qa"
     assert [r["user"] for r in staging["refused"]] == ["mallory"]
     assert "Rejected by qa" in result.log
-    assert "promote" not in [c["argv"][0] for c in _calls(work)]
+    assert "promote" not in [c["argv"][0] for c in recorded_calls(work)]
 
 
 def test_a_branch_that_does_not_deploy_asks_nothing(runs):
     work, result = runs["envs-feature"]
     _ok(result)
     assert result.inputs == []     # `when { beforeInput true }`: decided before asking
-    assert [c["argv"][0] for c in _calls(work)] == ["build", "image", "push"]
+    assert [c["argv"][0] for c in recorded_calls(work)] == ["build", "image", "push"]
     for stage in ("Deploy to dev", "Approve staging", "Promote to staging",
                   "Approve production", "Promote to production"):
         assert result.stages[stage] == "skipped", stage
@@ -800,7 +793,7 @@ def test_an_older_build_waiting_at_a_gate_stops_once_a_newer_one_passes_it(runs)
     assert [e["passes"] for e in staging["events"]] == [2, 3]
     assert "Superseded by harness#2" in result.log
     assert result.stages["Approve staging"] == "not-built"
-    assert "promote" not in [c["argv"][0] for c in _calls(work)]
+    assert "promote" not in [c["argv"][0] for c in recorded_calls(work)]
     work, result = runs["envs-newer-ended"]
     assert result.result == "NOT_BUILT" and "Superseded by harness#2" in result.log
 
@@ -811,7 +804,7 @@ def test_an_older_build_passing_a_milestone_a_newer_one_passed_is_aborted(runs):
     assert result.stages["Deploy to dev"] == "not-built"
     assert result.milestones == []
     # Nothing deployed; the stage's post still says what runs there.
-    assert [c["argv"][0] for c in _calls(work)] == ["build", "image", "push", "status"]
+    assert [c["argv"][0] for c in recorded_calls(work)] == ["build", "image", "push", "status"]
 
 
 def test_a_newer_build_passing_each_gate_aborts_the_older_ones_waiting_there(runs):
@@ -829,4 +822,4 @@ def test_a_certificate_credential_of_the_wrong_kind_fails_the_deploy(runs):
     assert ("Credentials 'dev-swarm' is of type 'Username with password' where "
             "'org.jenkinsci.plugins.docker.commons.credentials.DockerServerCredentials' was "
             "expected" in result.log)
-    assert "deploy" not in [c["argv"][0] for c in _calls(work)]
+    assert "deploy" not in [c["argv"][0] for c in recorded_calls(work)]

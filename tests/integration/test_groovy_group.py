@@ -18,7 +18,13 @@ from pipeline.catalog.groups import Group, Step
 from pipeline.swarm import group_plan
 from pipeline.swarm.group_plan import MemberReading
 from pipeline.swarm.group_releases import GroupRelease
-from tests.support.groovy import compile_groovy, groovy_available, pipeline_run, run_pipelines
+from tests.support.groovy import (
+    compile_groovy,
+    groovy_available,
+    pipeline_run,
+    recorded_calls,
+    run_scenarios,
+)
 
 pytestmark = [pytest.mark.groovy,
               pytest.mark.skipif(not groovy_available(), reason="groovy/groovyc not installed")]
@@ -160,17 +166,9 @@ def runs(tmp_path_factory):
     if os.path.exists("/tmp/pwned"):
         os.remove("/tmp/pwned")
     scenarios = _scenarios(tmp_path_factory)
-    results = run_pipelines([run for _, run in scenarios.values()], timeout=900)
+    ran = run_scenarios(scenarios, timeout=900)
     assert not os.path.exists("/tmp/pwned"), "a reason was run as shell"
-    return {name: (work, result) for (name, (work, _)), result in zip(scenarios.items(), results)}
-
-
-def _calls(work):
-    path = os.path.join(work, ".calls.jsonl")
-    if not os.path.exists(path):
-        return []
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle]
+    return ran
 
 
 def _ok(result):
@@ -228,7 +226,7 @@ def test_the_group_pipeline_builds_each_member_then_deploys_the_group(runs):
         "Checkout", "Image migrate", "Push migrate", "Build worker", "Image worker",
         "Push worker", "Build api", "Image api", "Push api", "Deploy"]
     assert set(result.stages.values()) == {"ran"}
-    calls = _calls(work)
+    calls = recorded_calls(work)
     assert [c["argv"] for c in calls] == [
         ["image", *_svc("migrate")], ["push", *_svc("migrate")],
         ["build", *_svc("worker")], ["image", *_svc("worker")], ["push", *_svc("worker")],
@@ -248,7 +246,7 @@ def test_a_branch_that_does_not_deploy_builds_and_pushes(runs):
     work, result = runs["feature"]
     _ok(result)
     assert result.stages["Deploy"] == "skipped"
-    assert [c["argv"][0] for c in _calls(work)][-1] == "push"
+    assert [c["argv"][0] for c in recorded_calls(work)][-1] == "push"
 
 
 def test_a_failing_push_stops_before_the_group_is_deployed(runs):
@@ -256,13 +254,13 @@ def test_a_failing_push_stops_before_the_group_is_deployed(runs):
     assert result.returncode == 1 and result.stages["Push worker"] == "failed"
     assert result.stages["Build api"] == "skipped-after-failure"
     assert result.stages["Deploy"] == "skipped-after-failure"
-    assert "deploy" not in [c["argv"][0] for c in _calls(work)]
+    assert "deploy" not in [c["argv"][0] for c in recorded_calls(work)]
 
 
 def test_a_stack_groups_pipeline_builds_the_image_the_catalog_builds(runs):
     work, result = runs["stack"]
     _ok(result)
-    assert [c["argv"] for c in _calls(work)] == [
+    assert [c["argv"] for c in recorded_calls(work)] == [
         ["build", *_svc("api")], ["image", *_svc("api")], ["push", *_svc("api")],
         ["deploy", "--catalog", "shipway.yml", "--group", "shop-stack", "--json"],
         ["status", "--catalog", "shipway.yml", "--group", "shop-stack", "--json"]]
@@ -283,7 +281,7 @@ def _certs(call):
 def test_the_group_is_deployed_to_each_environment_after_its_approval(runs):
     work, result = runs["envs-approved"]
     _ok(result)
-    calls = _calls(work)
+    calls = recorded_calls(work)
     assert [_where(c) for c in calls] == [
         ("build", None), ("image", None), ("push", None), ("image", None), ("push", None),
         ("deploy", "dev"), ("status", "dev"), ("deploy", "staging"), ("status", "staging"),
@@ -319,7 +317,7 @@ def test_the_group_is_deployed_to_each_environment_after_its_approval(runs):
 def test_a_release_branch_deploys_and_stops_at_the_gate_nobody_answered(runs):
     work, result = runs["envs-release-branch"]
     assert result.result == "ABORTED"     # production's day passed with nobody answering
-    assert [_where(c) for c in _calls(work)][-2:] == [("deploy", "staging"),
+    assert [_where(c) for c in recorded_calls(work)][-2:] == [("deploy", "staging"),
                                                       ("status", "staging")]
 
 
@@ -327,7 +325,7 @@ def test_nobody_allowed_approves_nothing_after_the_first_environment(runs):
     work, result = runs["envs-nobody-approves"]
     assert result.result == "ABORTED"
     assert result.stages["Deploy to staging"] == "skipped-after-failure"
-    assert [_where(c) for c in _calls(work)][-2:] == [("deploy", "dev"), ("status", "dev")]
+    assert [_where(c) for c in recorded_calls(work)][-2:] == [("deploy", "dev"), ("status", "dev")]
 
 
 # ---------------------------------------------------------------------------- rollback
@@ -343,7 +341,7 @@ def test_the_rollback_job_offers_shipways_group_releases_default_first(runs):
     assert asked["message"] == f"Roll group shop back. Running now: {LINE[3]}"
     assert _parameters(asked)["RELEASE"]["choices"] == [LINE[2], LINE[1]]
     assert asked["submitter"] is None and not asked["held_executor"]
-    releases, rollback = _calls(work)
+    releases, rollback = recorded_calls(work)
     assert releases["argv"] == ["releases", *GROUP_BASE, "--json"]
     assert rollback["argv"] == ["rollback", *GROUP_BASE, "--json", "--to", "#2"]
     assert rollback["env"]["SHIPWAY_REASON"] == REASON
@@ -366,7 +364,7 @@ def test_the_rollback_job_offers_shipways_group_releases_default_first(runs):
 def test_a_picked_group_release_goes_to_rollback_as_its_number(runs):
     work, result = runs["rollback-pick"]
     _ok(result)
-    assert _calls(work)[1]["argv"][-2:] == ["--to", "#1"]
+    assert recorded_calls(work)[1]["argv"][-2:] == ["--to", "#1"]
     assert result.description == "from group release #3 to #1 by bob"
 
 
@@ -377,7 +375,7 @@ def test_in_an_environment_only_its_submitters_roll_back_with_its_credentials(ru
     assert asked["submitter"] == "ops,release-managers"
     assert [r["user"] for r in asked["refused"]] == ["mallory"]
     assert asked["message"].startswith("Roll group shop back in production. Running now: ")
-    releases, rollback = _calls(work)
+    releases, rollback = recorded_calls(work)
     assert releases["argv"] == ["releases", *GROUP_BASE, "--environment", "production",
                                 "--json"]
     assert rollback["argv"][-2:] == ["--to", "#1"]
@@ -393,11 +391,11 @@ def test_in_an_environment_only_its_submitters_roll_back_with_its_credentials(ru
 def test_aborting_the_question_rolls_nothing_back(runs):
     work, result = runs["rollback-aborted"]
     assert result.result == "ABORTED"
-    assert [c["argv"][0] for c in _calls(work)] == ["releases"]
+    assert [c["argv"][0] for c in recorded_calls(work)] == ["releases"]
 
 
 def test_with_nothing_to_pick_the_job_fails_before_asking(runs):
     work, result = runs["rollback-nothing"]
     assert result.returncode == 1 and result.inputs == []
     assert "group shop has no other recorded group release to roll back to" in result.log
-    assert [c["argv"][0] for c in _calls(work)] == ["releases"]
+    assert [c["argv"][0] for c in recorded_calls(work)] == ["releases"]

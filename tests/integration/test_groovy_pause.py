@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from pipeline import catalog, render
-from tests.support.groovy import groovy_available, pipeline_run, run_pipelines
+from tests.support.groovy import groovy_available, pipeline_run, recorded_calls, run_scenarios
 
 pytestmark = [pytest.mark.groovy,
               pytest.mark.skipif(not groovy_available(), reason="groovy/groovyc not installed")]
@@ -71,13 +71,6 @@ def _workdir(tmp_path_factory, name, exits):
     return work, env
 
 
-def _calls(work):
-    path = work / ".calls.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     plain = render.render_jenkinsfile(golden("paused-analysis"), "hello")
@@ -104,9 +97,7 @@ def runs(tmp_path_factory):
     add("library-continued", TWO_LINE, {"deploy": "3"},
         [{"user": "ops", "parameters": CONTINUE}], library_dirs=[LIBRARY])
     add("library-unanswered", TWO_LINE, {"deploy": "3"}, [], library_dirs=[LIBRARY])
-    results = run_pipelines([run for _, run in scenarios.values()])
-    return {name: (work, result) for (name, (work, _)), result in zip(scenarios.items(),
-                                                                     results)}
+    return run_scenarios(scenarios)
 
 
 BASE = ["--catalog", "shipway.yml", "--service", "hello"]
@@ -115,7 +106,7 @@ BASE = ["--catalog", "shipway.yml", "--service", "hello"]
 def test_continue_runs_as_whoever_answered(runs):
     work, result = runs["continued"]
     assert result.returncode == 0 and result.result == "SUCCESS", result.log
-    calls = _calls(work)
+    calls = recorded_calls(work)
     assert [c["argv"][0] for c in calls] == ["build", "image", "push", "deploy", "continue",
                                              "status"]
     assert calls[4]["argv"] == ["continue", *BASE, "--json"]
@@ -136,7 +127,7 @@ def test_continue_runs_as_whoever_answered(runs):
 def test_roll_back_no_answer_or_an_abort_rolls_back_and_fails(runs, name, why):
     work, result = runs[name]
     assert result.result == "FAILURE" and why in result.log, result.log
-    calls = _calls(work)
+    calls = recorded_calls(work)
     assert [c["argv"][0] for c in calls][3:] == ["deploy", "rollback", "status"]
     assert calls[4]["argv"] == ["rollback", *BASE, "--json"]
     assert "shipway-rollback.json" in result.archived
@@ -147,7 +138,7 @@ def test_roll_back_no_answer_or_an_abort_rolls_back_and_fails(runs, name, why):
 def test_a_continue_that_pauses_again_asks_again(runs):
     work, result = runs["paused-twice"]
     assert result.result == "SUCCESS", result.log
-    calls = [c for c in _calls(work) if c["argv"][0] == "continue"]
+    calls = [c for c in recorded_calls(work) if c["argv"][0] == "continue"]
     assert [c["approved_by"] for c in calls] == ["ops", "alice"]
     assert len(result.inputs) == 2
 
@@ -161,7 +152,7 @@ def test_a_deploy_that_fails_otherwise_is_not_asked(runs):
 def test_a_paused_promote_continues_in_its_environment(runs):
     work, result = runs["promote-paused"]
     assert result.result == "SUCCESS", result.log
-    calls = _calls(work)
+    calls = recorded_calls(work)
     [go_on] = [c for c in calls if c["argv"][0] == "continue"]
     assert go_on["argv"] == ["continue", *BASE, "--environment", "production", "--json"]
     assert go_on["approved_by"] == "alice"   # who answered, not who approved the gate
@@ -172,11 +163,11 @@ def test_a_paused_promote_continues_in_its_environment(runs):
 def test_the_library_asks_the_same(runs):
     work, result = runs["library-continued"]
     assert result.result == "SUCCESS", result.log
-    [go_on] = [c for c in _calls(work) if c["argv"][0] == "continue"]
+    [go_on] = [c for c in recorded_calls(work) if c["argv"][0] == "continue"]
     assert go_on["argv"] == ["continue", "--service", "hello", "--catalog", "shipway.yml",
                              "--json"] and go_on["approved_by"] == "ops"
     work, result = runs["library-unanswered"]
     assert result.result == "FAILURE" and "rolled back: no answer within the pause timeout" \
         in result.log
-    assert [c["argv"][0] for c in _calls(work)][-2:] == ["rollback", "status"]
+    assert [c["argv"][0] for c in recorded_calls(work)][-2:] == ["rollback", "status"]
     assert result.inputs[0]["outcome"] == "timeout"

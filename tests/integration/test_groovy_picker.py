@@ -16,7 +16,7 @@ import pytest
 from pipeline import catalog, render
 from pipeline.swarm import picker
 from pipeline.swarm import releases as history
-from tests.support.groovy import groovy_available, pipeline_run, run_pipelines
+from tests.support.groovy import groovy_available, pipeline_run, recorded_calls, run_scenarios
 
 pytestmark = [pytest.mark.groovy,
               pytest.mark.skipif(not groovy_available(), reason="groovy/groovyc not installed")]
@@ -121,17 +121,9 @@ def runs(tmp_path_factory):
     if os.path.exists("/tmp/pwned"):
         os.remove("/tmp/pwned")
     scenarios = _scenarios(tmp_path_factory)
-    results = run_pipelines([run for _, run in scenarios.values()], timeout=900)
+    ran = run_scenarios(scenarios, timeout=900)
     assert not os.path.exists("/tmp/pwned"), "a reason was run as shell"
-    return {name: (work, result) for (name, (work, _)), result in zip(scenarios.items(), results)}
-
-
-def _calls(work):
-    path = os.path.join(work, ".calls.jsonl")
-    if not os.path.exists(path):
-        return []
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle]
+    return ran
 
 
 def _parameters(asked):
@@ -151,7 +143,7 @@ def test_the_input_offers_shipways_lines_default_first_and_only_submitters_answe
     assert _parameters(asked)["REASON"]["type"] == "string"
     assert [r["user"] for r in asked["refused"]] == ["mallory"]
     assert asked["approver"] == "alice"
-    releases, rollback = _calls(work)
+    releases, rollback = recorded_calls(work)
     assert releases["argv"] == ["releases", "--service", "web", "--json"]
     assert rollback["argv"] == ["rollback", "--service", "web", "--timeout", "300s", "--json",
                                 "--to", "#2"]
@@ -164,13 +156,13 @@ def test_the_input_offers_shipways_lines_default_first_and_only_submitters_answe
 
 def test_each_call_has_its_environments_engine_and_only_the_rollback_a_registry_login(runs):
     work, result = runs["production-default"]
-    releases, rollback = _calls(work)
+    releases, rollback = recorded_calls(work)
     for call in (releases, rollback):
         assert call["env"]["DOCKER_HOST"] == "tcp://prod-manager.example:2376"
         assert call["env"]["DOCKER_TLS_VERIFY"] == "1" and call["env"]["cert"] == "CERT-prod"
     assert releases["env"]["SHIPWAY_REGISTRY_USER"] is None
     assert rollback["env"]["SHIPWAY_REGISTRY_USER"] == "prod"
-    assert PROD_SECRET not in result.log and STAGING_SECRET not in json.dumps(_calls(work))
+    assert PROD_SECRET not in result.log and STAGING_SECRET not in json.dumps(recorded_calls(work))
 
 
 def test_a_picked_release_goes_to_rollback_as_its_number(runs):
@@ -178,7 +170,7 @@ def test_a_picked_release_goes_to_rollback_as_its_number(runs):
     assert result.returncode == 0, result.log
     [asked] = result.inputs
     assert asked["submitter"] is None                       # staging has no approval
-    releases, rollback = _calls(work)
+    releases, rollback = recorded_calls(work)
     assert rollback["argv"][-2:] == ["--to", "#1"]
     assert rollback["argv"][:3] == ["rollback", "--service", "web-staging"]
     assert rollback["env"]["SHIPWAY_APPROVED_BY"] == "bob"
@@ -190,7 +182,7 @@ def test_a_picked_release_goes_to_rollback_as_its_number(runs):
 def test_aborting_the_question_rolls_nothing_back(runs):
     work, result = runs["production-aborted"]
     assert result.result == "ABORTED" and result.returncode == 1
-    assert [c["argv"][0] for c in _calls(work)] == ["releases"]
+    assert [c["argv"][0] for c in recorded_calls(work)] == ["releases"]
     assert result.stages["Rollback"] != "ran"
 
 
@@ -198,7 +190,7 @@ def test_with_nothing_to_pick_the_build_fails_before_asking(runs):
     work, result = runs["nothing-to-pick"]
     assert result.returncode == 1 and result.inputs == []
     assert "web-staging has no other recorded release to roll back to" in result.log
-    assert [c["argv"][0] for c in _calls(work)] == ["releases"]
+    assert [c["argv"][0] for c in recorded_calls(work)] == ["releases"]
 
 
 def test_the_library_picks_the_same_way(runs):
@@ -207,7 +199,7 @@ def test_the_library_picks_the_same_way(runs):
     [asked] = result.inputs
     assert asked["submitter"] == "ops" and not asked["held_executor"]
     assert _parameters(asked)["RELEASE"]["choices"] == [LINE[2], LINE[3], LINE[1]]
-    releases, rollback = _calls(work)
+    releases, rollback = recorded_calls(work)
     assert releases["argv"] == ["releases", "--service", "web", "--json"]
     assert rollback["argv"] == ["rollback", "--service", "web", "--timeout", "60s", "--to",
                                 "#3", "--json"]

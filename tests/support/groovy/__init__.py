@@ -104,6 +104,23 @@ def run_pipelines(runs, timeout=600):
     return [HarnessResult(**record) for record in records]
 
 
+def run_scenarios(scenarios, timeout=600):
+    """Run {name: (workdir, pipeline_run(...))} in one JVM: {name: (workdir, HarnessResult)}."""
+    results = run_pipelines([run for _, run in scenarios.values()], timeout=timeout)
+    return {name: (work, result) for (name, (work, _)), result in zip(scenarios.items(),
+                                                                     results)}
+
+
+def recorded_calls(workdir):
+    """The commands a harness run's stub `shipway` was called with in `workdir` (its
+    .calls.jsonl), in order; none when it was never called."""
+    path = os.path.join(workdir, ".calls.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
 def run_pipeline(script_text, *, branch="main", env=None, credentials=None, params=None,
                  workdir, multibranch=False, scm_vars=None, library_dirs=(), answers=(),
                  timeout=600):

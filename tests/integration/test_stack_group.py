@@ -126,33 +126,10 @@ def test_a_stack_file_deploys_in_waves_as_stack_deploy_makes_it_and_prunes(
         filters={"label": f"com.docker.stack.namespace={stack}"})] != []
 
 
-REMOVABLE = """
-version: "3.8"
-services:
-  db:
-    image: ${IMAGE}
-    networks: [back]
-    volumes: [data:/data]
-    configs: [{source: conf, target: /etc/app.conf}]
-    secrets: [token]
-    stop_grace_period: 1s
-    deploy: {replicas: 1}
-  web:
-    image: ${IMAGE}
-    depends_on: [db]
-    networks: [back, outside]
-    stop_grace_period: 1s
-    deploy: {replicas: 1}
-networks:
-  back: {driver: overlay}
-  outside: {external: true, name: "${OUTSIDE}"}
-volumes:
-  data: {}
-configs:
-  conf: {file: ./app.conf}
-secrets:
-  token: {file: ./token.txt}
-"""
+# The stack file of the removal tests, also what tests/fixtures/groupremove/record.py reads.
+with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                       "fixtures", "groupremove", "docker-stack.yml"), encoding="utf-8") as _file:
+    REMOVABLE = _file.read()
 DOCKER_NEW = "/usr/local/bin/docker"   # has `stack rm --detach=false`
 STACK_LABEL = "com.docker.stack.namespace"
 
